@@ -1,0 +1,51 @@
+package eddy
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config holds the settings of a new Loop. The zero value is the documented
+// default for every field.
+type Config struct {
+	// Backend is the readiness backend. Nil picks the best one for the
+	// system: epoll on Linux, kqueue on the BSDs and macOS, poll(2)
+	// elsewhere, or poll(2) everywhere when built with -tags evpoll. A
+	// backend given here is owned by the loop, which closes it.
+	Backend Backend
+
+	// Clock is the source of time. Nil means the system clocks.
+	Clock Clock
+
+	// GoPoller makes Run park its goroutine in Go's own network poller
+	// instead of blocking an OS thread in the backend's wait: the backend's
+	// descriptor is registered with the runtime, and the loop waits for it to
+	// become readable. No OS thread is held while the loop sleeps, at the cost
+	// of one more wait and wake-up hop per sleeping iteration (see the
+	// package documentation for figures). It needs a backend with a
+	// descriptor (epoll or kqueue); NewLoop returns ErrNotPollable otherwise.
+	GoPoller bool
+
+	// MaxEvents is the most readiness events taken from the backend in one
+	// wait. Zero means 1024.
+	MaxEvents int
+
+	// Debug turns on the loop's self-checks: its invariants are verified
+	// after every iteration, calls into its API from a goroutine other than
+	// the one running it panic, and callbacks that take longer than
+	// SlowCallback are logged. Setting the environment variable EDDY_DEBUG=1
+	// turns it on for every loop.
+	Debug bool
+
+	// SlowCallback is the callback duration above which debug mode logs a
+	// warning. Zero means 100ms.
+	SlowCallback time.Duration
+
+	// TimeCallbacks measures the duration of every callback for
+	// Stats.LongestCallback and Stats.CallbackTime, at the cost of a clock
+	// read per callback. Debug mode implies it.
+	TimeCallbacks bool
+
+	// Logger receives debug-mode reports. Nil means slog.Default().
+	Logger *slog.Logger
+}

@@ -1,0 +1,6 @@
+//go:build (darwin || dragonfly || freebsd || netbsd || openbsd) && !evpoll
+
+package poller
+
+// New returns the best backend for this system: kqueue on the BSDs and macOS.
+func New() (Poller, error) { return NewKqueue() }

@@ -1,0 +1,120 @@
+// Package poller is eddy's contact with the kernel's readiness interfaces:
+// epoll on Linux, kqueue on the BSDs and macOS, and poll(2) on every unix.
+// It knows nothing of watchers, timers or callbacks; the loop in the module
+// root drives it.
+//
+// # The backend contract
+//
+// A backend implements Poller. Its methods, except Wake, are called only from
+// the goroutine running the loop, one at a time.
+//
+//   - Modify(fd, gen, prev, next) changes the interest registered for fd from
+//     prev to next. prev is what the loop last asked for (Read|Write bits plus
+//     the Edge and OneShot flags); next is what it wants now. prev without
+//     Read|Write means "not registered": add it. next without Read|Write means
+//     "remove it". A backend must tolerate that the kernel disagrees with prev:
+//     an add that finds the fd already registered modifies it, a modify that
+//     finds it missing adds it (the fd may have been closed and reused since),
+//     and a remove that finds nothing to remove succeeds. gen is an opaque
+//     generation number that every Event for this registration must carry, so
+//     that the loop can drop events from an older registration of a reused fd.
+//     Errors the kernel gives for the fd itself (EBADF, EPERM for a regular file
+//     under epoll) are returned unwrapped, as unix.Errno.
+//   - Wait(out, timeout) waits for readiness and stores up to len(out) events in
+//     out, returning how many. timeout < 0 blocks until an event or a Wake;
+//     timeout == 0 polls without blocking; otherwise it waits at most timeout,
+//     rounding up to the kernel's resolution (never returning early because of
+//     rounding down). An interrupted wait (EINTR) returns (0, nil). A Wake makes
+//     the current or next Wait return; the wake-up itself is consumed inside
+//     Wait and is never reported as an Event. A OneShot registration reports at
+//     most one event and then stays registered with no interest until the next
+//     Modify. Edge asks for edge-triggered reports; a backend that cannot do
+//     that reports level-triggered, which is a superset.
+//   - Wake() makes a blocked or future Wait return. It is the only method safe
+//     to call from any goroutine, concurrently with everything else, and it
+//     must not block. Several Wakes before a Wait may coalesce into one.
+//   - Close() releases every descriptor the backend owns. Nothing is called
+//     after it.
+//   - Name() is a short lowercase name: "epoll", "kqueue", "poll".
+//
+// A backend whose readiness can itself be waited for (an epoll or kqueue
+// descriptor) also implements Pollable, which is what lets a loop be embedded
+// in another loop or parked in Go's runtime poller.
+//
+// To add a backend: write NAME.go with one //go:build line, implement Poller
+// (and Pollable if it has a descriptor), add it to New and to the list in
+// poller_test.go, so that the contract suite runs against it.
+package poller
+
+import (
+	"errors"
+	"time"
+)
+
+// Events is a set of readiness bits. Read and Write are asked for and
+// reported; Error and Hangup are only reported; Edge and OneShot only modify a
+// request.
+type Events uint8
+
+const (
+	// Read is readiness to read, or to accept on a listening socket.
+	Read Events = 1 << iota
+	// Write is readiness to write, or a finished nonblocking connect.
+	Write
+	// Error reports an error condition on the descriptor.
+	Error
+	// Hangup reports that the peer closed its end.
+	Hangup
+	// Edge asks for edge-triggered reports: one report per change of state,
+	// instead of one per wait while the state lasts.
+	Edge
+	// OneShot asks for one report, after which the registration has no
+	// interest until it is modified again.
+	OneShot
+)
+
+// ReadWrite is the mask of the interest bits.
+const ReadWrite = Read | Write
+
+// Event is one readiness report from Wait.
+type Event struct {
+	Fd    int32  // the descriptor
+	Gen   uint32 // the generation given to Modify for this registration
+	Ready Events // what happened: Read, Write, Error, Hangup
+}
+
+// Poller is a kernel readiness backend; see the package documentation for
+// the contract each method must keep.
+type Poller interface {
+	Modify(fd int, gen uint32, prev, next Events) error
+	Wait(out []Event, timeout time.Duration) (int, error)
+	Wake() error
+	Close() error
+	Name() string
+}
+
+// Pollable is implemented by backends whose own descriptor becomes readable
+// when a Wait would report events (or a Wake is pending).
+type Pollable interface {
+	Fd() int
+}
+
+// ErrClosed is returned by a backend used after Close.
+var ErrClosed = errors.New("poller: closed")
+
+// waitMillis converts a Wait timeout to the milliseconds poll-style calls
+// take, rounding up so that a wait never ends before the timeout.
+func waitMillis(timeout time.Duration) int {
+	switch {
+	case timeout < 0:
+		return -1
+	case timeout == 0:
+		return 0
+	}
+	const maxMillis = 1<<31 - 1
+	ms := (timeout + time.Millisecond - 1) / time.Millisecond
+	if ms > maxMillis {
+		ms = maxMillis
+	}
+	return int(ms)
+}

@@ -1,0 +1,266 @@
+package eddy
+
+import (
+	"fmt"
+
+	"github.com/eddyloop/eddy/internal/poller"
+)
+
+// IO watches a file descriptor for readiness: "is this fd readable or
+// writable?". It is level-triggered unless its events include Edge or
+// OneShot: while the fd stays readable, the callback runs in every
+// iteration. Several IO watchers may watch one fd; the fd's registration
+// with the kernel is the union of their interests, and all of them must
+// agree on Edge and OneShot.
+//
+// Interest changes (Start, Stop, Modify) are batched and applied once per
+// iteration, just before the wait, except that the first watcher started on
+// an fd registers it at once, so that Start can report a bad fd.
+//
+// The special problem of disappearing fds: close the fd only after stopping
+// its watchers, or at least before starting a watcher on the fd number's
+// next owner. eddy tags each registration with a generation, so an fd closed
+// and reused while registered never gets the old registration's events. A
+// descriptor that was dup'ed keeps its kernel registration alive after the
+// watched copy is closed (epoll tracks the open file, not the number):
+// stop the watcher first.
+type IO struct {
+	watcher
+	cb     func(w *IO, ev Events)
+	fd     int
+	events Events // Read|Write, Edge, OneShot
+	next   *IO    // the next watcher on the same fd
+	err    error  // why the loop stopped this watcher, if it did
+}
+
+// fdState is the loop's record of one descriptor.
+type fdState struct {
+	first   *IO           // active watchers on this fd, in start order
+	gen     uint32        // generation of the current registration
+	reg     poller.Events // interest the backend holds for it
+	changed bool          // queued in Loop.changes
+}
+
+// NewIO returns an IO watcher initialised with Init.
+func NewIO(cb func(w *IO, ev Events), fd int, events Events) *IO {
+	w := new(IO)
+	w.Init(cb, fd, events)
+	return w
+}
+
+// Init sets the callback, the descriptor and the events to watch for. It
+// must not be called while the watcher is active.
+func (w *IO) Init(cb func(w *IO, ev Events), fd int, events Events) {
+	w.cb = cb
+	w.Set(fd, events)
+}
+
+// Set changes the descriptor and events of a stopped watcher; it has no
+// effect on an active one (use Modify).
+func (w *IO) Set(fd int, events Events) {
+	if w.active {
+		return
+	}
+	w.fd = fd
+	w.events = events &^ (Error | Hangup)
+}
+
+// Fd returns the watched descriptor.
+func (w *IO) Fd() int { return w.fd }
+
+// Events returns the events the watcher asks for.
+func (w *IO) Events() Events { return w.events }
+
+// Err returns the error that made the loop stop this watcher (the backend
+// refused a registration, for instance because the fd was closed), or nil.
+// The callback was then invoked once with Error.
+func (w *IO) Err() error { return w.err }
+
+// Start starts watching. Starting an active watcher does nothing. It
+// returns an error, and leaves the watcher stopped, when the descriptor is
+// negative, when the Edge and OneShot flags differ from those of other
+// watchers on the fd, or when the backend refuses it (EBADF for a closed fd,
+// EPERM for a regular file under epoll).
+func (w *IO) Start(l *Loop) error {
+	if w.active {
+		return nil
+	}
+	if l.closed {
+		return ErrClosed
+	}
+	if w.fd < 0 {
+		return fmt.Errorf("%w: %d", ErrBadFd, w.fd)
+	}
+	if w.fd >= len(l.fds) {
+		l.growFds(w.fd)
+	}
+	st := &l.fds[w.fd]
+	mode := w.events & (Edge | OneShot)
+	if st.first != nil && st.first.events&(Edge|OneShot) != mode {
+		return ErrTriggerMismatch
+	}
+	w.err = nil
+	w.activate(l)
+	if st.first == nil {
+		st.first = w
+		st.gen++
+		if want := w.events; want&poller.ReadWrite != 0 {
+			if err := l.be.Modify(w.fd, st.gen, st.reg, want); err != nil {
+				st.first = nil
+				w.deactivate()
+				return fmt.Errorf("eddy: watch fd %d: %w", w.fd, err)
+			}
+			st.reg = want
+		}
+		return nil
+	}
+	p := st.first
+	for p.next != nil {
+		p = p.next
+	}
+	p.next = w
+	l.fdChanged(w.fd)
+	return nil
+}
+
+// Stop stops watching. Stopping an inactive watcher does nothing; a pending
+// callback is forgotten.
+func (w *IO) Stop() {
+	if !w.active {
+		return
+	}
+	l := w.loop
+	st := &l.fds[w.fd]
+	for pp := &st.first; *pp != nil; pp = &(*pp).next {
+		if *pp == w {
+			*pp = w.next
+			break
+		}
+	}
+	w.next = nil
+	w.deactivate()
+	l.fdChanged(w.fd)
+}
+
+// Modify changes the events an active watcher asks for, without stopping
+// it; the change reaches the kernel before the next wait. On a stopped
+// watcher it is Set with the same fd. Edge and OneShot cannot change while
+// other watchers share the fd.
+func (w *IO) Modify(events Events) {
+	events &^= Error | Hangup
+	if !w.active {
+		w.events = events
+		return
+	}
+	if events == w.events {
+		return
+	}
+	st := &w.loop.fds[w.fd]
+	if (events^w.events)&(Edge|OneShot) != 0 && (st.first != w || w.next != nil) {
+		events = events&^(Edge|OneShot) | w.events&(Edge|OneShot)
+	}
+	w.events = events
+	w.loop.fdChanged(w.fd)
+}
+
+func (w *IO) invoke(ev Events) { w.cb(w, ev) }
+
+func (l *Loop) growFds(fd int) {
+	n := max(2*len(l.fds), fd+1, 64)
+	fds := make([]fdState, n)
+	copy(fds, l.fds)
+	l.fds = fds
+}
+
+// fdChanged queues fd for reify.
+func (l *Loop) fdChanged(fd int) {
+	st := &l.fds[fd]
+	if !st.changed {
+		st.changed = true
+		l.changes = append(l.changes, int32(fd))
+	}
+}
+
+// reify applies the interest changes batched since the last wait: one
+// backend call per fd whose union of interests changed.
+func (l *Loop) reify() {
+	for i := 0; i < len(l.changes); i++ {
+		fd := int(l.changes[i])
+		st := &l.fds[fd]
+		st.changed = false
+		var want poller.Events
+		for w := st.first; w != nil; w = w.next {
+			want |= w.events
+		}
+		if want&poller.ReadWrite == 0 {
+			want = 0
+		}
+		if want == st.reg {
+			continue
+		}
+		if err := l.be.Modify(fd, st.gen, st.reg, want); err != nil {
+			l.fdKill(fd, err)
+			continue
+		}
+		st.reg = want
+	}
+	l.changes = l.changes[:0]
+}
+
+// fdKill stops every watcher on fd after the backend refused it, and tells
+// each through its callback with Error and through Err.
+func (l *Loop) fdKill(fd int, err error) {
+	st := &l.fds[fd]
+	err = fmt.Errorf("eddy: watch fd %d: %w", fd, err)
+	for w := st.first; w != nil; w = st.first {
+		w.Stop()
+		w.err = err
+		l.queue(w, Error)
+	}
+	st.reg = 0
+}
+
+// queueIO queues the watchers of the n ready descriptors in l.events,
+// dropping events from an older registration of a reused fd.
+func (l *Loop) queueIO(n int) {
+	l.stats.IOEvents += uint64(n)
+	for i := 0; i < n; i++ {
+		e := &l.events[i]
+		fd := int(e.Fd)
+		if fd >= len(l.fds) {
+			continue
+		}
+		st := &l.fds[fd]
+		if st.gen != e.Gen || st.first == nil {
+			continue
+		}
+		oneShot := st.reg&OneShot != 0
+		for w := st.first; w != nil; {
+			next := w.next
+			if got := e.Ready & (w.events&poller.ReadWrite | Error | Hangup); got != 0 {
+				if oneShot {
+					w.Stop()
+				}
+				l.queue(w, got)
+			}
+			w = next
+		}
+		if oneShot {
+			st.reg = 0 // the kernel disarmed it; reify re-arms what is left
+			l.fdChanged(fd)
+		}
+	}
+}
+
+// FeedFd queues the callbacks of the watchers on fd whose interest
+// includes ev, as if the backend had reported ev (libev's ev_feed_fd_event).
+func (l *Loop) FeedFd(fd int, ev Events) {
+	if fd < 0 || fd >= len(l.fds) {
+		return
+	}
+	for w := l.fds[fd].first; w != nil; w = w.next {
+		if got := ev & (w.events&poller.ReadWrite | Error | Hangup); got != 0 {
+			l.queue(w, got)
+		}
+	}
+}
