@@ -37,6 +37,7 @@ func (a *Async) Start(l *Loop) {
 // seen by the loop is kept for the next Start.
 func (a *Async) Stop() {
 	if !a.active {
+		a.clearPending()
 		return
 	}
 	a.loop.asyncs.remove(a)

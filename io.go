@@ -91,6 +91,7 @@ func (w *IO) Start(l *Loop) error {
 	if w.fd < 0 {
 		return fmt.Errorf("%w: %d", ErrBadFd, w.fd)
 	}
+	l.checkGoroutine() // before growFds changes anything
 	if w.fd >= len(l.fds) {
 		l.growFds(w.fd)
 	}
@@ -127,6 +128,7 @@ func (w *IO) Start(l *Loop) error {
 // callback is forgotten.
 func (w *IO) Stop() {
 	if !w.active {
+		w.clearPending()
 		return
 	}
 	l := w.loop

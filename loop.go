@@ -51,7 +51,9 @@ type Loop struct {
 	// Cross-goroutine state: the Post queue and the wake-up protocol.
 	mu        sync.Mutex
 	posts     []func() // guarded by mu
-	shut      bool     // guarded by mu: Close has begun, Post and Wake do nothing
+	shut      bool     // guarded by mu: Close has begun, Post does nothing
+	wakeMu    sync.RWMutex
+	wakeShut  bool // guarded by wakeMu: the backend is closing, Wake does nothing
 	npost     atomic.Int32
 	running   []func() // the batch being run; loop goroutine only
 	runIdx    int
@@ -281,7 +283,7 @@ func (l *Loop) iterate(mayBlock bool) error {
 	l.reify()
 
 	timeout := time.Duration(0)
-	if mayBlock {
+	if mayBlock && l.refs > 0 { // nothing referenced: poll, never sleep (libev)
 		timeout = l.timeout()
 	}
 	before := int64(l.clock.Monotonic())
@@ -340,19 +342,20 @@ func (l *Loop) timeout() time.Duration {
 // Timeout returns how long the loop would block in its next wait, and
 // false if it would block until an event (no timers). A host loop that
 // drives this one with RunNoWait waits at most this long (see Fd).
+//
+// Timeout also tells the loop that its host is about to sleep, so that Post,
+// Wake and Async.Send from other goroutines make Fd readable until the next
+// RunNoWait.
 func (l *Loop) Timeout() (time.Duration, bool) {
 	l.UpdateNow()
 	d := l.timeout()
-	if d == 0 && (l.npost.Load() != 0 || l.asyncSent.Load() || l.sigSent.Load() != 0) {
+	if d != 0 {
+		l.sleeping.Store(true)
+	}
+	if l.npost.Load() != 0 || l.asyncSent.Load() || l.sigSent.Load() != 0 {
 		return 0, true
 	}
-	if d < 0 {
-		if l.npost.Load() != 0 || l.asyncSent.Load() || l.sigSent.Load() != 0 {
-			return 0, true
-		}
-		return 0, false
-	}
-	return d, true
+	return max(d, 0), d >= 0
 }
 
 func (l *Loop) wait(timeout time.Duration) (int, error) {
@@ -463,14 +466,19 @@ func (l *Loop) Wake() { l.wakeup() }
 
 // wakeup breaks the loop's wait if it is sleeping and no wake-up has been
 // issued for this sleep yet: one wake-up write per batch of posts.
+//
+// The write happens under wakeMu's read lock, not under mu: the woken loop
+// goes straight for mu to take the posts, and must not find it held by the
+// waker still inside its system call. Close takes wakeMu for writing before
+// it closes the backend, so no Wake ever reaches a closed descriptor.
 func (l *Loop) wakeup() {
 	if l.sleeping.Load() && !l.wakeSent.Swap(true) {
-		l.mu.Lock()
-		if !l.shut {
+		l.wakeMu.RLock()
+		if !l.wakeShut {
 			l.nwake.Add(1)
 			l.be.Wake()
 		}
-		l.mu.Unlock()
+		l.wakeMu.RUnlock()
 	}
 }
 
@@ -481,8 +489,8 @@ func (l *Loop) queueExternal() {
 		l.running = append(l.running, l.posts...)
 		clear(l.posts)
 		l.posts = l.posts[:0]
+		l.npost.Store(0) // under mu: a Post between Unlock and Store would be lost
 		l.mu.Unlock()
-		l.npost.Store(0)
 		l.queue(&l.postW, 0)
 	}
 	if l.asyncSent.Load() {
@@ -508,6 +516,7 @@ func (p *postRunner) Stop() {}
 
 func (p *postRunner) invoke(Events) {
 	l := p.l
+	defer p.requeue()
 	for l.runIdx < len(l.running) {
 		f := l.running[l.runIdx]
 		l.running[l.runIdx] = nil
@@ -518,6 +527,15 @@ func (p *postRunner) invoke(Events) {
 		}
 	}
 	l.running, l.runIdx = l.running[:0], 0
+}
+
+// requeue queues the runner again when a posted function panicked, so that
+// the functions after it run in the next iteration instead of waiting for
+// another Post.
+func (p *postRunner) requeue() {
+	if l := p.l; l.runIdx < len(l.running) && !l.closed {
+		l.queue(p, 0)
+	}
 }
 
 // Close stops every watcher (their callbacks never run again), releases
@@ -564,6 +582,9 @@ func (l *Loop) Close() error {
 	l.shut = true
 	l.posts = nil
 	l.mu.Unlock()
+	l.wakeMu.Lock()
+	l.wakeShut = true
+	l.wakeMu.Unlock()
 	l.npost.Store(0)
 	l.running = nil
 	err := l.gp.close()

@@ -93,6 +93,7 @@ func (p *Periodic) Start(l *Loop) {
 // pending callback is forgotten.
 func (p *Periodic) Stop() {
 	if !p.active {
+		p.clearPending()
 		return
 	}
 	l := p.loop
@@ -137,7 +138,9 @@ func (p *Periodic) expire(l *Loop) {
 		p.Stop()
 	} else {
 		p.at = p.next(wall, false)
-		l.heapSet(0, l.monoFor(p.at, wall))
+		// A reschedule point that is not later fires in the next
+		// iteration: a deadline of now would make queueTimers spin.
+		l.heapSet(0, max(l.monoFor(p.at, wall), l.now+1))
 	}
 	l.queue(p, 0)
 }

@@ -79,6 +79,7 @@ func (s *Signal) Start(l *Loop) error {
 // Stop stops watching; a pending callback is forgotten.
 func (s *Signal) Stop() {
 	if !s.active {
+		s.clearPending()
 		return
 	}
 	l := s.loop

@@ -66,6 +66,7 @@ func (t *Timer) Start(l *Loop) {
 // pending callback is forgotten.
 func (t *Timer) Stop() {
 	if !t.active {
+		t.clearPending()
 		return
 	}
 	t.loop.heapRemove(int(t.node.index))

@@ -91,6 +91,7 @@ func (w *watcher) HasRef() bool { return !w.unref }
 
 // activate marks the watcher active on l.
 func (w *watcher) activate(l *Loop) {
+	l.checkGoroutine() // before any change: a foreign goroutine's panic leaves the loop intact
 	if w.pending != 0 && w.loop != l {
 		w.loop.unqueue(w)
 	}
@@ -99,7 +100,16 @@ func (w *watcher) activate(l *Loop) {
 	if !w.unref {
 		l.refs++
 	}
-	l.checkGoroutine()
+}
+
+// clearPending forgets the pending callback of an inactive watcher: one the
+// loop stopped just before queueing it (a one-shot Timer or Periodic, a
+// OneShot IO, an IO the backend refused) or one fed with Loop.Feed. Stop
+// calls it on an inactive watcher, so that a stopped watcher never runs.
+func (w *watcher) clearPending() {
+	if w.pending != 0 {
+		w.loop.unqueue(w)
+	}
 }
 
 // deactivate marks the watcher stopped and forgets its pending callback.

@@ -69,14 +69,14 @@ func (p *poll) Modify(fd int, gen uint32, prev, next Events) error {
 		r.slot = int32(len(p.fds))
 		p.fds = append(p.fds, unix.PollFd{})
 	}
-	var bits int16
+	f := unix.PollFd{Fd: int32(fd)}
 	if next&Read != 0 {
-		bits |= unix.POLLIN
+		f.Events |= unix.POLLIN
 	}
 	if next&Write != 0 {
-		bits |= unix.POLLOUT
+		f.Events |= unix.POLLOUT
 	}
-	p.fds[r.slot] = unix.PollFd{Fd: int32(fd), Events: bits}
+	p.fds[r.slot] = f
 	r.gen, r.ev = gen, next
 	return nil
 }

@@ -41,9 +41,14 @@
 // descriptor) also implements Pollable, which is what lets a loop be embedded
 // in another loop or parked in Go's runtime poller.
 //
+// New returns the best backend built for the system. The evpoll build tag
+// makes it return the poll(2) backend everywhere, so that the portable
+// backend is tested where CI runs; the other constructors stay available.
+//
 // To add a backend: write NAME.go with one //go:build line, implement Poller
-// (and Pollable if it has a descriptor), add it to New and to the list in
-// poller_test.go, so that the contract suite runs against it.
+// (and Pollable if it has a descriptor), add it to New, and append it to the
+// backends list of poller_test.go from a NAME_test.go with the same build
+// line, so that the contract suite runs against it.
 package poller
 
 import (

@@ -45,7 +45,7 @@ func OpenFds() []string {
 // TestMain as os.Exit(testutil.Main(m)).
 func Main(m *testing.M) int {
 	fds := OpenFds()
-	goroutines := runtime.NumGoroutine()
+	goroutines := numGoroutines()
 	code := m.Run()
 	if code != 0 {
 		return code
@@ -56,7 +56,7 @@ func Main(m *testing.M) int {
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		runtime.GC()
 		extraFds = diff(OpenFds(), fds)
-		extraG = runtime.NumGoroutine() - goroutines
+		extraG = numGoroutines() - goroutines
 		if len(extraFds) == 0 && extraG <= 0 || time.Now().After(deadline) {
 			break
 		}
@@ -75,6 +75,27 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// numGoroutines counts the goroutines, less the one os/signal starts on
+// the first signal.Notify and never stops: it belongs to the process.
+func numGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.HasPrefix(g, "goroutine ") && !strings.Contains(g, "os/signal.loop") {
+			count++
+		}
+	}
+	return count
+}
+
 func diff(now, before []string) []string {
 	var out []string
 	for _, s := range now {
@@ -85,28 +106,55 @@ func diff(now, before []string) []string {
 	return out
 }
 
-// Pipe returns a nonblocking, close-on-exec pipe whose ends are closed when
-// the test ends.
+// Pipe returns a nonblocking, close-on-exec pipe. Both ends are closed
+// when the test ends unless the test closed them first (see CloseOnCleanup).
 func Pipe(t testing.TB) (r, w int) {
 	t.Helper()
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		t.Fatalf("pipe2: %v", err)
+	if err := unix.Pipe(p[:]); err != nil {
+		t.Fatalf("pipe: %v", err)
 	}
-	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	setup(t, p[0], p[1])
 	return p[0], p[1]
 }
 
-// Socketpair returns a nonblocking, close-on-exec Unix stream socket pair
-// whose ends are closed when the test ends.
+// Socketpair returns a nonblocking, close-on-exec Unix stream socket pair,
+// closed when the test ends unless the test closed it first.
 func Socketpair(t testing.TB) (a, b int) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
 	}
-	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	setup(t, fds[0], fds[1])
 	return fds[0], fds[1]
+}
+
+func setup(t testing.TB, fds ...int) {
+	t.Helper()
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+		if err := unix.SetNonblock(fd, true); err != nil {
+			t.Fatalf("set nonblock: %v", err)
+		}
+		CloseOnCleanup(t, fd)
+	}
+}
+
+// CloseOnCleanup closes fd when the test ends, if it still refers to the
+// same open file then: a test may close it early, and the number may have
+// been reused by another descriptor meanwhile, which must not be closed.
+func CloseOnCleanup(t testing.TB, fd int) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatalf("fstat %d: %v", fd, err)
+	}
+	t.Cleanup(func() {
+		var now unix.Stat_t
+		if unix.Fstat(fd, &now) == nil && now.Dev == st.Dev && now.Ino == st.Ino {
+			unix.Close(fd)
+		}
+	})
 }
 
 // Eventually polls cond every millisecond until it holds or d has passed,

@@ -1,0 +1,202 @@
+package eddy_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The layering of DESIGN.md, as rules on the packages of this module: a
+// package imports only layers below it. Each rule covers the packages that
+// match pkg and applies to everything they import, directly or not
+// (test files aside: go list -deps follows only the code that gets built).
+//
+// Patterns: "." is the module root, "./x" the package x of the module,
+// "./x/..." x and every package below it, "./..." the whole module;
+// "std" is the standard library; anything else is an import path, with
+// "/..." meaning that path and everything below it.
+var layerRules = []struct {
+	pkg  string
+	deny []string // none of the dependencies may match these
+	only []string // if set, every dependency must match one of these
+	why  string
+}{
+	{pkg: ".", deny: []string{"./evnet/...", "./evdns/...", "./evhttp/...", "./eddytest/...", "./internal/testutil/...", "./cmd/..."},
+		why: "the loop is the bottom of the public layers"},
+	{pkg: "./internal/poller/...", only: []string{"std", "golang.org/x/sys/..."},
+		why: "the backends are a leaf: the kernel and nothing else"},
+	{pkg: "./internal/sock/...", only: []string{"std", "golang.org/x/sys/..."},
+		why: "descriptor creation is a leaf"},
+	{pkg: "./eddytest/...", only: []string{"std", "./internal/poller/...", "golang.org/x/sys/..."},
+		why: "the fake backend and clock sit below the loop, beside the real backends"},
+	{pkg: "./evnet/...", deny: []string{"./evdns/...", "./evhttp/..."},
+		why: "streams know nothing of DNS or HTTP"},
+	{pkg: "./evdns/...", deny: []string{"./evhttp/..."},
+		why: "the resolver knows nothing of HTTP"},
+	{pkg: "./evhttp/...", deny: []string{"./evdns/..."},
+		why: "a server does not resolve names"},
+	{pkg: "./evhttp/internal/h1/...", only: []string{"std"},
+		why: "the HTTP parser is pure: bytes in, results out"},
+	{pkg: "./...", deny: []string{"./internal/testutil/..."},
+		why: "test helpers are imported by _test.go files only"},
+	{pkg: "./...", deny: []string{"./cmd/..."},
+		why: "nothing imports the command"},
+}
+
+// goPackage is what the rules need from go list -json.
+type goPackage struct {
+	ImportPath string
+	Standard   bool
+	Deps       []string
+	Module     *struct{ Path string }
+}
+
+// depsViolations checks the packages of module mod (pkgs also holds their
+// dependencies) against layerRules, and returns one line per broken rule.
+func depsViolations(mod string, pkgs []goPackage) []string {
+	std := make(map[string]bool)
+	for _, p := range pkgs {
+		if p.Standard {
+			std[p.ImportPath] = true
+		}
+	}
+	match := func(pattern, path string) bool {
+		switch {
+		case pattern == "std":
+			return std[path]
+		case pattern == ".":
+			return path == mod
+		case strings.HasPrefix(pattern, "./"):
+			pattern = mod + pattern[1:]
+		}
+		if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+			return path == base || strings.HasPrefix(path, base+"/")
+		}
+		return path == pattern
+	}
+	matchAny := func(patterns []string, path string) bool {
+		return slices.ContainsFunc(patterns, func(pat string) bool { return match(pat, path) })
+	}
+	var bad []string
+	for _, p := range pkgs {
+		if p.Module == nil || p.Module.Path != mod {
+			continue
+		}
+		for _, r := range layerRules {
+			if !match(r.pkg, p.ImportPath) {
+				continue
+			}
+			for _, d := range p.Deps {
+				if matchAny(r.deny, d) || r.only != nil && !matchAny(r.only, d) {
+					bad = append(bad, fmt.Sprintf("%s imports %s: %s", p.ImportPath, d, r.why))
+				}
+			}
+		}
+	}
+	return bad
+}
+
+// goList runs go list -deps -json on the module for a build configuration
+// (GOOS and build tags, since files chosen by them may import other
+// packages).
+func goList(t *testing.T, goos, tags string) (mod string, pkgs []goPackage) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m").Output()
+	if err != nil {
+		t.Fatalf("go list -m: %v", err)
+	}
+	mod = strings.TrimSpace(string(out))
+	cmd := exec.Command("go", "list", "-e", "-deps", "-json=ImportPath,Standard,Deps,Module", "-tags="+tags, "./...")
+	cmd.Env = append(os.Environ(), "GOOS="+goos)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("GOOS=%s go list -tags=%q: %v\n%s", goos, tags, err, stderr.Bytes())
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return mod, pkgs
+}
+
+// TestDeps enforces layerRules on the module as it builds on Linux (with
+// and without the evpoll tag) and on the kqueue systems.
+func TestDeps(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	for _, cfg := range []struct{ goos, tags string }{
+		{"linux", ""}, {"linux", "evpoll"}, {"darwin", ""}, {"openbsd", ""},
+	} {
+		mod, pkgs := goList(t, cfg.goos, cfg.tags)
+		if !slices.ContainsFunc(pkgs, func(p goPackage) bool { return p.ImportPath == mod }) {
+			t.Fatalf("GOOS=%s: go list did not list the module root %s", cfg.goos, mod)
+		}
+		for _, v := range depsViolations(mod, pkgs) {
+			t.Errorf("GOOS=%s tags=%q: %s", cfg.goos, cfg.tags, v)
+		}
+	}
+}
+
+// TestDepsRules checks that the rules catch what they should, on a made-up
+// module.
+func TestDepsRules(t *testing.T) {
+	const mod = "example.com/m"
+	mk := func(path string, deps ...string) goPackage {
+		p := goPackage{ImportPath: path, Deps: deps, Module: &struct{ Path string }{mod}}
+		if !strings.Contains(strings.Split(path, "/")[0], ".") {
+			p.Module, p.Standard = nil, true
+		}
+		return p
+	}
+	ext := func(path string) goPackage {
+		return goPackage{ImportPath: path, Module: &struct{ Path string }{"golang.org/x/sys"}}
+	}
+	pkgs := []goPackage{
+		mk("fmt"), mk("os"), ext("golang.org/x/sys/unix"), ext("golang.org/x/net/dns/dnsmessage"),
+		mk(mod, "fmt", mod+"/internal/poller", "golang.org/x/sys/unix", mod+"/eddytest"), // 0: eddytest
+		mk(mod+"/internal/poller", "os", "golang.org/x/sys/unix"),                        // fine
+		mk(mod+"/evnet", mod, mod+"/internal/poller", "fmt"),                             // fine
+		mk(mod+"/cmd/eddy", mod+"/evnet", mod, "os"),                                     // fine
+		mk(mod+"/evdns", mod+"/evnet", "golang.org/x/net/dns/dnsmessage", mod+"/evhttp"), // 1: evhttp
+		mk(mod+"/internal/poller/sub", "golang.org/x/net/dns/dnsmessage"),                // 2: not x/sys
+		mk(mod+"/eddytest", mod+"/internal/poller", mod),                                 // 3: the root
+		mk(mod+"/evhttp/internal/h1", "golang.org/x/sys/unix"),                           // 4: not std
+		mk(mod+"/evhttp", mod+"/internal/testutil", mod+"/cmd/eddy"),                     // 5, 6
+		mk(mod+"/x", mod+"/eddytest"),                                                    // fine
+		mk(mod+"/y", mod+"/evnet/internal/z"),                                            // fine
+	}
+	got := depsViolations(mod, pkgs)
+	want := []string{
+		mod + " imports " + mod + "/eddytest",
+		mod + "/evdns imports " + mod + "/evhttp",
+		mod + "/internal/poller/sub imports golang.org/x/net/dns/dnsmessage",
+		mod + "/eddytest imports " + mod + ":",
+		mod + "/evhttp/internal/h1 imports golang.org/x/sys/unix",
+		mod + "/evhttp imports " + mod + "/internal/testutil",
+		mod + "/evhttp imports " + mod + "/cmd/eddy",
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, w) }) {
+			t.Errorf("no violation %q reported", w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d violations, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+}

@@ -1,0 +1,113 @@
+// Package eddy is an event loop in the manner of libev and libuv: one
+// goroutine runs a Loop, which sleeps in the kernel's readiness wait (epoll
+// on Linux, kqueue on the BSDs and macOS, poll(2) anywhere) and, for each
+// event, calls back user code in turn, then sleeps again. It uses no locks
+// on its hot paths, only nonblocking descriptors, and no CPU while idle.
+//
+// # Watchers
+//
+// A watcher is a struct that asks the loop to call a function when
+// something happens. Each kind answers one question:
+//
+//   - IO: is this file descriptor readable or writable?
+//   - Timer: has this much time passed (once, or every so often)?
+//   - Periodic: has the wall clock reached this point (every hour on the hour)?
+//   - Signal: did the process receive this signal?
+//   - Child: did this child process exit?
+//   - Stat: did this file change?
+//   - Idle: is there nothing else to do?
+//   - Prepare and Check: is the loop about to sleep, did it just wake up?
+//   - Async: did another goroutine ask the loop to wake up?
+//   - Embed: does a loop nested in this one have work?
+//
+// Every kind works from its zero value and is meant to be embedded in the
+// user's own structs; the loop never allocates one. Each has the same verbs:
+// Init sets the callback and parameters, Set changes them while stopped,
+// Start(l) and Stop start and stop it (both idempotent), IsActive and
+// IsPending report its state. A callback reaches its surrounding struct
+// through a method value:
+//
+//	type conn struct {
+//		io  eddy.IO
+//		buf []byte
+//	}
+//
+//	c.io.Init(c.onReadable, fd, eddy.Read) // c.onReadable is func(*eddy.IO, eddy.Events)
+//
+// # Watcher states
+//
+// A watcher is stopped after Init. Start makes it active: the loop watches
+// for its event. When the event happens, the watcher becomes pending: its
+// callback is queued to run in this iteration. When the callback runs the
+// watcher is no longer pending; it is still active, except for watchers that
+// by nature fire once (a Timer without repeat, a one-time Periodic, a Child
+// whose process exited, an IO watcher with OneShot), which the loop stops
+// just before the callback. Stop makes a watcher inactive at once, and a
+// watcher stopped while pending never has its callback run. Watchers stay
+// active until stopped (libev's semantics, unlike Go's channels and timers),
+// and a callback may stop or restart its own watcher or any other.
+//
+// # An iteration
+//
+// Run repeats iterations until Break is called or no active watcher keeps
+// the loop alive (see Unref); RunOnce runs one, RunNoWait one without
+// waiting. An iteration, in order:
+//
+//  1. Prepare watchers are called.
+//  2. The interest changes batched since the last wait (IO Start, Stop,
+//     Modify) are applied: one backend call per changed descriptor.
+//  3. The wait: not at all if callbacks are pending or an Idle watcher is
+//     active; until the nearest Timer otherwise; forever without timers.
+//  4. The cached time (Now) is refreshed.
+//  5. Expired Timers and Periodics are queued, then ready IO watchers, then
+//     posted functions, Async and Signal watchers.
+//  6. Idle watchers are queued, only if nothing else is pending.
+//  7. Check watchers are queued.
+//  8. The pending callbacks run: higher priority first (see SetPriority),
+//     in queue order within a priority, including callbacks queued meanwhile.
+//
+// # Goroutines
+//
+// A loop belongs to the goroutine running it. Its methods and its watchers'
+// methods must be called only from that goroutine (from callbacks, or before
+// Run starts), with three exceptions that any goroutine may call: Loop.Post,
+// which queues a function to run on the loop, Loop.Wake, and Async.Send.
+// Each wakes a sleeping loop with one write to its wake-up descriptor (an
+// eventfd on Linux, a pipe or EVFILT_USER elsewhere) per batch, however many
+// calls the batch holds. Blocking work belongs on other goroutines, which
+// hand their results back with Post. Several cores are used by running
+// several loops, one goroutine each, sharing nothing.
+//
+// Debug mode (Config.Debug, or EDDY_DEBUG=1 in the environment) checks the
+// goroutine rule and panics when it is broken, verifies the loop's data
+// structures after every iteration, and logs callbacks that block the loop
+// for longer than Config.SlowCallback.
+//
+// # Foreign loops
+//
+// A loop can run inside another event loop: Fd returns a descriptor that is
+// readable whenever the loop has work, Timeout how long the host may sleep,
+// and the host calls RunNoWait when either says so. Embed does this for a
+// host that is itself an eddy loop. With Config.GoPoller, Run parks its
+// goroutine in Go's own network poller instead of holding an OS thread in
+// the backend's wait; the price is one more hop per wake-up (the README has
+// the measured figures). A custom readiness mechanism can be given in
+// Config.Backend; package eddytest has a fake one with a fake clock, for
+// deterministic tests of code built on eddy.
+//
+// # The special problems
+//
+// Closed and reused descriptors: stop IO watchers before closing their
+// descriptor. eddy tags each registration with a generation, so a
+// descriptor number reused by a new file never receives the old
+// registration's events, but a dup'ed descriptor keeps the kernel's
+// registration alive after the watched copy is closed.
+//
+// Fork: a loop does not survive fork; Go programs rarely fork without exec.
+//
+// SIGPIPE: Go ignores SIGPIPE for descriptors other than standard output and
+// error, so a write to a closed socket returns EPIPE.
+//
+// Time: timers count from the cached time of the iteration. A callback that
+// runs for long makes the cached time stale; UpdateNow refreshes it.
+package eddy

@@ -1,0 +1,5 @@
+//go:build linux
+
+package poller
+
+func init() { backends = append(backends, backend{"epoll", NewEpoll}) }

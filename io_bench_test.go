@@ -1,0 +1,123 @@
+//go:build linux
+
+package eddy
+
+import (
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/eddyloop/eddy/internal/poller"
+	"golang.org/x/sys/unix"
+)
+
+// benchRaiseNofile makes room for want more descriptors: it raises the soft
+// RLIMIT_NOFILE to the hard limit, and the hard limit too if the process
+// may (CAP_SYS_RESOURCE). It skips the benchmark, saying why, when the
+// limit stays too low.
+func benchRaiseNofile(b *testing.B, want uint64) {
+	b.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatalf("getrlimit: %v", err)
+	}
+	old := lim
+	need := want + 64 // what the test binary and the runtime hold already
+	if lim.Cur >= need {
+		return
+	}
+	if lim.Max < need {
+		raised := unix.Rlimit{Cur: need, Max: need}
+		if unix.Setrlimit(unix.RLIMIT_NOFILE, &raised) == nil {
+			b.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
+			return
+		}
+	}
+	lim.Cur = lim.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatalf("setrlimit: %v", err)
+	}
+	b.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
+	if lim.Cur < need {
+		b.Skipf("RLIMIT_NOFILE hard limit is %d and cannot be raised; this benchmark needs %d descriptors: raise it (ulimit -Hn), or set EDDY_BENCH_PIPES to fewer pipes", lim.Max, need)
+	}
+}
+
+// BenchmarkIODispatch measures the loop's cost per ready descriptor: 10,000
+// pipes watched for Read by level-triggered IO watchers whose callbacks do
+// not read, 100 of them ready (so they stay ready); an op is one RunNoWait
+// iteration, which dispatches the 100. The environment variable
+// EDDY_BENCH_PIPES sets another number of pipes, for machines whose
+// descriptor limit cannot be raised to 20,000.
+func BenchmarkIODispatch(b *testing.B) {
+	const ready = 100
+	pipes := 10_000
+	if s := os.Getenv("EDDY_BENCH_PIPES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < ready {
+			b.Fatalf("EDDY_BENCH_PIPES=%q: want a number of pipes, at least %d", s, ready)
+		}
+		pipes = n
+	}
+	for _, bc := range []struct {
+		name string
+		mk   func() (poller.Poller, error)
+	}{{"epoll", poller.NewEpoll}, {"poll", poller.NewPoll}} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchRaiseNofile(b, uint64(2*pipes))
+			be, err := bc.mk()
+			if err != nil {
+				b.Fatal(err)
+			}
+			l, err := NewLoop(Config{Backend: be})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			fds := make([]int, 0, 2*pipes)
+			defer func() {
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+			}()
+			watchers := make([]IO, pipes)
+			calls := 0
+			cb := func(*IO, Events) { calls++ }
+			for i := range watchers {
+				var p [2]int
+				if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+					b.Fatalf("pipe %d: %v", i, err)
+				}
+				fds = append(fds, p[0], p[1])
+				watchers[i].Init(cb, p[0], Read)
+				if err := watchers[i].Start(l); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// Spread the ready ones over the table.
+			for k := range ready {
+				i := k * pipes / ready
+				if _, err := unix.Write(fds[2*i+1], []byte{1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := l.RunNoWait(); err != nil { // warm up
+				b.Fatal(err)
+			}
+			calls = 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := l.RunNoWait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if calls != b.N*ready {
+				b.Fatalf("%d callbacks in %d iterations, want %d", calls, b.N, b.N*ready)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/ready, "ns/event")
+			b.ReportMetric(float64(pipes), "pipes")
+		})
+	}
+}

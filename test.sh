@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# test.sh: eddy's test command, the one CI runs (.ci/run).
+#
+#   ./test.sh          everything: formatting, vet, tests with -race on the
+#                      default backend and on poll(2), cross-compiled vet
+#   ./test.sh quick    the same without -race, for local iteration
+#
+# On a fresh Debian machine it first installs what the tests need (curl).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=${1:-full}
+case $mode in
+full) race=(-race) ;;
+quick) race=() ;;
+*)
+	echo "usage: ./test.sh [quick]" >&2
+	exit 2
+	;;
+esac
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "tools"
+if ! command -v curl >/dev/null 2>&1; then
+	echo "installing curl"
+	sudo=()
+	if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -qq >/dev/null
+	"${sudo[@]}" apt-get install -y -qq curl >/dev/null
+fi
+go version
+
+step "gofmt -l"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "$unformatted"
+	echo "gofmt: the files above need gofmt -w" >&2
+	exit 1
+fi
+
+step "go vet ./..."
+go vet ./...
+
+step "go test ${race[*]} ./... (default backend)"
+go test "${race[@]}" -count=1 -timeout 6m ./...
+
+step "go test ${race[*]} -tags evpoll ./... (poll backend forced)"
+go test "${race[@]}" -count=1 -timeout 6m -tags evpoll ./...
+
+for goos in darwin freebsd openbsd netbsd; do
+	step "GOOS=$goos go vet ./..."
+	GOOS=$goos go vet ./...
+done
+
+printf '\n=== ok (%s)\n' "$mode"
