@@ -25,6 +25,7 @@ func (w *Check) Start(l *Loop) {
 // Stop stops the watcher; a pending callback is forgotten.
 func (w *Check) Stop() {
 	if !w.active {
+		w.clearPending()
 		return
 	}
 	w.loop.checks.remove(w)

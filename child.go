@@ -3,7 +3,6 @@ package eddy
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -85,42 +84,24 @@ type childLoop struct {
 	sigw Signal // started while nsig > 0, unreferenced
 }
 
-// childLoops maps each loop that has had a Child to its registry, until the
-// loop is closed. Loops run on different goroutines, hence the lock.
-var childLoops struct {
-	sync.Mutex
-	m map[*Loop]*childLoop
-}
-
 // childLoopOf returns l's Child registry, creating it and registering its
 // clean-up with Close the first time.
 func childLoopOf(l *Loop) *childLoop {
-	childLoops.Lock()
-	defer childLoops.Unlock()
-	cl := childLoops.m[l]
-	if cl == nil {
-		if childLoops.m == nil {
-			childLoops.m = make(map[*Loop]*childLoop)
-		}
-		cl = new(childLoop)
+	if l.children == nil {
+		cl := new(childLoop)
 		cl.sigw.Init(cl.onSigchld, unix.SIGCHLD)
 		cl.sigw.Unref()
-		childLoops.m[l] = cl
-		l.onClose = append(l.onClose, func() { closeChildren(l) })
+		l.children = cl
+		l.onClose = append(l.onClose, l.closeChildren)
 	}
-	return cl
+	return l.children
 }
 
 // closeChildren stops the Child watchers of l, which is being closed, and
 // forgets its registry.
-func closeChildren(l *Loop) {
-	childLoops.Lock()
-	cl := childLoops.m[l]
-	delete(childLoops.m, l)
-	childLoops.Unlock()
-	if cl == nil {
-		return
-	}
+func (l *Loop) closeChildren() {
+	cl := l.children
+	l.children = nil
 	for len(cl.all.items) > 0 {
 		cl.all.items[0].Stop()
 	}

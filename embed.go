@@ -122,6 +122,7 @@ func (e *Embed) Start(l *Loop) error {
 // is, and can be run on its own again.
 func (e *Embed) Stop() {
 	if !e.active {
+		e.clearPending()
 		return
 	}
 	e.io.Stop()

@@ -26,6 +26,7 @@ func (w *Idle) Start(l *Loop) {
 // Stop stops the watcher; a pending callback is forgotten.
 func (w *Idle) Stop() {
 	if !w.active {
+		w.clearPending()
 		return
 	}
 	w.loop.idles.remove(w)

@@ -229,7 +229,7 @@ func (l *Loop) queueIO(n int) {
 	for i := 0; i < n; i++ {
 		e := &l.events[i]
 		fd := int(e.Fd)
-		if fd >= len(l.fds) {
+		if uint(fd) >= uint(len(l.fds)) { // a custom backend may report anything
 			continue
 		}
 		st := &l.fds[fd]

@@ -121,3 +121,55 @@ func BenchmarkIODispatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPingPong bounces one byte between the two ends of a socket pair
+// inside one loop, so that every op is one event taken through a full
+// iteration and wait: the events per second of the loop's wait path, with
+// the backend's own wait and parked in Go's runtime poller (GoPoller).
+func BenchmarkPingPong(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		gp   bool
+	}{{"default", false}, {"gopoller", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			l, err := NewLoop(Config{GoPoller: mode.gp})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer unix.Close(fds[0])
+			defer unix.Close(fds[1])
+			var one, buf [1]byte
+			n := 0
+			bounce := func(w *IO, _ Events) {
+				unix.Read(w.Fd(), buf[:])
+				if n++; n >= b.N {
+					l.Break(BreakAll)
+					return
+				}
+				unix.Write(w.Fd(), one[:])
+			}
+			var x, y IO
+			x.Init(bounce, fds[0], Read)
+			y.Init(bounce, fds[1], Read)
+			if err := x.Start(l); err != nil {
+				b.Fatal(err)
+			}
+			if err := y.Start(l); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			unix.Write(fds[0], one[:])
+			if err := l.Run(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

@@ -41,6 +41,8 @@ type Loop struct {
 	checks   list[*Check]
 	asyncs   list[*Async]
 	sigs     map[syscall.Signal]*list[*Signal] // active Signals by number
+	children *childLoop                        // Child registry, created on first use
+	statw    *statLoop                         // Stat registry, created on first use
 	onClose  []func()                          // subsystem clean-ups, run once by Close
 
 	refs   int // active watchers that keep Run alive
@@ -370,8 +372,11 @@ func (l *Loop) queue(w Watcher, ev Events) {
 	h := w.hdr()
 	p := int(h.priority) - MinPriority
 	if h.pending != 0 {
-		l.pend[p].items[h.pending-1].ev |= ev
-		return
+		if h.loop == l {
+			l.pend[p].items[h.pending-1].ev |= ev
+			return
+		}
+		h.loop.unqueue(h) // fed to this loop while pending on another
 	}
 	h.loop = l
 	q := &l.pend[p]

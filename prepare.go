@@ -26,6 +26,7 @@ func (w *Prepare) Start(l *Loop) {
 // Stop stops the watcher; a pending callback is forgotten.
 func (w *Prepare) Stop() {
 	if !w.active {
+		w.clearPending()
 		return
 	}
 	w.loop.prepares.remove(w)

@@ -1,7 +1,6 @@
 package eddy
 
 import (
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -140,40 +139,21 @@ type statLoop struct {
 	sys statLoopSys
 }
 
-// statLoops maps each loop that has had a Stat to its registry, until the
-// loop is closed. Loops run on different goroutines, hence the lock.
-var statLoops struct {
-	sync.Mutex
-	m map[*Loop]*statLoop
-}
-
 // statLoopOf returns l's Stat registry, creating it and registering its
 // clean-up with Close the first time.
 func statLoopOf(l *Loop) *statLoop {
-	statLoops.Lock()
-	defer statLoops.Unlock()
-	sl := statLoops.m[l]
-	if sl == nil {
-		if statLoops.m == nil {
-			statLoops.m = make(map[*Loop]*statLoop)
-		}
-		sl = &statLoop{l: l}
-		statLoops.m[l] = sl
-		l.onClose = append(l.onClose, func() { closeStats(l) })
+	if l.statw == nil {
+		l.statw = &statLoop{l: l}
+		l.onClose = append(l.onClose, l.closeStats)
 	}
-	return sl
+	return l.statw
 }
 
 // closeStats stops the Stat watchers of l, which is being closed, which
 // releases the shared state, and forgets the registry.
-func closeStats(l *Loop) {
-	statLoops.Lock()
-	sl := statLoops.m[l]
-	delete(statLoops.m, l)
-	statLoops.Unlock()
-	if sl == nil {
-		return
-	}
+func (l *Loop) closeStats() {
+	sl := l.statw
+	l.statw = nil
 	for len(sl.all.items) > 0 {
 		sl.all.items[0].Stop()
 	}

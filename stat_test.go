@@ -354,10 +354,7 @@ func TestStatClose(t *testing.T) {
 		if open, wds := sl.sys.inUse(); open || wds != 0 {
 			t.Fatalf("after Close: inotify open=%v with %d watches", open, wds)
 		}
-		statLoops.Lock()
-		_, kept := statLoops.m[l]
-		statLoops.Unlock()
-		if kept {
+		if l.statw != nil {
 			t.Error("registry of a closed loop kept")
 		}
 		if err := s.Start(l); err != ErrClosed {

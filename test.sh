@@ -27,8 +27,13 @@ if ! command -v curl >/dev/null 2>&1; then
 	sudo=()
 	if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
 	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get update -qq >/dev/null
-	"${sudo[@]}" apt-get install -y -qq curl >/dev/null
+	log=$(mktemp)
+	if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq curl; } >"$log" 2>&1; then
+		cat "$log" >&2
+		echo "test.sh: could not install curl" >&2
+		exit 1
+	fi
+	rm -f "$log"
 fi
 go version
 
@@ -43,10 +48,10 @@ fi
 step "go vet ./..."
 go vet ./...
 
-step "go test ${race[*]} ./... (default backend)"
+step "go test ${race[*]:+${race[*]} }./... (default backend)"
 go test "${race[@]}" -count=1 -timeout 6m ./...
 
-step "go test ${race[*]} -tags evpoll ./... (poll backend forced)"
+step "go test ${race[*]:+${race[*]} }-tags evpoll ./... (poll backend forced)"
 go test "${race[@]}" -count=1 -timeout 6m -tags evpoll ./...
 
 for goos in darwin freebsd openbsd netbsd; do

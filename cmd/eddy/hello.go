@@ -41,8 +41,8 @@ const (
 func runHello(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("hello", "[-addr IP:PORT] [-stats INTERVAL] [-backend NAME]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
-	statsEvery := fs.Duration("stats", 0, "print connection counts to stderr every `interval` (0: never)")
-	backend := fs.String("backend", "", "readiness `backend`, "+backendNames+" (default: the system's best)")
+	statsEvery := fs.Duration("stats", 0, "print connection counts to stderr every `INTERVAL` (0: never)")
+	backend := fs.String("backend", "", "readiness backend `NAME`: "+backendNames+" (default: the system's best)")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
