@@ -7,10 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrBadPid is returned when a Child is started for a process id that is not
-// positive.
-var ErrBadPid = errors.New("eddy: invalid process id")
-
 // Child calls back when a child process exits: "has this child process
 // exited?". It reaps the child (wait4 with WNOHANG, for its pid only),
 // stores its wait status, stops itself, and then runs the callback, in which

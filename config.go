@@ -21,8 +21,9 @@ type Config struct {
 	// instead of blocking an OS thread in the backend's wait: the backend's
 	// descriptor is registered with the runtime, and the loop waits for it to
 	// become readable. No OS thread is held while the loop sleeps, at the cost
-	// of one more wait and wake-up hop per sleeping iteration (see the
-	// package documentation for figures). It needs a backend with a
+	// of one more readiness check per sleeping iteration: measured here,
+	// about 27% fewer events per second on a busy loop and 1.6µs more
+	// wake-up latency (docs/BENCHMARKS.md). It needs a backend with a
 	// descriptor (epoll or kqueue); NewLoop returns ErrNotPollable otherwise.
 	GoPoller bool
 

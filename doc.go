@@ -90,8 +90,8 @@
 // and the host calls RunNoWait when either says so. Embed does this for a
 // host that is itself an eddy loop. With Config.GoPoller, Run parks its
 // goroutine in Go's own network poller instead of holding an OS thread in
-// the backend's wait; the price is one more hop per wake-up (the README has
-// the measured figures). A custom readiness mechanism can be given in
+// the backend's wait; the price is one more readiness check per sleeping
+// iteration (docs/BENCHMARKS.md has the measured figures). A custom readiness mechanism can be given in
 // Config.Backend; package eddytest has a fake one with a fake clock, for
 // deterministic tests of code built on eddy.
 //

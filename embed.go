@@ -1,13 +1,6 @@
 package eddy
 
-import (
-	"errors"
-	"time"
-)
-
-// ErrEmbedSelf is returned by Embed.Start when the inner loop is nil or is
-// the loop the Embed would be started on: a loop can embed only another loop.
-var ErrEmbedSelf = errors.New("eddy: Embed needs an inner loop other than the outer one")
+import "time"
 
 // Embed runs another loop inside this one: "does a loop nested in this one
 // have work?" (libev's ev_embed). While it is active, the outer loop watches

@@ -17,4 +17,13 @@ var (
 	ErrNotPollable = errors.New("eddy: backend has no pollable descriptor")
 	// ErrRunning is returned by Close when called from inside Run.
 	ErrRunning = errors.New("eddy: loop is running")
+	// ErrBadSignal is returned when a Signal is started for a signal that cannot
+	// be watched.
+	ErrBadSignal = errors.New("eddy: signal cannot be watched")
+	// ErrBadPid is returned when a Child is started for a process id that is not
+	// positive.
+	ErrBadPid = errors.New("eddy: invalid process id")
+	// ErrEmbedSelf is returned by Embed.Start when the inner loop is nil or is
+	// the loop the Embed would be started on: a loop can embed only another loop.
+	ErrEmbedSelf = errors.New("eddy: Embed needs an inner loop other than the outer one")
 )

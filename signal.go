@@ -42,10 +42,6 @@ func (s *Signal) Set(sig syscall.Signal) {
 // Signum returns the watched signal.
 func (s *Signal) Signum() syscall.Signal { return s.sig }
 
-// ErrBadSignal is returned when a Signal is started for a signal that cannot
-// be watched.
-var ErrBadSignal = fmt.Errorf("eddy: signal cannot be watched")
-
 // Start starts watching the signal. Starting an active watcher does
 // nothing. It returns ErrBadSignal for signals outside 1..64 and for
 // SIGKILL and SIGSTOP, and ErrClosed on a closed loop.

@@ -24,6 +24,7 @@ type poll struct {
 	regs   []pollReg
 	wake   waker
 	closed bool
+	next   int // slot where the next scan for ready descriptors starts
 }
 
 // pollReg is the state of one descriptor, at regs[fd].
@@ -113,9 +114,20 @@ func (p *poll) Wait(out []Event, timeout time.Duration) (int, error) {
 		p.wake.drain()
 		n--
 	}
-	j := 0
-	// poll fills in revents for every slot; stop once all n are found.
-	for i := 1; n > 0 && j < len(out) && i < len(p.fds); i++ {
+	// poll fills in revents for every slot; stop once all n are found. The
+	// scan starts after the slot last reported and wraps round, so that
+	// when out is too short for every ready descriptor, the ones left out
+	// come first next time instead of starving.
+	j, m := 0, len(p.fds)-1 // registered slots are 1..m
+	start := p.next
+	if start < 1 || start > m {
+		start = 1
+	}
+	for k := 0; k < m && n > 0 && j < len(out); k++ {
+		i := start + k
+		if i > m {
+			i -= m
+		}
 		f := &p.fds[i]
 		if f.Revents == 0 {
 			continue
@@ -137,6 +149,7 @@ func (p *poll) Wait(out []Event, timeout time.Duration) (int, error) {
 		reg := &p.regs[f.Fd]
 		out[j] = Event{Fd: f.Fd, Gen: reg.gen, Ready: r}
 		j++
+		p.next = i + 1
 		if reg.ev&OneShot != 0 {
 			f.Fd, f.Events = ^f.Fd, 0
 		}

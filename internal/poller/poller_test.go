@@ -482,6 +482,33 @@ func TestShortOut(t *testing.T) {
 	})
 }
 
+// TestShortOutFair checks that when more descriptors are ready than out
+// holds, the ones left out are reported by the following waits instead of
+// starving behind the same few: level-triggered, all stay ready, and
+// len(out) waits of one event each must together name every one.
+func TestShortOutFair(t *testing.T) {
+	each(t, func(t *testing.T, _ string, p Poller, fds *fdSet) {
+		const ready = 5
+		for i := range ready {
+			r, w := fds.pipe()
+			modify(t, p, r, uint32(i), 0, Read)
+			write(t, w)
+		}
+		seen := map[int32]bool{}
+		out := make([]Event, 1)
+		for range ready {
+			n, err := p.Wait(out, time.Second)
+			if n != 1 || err != nil {
+				t.Fatalf("Wait(out[:1]) = %d, %v, want 1, nil", n, err)
+			}
+			seen[out[0].Fd] = true
+		}
+		if len(seen) != ready {
+			t.Fatalf("%d waits of one event named %d descriptors, want %d", ready, len(seen), ready)
+		}
+	})
+}
+
 // TestBadFd registers descriptors that are not open. epoll and kqueue refuse
 // them with EBADF. poll(2) has no registration to fail: it refuses only a
 // negative fd, and reports a closed one as Error (POLLNVAL) from Wait.
