@@ -262,3 +262,59 @@ func ExampleWatcher_priority() {
 	// high
 	// low
 }
+
+// A Check watcher flushes, once per iteration, what the callbacks of that
+// iteration produced: here two timers due together write into one batch.
+func ExampleCheck() {
+	l, _ := eddy.NewLoop(eddy.Config{})
+	defer l.Close()
+
+	var batch []string
+	var a, b eddy.Timer
+	a.Init(func(*eddy.Timer) { batch = append(batch, "a") }, time.Millisecond, 0)
+	b.Init(func(*eddy.Timer) { batch = append(batch, "b") }, time.Millisecond, 0)
+	a.Start(l)
+	b.Start(l) // same deadline: fires after a, in the same iteration
+
+	var flush eddy.Check
+	flush.Init(func(c *eddy.Check) {
+		if len(batch) > 0 {
+			fmt.Println("flush", batch)
+			batch = batch[:0]
+		}
+		if !a.IsActive() && !b.IsActive() {
+			c.Stop()
+		}
+	})
+	flush.Start(l)
+	l.Run()
+	// Output:
+	// flush [a b]
+}
+
+// Once waits for a descriptor or a timeout, whichever comes first, with no
+// watcher to manage.
+func ExampleLoop_Once() {
+	l, _ := eddy.NewLoop(eddy.Config{})
+	defer l.Close()
+
+	var p [2]int
+	unix.Pipe(p[:])
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+
+	// Nothing is written: the timeout comes first, reported as no events.
+	l.Once(p[0], eddy.Read, 5*time.Millisecond, func(ev eddy.Events) {
+		fmt.Println("first wait, ready:", ev&eddy.Read != 0)
+	})
+	l.Run()
+
+	unix.Write(p[1], []byte("x"))
+	l.Once(p[0], eddy.Read, time.Second, func(ev eddy.Events) {
+		fmt.Println("second wait, ready:", ev&eddy.Read != 0)
+	})
+	l.Run()
+	// Output:
+	// first wait, ready: false
+	// second wait, ready: true
+}
