@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/sock"
 )
 
 const (
@@ -92,7 +93,7 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 	}
 
 	// 3. The listening socket and its accept watcher.
-	fd, err := listenTCP(ap)
+	fd, err := sock.ListenTCP(ap)
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy hello: %v\n", err)
 		return 1
@@ -103,7 +104,7 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv.startStats(*statsEvery)
-	bound, _ := boundAddr(fd)
+	bound, _ := sock.LocalAddr(fd)
 	fmt.Fprintf(stderr, "eddy hello: listening on http://%s/ (%s backend)\n", bound, loop.Backend())
 
 	// 4. Run until a signal breaks the loop.
@@ -168,7 +169,7 @@ func newHelloServer(l *eddy.Loop, fd int, log io.Writer) (*helloServer, error) {
 // onAccept runs when the listener is readable: connections are waiting.
 func (s *helloServer) onAccept(w *eddy.IO, ev eddy.Events) {
 	for range maxAcceptsPerEvent {
-		fd, err := accept(s.fd)
+		fd, err := sock.Accept(s.fd)
 		switch err {
 		case nil:
 			s.serve(fd)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/sock"
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
@@ -45,12 +46,12 @@ func startHello(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := listenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
+	fd, err := sock.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		l.Close()
 		t.Fatal(err)
 	}
-	ap, err := boundAddr(fd)
+	ap, err := sock.LocalAddr(fd)
 	if err != nil {
 		unix.Close(fd)
 		l.Close()
@@ -532,12 +533,12 @@ func TestHelloPollBackend(t *testing.T) {
 }
 
 func TestHelloIPv6(t *testing.T) {
-	fd, err := listenTCP(netip.MustParseAddrPort("[::1]:0"))
+	fd, err := sock.ListenTCP(netip.MustParseAddrPort("[::1]:0"))
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	defer unix.Close(fd)
-	ap, err := boundAddr(fd)
+	ap, err := sock.LocalAddr(fd)
 	if err != nil || !ap.Addr().Is6() || ap.Port() == 0 {
 		t.Fatalf("bound to %v, %v", ap, err)
 	}

@@ -1,6 +1,6 @@
 //go:build dragonfly || freebsd || linux
 
-package main
+package sock
 
 import "golang.org/x/sys/unix"
 
@@ -8,14 +8,14 @@ import "golang.org/x/sys/unix"
 // the same system call that creates it: no other goroutine's fork+exec can
 // inherit it in between, and there is no extra fcntl call.
 
-// socket returns a new nonblocking, close-on-exec socket.
-func socket(family, typ, proto int) (int, error) {
+// Socket returns a new nonblocking, close-on-exec socket.
+func Socket(family, typ, proto int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
 }
 
-// accept takes the next connection waiting on the listener fd, as a
+// Accept takes the next connection waiting on the listener fd, as a
 // nonblocking, close-on-exec descriptor; unix.EAGAIN means none is waiting.
-func accept(fd int) (int, error) {
+func Accept(fd int) (int, error) {
 	for {
 		nfd, _, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != unix.EINTR {

@@ -1,4 +1,4 @@
-package main
+package sock
 
 import (
 	"fmt"
@@ -9,40 +9,40 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// listenTCP returns a nonblocking listening TCP socket bound to ap, an IPv4
-// or IPv6 address (port 0 picks a free port: see boundAddr).
-func listenTCP(ap netip.AddrPort) (int, error) {
-	sa, family, err := sockaddr(ap)
+// ListenTCP returns a nonblocking listening TCP socket bound to ap, an IPv4
+// or IPv6 address (port 0 picks a free port: see LocalAddr).
+func ListenTCP(ap netip.AddrPort) (int, error) {
+	sa, family, err := Sockaddr(ap)
 	if err != nil {
 		return -1, err
 	}
-	fd, err := socket(family, unix.SOCK_STREAM, 0)
+	fd, err := Socket(family, unix.SOCK_STREAM, 0)
 	if err != nil {
-		return -1, fmt.Errorf("socket: %w", err)
+		return -1, fmt.Errorf("sock: socket: %w", err)
 	}
 	// SO_REUSEADDR lets a restarted server bind its port again at once, while
 	// connections from its previous run linger in TIME_WAIT.
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+		return -1, fmt.Errorf("sock: setsockopt SO_REUSEADDR: %w", err)
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("bind %s: %w", ap, err)
+		return -1, fmt.Errorf("sock: bind %s: %w", ap, err)
 	}
 	// The backlog holds connections the kernel has completed and we have
 	// not accepted yet; the kernel caps it at its own limit.
 	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("listen %s: %w", ap, err)
+		return -1, fmt.Errorf("sock: listen %s: %w", ap, err)
 	}
 	return fd, nil
 }
 
-// sockaddr converts ap into the form the socket calls take, with its
+// Sockaddr converts ap into the form the socket calls take, with its
 // address family. An IPv4-mapped IPv6 address is treated as IPv4; an IPv6
 // zone names an interface or gives its index.
-func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int, error) {
+func Sockaddr(ap netip.AddrPort) (unix.Sockaddr, int, error) {
 	addr := ap.Addr().Unmap()
 	switch {
 	case addr.Is4():
@@ -55,16 +55,16 @@ func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int, error) {
 			} else if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
 				sa.ZoneId = uint32(n)
 			} else {
-				return nil, 0, fmt.Errorf("unknown IPv6 zone %q", zone)
+				return nil, 0, fmt.Errorf("sock: unknown IPv6 zone %q", zone)
 			}
 		}
 		return sa, unix.AF_INET6, nil
 	}
-	return nil, 0, fmt.Errorf("invalid address %q", ap)
+	return nil, 0, fmt.Errorf("sock: invalid address %q", ap)
 }
 
-// boundAddr returns the local address of the socket fd.
-func boundAddr(fd int) (netip.AddrPort, error) {
+// LocalAddr returns the local address of the socket fd.
+func LocalAddr(fd int) (netip.AddrPort, error) {
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return netip.AddrPort{}, err
@@ -75,5 +75,5 @@ func boundAddr(fd int) (netip.AddrPort, error) {
 	case *unix.SockaddrInet6:
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)), nil
 	}
-	return netip.AddrPort{}, fmt.Errorf("unexpected socket address %T", sa)
+	return netip.AddrPort{}, fmt.Errorf("sock: unexpected socket address %T", sa)
 }

@@ -1,6 +1,6 @@
 //go:build unix && !(dragonfly || freebsd || linux)
 
-package main
+package sock
 
 import (
 	"syscall"
@@ -13,8 +13,8 @@ import (
 // fact, under syscall.ForkLock so that no fork+exec in between inherits it
 // (what Go's own net package does).
 
-// socket returns a new nonblocking, close-on-exec socket.
-func socket(family, typ, proto int) (int, error) {
+// Socket returns a new nonblocking, close-on-exec socket.
+func Socket(family, typ, proto int) (int, error) {
 	syscall.ForkLock.RLock()
 	fd, err := unix.Socket(family, typ, proto)
 	if err == nil {
@@ -31,9 +31,9 @@ func socket(family, typ, proto int) (int, error) {
 	return fd, nil
 }
 
-// accept takes the next connection waiting on the listener fd, as a
+// Accept takes the next connection waiting on the listener fd, as a
 // nonblocking, close-on-exec descriptor; unix.EAGAIN means none is waiting.
-func accept(fd int) (int, error) {
+func Accept(fd int) (int, error) {
 	for {
 		syscall.ForkLock.RLock()
 		nfd, _, err := unix.Accept(fd)
