@@ -3,22 +3,28 @@ package eddy
 import (
 	"fmt"
 	"runtime"
-	"strconv"
+	"sync"
 )
 
 // goid returns the current goroutine's id, read from its stack header. It
 // is slow and used only in debug mode.
 func goid() uint64 {
-	var buf [64]byte
+	buf := stackBufs.Get().(*[64]byte)
 	b := buf[:runtime.Stack(buf[:], false)]
-	const prefix = len("goroutine ")
-	end := prefix
-	for end < len(b) && b[end] >= '0' && b[end] <= '9' {
-		end++
+	var id uint64
+	for _, c := range b[len("goroutine "):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
 	}
-	id, _ := strconv.ParseUint(string(b[prefix:end]), 10, 64)
+	stackBufs.Put(buf)
 	return id
 }
+
+// stackBufs holds goid's buffers: runtime.Stack makes its argument escape,
+// and debug mode must not allocate where the loop does not.
+var stackBufs = sync.Pool{New: func() any { return new([64]byte) }}
 
 // enterGoroutine records the goroutine entering Run, in debug mode, and
 // panics if another goroutine is already running the loop.
