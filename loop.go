@@ -599,5 +599,16 @@ func (l *Loop) Close() error {
 	return err
 }
 
+// OnClose registers f to run when the loop is closed, after its watchers
+// have been stopped and before its backend is released, in the order of
+// registration. Layers built on the loop use it to release what they own
+// (evnet closes its sockets). It must be called on the loop goroutine; on a
+// closed loop it does nothing.
+func (l *Loop) OnClose(f func()) {
+	if !l.closed {
+		l.onClose = append(l.onClose, f)
+	}
+}
+
 // IsClosed reports whether Close has been called.
 func (l *Loop) IsClosed() bool { return l.closed }

@@ -527,3 +527,26 @@ func TestTimeout(t *testing.T) {
 	}
 	must(t, l.Run())
 }
+
+// TestOnClose checks that OnClose hooks run once, in order, after the
+// watchers are stopped, and that a hook on a closed loop is ignored.
+func TestOnClose(t *testing.T) {
+	l, err := eddy.NewLoop(eddy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tm eddy.Timer
+	tm.Init(func(*eddy.Timer) {}, time.Hour, 0)
+	tm.Start(l)
+	var got []string
+	l.OnClose(func() { got = append(got, fmt.Sprint("first, timer active: ", tm.IsActive())) })
+	l.OnClose(func() { got = append(got, "second") })
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.OnClose(func() { got = append(got, "after close") })
+	want := []string{"first, timer active: false", "second"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hooks ran as %q, want %q", got, want)
+	}
+}
