@@ -49,4 +49,10 @@ type Config struct {
 
 	// Logger receives debug-mode reports. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Pool is the work pool that runs the loop's Queue work and file
+	// helpers (ReadFile, WriteFile, StatFile). Nil means the process-wide
+	// default pool, sized by EDDY_POOL_SIZE (see Pool). Closing the loop
+	// does not close its pool, which may serve several loops.
+	Pool *Pool
 }

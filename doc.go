@@ -78,6 +78,18 @@
 // hand their results back with Post. Several cores are used by running
 // several loops, one goroutine each, sharing nothing.
 //
+// # Blocking work
+//
+// Callbacks must never block. Work that does (file I/O, a system DNS
+// lookup, a slow computation) goes to Loop.Queue: it runs on a worker
+// goroutine of a Pool, and its done callback then runs on the loop. A pool
+// has two lanes, LaneFast for short work and file I/O and LaneSlow for work
+// that may block for seconds, each with its own workers and bounded queue,
+// so that slow work cannot starve fast work. Queued work keeps Run alive
+// and can be canceled until it starts. ReadFile, WriteFile and StatFile are
+// built on it. Loops share a default pool, sized by EDDY_POOL_SIZE (4
+// workers per lane by default), unless Config.Pool gives them their own.
+//
 // Debug mode (Config.Debug, or EDDY_DEBUG=1 in the environment) checks the
 // goroutine rule and panics when it is broken, verifies the loop's data
 // structures after every iteration, and logs callbacks that block the loop

@@ -44,6 +44,7 @@ type Loop struct {
 	children *childLoop                        // Child registry, created on first use
 	statw    *statLoop                         // Stat registry, created on first use
 	onClose  []func()                          // subsystem clean-ups, run once by Close
+	work     workLoop                          // work pool and outstanding Queue work (work.go)
 
 	refs   int // active watchers that keep Run alive
 	depth  int // nested Run calls
@@ -143,6 +144,7 @@ func NewLoop(c Config) (*Loop, error) {
 		timeCalls: c.TimeCallbacks,
 		slow:      c.SlowCallback,
 		logger:    c.Logger,
+		work:      workLoop{pool: c.Pool},
 	}
 	l.postW.l = l
 	n := c.MaxEvents
