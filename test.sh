@@ -5,7 +5,7 @@
 #                      default backend and on poll(2), cross-compiled vet
 #   ./test.sh quick    the same without -race, for local iteration
 #
-# On a fresh Debian machine it first installs what the tests need (curl).
+# On a fresh Debian machine it first installs what the tests need (curl, socat).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,19 +22,21 @@ esac
 step() { printf '\n=== %s\n' "$*"; }
 
 step "tools"
-if ! command -v curl >/dev/null 2>&1; then
-	echo "installing curl"
-	sudo=()
-	if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
-	export DEBIAN_FRONTEND=noninteractive
-	log=$(mktemp)
-	if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq curl; } >"$log" 2>&1; then
-		cat "$log" >&2
-		echo "test.sh: could not install curl" >&2
-		exit 1
+for tool in curl socat; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "installing $tool"
+		sudo=()
+		if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+		export DEBIAN_FRONTEND=noninteractive
+		log=$(mktemp)
+		if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "$tool"; } >"$log" 2>&1; then
+			cat "$log" >&2
+			echo "test.sh: could not install $tool" >&2
+			exit 1
+		fi
+		rm -f "$log"
 	fi
-	rm -f "$log"
-fi
+done
 go version
 
 step "gofmt -l"

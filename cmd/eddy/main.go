@@ -36,6 +36,7 @@ type command struct {
 // commands lists the subcommands, in the order the usage message shows them.
 var commands = []command{
 	{"hello", "hello-world HTTP/1.1 server written directly on IO watchers", runHello},
+	{"echo", "TCP, Unix and UDP echo server on evnet", runEcho},
 }
 
 func main() {

@@ -1,0 +1,132 @@
+package main
+
+// eddy echo: a TCP (and Unix, and UDP) echo server on evnet, with
+// backpressure: a connection whose echo the peer does not read fast enough
+// stops being read until its output queue has drained. With -loops N it
+// runs an evnet.Group of N loops.
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/eddyloop/eddy/evnet"
+)
+
+// drainTimeout bounds how long eddy echo waits, when told to stop, for
+// the connections to send what they have queued.
+const drainTimeout = time.Second
+
+// runEcho is "eddy echo": it serves until SIGINT or SIGTERM, then exits 0.
+func runEcho(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("echo", "[-addr IP:PORT] [-unix PATH] [-udp] [-loops N] [-quiet]", stderr)
+	addr := fs.String("addr", "127.0.0.1:7000", "listen for TCP on `IP:PORT` (IPv4 or [IPv6])")
+	unixPath := fs.String("unix", "", "also listen on the Unix socket `PATH` (@name: Linux abstract)")
+	udp := fs.Bool("udp", false, "also echo UDP datagrams on the -addr address")
+	loops := fs.Int("loops", 1, "run `N` loops, one goroutine each (0: GOMAXPROCS)")
+	quiet := fs.Bool("quiet", false, "log nothing but errors")
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	ap, err := netip.ParseAddrPort(*addr)
+	if err != nil {
+		return usageError(fs, "-addr: %v", err)
+	}
+	if *loops < 0 {
+		return usageError(fs, "-loops: negative count %d", *loops)
+	}
+	logf := func(format string, args ...any) {
+		if !*quiet {
+			fmt.Fprintf(stderr, "eddy echo: "+format+"\n", args...)
+		}
+	}
+
+	// Signals first: from the moment the server listens, SIGINT and SIGTERM
+	// stop it cleanly instead of killing it.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: *loops})
+	if err != nil {
+		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
+		return 1
+	}
+	var stopUDP func()
+	fail := func(err error) int {
+		if stopUDP != nil {
+			g.Post(0, stopUDP)
+		}
+		g.Shutdown(0)
+		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
+		return 1
+	}
+	srv := &echoServer{}
+	lc := evnet.ListenConfig{Options: evnet.Options{Logf: logf}}
+	ln, err := g.Listen("tcp", ap.String(), lc, srv.handler())
+	if err != nil {
+		return fail(err)
+	}
+	logf("listening on tcp %s (%d loops, %s backend)", ln.Addr(), g.Len(), g.Loop(0).Backend())
+	if *unixPath != "" {
+		if _, err := g.Listen("unix", *unixPath, lc, srv.handler()); err != nil {
+			return fail(err)
+		}
+		logf("listening on unix %s", *unixPath)
+	}
+	if *udp {
+		done := make(chan error, 1)
+		g.Post(0, func() {
+			var err error
+			stopUDP, err = echoUDP(g.Loop(0), ln.Addr(), logf)
+			done <- err
+		})
+		if err := <-done; err != nil {
+			return fail(err)
+		}
+		logf("echoing udp on %s", ln.Addr())
+	}
+
+	caught := <-sigs
+	if stopUDP != nil {
+		g.Post(0, stopUDP)
+	}
+	if err := g.Shutdown(drainTimeout); err != nil {
+		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
+		return 1
+	}
+	logf("%v: stopped after %d connections", caught, srv.accepted.Load())
+	return 0
+}
+
+// echoServer echoes every connection's bytes back. Its callbacks run on
+// the loops of the group, several at once.
+type echoServer struct {
+	accepted atomic.Uint64
+}
+
+func (s *echoServer) handler() evnet.Handler {
+	return evnet.Handler{OnOpen: s.onOpen, OnData: s.onData, OnDrain: s.onDrain}
+}
+
+func (s *echoServer) onOpen(*evnet.Conn) { s.accepted.Add(1) }
+
+// onData echoes p; when the peer reads slower than it writes, the output
+// queue goes over its high mark and reading pauses until it drains.
+func (s *echoServer) onData(c *evnet.Conn, p []byte) int {
+	c.Write(p)
+	if c.Full() {
+		c.PauseRead()
+	}
+	return len(p)
+}
+
+func (s *echoServer) onDrain(c *evnet.Conn) { c.ResumeRead() }

@@ -1,0 +1,99 @@
+// Package evnet runs stream connections on an eddy loop: TCP (IPv4, IPv6,
+// dual-stack) and Unix listeners, dialled and adopted connections, with
+// buffering, backpressure, half-close and timeouts. It is eddy's answer to
+// libevent's bufferevents and libuv's streams.
+//
+// Everything runs on the loop's goroutine: Listen, Dial, Adopt and every
+// method of Listener and Conn must be called there (from a callback, from
+// a function given to Loop.Post, or before the loop runs), and the
+// callbacks of Handler run there, one at a time, and must not block.
+//
+// # Data path
+//
+// A readable connection is read into one buffer that all the connections
+// of a loop share (ReadBufferSize bytes), and the bytes are handed to
+// Handler.OnData, which returns how many it consumed. Only what it leaves
+// is copied into the connection, and given again, followed by the next
+// bytes, in the next call: a connection that is idle holds no read buffer.
+// Reads are capped per readiness event, so that one fast peer cannot
+// starve the others.
+//
+// Conn.Write never blocks. With an empty output queue it makes one write
+// system call; what the kernel does not take is copied into the queue,
+// which is flushed with writev when the socket is writable. Write interest
+// is only asked of the kernel while the queue is not empty. Bytes are
+// never lost, reordered or duplicated by a partial write.
+//
+// # Backpressure
+//
+// The output queue has a high and a low watermark (Options.HighWater and
+// LowWater): Full reports that the queue is over the high mark, and
+// Handler.OnDrain runs when it falls back to the low mark. A producer stops
+// at Full and resumes in OnDrain; a proxy or an echo server pauses reading
+// from its source (PauseRead) and resumes it in OnDrain (ResumeRead), which
+// makes a slow reader slow down the writer instead of making memory grow.
+// Options.MaxBuffered is a hard cap: a connection whose queue (or
+// unconsumed input) would grow past it is closed with ErrOverflow.
+//
+// # Callback order
+//
+// For each connection the callbacks run in this order; OnClose runs
+// exactly once, whatever happens:
+//
+//	callback   when                                        how often
+//	--------   -----------------------------------------   ----------------------
+//	OnOpen     accepted, adopted, or dial connected         once (never if a dial fails)
+//	OnData     bytes arrived (or ResumeRead with leftovers) zero or more times
+//	OnDrain    queue fell to LowWater after being Full      zero or more times, between OnData calls
+//	OnEOF      the peer shut down writing (if set)          at most once, after the last OnData
+//	OnClose    the descriptor is closed, with the reason    exactly once, last
+//
+// A callback may call any method of its connection, Close and Abort
+// included: if the connection closes during one of its own callbacks,
+// OnClose runs right after that callback returns. Closing a connection
+// from elsewhere (a timer, another connection's callback) runs its
+// OnClose before Close or Abort returns.
+//
+// # Closing
+//
+// Close is graceful: reading stops, the queue is flushed, then the
+// descriptor is closed (reason ErrLocalClose). CloseWrite shuts down the
+// sending side once the queue is flushed and keeps reading. Abort resets
+// the connection at once (SO_LINGER 0; reason ErrAborted). When the peer
+// shuts down its side, the connection is closed after its queue is flushed
+// (reason ErrEOF), unless Handler.OnEOF is set. Kernel errors close the
+// connection with a reason that wraps the errno (and ErrReset for
+// ECONNRESET and EPIPE). A Conn used after it closed returns ErrClosed and
+// never touches the descriptor number again, which the system may already
+// have given to another descriptor.
+//
+// # Timeouts
+//
+// SetIdleTimeout and SetWriteTimeout (or Options.IdleTimeout and
+// WriteTimeout) close a connection with ErrTimeout. They cost no timer or
+// goroutine per connection: each loop has one timing wheel with one Timer
+// (ticking every 50ms while any connection has a timeout), activity only
+// stores a time in the connection, and a connection moves in the wheel
+// only when its slot comes up before its deadline.
+//
+// # Dialling and adopting
+//
+// Dial connects with a nonblocking connect (EINPROGRESS, writable,
+// SO_ERROR) and an optional timeout; Adopt turns any open descriptor (a
+// pipe, a child's stdio, the dup of a net.Conn's descriptor) into a Conn.
+// TCP connections get TCP_NODELAY unless Options.Delay.
+//
+// # Several cores
+//
+// A Group runs N loops (GOMAXPROCS by default), each on its own goroutine.
+// Group.Listen spreads TCP connections with one SO_REUSEPORT listener per
+// loop, and Unix connections with one acceptor that hands descriptors to
+// the loops round-robin with Post. Group.Shutdown closes the listeners,
+// closes the connections gracefully, resets those left at the drain
+// deadline, and stops the loops.
+//
+// # The special problem of running out of descriptors
+//
+// See Listener: accepting pauses for 100ms and is reported once through
+// Options.Logf; the server never spins and never stops serving.
+package evnet

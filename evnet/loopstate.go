@@ -1,0 +1,174 @@
+package evnet
+
+import (
+	"sync"
+	"time"
+
+	"github.com/eddyloop/eddy"
+)
+
+// loopState is what evnet keeps per loop: the read buffer all the loop's
+// connections share, and the timing wheel of their timeouts. It exists
+// while the loop has listeners or connections (refs counts them) and is
+// forgotten with the last one. Loop goroutine only, except the registry.
+type loopState struct {
+	loop *eddy.Loop
+	refs int
+	buf  []byte // ReadBufferSize bytes, allocated on first read
+	base time.Time
+
+	// The timing wheel: connections with a timeout sit in the slot of their
+	// deadline (rounded up to a tick). Activity only stores a time in the
+	// connection; a connection moves to another slot only when its slot
+	// comes up and its deadline turns out to be later (libev's "move the
+	// timer only when it would fire"). One Timer ticks while the wheel holds
+	// any connection.
+	wheel  [wheelSlots]*Conn
+	timed  int   // connections in the wheel
+	tick   int64 // index of the next slot to process, in ticks since base
+	ticker eddy.Timer
+}
+
+const (
+	// tslotBusy marks a connection that onTick has taken out of its slot.
+	tslotBusy  = -2
+	wheelSlots = 256
+	// wheelTick is the resolution of connection timeouts: a connection
+	// times out at most one tick after its deadline.
+	wheelTick = 50 * time.Millisecond
+)
+
+var (
+	statesMu sync.Mutex
+	states   = map[*eddy.Loop]*loopState{}
+)
+
+// acquire returns the state of l, creating it, and counts one more user.
+// Loop goroutine only.
+func acquire(l *eddy.Loop) *loopState {
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	s := states[l]
+	if s == nil {
+		s = &loopState{loop: l, base: l.Now()}
+		s.ticker.Init(s.onTick, wheelTick, wheelTick)
+		states[l] = s
+	}
+	s.refs++
+	return s
+}
+
+// retain counts one more user of s.
+func (s *loopState) retain() {
+	statesMu.Lock()
+	s.refs++
+	statesMu.Unlock()
+}
+
+// release counts one user less, and forgets the state with the last.
+func (s *loopState) release() {
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	s.refs--
+	if s.refs == 0 {
+		s.ticker.Stop()
+		delete(states, s.loop)
+	}
+}
+
+// readBuf returns the shared read buffer.
+func (s *loopState) readBuf() []byte {
+	if s.buf == nil {
+		s.buf = make([]byte, ReadBufferSize)
+	}
+	return s.buf
+}
+
+// now returns the loop's cached time as nanoseconds since s.base.
+func (s *loopState) now() int64 { return int64(s.loop.Now().Sub(s.base)) }
+
+// schedule puts c in the wheel for its current deadline, or takes it out
+// if it has none.
+func (s *loopState) schedule(c *Conn) {
+	if c.tm.slot == tslotBusy {
+		return // onTick is looking at c and will schedule it
+	}
+	dl := c.deadline()
+	if c.tm.slot >= 0 {
+		s.unlink(c)
+	}
+	if dl < 0 {
+		return
+	}
+	if !s.ticker.IsActive() {
+		s.tick = max(s.tick, s.now()/int64(wheelTick))
+	}
+	t := (dl + int64(wheelTick) - 1) / int64(wheelTick)
+	if t < s.tick {
+		t = s.tick
+	}
+	slot := int32(t % wheelSlots)
+	c.tm.slot = slot
+	c.tm.prev = nil
+	c.tm.next = s.wheel[slot]
+	if c.tm.next != nil {
+		c.tm.next.tm.prev = c
+	}
+	s.wheel[slot] = c
+	s.timed++
+	if s.timed == 1 {
+		s.ticker.Start(s.loop)
+	}
+}
+
+func (s *loopState) unlink(c *Conn) {
+	if c.tm.prev != nil {
+		c.tm.prev.tm.next = c.tm.next
+	} else {
+		s.wheel[c.tm.slot] = c.tm.next
+	}
+	if c.tm.next != nil {
+		c.tm.next.tm.prev = c.tm.prev
+	}
+	c.tm.prev, c.tm.next, c.tm.slot = nil, nil, -1
+	s.timed--
+	if s.timed == 0 {
+		s.ticker.Stop()
+	}
+}
+
+// onTick processes the slots whose time has come.
+func (s *loopState) onTick(*eddy.Timer) {
+	now := s.now()
+	end := now / int64(wheelTick)
+	for ; s.tick <= end && s.timed > 0; s.tick++ {
+		slot := s.tick % wheelSlots
+		c := s.wheel[slot]
+		s.wheel[slot] = nil
+		var list *Conn
+		for c != nil { // detach the slot: rescheduling may refill it
+			next := c.tm.next
+			c.tm.next, c.tm.prev = list, nil
+			c.tm.slot = tslotBusy
+			s.timed--
+			list = c
+			c = next
+		}
+		for c = list; c != nil; {
+			next := c.tm.next
+			c.tm.next, c.tm.slot = nil, -1
+			if dl := c.deadline(); dl >= 0 && dl <= now {
+				c.fail(ErrTimeout)
+			} else if !c.closed() {
+				s.schedule(c)
+			}
+			c = next
+		}
+	}
+	if s.timed == 0 {
+		s.ticker.Stop()
+	}
+	if s.tick <= end {
+		s.tick = end + 1
+	}
+}

@@ -1,0 +1,221 @@
+package evnet_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/eddytest"
+	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/sock"
+	"github.com/eddyloop/eddy/internal/testutil"
+)
+
+// fakeLoop returns a loop on the fake backend and clock: time advances to
+// the next deadline at once whenever the loop would wait.
+func fakeLoop(t *testing.T) (*eddy.Loop, *eddytest.Backend) {
+	t.Helper()
+	clock := eddytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	be := eddytest.NewBackend(clock)
+	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, be
+}
+
+// timedOut checks that the connection closed with ErrTimeout at a time in
+// [want, want+2 ticks].
+func timedOut(t *testing.T, reason error, after, want time.Duration) {
+	t.Helper()
+	if !errors.Is(reason, evnet.ErrTimeout) {
+		t.Fatalf("reason %v, want ErrTimeout", reason)
+	}
+	if after < want || after > want+100*time.Millisecond {
+		t.Fatalf("timed out after %v, want %v (+ at most 100ms)", after, want)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	l, be := fakeLoop(t)
+	a, b := testutil.Socketpair(t)
+	start := l.Now()
+	var reason error
+	var closedAt time.Duration
+	var got []byte
+	h := evnet.Handler{
+		OnData: func(c *evnet.Conn, p []byte) int {
+			got = append(got, p...)
+			be.Clear(a, eddy.Read)
+			return len(p)
+		},
+		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
+	}
+	if _, err := evnet.Adopt(l, a, h, evnet.Options{IdleTimeout: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	// Activity at 3s pushes the deadline to 8s.
+	poke := eddy.NewTimer(func(*eddy.Timer) {
+		unix.Write(b, []byte("ping"))
+		be.Ready(a, eddy.Read)
+	}, 3*time.Second, 0)
+	poke.Start(l)
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "ping" {
+		t.Fatalf("got %q", got)
+	}
+	timedOut(t, reason, closedAt, 8*time.Second)
+}
+
+func TestWriteTimeout(t *testing.T) {
+	l, _ := fakeLoop(t)
+	a, _ := testutil.Socketpair(t)
+	start := l.Now()
+	var reason error
+	var closedAt time.Duration
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			c.SetWriteTimeout(2 * time.Second)
+			c.Write(make([]byte, 4<<20)) // more than the socket takes
+			if c.Buffered() == 0 {
+				t.Error("nothing queued")
+			}
+		},
+		OnData:  func(c *evnet.Conn, p []byte) int { return len(p) },
+		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
+	}
+	if _, err := evnet.Adopt(l, a, h, evnet.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	timedOut(t, reason, closedAt, 2*time.Second)
+}
+
+// TestTimeoutOff: SetIdleTimeout(0) takes the connection out of the wheel;
+// the loop then has only the connection to wait for, and a timer closes
+// it.
+func TestTimeoutOff(t *testing.T) {
+	l, _ := fakeLoop(t)
+	a, _ := testutil.Socketpair(t)
+	var reason error
+	c, err := evnet.Adopt(l, a, evnet.Handler{
+		OnData:  func(c *evnet.Conn, p []byte) int { return len(p) },
+		OnClose: func(c *evnet.Conn, err error) { reason = err },
+	}, evnet.Options{IdleTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetIdleTimeout(0)
+	eddy.NewTimer(func(*eddy.Timer) { c.Close() }, time.Hour, 0).Start(l)
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(reason, evnet.ErrLocalClose) {
+		t.Fatalf("reason %v", reason)
+	}
+}
+
+// TestManyTimeouts: 2,000 connections with staggered idle timeouts all
+// time out, each within a tick or two of its deadline.
+func TestManyTimeouts(t *testing.T) {
+	l, _ := fakeLoop(t)
+	const n = 2000
+	start := l.Now()
+	bad := 0
+	for i := range n {
+		r, w := testutil.Pipe(t)
+		unix.Close(w)
+		want := time.Duration(i%97+1) * 100 * time.Millisecond
+		c, err := evnet.Adopt(l, r, evnet.Handler{
+			OnData: func(c *evnet.Conn, p []byte) int { return len(p) },
+			OnClose: func(c *evnet.Conn, err error) {
+				d := l.Now().Sub(start)
+				if !errors.Is(err, evnet.ErrTimeout) || d < want || d > want+100*time.Millisecond {
+					bad++
+				}
+			},
+		}, evnet.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetIdleTimeout(want)
+	}
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d connections timed out wrongly", bad, n)
+	}
+}
+
+// TestDialTimeout: the connect never completes (the fake backend never
+// reports it), so the dial times out: OnClose without OnOpen.
+func TestDialTimeout(t *testing.T) {
+	l, _ := fakeLoop(t)
+	lfd, err := sock.ListenTCP(netipLoopback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	ap, _ := sock.LocalAddr(lfd)
+	start := l.Now()
+	var reason error
+	var closedAt time.Duration
+	opened := false
+	_, err = evnet.Dial(l, "tcp", ap.String(), 3*time.Second, evnet.Handler{
+		OnOpen:  func(*evnet.Conn) { opened = true },
+		OnData:  func(c *evnet.Conn, p []byte) int { return len(p) },
+		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if opened {
+		t.Error("OnOpen ran")
+	}
+	timedOut(t, reason, closedAt, 3*time.Second)
+}
+
+// TestDialIdleTimeout: a dialled connection's idle timeout counts from
+// the end of the connect.
+func TestDialIdleTimeout(t *testing.T) {
+	l, be := fakeLoop(t)
+	lfd, err := sock.ListenTCP(netipLoopback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	ap, _ := sock.LocalAddr(lfd)
+	start := l.Now()
+	var reason error
+	var openedAt, closedAt time.Duration
+	d := evnet.Dialer{Options: evnet.Options{IdleTimeout: 2 * time.Second}}
+	c, err := d.Dial(l, "tcp", ap.String(), evnet.Handler{
+		OnOpen:  func(*evnet.Conn) { openedAt = l.Now().Sub(start) },
+		OnData:  func(c *evnet.Conn, p []byte) int { return len(p) },
+		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := c.Fd()
+	eddy.NewTimer(func(*eddy.Timer) { be.Ready(fd, eddy.Write) }, time.Second, 0).Start(l)
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if openedAt != time.Second {
+		t.Fatalf("opened at %v, want 1s", openedAt)
+	}
+	timedOut(t, reason, closedAt-openedAt, 2*time.Second)
+}

@@ -1,0 +1,72 @@
+package sock
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestConnect: a nonblocking connect to a listener completes, and
+// ConnectResult reports success; to a closed port it reports the refusal.
+func TestConnect(t *testing.T) {
+	sa, family, err := Sockaddr(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lfd, err := ListenStream(family, sa, ListenOptions{ReusePort: true, Backlog: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := LocalAddr(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _, _ := Sockaddr(ap)
+	fd, _, err := Connect(family, target)
+	if err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	waitWritable(t, fd)
+	if err := ConnectResult(fd); err != nil {
+		t.Fatalf("ConnectResult: %v", err)
+	}
+	if got, err := RemoteAddr(fd); err != nil || got != ap {
+		t.Fatalf("RemoteAddr = %v, %v; want %v", got, err, ap)
+	}
+	if err := SetLinger(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(lfd) // the port is closed now
+
+	fd2, _, err := Connect(family, target)
+	if err != nil {
+		return // refused at once: fine
+	}
+	defer unix.Close(fd2)
+	waitWritable(t, fd2)
+	if err := ConnectResult(fd2); err != unix.ECONNREFUSED {
+		t.Fatalf("ConnectResult to a closed port: %v, want ECONNREFUSED", err)
+	}
+}
+
+func waitWritable(t *testing.T, fd int) {
+	t.Helper()
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	if n, err := unix.Poll(pfd, int(5*time.Second/time.Millisecond)); n != 1 || err != nil {
+		t.Fatalf("poll: %d, %v", n, err)
+	}
+}
+
+func TestUnixSockaddr(t *testing.T) {
+	if _, err := UnixSockaddr(""); err == nil {
+		t.Error("UnixSockaddr(\"\") succeeded")
+	}
+	sa, err := UnixSockaddr("@abstract")
+	if err != nil || sa.Name != "@abstract" {
+		t.Errorf("UnixSockaddr(@abstract) = %v, %v", sa, err)
+	}
+}
