@@ -8,6 +8,7 @@
 // The commands are:
 //
 //	hello   a hello-world HTTP/1.1 server written directly on IO watchers
+//	echo    a TCP, Unix and UDP echo server on package evnet
 //
 // "eddy <command> -h" lists the flags of a command. Every server flag defaults
 // to a loopback address, and every server stops cleanly on SIGINT and SIGTERM
