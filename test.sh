@@ -22,16 +22,18 @@ esac
 step() { printf '\n=== %s\n' "$*"; }
 
 step "tools"
-for tool in curl socat; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "installing $tool"
+# command:Debian package, for each external peer the tests use
+for need in curl:curl socat:socat dnsmasq:dnsmasq-base; do
+	tool=${need%%:*} pkg=${need#*:}
+	if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ]; then
+		echo "installing $pkg"
 		sudo=()
 		if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
 		export DEBIAN_FRONTEND=noninteractive
 		log=$(mktemp)
-		if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "$tool"; } >"$log" 2>&1; then
+		if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "$pkg"; } >"$log" 2>&1; then
 			cat "$log" >&2
-			echo "test.sh: could not install $tool" >&2
+			echo "test.sh: could not install $pkg" >&2
 			exit 1
 		fi
 		rm -f "$log"

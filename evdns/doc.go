@@ -1,12 +1,15 @@
-// Package evdns will be eddy's asynchronous DNS stub resolver, running on
-// the loop with c-ares-grade behaviour. The resolver itself (queries over
-// UDP and TCP, retries, the cache, lookups by host name) is being built;
-// what exists so far is its configuration layer, which is pure (bytes in,
-// results out, no loop, no network) and usable on its own:
+// Package evdns is eddy's asynchronous DNS stub resolver: it runs on an
+// eddy Loop, with c-ares-grade behaviour, and speaks the DNS wire format
+// through golang.org/x/net/dns/dnsmessage. It has two layers.
+//
+// # Configuration
+//
+// The configuration layer is pure (bytes in, results out, no loop, no
+// network) and usable on its own:
 //
 //   - ParseResolvConf and ReadResolvConf read resolv.conf(5) with glibc's
 //     semantics into a Config (servers, search list, ndots, timeout,
-//     attempts and the options the resolver will honour); ApplyEnv adds
+//     attempts and the options the resolver honours); ApplyEnv adds
 //     the LOCALDOMAIN and RES_OPTIONS environment variables, ApplyHostname
 //     the default search domain, and SystemConfig does all of it for this
 //     process.
@@ -19,4 +22,65 @@
 // Parsing is lenient, as in the C library: lines and options that are not
 // understood are skipped, never reported, so that a resolver keeps working
 // with the rest of a file.
+//
+// # The resolver
+//
+// A Resolver (NewResolver) belongs to one Loop. Its lookups take a
+// callback that runs on the loop: LookupHost (A and AAAA asked in
+// parallel, the hosts table first), Lookup (any type: A, AAAA, CNAME, MX,
+// SRV, TXT, NS, SOA, PTR, ...; CNAME chains followed and reported in the
+// Answer) and LookupAddr (reverse lookups under in-addr.arpa and
+// ip6.arpa, see ReverseName). A lookup in progress can be canceled
+// (Request.Cancel); its callback then never runs.
+//
+// Each query goes over UDP from a new socket (so a new random source
+// port) with a random ID from a ChaCha8 source seeded by crypto/rand, and
+// an EDNS0 OPT record advertising EDNSBufferSize bytes. An answer is
+// accepted only if its sender, ID and question (name compared
+// case-insensitively, type and class) are those of the query; anything
+// else is dropped and counted (Stats.Dropped). A truncated answer is
+// asked again over TCP, with a 2-byte length prefix, through evnet.Dial;
+// option use-vc sends every query over TCP.
+//
+// A query tries Config.Attempts rounds over Config.Servers (starting from
+// a rotating server with option rotate), waiting Config.Timeout for each;
+// SERVFAIL, REFUSED and other error codes, and ICMP port unreachable, move
+// on to the next server at once (after one retry without EDNS0 for
+// FORMERR). When every try fails the lookup fails
+// with ErrTimeout (or ErrServFail, ErrRefused, ErrServerError, ErrTruncated
+// when that is what the servers said), never later than Attempts x
+// servers x Timeout: a lookup never hangs. An answer that comes after its
+// try timed out finds its socket closed and is dropped by the kernel.
+//
+// The search list applies as in glibc's res_search: NXDOMAIN, NODATA and
+// SERVFAIL on a candidate move on to the next candidate; a timeout or
+// another failure ends the lookup. See LookupHost for the final error.
+// NXDOMAIN, NODATA, SERVFAIL and REFUSED are distinct errors (ErrNXDomain,
+// ErrNoData, ErrServFail, ErrRefused), reported as an *Error that names
+// the name looked up: "evdns: lookup www.example.com: no such host".
+//
+// # Cache, coalescing and limits
+//
+// Answers are cached for their smallest TTL, and NXDOMAIN and NODATA
+// answers for the TTL of RFC 2308 (the smaller of the authority SOA's TTL
+// and MINIMUM; a negative answer without an SOA is not cached). The cache
+// is a bounded LRU (Options.CacheSize). Whole lookups are cached too, by
+// the name as given, so that a cached LookupHost or Lookup is a map access
+// and a call: no allocation, the callback running before the lookup
+// function returns (which then returns a nil *Request). The slices and
+// Answers handed to callbacks may belong to the cache: they are
+// read-only. Identical questions in flight share one query, and at most
+// Options.MaxInFlight queries are in flight, the others waiting in a
+// bounded queue.
+//
+// SetConfig and SetHosts replace the configuration and the hosts table;
+// WatchFiles reloads them when their files change (an eddy.Stat watcher
+// each, the files read on the loop's work pool).
+//
+// # Not yet
+//
+// Driving the resolver from a foreign loop (c-ares style), the
+// system-resolver strategy through the work pool and dialling by name
+// with Happy Eyeballs are not implemented yet. EDNS0 is always on (whatever option edns0
+// says); a server that answers FORMERR is asked again without it.
 package evdns
