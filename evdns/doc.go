@@ -77,10 +77,40 @@
 // WatchFiles reloads them when their files change (an eddy.Stat watcher
 // each, the files read on the loop's work pool).
 //
+// # Dialling by name
+//
+// Dial (and Dialer.Dial) resolves the host of a "name:port" and connects
+// with Happy Eyeballs (RFC 8305): the addresses sorted IPv6 first with the
+// families interleaved, one attempt started at a time, the next one after
+// Dialer.AttemptDelay (DefaultAttemptDelay, 250 ms) or at once when an
+// attempt fails, the first connection wins and the others are closed
+// before they reach the program's evnet.Handler; Dialer.Timeout bounds
+// the whole dial (ErrDialTimeout). Errors name the address dialled.
+//
+// # The system resolver strategy
+//
+// Resolving on the loop is the default: a cached lookup is then a map
+// access. A program whose hosts come from NSS modules (mDNS, LDAP,
+// nsswitch.conf in general) uses a SystemResolver instead
+// (NewSystemResolver): the same LookupHost and LookupAddr callbacks, each
+// lookup made by Go's net.DefaultResolver on the loop's work pool
+// (eddy.LaneSlow, so that slow lookups never hold up fast work) and its
+// result handed back to the loop. Dial takes either (HostResolver).
+//
+// # Driving the resolver from a foreign loop
+//
+// A program whose event loop is not eddy's (a C library's, a GUI's, a
+// hand-written epoll loop) runs a Resolver on an eddy Loop that it never
+// runs itself, as c-ares is driven: the loop's one descriptor (Loop.Fd,
+// an epoll or kqueue descriptor; not poll(2)) and its next timeout
+// (Loop.Timeout) stand for every socket and timer of the resolver. The
+// host loop watches the descriptor for reading, sleeps at most the
+// timeout, and then calls Loop.RunNoWait, which runs the resolver's
+// callbacks; lookups are started from the same goroutine. See
+// host_loop_test.go for a complete raw epoll host.
+//
 // # Not yet
 //
-// Driving the resolver from a foreign loop (c-ares style), the
-// system-resolver strategy through the work pool and dialling by name
-// with Happy Eyeballs are not implemented yet. EDNS0 is always on (whatever option edns0
-// says); a server that answers FORMERR is asked again without it.
+// EDNS0 is always on (whatever option edns0 says); a server that answers
+// FORMERR is asked again without it.
 package evdns

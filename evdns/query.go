@@ -101,9 +101,8 @@ func (q *query) next() {
 		q.id = uint16(r.rng.Uint64())
 		binary.BigEndian.PutUint16(q.msg, q.id)
 		if q.send() == nil {
-			q.timer.Stop()
 			q.timer.Set(r.conf.Timeout, 0)
-			q.timer.Start(r.loop)
+			q.arm()
 			return
 		}
 		// Could not even send (no route, no descriptor): next server.
@@ -147,6 +146,16 @@ func (q *query) closeTransport() {
 		q.conn = nil
 		c.Abort()
 	}
+}
+
+// arm (re)starts the try's timeout, counted from now: the loop's cached
+// time may be stale after a burst of lookups started in one callback, and
+// a timeout counted from it would fire early.
+func (q *query) arm() {
+	l := q.r.loop
+	l.UpdateNow()
+	q.timer.Stop()
+	q.timer.Start(l)
 }
 
 func (q *query) onTimeout(*eddy.Timer) {
@@ -234,8 +243,7 @@ func (q *query) handle(msg []byte) {
 			q.next()
 			return
 		}
-		q.timer.Stop()
-		q.timer.Start(r.loop)
+		q.arm()
 		return
 	}
 	now := r.loop.Now()
@@ -283,8 +291,7 @@ func (q *query) handle(msg []byte) {
 				q.next()
 				return
 			}
-			q.timer.Stop()
-			q.timer.Start(r.loop)
+			q.arm()
 			return
 		}
 		fallthrough

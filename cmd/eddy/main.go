@@ -9,6 +9,7 @@
 //
 //	hello   a hello-world HTTP/1.1 server written directly on IO watchers
 //	echo    a TCP, Unix and UDP echo server on package evnet
+//	resolve a dig-like DNS client on package evdns (exit 0 found, 1 NXDOMAIN/NODATA, 2 error)
 //
 // "eddy <command> -h" lists the flags of a command. Every server flag defaults
 // to a loopback address, and every server stops cleanly on SIGINT and SIGTERM
@@ -38,6 +39,7 @@ type command struct {
 var commands = []command{
 	{"hello", "hello-world HTTP/1.1 server written directly on IO watchers", runHello},
 	{"echo", "TCP, Unix and UDP echo server on evnet", runEcho},
+	{"resolve", "dig-like DNS lookups on evdns: NAME TTL TYPE DATA per line", runResolve},
 }
 
 func main() {

@@ -1,0 +1,161 @@
+package evdns
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/eddyloop/eddy"
+)
+
+// benchConcurrent is the number of lookups in flight at once in
+// BenchmarkLookup10k: issue 4's figure.
+const benchConcurrent = 10000
+
+// goroutineSampler records the peak of runtime.NumGoroutine, sampled
+// every 200µs, from start until stop.
+type goroutineSampler struct {
+	peak atomic.Int64
+	quit chan struct{}
+	done chan struct{}
+}
+
+func startSampler() *goroutineSampler {
+	s := &goroutineSampler{quit: make(chan struct{}), done: make(chan struct{})}
+	s.peak.Store(int64(runtime.NumGoroutine()))
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(200 * time.Microsecond)
+		defer t.Stop()
+		for {
+			if n := int64(runtime.NumGoroutine()); n > s.peak.Load() {
+				s.peak.Store(n)
+			}
+			select {
+			case <-s.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *goroutineSampler) stop() int64 {
+	close(s.quit)
+	<-s.done
+	return s.peak.Load()
+}
+
+// BenchmarkLookup10k sends 10,000 concurrent uncached A lookups (unique
+// names under bench.zone.test, which the local dnsmasq answers with a
+// wildcard address) per iteration: evdns on one loop, with no cache and
+// MaxInFlight raised to 10,000 (and 1,000, to show the pacing it buys
+// against a server that drops what overflows its socket buffer), beside
+// Go's pure Go net.Resolver with one goroutine per lookup, Dial going to the same dnsmasq. It reports
+// queries/s and the peak number of goroutines (runtime.NumGoroutine,
+// sampler included) for each.
+func BenchmarkLookup10k(b *testing.B) {
+	addr := startDnsmasq(b)
+	iter := 0
+	names := func() []string {
+		iter++
+		n := make([]string, benchConcurrent)
+		for i := range n {
+			n[i] = fmt.Sprintf("n%d-%d.bench.zone.test.", iter, i)
+		}
+		return n
+	}
+	for _, inflight := range []int{benchConcurrent, 1000} {
+		b.Run(fmt.Sprintf("evdns/inflight=%d", inflight), func(b *testing.B) { benchEvdns(b, addr, names, inflight) })
+	}
+	b.Run("net.Resolver", func(b *testing.B) {
+		nr := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr.String())
+		}}
+		var failed atomic.Int64
+		var firstErr atomic.Value
+		var elapsed time.Duration
+		var peak int64
+		b.ResetTimer()
+		for range b.N {
+			b.StopTimer()
+			ns := names()
+			b.StartTimer()
+			s := startSampler()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for _, name := range ns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := nr.LookupNetIP(context.Background(), "ip4", name); err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed += time.Since(start)
+			peak = max(peak, s.stop())
+		}
+		b.ReportMetric(float64(benchConcurrent*b.N)/elapsed.Seconds(), "queries/s")
+		b.ReportMetric(float64(peak), "peak-goroutines")
+		if n := failed.Load(); n > 0 {
+			b.Errorf("%d lookups failed, the first: %v", n, firstErr.Load())
+		}
+	})
+}
+
+// benchEvdns is the evdns half of BenchmarkLookup10k: all the lookups
+// started at once on one loop, at most inflight queries in flight (the
+// others wait in the resolver's queue).
+func benchEvdns(b *testing.B, addr netip.AddrPort, names func() []string, inflight int) {
+	l, err := eddy.NewLoop(eddy.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	r := NewResolver(l, testConfig(2*time.Second, 2, addr), nil,
+		&Options{CacheSize: -1, MaxInFlight: inflight})
+	defer r.Close()
+	failed := 0
+	cb := func(a *Answer, err error) {
+		if err != nil {
+			failed++
+		}
+	}
+	var elapsed time.Duration
+	var peak int64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		ns := names()
+		b.StartTimer()
+		s := startSampler()
+		start := time.Now()
+		for _, name := range ns {
+			r.Lookup(name, dnsmessage.TypeA, cb)
+		}
+		if err := l.Run(); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		peak = max(peak, s.stop())
+	}
+	b.ReportMetric(float64(benchConcurrent*b.N)/elapsed.Seconds(), "queries/s")
+	b.ReportMetric(float64(peak), "peak-goroutines")
+	b.ReportMetric(float64(r.Stats().Timeouts)/float64(b.N), "timeouts/op")
+	if failed > 0 {
+		b.Errorf("%d lookups failed; stats %+v", failed, r.Stats())
+	}
+}
