@@ -76,8 +76,8 @@ func (l *Loop) verify() {
 	if periodics != l.nperiod {
 		fail("%d periodics in the heap, %d counted", periodics, l.nperiod)
 	}
-	for fd := range l.fds {
-		st := &l.fds[fd]
+	for fd := range l.fdCap() {
+		st := l.fdst(fd)
 		for w := st.first; w != nil; w = w.next {
 			if !w.active || w.loop != l || w.fd != fd {
 				fail("fd %d lists a watcher that is inactive, of another loop, or of fd %d", fd, w.fd)

@@ -92,10 +92,10 @@ func (w *IO) Start(l *Loop) error {
 		return fmt.Errorf("%w: %d", ErrBadFd, w.fd)
 	}
 	l.checkGoroutine() // before growFds changes anything
-	if w.fd >= len(l.fds) {
+	if w.fd >= l.fdCap() {
 		l.growFds(w.fd)
 	}
-	st := &l.fds[w.fd]
+	st := l.fdst(w.fd)
 	mode := w.events & (Edge | OneShot)
 	if st.first != nil && st.first.events&(Edge|OneShot) != mode {
 		return ErrTriggerMismatch
@@ -132,7 +132,7 @@ func (w *IO) Stop() {
 		return
 	}
 	l := w.loop
-	st := &l.fds[w.fd]
+	st := l.fdst(w.fd)
 	for pp := &st.first; *pp != nil; pp = &(*pp).next {
 		if *pp == w {
 			*pp = w.next
@@ -157,7 +157,7 @@ func (w *IO) Modify(events Events) {
 	if events == w.events {
 		return
 	}
-	st := &w.loop.fds[w.fd]
+	st := w.loop.fdst(w.fd)
 	if (events^w.events)&(Edge|OneShot) != 0 && (st.first != w || w.next != nil) {
 		events = events&^(Edge|OneShot) | w.events&(Edge|OneShot)
 	}
@@ -167,16 +167,32 @@ func (w *IO) Modify(events Events) {
 
 func (w *IO) invoke(ev Events) { w.cb(w, ev) }
 
+// The fd table is kept in fixed pages, so that it grows without copying
+// (and without leaving the old copies to the garbage collector): a server
+// with many connections pays 16 bytes per descriptor, not up to four times
+// that.
+const (
+	fdPageBits = 9
+	fdPageMask = 1<<fdPageBits - 1
+)
+
+type fdPage [1 << fdPageBits]fdState
+
+// fdCap returns the number of descriptors the table has room for.
+func (l *Loop) fdCap() int { return len(l.fds) << fdPageBits }
+
+// fdst returns fd's entry; fd must be below fdCap.
+func (l *Loop) fdst(fd int) *fdState { return &l.fds[fd>>fdPageBits][fd&fdPageMask] }
+
 func (l *Loop) growFds(fd int) {
-	n := max(2*len(l.fds), fd+1, 64)
-	fds := make([]fdState, n)
-	copy(fds, l.fds)
-	l.fds = fds
+	for fd >= l.fdCap() {
+		l.fds = append(l.fds, new(fdPage))
+	}
 }
 
 // fdChanged queues fd for reify.
 func (l *Loop) fdChanged(fd int) {
-	st := &l.fds[fd]
+	st := l.fdst(fd)
 	if !st.changed {
 		st.changed = true
 		l.changes = append(l.changes, int32(fd))
@@ -188,7 +204,7 @@ func (l *Loop) fdChanged(fd int) {
 func (l *Loop) reify() {
 	for i := 0; i < len(l.changes); i++ {
 		fd := int(l.changes[i])
-		st := &l.fds[fd]
+		st := l.fdst(fd)
 		st.changed = false
 		var want poller.Events
 		for w := st.first; w != nil; w = w.next {
@@ -212,7 +228,7 @@ func (l *Loop) reify() {
 // fdKill stops every watcher on fd after the backend refused it, and tells
 // each through its callback with Error and through Err.
 func (l *Loop) fdKill(fd int, err error) {
-	st := &l.fds[fd]
+	st := l.fdst(fd)
 	err = fmt.Errorf("eddy: watch fd %d: %w", fd, err)
 	for w := st.first; w != nil; w = st.first {
 		w.Stop()
@@ -229,10 +245,10 @@ func (l *Loop) queueIO(n int) {
 	for i := 0; i < n; i++ {
 		e := &l.events[i]
 		fd := int(e.Fd)
-		if uint(fd) >= uint(len(l.fds)) { // a custom backend may report anything
+		if uint(fd) >= uint(l.fdCap()) { // a custom backend may report anything
 			continue
 		}
-		st := &l.fds[fd]
+		st := l.fdst(fd)
 		if st.gen != e.Gen || st.first == nil {
 			continue
 		}
@@ -257,10 +273,10 @@ func (l *Loop) queueIO(n int) {
 // FeedFd queues the callbacks of the watchers on fd whose interest
 // includes ev, as if the backend had reported ev (libev's ev_feed_fd_event).
 func (l *Loop) FeedFd(fd int, ev Events) {
-	if fd < 0 || fd >= len(l.fds) {
+	if fd < 0 || fd >= l.fdCap() {
 		return
 	}
-	for w := l.fds[fd].first; w != nil; w = w.next {
+	for w := l.fdst(fd).first; w != nil; w = w.next {
 		if got := ev & (w.events&poller.ReadWrite | Error | Hangup); got != 0 {
 			l.queue(w, got)
 		}

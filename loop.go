@@ -24,7 +24,7 @@ type Loop struct {
 	now    int64 // cached monotonic time of this iteration, ns
 	events []poller.Event
 
-	fds     []fdState // indexed by fd
+	fds     []*fdPage // fdState of fd at fds[fd>>fdPageBits][fd&fdPageMask]
 	changes []int32   // fds whose interest changed since the last wait
 
 	timers   timerHeap // Timers and Periodics, by monotonic deadline
@@ -67,7 +67,8 @@ type Loop struct {
 	sigSent   atomic.Uint64
 	nwake     atomic.Uint64 // wake-ups issued, for Stats
 
-	gp goPoller // Config.GoPoller state
+	gp     goPoller // Config.GoPoller state
+	holdFd int      // the default backend's descriptor for holdWait, or -1
 
 	debug     bool
 	timeCalls bool
@@ -147,6 +148,10 @@ func NewLoop(c Config) (*Loop, error) {
 		work:      workLoop{pool: c.Pool},
 	}
 	l.postW.l = l
+	l.holdFd = -1
+	if p, ok := be.(poller.Pollable); ok && canHoldWait && c.Backend == nil && !c.GoPoller {
+		l.holdFd = p.Fd()
+	}
 	n := c.MaxEvents
 	if n <= 0 {
 		n = 1024
@@ -362,9 +367,24 @@ func (l *Loop) Timeout() (time.Duration, bool) {
 	return max(d, 0), d >= 0
 }
 
+// holdLimit bounds the sleeps that holdWait takes (see there).
+const holdLimit = 500 * time.Microsecond
+
 func (l *Loop) wait(timeout time.Duration) (int, error) {
 	if l.gp.file != nil && timeout != 0 {
 		return l.gp.wait(l.events, timeout)
+	}
+	if timeout != 0 && l.holdFd >= 0 {
+		d := holdLimit
+		if timeout > 0 && timeout < d {
+			d = timeout
+		}
+		switch {
+		case holdWait(l.holdFd, d) || timeout == d:
+			timeout = 0
+		case timeout > 0:
+			timeout -= d // at most d has passed: waking early is harmless
+		}
 	}
 	return l.be.Wait(l.events, timeout)
 }
@@ -555,8 +575,8 @@ func (l *Loop) Close() error {
 	if l.depth > 0 {
 		return ErrRunning
 	}
-	for fd := range l.fds {
-		for w := l.fds[fd].first; w != nil; w = l.fds[fd].first {
+	for fd := range l.fdCap() {
+		for w := l.fdst(fd).first; w != nil; w = l.fdst(fd).first {
 			w.Stop()
 		}
 	}

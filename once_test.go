@@ -53,8 +53,8 @@ func TestOnceReadyBeforeTimeout(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Once took %v: it waited for the timeout", d)
 	}
-	if len(l.timers) != 0 || l.fds[r].first != nil {
-		t.Errorf("Once left %d timers and fd watchers %v behind", len(l.timers), l.fds[r].first)
+	if len(l.timers) != 0 || l.fdst(r).first != nil {
+		t.Errorf("Once left %d timers and fd watchers %v behind", len(l.timers), l.fdst(r).first)
 	}
 	l.verify()
 }
@@ -72,7 +72,7 @@ func TestOnceTimeoutBeforeReady(t *testing.T) {
 	if el := time.Since(start); el < d {
 		t.Errorf("Once timed out after %v, before %v", el, d)
 	}
-	if l.fds[r].first != nil || l.fds[r].reg != 0 && !l.fds[r].changed {
+	if l.fdst(r).first != nil || l.fdst(r).reg != 0 && !l.fdst(r).changed {
 		t.Errorf("Once left the fd watched")
 	}
 }

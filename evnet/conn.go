@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -71,15 +72,77 @@ const (
 // while there are some. After it is closed, every method returns ErrClosed
 // or does nothing, and never touches the descriptor number again (which the
 // system may have given to a new descriptor).
+//
+// An idle connection is kept small: what only some connections need lives
+// in a side struct, allocated when first needed.
 type Conn struct {
-	w     eddy.IO
+	w     eddy.IO // first: connIO finds the Conn from it
 	sh    *shared
-	in    []byte  // unconsumed input; nil when there is none
-	q     *outq   // unsent output; nil when there is none
-	tm    *timing // timeouts; nil when there are none
-	why   error   // the close reason, once known
-	ctx   any
+	q     *outq      // unsent output; nil when there is none
+	tm    *timing    // timeouts; nil when there are none
+	x     *connExtra // nil until needed
 	flags uint16
+	why   uint8 // the close reason, once known: a why code
+	gslot int32 // index in its Group member's conns
+}
+
+// connExtra holds what few connections need.
+type connExtra struct {
+	in  []byte // unconsumed input; nil when there is none
+	why error  // the close reason when it is whyOther
+	ctx any
+}
+
+// The close reasons that need no connExtra.
+const (
+	whyNone uint8 = iota
+	whyEOF
+	whyLocalClose
+	whyAborted
+	whyTimeout
+	whyOverflow
+	whyOther // in x.why
+)
+
+var whyErrs = [...]error{whyEOF: ErrEOF, whyLocalClose: ErrLocalClose, whyAborted: ErrAborted,
+	whyTimeout: ErrTimeout, whyOverflow: ErrOverflow}
+
+// reason returns the close reason, or nil.
+func (c *Conn) reason() error {
+	switch c.why {
+	case whyNone:
+		return nil
+	case whyOther:
+		return c.x.why
+	}
+	return whyErrs[c.why]
+}
+
+// setReason sets the close reason.
+func (c *Conn) setReason(err error) {
+	for code, e := range whyErrs {
+		if e != nil && e == err {
+			c.why = uint8(code)
+			return
+		}
+	}
+	c.extra().why = err
+	c.why = whyOther
+}
+
+func (c *Conn) extra() *connExtra {
+	if c.x == nil {
+		c.x = &connExtra{}
+	}
+	return c.x
+}
+
+// input returns the unconsumed input.
+func (c *Conn) input() []byte {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.in
 }
 
 // outq is the output queue of a connection while it has one.
@@ -107,9 +170,14 @@ const maxIovecs = 64
 
 func newConn(sh *shared, fd int) *Conn {
 	c := &Conn{sh: sh}
-	c.w.Init(c.onIO, fd, eddy.Read)
+	c.w.Init(connIO, fd, eddy.Read)
 	return c
 }
+
+// connIO is the readiness callback of every Conn, whose first field is
+// the watcher: one function for all, where a method value (c.onIO) would
+// cost an allocation per connection.
+func connIO(w *eddy.IO, ev eddy.Events) { (*Conn)(unsafe.Pointer(w)).onIO(ev) }
 
 // start registers c with the loop and sets up its timeouts.
 func (c *Conn) start(events eddy.Events) error {
@@ -176,21 +244,31 @@ func (c *Conn) Fd() int {
 }
 
 // Context returns the value set by SetContext.
-func (c *Conn) Context() any { return c.ctx }
+func (c *Conn) Context() any {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.ctx
+}
 
 // SetContext attaches a value of the program's to the connection.
-func (c *Conn) SetContext(v any) { c.ctx = v }
+func (c *Conn) SetContext(v any) {
+	if v == nil && c.x == nil {
+		return
+	}
+	c.extra().ctx = v
+}
 
 // Err returns the reason the connection closed, or nil while it is open.
 func (c *Conn) Err() error {
 	if c.closed() {
-		return c.why
+		return c.reason()
 	}
 	return nil
 }
 
 // onIO is the connection's readiness callback.
-func (c *Conn) onIO(_ *eddy.IO, ev eddy.Events) {
+func (c *Conn) onIO(ev eddy.Events) {
 	if c.flags&fConnecting != 0 {
 		if ev&(eddy.Write|eddy.Error|eddy.Hangup) != 0 {
 			c.connected()
@@ -202,7 +280,7 @@ func (c *Conn) onIO(_ *eddy.IO, ev eddy.Events) {
 	}
 	if c.flags&fRedeliver != 0 && c.flags&(fClosed|fClosing|fPaused) == 0 {
 		c.flags &^= fRedeliver
-		if len(c.in) > 0 {
+		if len(c.input()) > 0 {
 			c.deliver(nil)
 		}
 	}
@@ -238,7 +316,7 @@ func (c *Conn) readSome() {
 		if !c.reading() {
 			return
 		}
-		n, err := unix.Read(c.w.Fd(), buf)
+		n, err := rawRead(c.w.Fd(), buf)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -265,13 +343,13 @@ func (c *Conn) readSome() {
 // what it leaves.
 func (c *Conn) deliver(p []byte) {
 	data := p
-	if len(c.in) > 0 {
-		if len(c.in)+len(p) > c.sh.o.MaxBuffered {
+	if in := c.input(); len(in) > 0 {
+		if len(in)+len(p) > c.sh.o.MaxBuffered {
 			c.fail(ErrOverflow)
 			return
 		}
-		c.in = append(c.in, p...)
-		data = c.in
+		c.x.in = append(in, p...)
+		data = c.x.in
 	}
 	k := len(data)
 	if f := c.sh.h.OnData; f != nil {
@@ -284,13 +362,15 @@ func (c *Conn) deliver(p []byte) {
 		return
 	}
 	rest := data[k:]
-	switch {
+	switch in := c.input(); {
 	case len(rest) == 0:
-		c.in = nil
-	case len(c.in) > 0:
-		c.in = c.in[:copy(c.in, rest)]
+		if in != nil {
+			c.x.in = nil
+		}
+	case len(in) > 0:
+		c.x.in = in[:copy(in, rest)]
 	default:
-		c.in = append(make([]byte, 0, max(len(rest), 512)), rest...)
+		c.extra().in = append(make([]byte, 0, max(len(rest), 512)), rest...)
 	}
 }
 
@@ -312,8 +392,8 @@ func (c *Conn) eof() {
 		c.leave()
 		return
 	}
-	if c.why == nil {
-		c.why = ErrEOF
+	if c.why == whyNone {
+		c.why = whyEOF
 	}
 	c.Close()
 }
@@ -339,7 +419,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.q == nil && c.flags&fConnecting == 0 {
 		var err error
 		for {
-			n, err = unix.Write(c.w.Fd(), p)
+			n, err = rawWrite(c.w.Fd(), p)
 			if err != unix.EINTR {
 				break
 			}
@@ -349,7 +429,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			n = 0
 		case err != nil:
 			c.fail(reason("write", err))
-			return 0, c.why
+			return 0, c.reason()
 		}
 		if n == len(p) {
 			if c.tm != nil {
@@ -484,8 +564,8 @@ func (c *Conn) shutdown() {
 		return
 	}
 	if c.flags&fEOF != 0 { // both directions are done
-		if c.why == nil {
-			c.why = ErrEOF
+		if c.why == whyNone {
+			c.why = whyEOF
 		}
 		c.finish()
 	}
@@ -505,7 +585,7 @@ func (c *Conn) Full() bool { return c.Buffered() > c.sh.o.HighWater }
 
 // Peek returns the input that OnData left unconsumed.
 // The slice is valid until the next callback or method call on c.
-func (c *Conn) Peek() []byte { return c.in }
+func (c *Conn) Peek() []byte { return c.input() }
 
 // PauseRead stops reading from the connection until ResumeRead; the
 // kernel's buffer fills and the peer is slowed down (backpressure).
@@ -526,7 +606,7 @@ func (c *Conn) ResumeRead() {
 	}
 	c.flags &^= fPaused
 	c.interest()
-	if len(c.in) > 0 {
+	if len(c.input()) > 0 {
 		c.flags |= fRedeliver
 		c.sh.ls.loop.Feed(&c.w, eddy.Read)
 	}
@@ -559,8 +639,8 @@ func (c *Conn) Close() error {
 	if c.flags&(fClosed|fClosing) != 0 {
 		return ErrClosed
 	}
-	if c.why == nil {
-		c.why = ErrLocalClose
+	if c.why == whyNone {
+		c.why = whyLocalClose
 	}
 	c.flags |= fClosing
 	if c.q == nil || c.flags&fConnecting != 0 {
@@ -588,8 +668,8 @@ func (c *Conn) fail(err error) {
 	if c.closed() {
 		return
 	}
-	if c.why == nil || c.why == ErrLocalClose || c.why == ErrEOF {
-		c.why = err
+	if c.why == whyNone || c.why == whyLocalClose || c.why == whyEOF {
+		c.setReason(err)
 	}
 	c.finish()
 }
@@ -608,7 +688,10 @@ func (c *Conn) finish() {
 	c.flags &^= fClosing
 	c.w.Stop()
 	unix.Close(c.w.Fd())
-	c.in, c.q = nil, nil
+	c.q = nil
+	if c.x != nil {
+		c.x.in = nil
+	}
 	ls.release()
 	if c.flags&fInCb != 0 {
 		c.flags |= fCloseDue
@@ -619,7 +702,7 @@ func (c *Conn) finish() {
 
 func (c *Conn) callClose() {
 	if f := c.sh.h.OnClose; f != nil {
-		f(c, c.why)
+		f(c, c.reason())
 	}
 }
 

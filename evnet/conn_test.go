@@ -175,6 +175,10 @@ func TestProducerWatermarks(t *testing.T) {
 	})
 	defer rl.do(func() { ln.Close() })
 	nc := dialTCP(t, ln)
+	// The client reads nothing until the server's queue has filled, so
+	// the producer must stop on Full and resume in OnDrain whatever the
+	// machine's scheduling.
+	waitLoop(t, rl, "queue to fill", func() bool { return maxBuf > 0 })
 	got, err := io.ReadAll(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,7 +46,7 @@ type member struct {
 	keep      eddy.Timer // keeps Run running until Shutdown
 	drain     eddy.Timer // aborts the connections left at the drain deadline
 	listeners []*Listener
-	conns     map[*Conn]struct{}
+	conns     []*Conn      // open connections; each knows its index (Conn.gslot)
 	states    []*loopState // references the group holds, released at the end
 	stopping  bool
 	err       error // Run's error
@@ -66,7 +67,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 			}
 			return nil, fmt.Errorf("evnet: group: %w", err)
 		}
-		g.members = append(g.members, &member{loop: l, conns: map[*Conn]struct{}{}})
+		g.members = append(g.members, &member{loop: l})
 	}
 	for _, m := range g.members {
 		ready := make(chan struct{})
@@ -192,19 +193,33 @@ func (g *Group) handOff(shs []*shared, fd int) {
 func (m *member) wrap(h Handler) Handler {
 	open, closed := h.OnOpen, h.OnClose
 	h.OnOpen = func(c *Conn) {
-		m.conns[c] = struct{}{}
+		c.gslot = int32(len(m.conns))
+		m.conns = append(m.conns, c)
 		if open != nil {
 			open(c)
 		}
 	}
 	h.OnClose = func(c *Conn, err error) {
-		delete(m.conns, c)
+		m.forget(c)
 		if closed != nil {
 			closed(c, err)
 		}
 		m.maybeDone()
 	}
 	return h
+}
+
+// forget takes c out of m.conns.
+func (m *member) forget(c *Conn) {
+	i, last := c.gslot, len(m.conns)-1
+	if i < 0 || int(i) > last || m.conns[i] != c {
+		return
+	}
+	m.conns[i] = m.conns[last]
+	m.conns[i].gslot = i
+	m.conns[last] = nil
+	m.conns = m.conns[:last]
+	c.gslot = -1
 }
 
 // maybeDone ends m's loop once it is stopping and has no connection left.
@@ -244,12 +259,12 @@ func (g *Group) Shutdown(drain time.Duration) error {
 		m.loop.Post(func() {
 			m.stopping = true
 			m.drain.Init(func(*eddy.Timer) {
-				for c := range m.conns {
+				for _, c := range slices.Clone(m.conns) {
 					c.Abort()
 				}
 			}, drain, 0)
 			m.drain.Start(m.loop)
-			for c := range m.conns {
+			for _, c := range slices.Clone(m.conns) {
 				c.Close()
 			}
 			m.maybeDone()

@@ -173,7 +173,7 @@ func (ln *Listener) onAccept(*eddy.IO, eddy.Events) {
 		if ln.closed {
 			return
 		}
-		fd, err := sock.Accept(ln.fd)
+		fd, err := rawAccept(ln.fd)
 		switch {
 		case err == nil:
 		case err == unix.EAGAIN:
