@@ -61,6 +61,13 @@ func dnsmasqArgs(port int) []string {
 // it is stopped when the test ends.
 func startDnsmasq(t testing.TB) netip.AddrPort {
 	t.Helper()
+	addr, _ := startDnsmasqPid(t)
+	return addr
+}
+
+// startDnsmasqPid is startDnsmasq that also returns dnsmasq's process ID.
+func startDnsmasqPid(t testing.TB) (netip.AddrPort, int) {
+	t.Helper()
 	path, err := exec.LookPath("dnsmasq")
 	if err != nil { // an unprivileged PATH may lack /usr/sbin, where Debian puts it
 		path, err = exec.LookPath("/usr/sbin/dnsmasq")
@@ -88,13 +95,13 @@ func startDnsmasq(t testing.TB) netip.AddrPort {
 				cmd.Process.Kill()
 				<-exited
 			})
-			return addr
+			return addr, cmd.Process.Pid
 		}
 		cmd.Process.Kill()
 		<-exited
 	}
 	t.Fatalf("dnsmasq did not start:\n%s", out.String())
-	return netip.AddrPort{}
+	return netip.AddrPort{}, 0
 }
 
 // freePort returns a port free for both UDP and TCP on 127.0.0.1.
