@@ -67,8 +67,8 @@ type Loop struct {
 	sigSent   atomic.Uint64
 	nwake     atomic.Uint64 // wake-ups issued, for Stats
 
-	gp     goPoller // Config.GoPoller state
-	holdFd int      // the default backend's descriptor for holdWait, or -1
+	gp     goPoller      // Config.GoPoller state
+	holder poller.Holder // the default backend, for short waits; else nil
 
 	debug     bool
 	timeCalls bool
@@ -148,9 +148,8 @@ func NewLoop(c Config) (*Loop, error) {
 		work:      workLoop{pool: c.Pool},
 	}
 	l.postW.l = l
-	l.holdFd = -1
-	if p, ok := be.(poller.Pollable); ok && canHoldWait && c.Backend == nil && !c.GoPoller {
-		l.holdFd = p.Fd()
+	if h, ok := be.(poller.Holder); ok && c.Backend == nil && !c.GoPoller {
+		l.holder = h
 	}
 	n := c.MaxEvents
 	if n <= 0 {
@@ -367,22 +366,24 @@ func (l *Loop) Timeout() (time.Duration, bool) {
 	return max(d, 0), d >= 0
 }
 
-// holdLimit bounds the sleeps that holdWait takes (see there).
+// holdLimit bounds the sleeps taken holding the processor (see
+// poller.Holder).
 const holdLimit = 500 * time.Microsecond
 
 func (l *Loop) wait(timeout time.Duration) (int, error) {
 	if l.gp.file != nil && timeout != 0 {
 		return l.gp.wait(l.events, timeout)
 	}
-	if timeout != 0 && l.holdFd >= 0 {
+	if timeout != 0 && l.holder != nil {
 		d := holdLimit
 		if timeout > 0 && timeout < d {
 			d = timeout
 		}
-		switch {
-		case holdWait(l.holdFd, d) || timeout == d:
-			timeout = 0
-		case timeout > 0:
+		n, ready, err := l.holder.HoldWait(l.events, d)
+		if ready || timeout == d {
+			return n, err
+		}
+		if timeout > 0 {
 			timeout -= d // at most d has passed: waking early is harmless
 		}
 	}

@@ -4,6 +4,7 @@ package poller
 
 import (
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,6 +15,9 @@ type epoll struct {
 	fd   int
 	wake waker
 	evs  []unix.EpollEvent
+	// noPwait2 is set once epoll_pwait2 (Linux 5.11) turned out to be
+	// missing or forbidden; HoldWait then uses ppoll on the epoll fd.
+	noPwait2 bool
 }
 
 // NewEpoll returns an epoll backend.
@@ -102,8 +106,53 @@ func (p *epoll) Wait(out []Event, timeout time.Duration) (int, error) {
 		}
 		return 0, err
 	}
+	return p.deliver(evs[:n], out), nil
+}
+
+// HoldWait waits up to d with raw system calls, which the Go runtime does
+// not account as system calls, so that the calling goroutine keeps its
+// processor (see Holder). It uses epoll_pwait2, whose timeout has
+// nanosecond resolution, and where the kernel lacks it (before 5.11) or a
+// sandbox forbids it, ppoll on the epoll descriptor followed by a Wait
+// that does not block.
+func (p *epoll) HoldWait(out []Event, d time.Duration) (int, bool, error) {
+	if p.fd < 0 {
+		return 0, true, ErrClosed
+	}
+	ts := unix.NsecToTimespec(int64(d))
+	if !p.noPwait2 {
+		evs := p.evs
+		if len(out) < len(evs) {
+			evs = evs[:len(out)]
+		}
+		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.fd),
+			uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		switch e {
+		case 0:
+			return p.deliver(evs[:n], out), n > 0, nil
+		case unix.EINTR:
+			return 0, false, nil
+		case unix.ENOSYS, unix.EPERM:
+			p.noPwait2 = true
+		default:
+			return 0, true, e
+		}
+	}
+	pfd := unix.PollFd{Fd: int32(p.fd), Events: unix.POLLIN}
+	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1,
+		uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if e != 0 || n == 0 {
+		return 0, false, nil
+	}
+	n2, err := p.Wait(out, 0)
+	return n2, true, err
+}
+
+// deliver converts the kernel's events into out, draining the wake-up
+// descriptor instead of reporting it, and returns how many it stored.
+func (p *epoll) deliver(evs []unix.EpollEvent, out []Event) int {
 	j := 0
-	for i := 0; i < n; i++ {
+	for i := range evs {
 		e := &evs[i]
 		if e.Fd == int32(p.wake.rfd) && e.Pad == -1 {
 			p.wake.drain()
@@ -126,10 +175,10 @@ func (p *epoll) Wait(out []Event, timeout time.Duration) (int, error) {
 		j++
 	}
 	// A full batch means more may be waiting: grow for the next call.
-	if n == len(p.evs) && len(p.evs) < 4096 && len(out) > len(p.evs) {
+	if len(evs) == len(p.evs) && len(p.evs) < 4096 && len(out) > len(p.evs) {
 		p.evs = make([]unix.EpollEvent, 2*len(p.evs))
 	}
-	return j, nil
+	return j
 }
 
 func (p *epoll) Wake() error { return p.wake.wake() }

@@ -104,6 +104,28 @@ type Pollable interface {
 	Fd() int
 }
 
+// Holder is implemented by backends that can wait a short while without
+// leaving the Go processor.
+//
+// Why: a goroutine that blocks in an ordinary system call on a process
+// with one processor (GOMAXPROCS=1) has the processor taken away by the
+// runtime's monitor after 20µs or so; taking it hands it to another
+// thread, and getting it back wakes the monitor, which then polls every
+// 20µs for the next millisecond. For a loop that sleeps briefly thousands
+// of times a second, that costs more CPU than the loop's own work. The
+// loop therefore takes short sleeps with HoldWait, which makes raw system
+// calls the runtime does not see, and only long ones with Wait.
+//
+// HoldWait waits at most d (which is short: the caller's processor is
+// held meanwhile, so other goroutines may wait for it as long) and
+// reports what Wait would. ready is true when the wait ended for a
+// reason other than the time running out (events, a wake-up, an error):
+// then the caller must not block in Wait before it has handled n events.
+// When ready is false, n is 0 and the caller goes on to Wait.
+type Holder interface {
+	HoldWait(out []Event, d time.Duration) (n int, ready bool, err error)
+}
+
 // ErrClosed is returned by a backend used after Close.
 var ErrClosed = errors.New("poller: closed")
 
