@@ -33,24 +33,34 @@
 // ip6.arpa, see ReverseName). A lookup in progress can be canceled
 // (Request.Cancel); its callback then never runs.
 //
-// Each query goes over UDP from a new socket (so a new random source
-// port) with a random ID from a ChaCha8 source seeded by crypto/rand, and
-// an EDNS0 OPT record advertising EDNSBufferSize bytes. An answer is
-// accepted only if its sender, ID and question (name compared
-// case-insensitively, type and class) are those of the query; anything
-// else is dropped and counted (Stats.Dropped). A truncated answer is
-// asked again over TCP, with a 2-byte length prefix, through evnet.Dial;
-// option use-vc sends every query over TCP.
+// Each query goes over UDP with a random ID from a ChaCha8 source seeded
+// by crypto/rand, and an EDNS0 OPT record advertising EDNSBufferSize
+// bytes. UDP sockets are shared among the queries to a server, as c-ares
+// shares them (ARES_OPT_UDP_MAX_QUERIES): each server has a current
+// socket, connected to it, with a random source port from the kernel's
+// ephemeral range, which carries up to Options.UDPMaxQueries attempts
+// (DefaultUDPMaxQueries, 32) before a new socket, so a new port, takes
+// over; the IDs of the attempts outstanding on a socket are all
+// different, and a socket is closed when its last outstanding attempt
+// ends. An answer is accepted only if it carries the ID of an attempt
+// outstanding on the socket it came to, and its sender and question
+// (name compared case-insensitively, type and class) are that attempt's;
+// anything else is dropped and counted (Stats.Dropped). A truncated
+// answer is asked again over TCP, with a 2-byte length prefix, through
+// evnet.Dial (a connection per attempt); option use-vc sends every query
+// over TCP.
 //
 // A query tries Config.Attempts rounds over Config.Servers (starting from
 // a rotating server with option rotate), waiting Config.Timeout for each;
-// SERVFAIL, REFUSED and other error codes, and ICMP port unreachable, move
-// on to the next server at once (after one retry without EDNS0 for
-// FORMERR). When every try fails the lookup fails
+// SERVFAIL, REFUSED and other error codes move on to the next server at
+// once (after one retry without EDNS0 for FORMERR), and so does an ICMP
+// port unreachable, for every attempt outstanding on the socket that
+// received it. When every try fails the lookup fails
 // with ErrTimeout (or ErrServFail, ErrRefused, ErrServerError, ErrTruncated
 // when that is what the servers said), never later than Attempts x
 // servers x Timeout: a lookup never hangs. An answer that comes after its
-// try timed out finds its socket closed and is dropped by the kernel.
+// try timed out finds no attempt with its ID on its socket, and is dropped
+// and counted, or finds its socket closed, and is dropped by the kernel.
 //
 // The search list applies as in glibc's res_search: NXDOMAIN, NODATA and
 // SERVFAIL on a candidate move on to the next candidate; a timeout or

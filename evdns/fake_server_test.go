@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,8 @@ type fakeServer struct {
 	handler func(q *dnsmessage.Message, n int, tcp bool) []fakeReply
 	conns   map[net.Conn]bool
 	closed  bool
+	srcs    []netip.AddrPort // the source of each UDP query, in order of arrival
+	ids     []uint16         // the ID of each UDP query
 
 	udpQueries, tcpQueries atomic.Int64
 	wg                     sync.WaitGroup
@@ -87,6 +90,14 @@ func (s *fakeServer) getHandler() func(q *dnsmessage.Message, n int, tcp bool) [
 	return s.handler
 }
 
+// sources returns the source address and the ID of each UDP query so
+// far, in order of arrival.
+func (s *fakeServer) sources() ([]netip.AddrPort, []uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.srcs), slices.Clone(s.ids)
+}
+
 func (s *fakeServer) close() {
 	s.mu.Lock()
 	s.closed = true
@@ -112,6 +123,10 @@ func (s *fakeServer) serveUDP() {
 		if q.Unpack(buf[:n]) != nil {
 			continue
 		}
+		s.mu.Lock()
+		s.srcs = append(s.srcs, from.(*net.UDPAddr).AddrPort())
+		s.ids = append(s.ids, q.ID)
+		s.mu.Unlock()
 		count := int(s.udpQueries.Add(1))
 		for _, r := range s.getHandler()(&q, count, false) {
 			s.send(r, func(b []byte) {

@@ -34,18 +34,26 @@ type waiter struct {
 	slot int
 }
 
-// query is one question asked to the servers: a UDP socket (or a TCP
-// connection) per attempt, the attempts in the order of Config.Attempts
-// and Config.Servers, and the lookups waiting for its result.
+// query is one question asked to the servers: a UDP attempt on a socket
+// shared with other queries to the same server (or a TCP connection of
+// its own), the attempts in the order of Config.Attempts and
+// Config.Servers, and the lookups waiting for its result.
 //
 // Attempt t goes to server (base+t) mod n, for t from 0 to Attempts*n-1,
-// and each waits Timeout. Each attempt has its own random ID and its own
-// socket (so its own random source port); the socket is closed when the
-// attempt ends, so an answer arriving after its attempt timed out finds no
-// socket and is dropped by the kernel. A SERVFAIL, REFUSED or other error
+// and each waits Timeout. Each attempt has its own random ID, unique among
+// the attempts outstanding on its socket. A UDP attempt goes out on its
+// server's current socket (see udpSock): a socket of its own, connected to
+// the server, whose random source port serves up to
+// Options.UDPMaxQueries attempts before a new socket takes over; a socket
+// is closed when its last outstanding attempt ends. An answer reaches the
+// attempt whose ID it carries on the socket it came to, and is accepted
+// only if its sender and question are the attempt's too; an answer
+// arriving after its attempt ended (timed out, say) finds no attempt with
+// its ID, or no socket, and is dropped. A SERVFAIL, REFUSED or other error
 // code moves on to the next attempt at once, as glibc and c-ares do, and
 // becomes the result if no server answers better; so does an ICMP port
-// unreachable (no server there), with ErrTimeout as the result.
+// unreachable (no server there), which fails over every attempt
+// outstanding on the socket, with ErrTimeout as the result.
 type query struct {
 	r       *Resolver
 	key     qkey
@@ -65,9 +73,10 @@ type query struct {
 	started bool
 	done    bool
 
-	pc    *evnet.PacketConn
-	conn  *evnet.Conn
-	timer eddy.Timer
+	sock         *udpSock // the socket of the current UDP attempt; nil when none
+	snext, sprev *query   // in sock's list of outstanding attempts
+	conn         *evnet.Conn
+	timer        eddy.Timer
 }
 
 func (q *query) queued() bool { return !q.started }
@@ -98,8 +107,6 @@ func (q *query) next() {
 		}
 		q.server = r.conf.Servers[(q.base+q.try)%len(r.conf.Servers)]
 		q.try++
-		q.id = uint16(r.rng.Uint64())
-		binary.BigEndian.PutUint16(q.msg, q.id)
 		if q.send() == nil {
 			q.timer.Set(r.conf.Timeout, 0)
 			q.arm()
@@ -109,38 +116,67 @@ func (q *query) next() {
 	}
 }
 
-// send sends the current attempt over UDP or TCP.
+// send sends the current attempt over UDP or TCP, with a new ID.
 func (q *query) send() error {
 	r := q.r
 	r.stats.Queries++
-	if q.tcp {
-		r.stats.TCP++
-		c, err := evnet.Dial(r.loop, "tcp", q.server.String(), r.conf.Timeout, evnet.Handler{OnData: q.onTCPData, OnClose: q.onTCPClose})
-		if err != nil {
-			return err
-		}
-		q.conn = c
-		var l [2]byte
-		binary.BigEndian.PutUint16(l[:], uint16(len(q.msg)))
-		if _, err := c.Write(l[:]); err != nil {
-			return err
-		}
-		_, err = c.Write(q.msg)
-		return err
+	if !q.tcp {
+		return q.sendUDP()
 	}
-	pc, err := evnet.DialUDP(r.loop, q.server, q.onPacket, &evnet.PacketConfig{OnError: q.onUDPError})
+	r.stats.TCP++
+	q.setID(uint16(r.rng.Uint64()))
+	c, err := evnet.Dial(r.loop, "tcp", q.server.String(), r.conf.Timeout, evnet.Handler{OnData: q.onTCPData, OnClose: q.onTCPClose})
 	if err != nil {
 		return err
 	}
-	q.pc = pc
-	return pc.Write(q.msg)
+	q.conn = c
+	var l [2]byte
+	binary.BigEndian.PutUint16(l[:], uint16(len(q.msg)))
+	if _, err := c.Write(l[:]); err != nil {
+		return err
+	}
+	_, err = c.Write(q.msg)
+	return err
 }
 
-// closeTransport closes the socket or connection of the current attempt.
+func (q *query) setID(id uint16) {
+	q.id = id
+	binary.BigEndian.PutUint16(q.msg, id)
+}
+
+// sendUDP sends the current attempt on the server's current socket, with
+// an ID that no other attempt outstanding on the socket has.
+func (q *query) sendUDP() error {
+	r := q.r
+	s, err := r.udpSocket(q.server)
+	if err != nil {
+		return err
+	}
+	id := uint16(r.rng.Uint64())
+	for r.pending[s.key(id)] != nil {
+		id = uint16(r.rng.Uint64()) // taken on this socket: draw again
+	}
+	q.setID(id)
+	s.add(q)
+	err = s.pc.Write(q.msg)
+	if err == nil {
+		return nil
+	}
+	// Not sent: the attempt fails (the caller moves on). A refusal is
+	// the ICMP port unreachable of an earlier datagram on the socket,
+	// reported now: the other attempts on it fail over as well.
+	q.closeTransport()
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		s.refused()
+	}
+	return err
+}
+
+// closeTransport ends the current attempt's use of its socket (closed if
+// no other attempt is outstanding on it) or closes its TCP connection.
 func (q *query) closeTransport() {
-	if pc := q.pc; pc != nil {
-		q.pc = nil
-		pc.Close()
+	if s := q.sock; s != nil {
+		s.remove(q)
 	}
 	if c := q.conn; c != nil {
 		q.conn = nil
@@ -161,30 +197,6 @@ func (q *query) arm() {
 func (q *query) onTimeout(*eddy.Timer) {
 	q.r.stats.Timeouts++
 	q.next()
-}
-
-// onUDPError handles errors reported on the attempt's socket: a port
-// unreachable means no server listens there, so the next one is tried
-// without waiting for the timeout.
-func (q *query) onUDPError(c *evnet.PacketConn, err error) {
-	if c != q.pc || q.done {
-		return
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		q.next()
-	}
-}
-
-func (q *query) onPacket(c *evnet.PacketConn, p []byte, from netip.AddrPort) {
-	if c != q.pc || q.done {
-		q.r.stats.Dropped++
-		return
-	}
-	if from.Addr().Unmap() != q.server.Addr().Unmap() || from.Port() != q.server.Port() {
-		q.r.stats.Dropped++
-		return
-	}
-	q.handle(p)
 }
 
 func (q *query) onTCPData(c *evnet.Conn, p []byte) int {
@@ -236,8 +248,6 @@ func (q *query) handle(msg []byte) {
 		// window; this does not count as an attempt.
 		q.closeTransport()
 		q.tcp, q.tc = true, true
-		q.id = uint16(r.rng.Uint64())
-		binary.BigEndian.PutUint16(q.msg, q.id)
 		if err := q.send(); err != nil {
 			q.lastErr = ErrTruncated
 			q.next()
@@ -283,10 +293,8 @@ func (q *query) handle(msg []byte) {
 			// A server that does not understand EDNS0 (RFC 6891 section
 			// 7): ask it again without the OPT record.
 			q.noEDNS = true
-			q.msg = stripOPT(q.msg)
 			q.closeTransport()
-			q.id = uint16(r.rng.Uint64())
-			binary.BigEndian.PutUint16(q.msg, q.id)
+			q.msg = stripOPT(q.msg)
 			if err := q.send(); err != nil {
 				q.next()
 				return

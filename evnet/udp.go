@@ -119,9 +119,10 @@ type PacketConn struct {
 	fd        int        // -1 once closed
 	family    int        // unix.AF_INET or unix.AF_INET6; immutable
 	h         PacketHandler
-	cfg       PacketConfig // defaults filled in; immutable but OnClose, cleared when called
-	local     netip.AddrPort
+	cfg       PacketConfig   // defaults filled in; immutable but OnClose, cleared when called
+	local     netip.AddrPort // valid once localSet
 	remote    netip.AddrPort // valid only when connected
+	localSet  bool           // local is known (ListenUDP: at once; DialUDP: on the first LocalAddr)
 	connected bool
 	closed    bool
 	perPacket bool       // no batching (the only path off Linux; a test seam on it)
@@ -166,6 +167,14 @@ func ListenUDP(l *eddy.Loop, ap netip.AddrPort, h PacketHandler, cfg *PacketConf
 	if err != nil {
 		return nil, fmt.Errorf("evnet: listen udp %s: %w", ap, err)
 	}
+	// A listener's address is what its users ask first (port 0): learn it
+	// now, so that it stays known after Close as well.
+	local, err := sock.LocalAddr(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("evnet: listen udp %s: %w", ap, err)
+	}
+	c.setLocal(local)
 	if err := c.start(fd, family); err != nil {
 		return nil, fmt.Errorf("evnet: listen udp %s: %w", ap, err)
 	}
@@ -222,16 +231,12 @@ func (c *PacketConn) sockOptions() sock.UDPOptions {
 	}
 }
 
-// start adopts the new socket fd: it records its address and starts
-// watching it. On failure fd is closed.
+// start adopts the new socket fd and starts watching it. On failure fd is
+// closed. The local address of a connected socket is not asked here: a
+// client socket's users rarely need it, and getsockname is one more
+// system call per socket (see LocalAddr).
 func (c *PacketConn) start(fd, family int) error {
-	local, err := sock.LocalAddr(fd)
-	if err != nil {
-		unix.Close(fd)
-		return err
-	}
 	c.fd, c.family = fd, family
-	c.local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
 	c.io.Init(c.onIO, fd, eddy.Read)
 	if err := c.io.Start(c.loop); err != nil {
 		unix.Close(fd)
@@ -242,8 +247,23 @@ func (c *PacketConn) start(fd, family int) error {
 	return nil
 }
 
-// LocalAddr returns the address the socket is bound to.
-func (c *PacketConn) LocalAddr() netip.AddrPort { return c.local }
+// LocalAddr returns the address the socket is bound to. A PacketConn made
+// by DialUDP learns it from the system on the first call (one getsockname,
+// which a PacketConn that is never asked does without) and remembers it;
+// asked for the first time after Close, it returns the zero AddrPort, as
+// Conn.LocalAddr does.
+func (c *PacketConn) LocalAddr() netip.AddrPort {
+	if !c.localSet && !c.closed {
+		if local, err := sock.LocalAddr(c.fd); err == nil {
+			c.setLocal(local)
+		}
+	}
+	return c.local
+}
+
+func (c *PacketConn) setLocal(local netip.AddrPort) {
+	c.local, c.localSet = netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), true
+}
 
 // RemoteAddr returns the peer of a connected PacketConn, and the zero
 // AddrPort for one made by ListenUDP.
@@ -447,13 +467,13 @@ func (c *PacketConn) readPerPacket() {
 func (c *PacketConn) readError(err error) bool {
 	switch err {
 	case unix.EBADF, unix.ENOTSOCK, unix.EFAULT, unix.EINVAL:
-		c.closeWith(fmt.Errorf("evnet: read udp %s: %w", c.local, err))
+		c.closeWith(fmt.Errorf("evnet: read udp %s: %w", c.LocalAddr(), err))
 		return true
 	}
 	if c.connected {
-		c.report(fmt.Errorf("evnet: read udp %s from %s: %w", c.local, c.remote, err))
+		c.report(fmt.Errorf("evnet: read udp %s from %s: %w", c.LocalAddr(), c.remote, err))
 	} else {
-		c.report(fmt.Errorf("evnet: read udp %s: %w", c.local, err))
+		c.report(fmt.Errorf("evnet: read udp %s: %w", c.LocalAddr(), err))
 	}
 	return c.closed
 }

@@ -120,7 +120,10 @@ func (c *PacketConn) readBatchCorked() {
 }
 
 // sendNow sends one datagram with a one-message sendmmsg, which, unlike
-// unix.Sendto, needs no unix.Sockaddr allocated.
+// unix.Sendto, needs no unix.Sockaddr allocated. On a connected socket a
+// plain write(2) would do as well, but measures no faster (about 3 µs
+// either way on loopback, where the send path's cost is the kernel's
+// delivery, not the message header): one path serves both.
 func (c *PacketConn) sendNow(p []byte, to netip.AddrPort) error {
 	b := &c.bufs.udpBatch
 	if err := c.udpFill(0, p, to); err != nil {
