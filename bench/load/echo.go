@@ -10,11 +10,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/eddyloop/eddy/bench/internal/httpcheck"
 	"github.com/eddyloop/eddy/bench/internal/procstat"
 )
 
 type echoConfig struct {
 	addr           *net.TCPAddr
+	http           bool // send httpcheck.Request and check each response
 	conns, size    int
 	rate           float64
 	warmup, window time.Duration
@@ -24,12 +26,13 @@ type echoConfig struct {
 // conn is one load connection; it has at most one message in flight.
 type conn struct {
 	fd    int
-	got   int   // bytes of the current echo received
-	woff  int   // bytes of the current message written
-	sent  int64 // when the current message was sent (ns since start)
-	busy  bool  // a message is in flight
-	dead  bool  // closed
-	wwait bool  // waiting for EPOLLOUT
+	got   int    // bytes of the current echo received
+	resp  []byte // http: bytes of the current response received
+	woff  int    // bytes of the current message written
+	sent  int64  // when the current message was sent (ns since start)
+	busy  bool   // a message is in flight
+	dead  bool   // closed
+	wwait bool   // waiting for EPOLLOUT
 }
 
 // histMax is the top of the latency histogram, in 1 µs buckets.
@@ -56,9 +59,14 @@ func (r *echoRun) now() int64 { return int64(time.Since(r.base)) }
 
 func runEcho(cfg echoConfig) (*procstat.Result, error) {
 	r := &echoRun{echoConfig: cfg, rbuf: make([]byte, 64<<10), hist: make([]uint32, histMax+1)}
-	r.msg = make([]byte, cfg.size)
-	for i := range r.msg {
-		r.msg[i] = byte('a' + i%26)
+	if cfg.http {
+		r.msg = []byte(httpcheck.Request)
+		r.size = len(r.msg)
+	} else {
+		r.msg = make([]byte, cfg.size)
+		for i := range r.msg {
+			r.msg[i] = byte('a' + i%26)
+		}
 	}
 	var err error
 	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
@@ -74,6 +82,9 @@ func runEcho(cfg echoConfig) (*procstat.Result, error) {
 			return nil, fmt.Errorf("socket: %w", err)
 		}
 		c := &conn{fd: fd}
+		if cfg.http {
+			c.resp = make([]byte, 0, 512)
+		}
 		r.conns = append(r.conns, c)
 		for fd >= len(r.byFd) {
 			r.byFd = append(r.byFd, nil)
@@ -146,7 +157,7 @@ func (r *echoRun) loop() (*procstat.Result, error) {
 		}
 		if t.Sub(lastDone) > stallLimit && (r.rate == 0 || len(r.free) < len(r.conns)) {
 			r.errs += int64(r.active)
-			return nil, fmt.Errorf("no echo for %v (%d connections open)", stallLimit, r.active)
+			return nil, fmt.Errorf("no %s for %v (%d connections open)", r.what(), stallLimit, r.active)
 		}
 		for _, ev := range events[:n] {
 			c := r.byFd[ev.Fd]
@@ -194,7 +205,7 @@ func (r *echoRun) loop() (*procstat.Result, error) {
 	}
 	win := wEnd.Sub(wStart).Seconds()
 	res := &procstat.Result{
-		Mode: "echo", Conns: len(r.conns), Size: r.size, Rate: r.rate,
+		Mode: "echo", Proto: r.proto(), Conns: len(r.conns), Size: r.size, Rate: r.rate,
 		WindowSec: win, Msgs: measured, MsgsPerS: float64(measured) / win,
 		P50us: pct(r.hist, measured, 0.50), P99us: pct(r.hist, measured, 0.99),
 		Errors: r.errs, Dropped: dropped, SrvCPU: srv1 - srv0, LoadCPU: load1 - load0,
@@ -203,10 +214,14 @@ func (r *echoRun) loop() (*procstat.Result, error) {
 	if r.rate > 0 {
 		mode = fmt.Sprintf("fixed rate %.0f/s", r.rate)
 	}
-	fmt.Fprintf(os.Stderr, "load %s: %d B echo, %s, %d conns, %.2fs: %.0f msgs/s, p50 %dus p99 %dus, errors %d, dropped %d, server CPU %.2fs, load CPU %.2fs\n",
-		r.addr, r.size, mode, len(r.conns), win, res.MsgsPerS, res.P50us, res.P99us, r.errs, dropped, res.SrvCPU, res.LoadCPU)
+	what := fmt.Sprintf("%d B echo", r.size)
+	if r.http {
+		what = "HTTP GET"
+	}
+	fmt.Fprintf(os.Stderr, "load %s: %s, %s, %d conns, %.2fs: %.0f msgs/s, p50 %dus p99 %dus, errors %d, dropped %d, server CPU %.2fs, load CPU %.2fs\n",
+		r.addr, what, mode, len(r.conns), win, res.MsgsPerS, res.P50us, res.P99us, r.errs, dropped, res.SrvCPU, res.LoadCPU)
 	if measured == 0 {
-		return res, errors.New("no echo completed in the window")
+		return res, fmt.Errorf("no %s completed in the window", r.what())
 	}
 	if r.errs > 0 {
 		return res, fmt.Errorf("%d connections failed", r.errs)
@@ -226,8 +241,24 @@ func (r *echoRun) cpu() (srv, self float64) {
 	return srv, self
 }
 
+// what names one round trip, for errors.
+func (r *echoRun) what() string {
+	if r.http {
+		return "response"
+	}
+	return "echo"
+}
+
+func (r *echoRun) proto() string {
+	if r.http {
+		return "http"
+	}
+	return "echo"
+}
+
 func (r *echoRun) send(c *conn) {
 	c.got, c.woff, c.busy = 0, 0, true
+	c.resp = c.resp[:0]
 	c.sent = r.now()
 	r.write(c)
 }
@@ -259,7 +290,8 @@ func (r *echoRun) write(c *conn) {
 }
 
 // read consumes what is readable on c and reports whether the echo of the
-// message in flight is now complete.
+// message in flight (or the response to the request in flight) is now
+// complete.
 func (r *echoRun) read(c *conn) bool {
 	n, err := unix.Read(c.fd, r.rbuf)
 	if n <= 0 {
@@ -272,6 +304,9 @@ func (r *echoRun) read(c *conn) bool {
 		r.fail(c, "read", err)
 		return false
 	}
+	if r.http {
+		return r.readResponse(c, r.rbuf[:n])
+	}
 	want := c.woff - c.got // never more than was sent
 	if !c.busy || n > want || !bytes.Equal(r.rbuf[:n], r.msg[c.got:c.got+n]) {
 		r.fail(c, "verify", fmt.Errorf("echo differs: got %d bytes, %d outstanding", n, want))
@@ -279,6 +314,29 @@ func (r *echoRun) read(c *conn) bool {
 	}
 	c.got += n
 	return c.got == len(r.msg)
+}
+
+// readResponse adds data to the response in flight on c and reports whether
+// it is complete; a response that is not the wanted one, or bytes when no
+// request is in flight or after the response, fail the connection.
+func (r *echoRun) readResponse(c *conn, data []byte) bool {
+	if !c.busy {
+		r.fail(c, "verify", fmt.Errorf("%d bytes with no request in flight", len(data)))
+		return false
+	}
+	c.resp = append(c.resp, data...)
+	n, err := httpcheck.Parse(c.resp)
+	switch {
+	case err != nil:
+		r.fail(c, "verify", err)
+		return false
+	case n == 0:
+		return false
+	case n < len(c.resp):
+		r.fail(c, "verify", fmt.Errorf("%d unexpected bytes after the response", len(c.resp)-n))
+		return false
+	}
+	return true
 }
 
 func (r *echoRun) watch(c *conn, events uint32) {

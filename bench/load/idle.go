@@ -11,11 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eddyloop/eddy/bench/internal/httpcheck"
 	"github.com/eddyloop/eddy/bench/internal/procstat"
 )
 
 type idleConfig struct {
 	addr            *net.TCPAddr
+	http            bool // one HTTP request per connection instead of an echo
 	conns, size     int
 	pid             int
 	sources         []net.IP
@@ -27,9 +29,13 @@ const parallelism = 64
 
 func runIdle(cfg idleConfig) (*procstat.Result, error) {
 	msg := bytes.Repeat([]byte("x"), cfg.size)
+	what := "echo"
+	if cfg.http {
+		msg, what = []byte(httpcheck.Request), "request"
+	}
 	// Warm up on a throwaway connection, so that lazy one-time allocations
 	// of the server are part of the baseline.
-	if err := echoOnce(cfg.addr, msg); err != nil {
+	if err := once(cfg.addr, msg, cfg.http); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 	time.Sleep(cfg.settle)
@@ -83,63 +89,87 @@ func runIdle(cfg idleConfig) (*procstat.Result, error) {
 	time.Sleep(cfg.settle)
 	rss1 := stableRSS(cfg.pid, rss0, cfg.timeout)
 
-	var echoErrs atomic.Int64
+	var errs atomic.Int64
 	var firstErr atomic.Value
 	parallel(cfg.conns, func(i int) {
 		c := conns[i]
 		c.SetDeadline(time.Now().Add(cfg.timeout))
-		buf := make([]byte, len(msg))
-		_, err := c.Write(msg)
-		if err == nil {
-			_, err = io.ReadFull(c, buf)
-		}
-		if err == nil && !bytes.Equal(buf, msg) {
-			err = errors.New("echo differs")
-		}
+		err := roundTrip(c, msg, cfg.http)
 		c.SetDeadline(time.Time{})
 		if err != nil {
-			echoErrs.Add(1)
+			errs.Add(1)
 			firstErr.CompareAndSwap(nil, err)
 		}
 	})
-	if n := echoErrs.Load(); n > 0 {
-		return nil, fmt.Errorf("%d of %d echoes failed (first: %v)", n, cfg.conns, firstErr.Load())
+	if n := errs.Load(); n > 0 {
+		return nil, fmt.Errorf("%d of %d %ss failed (first: %v)", n, cfg.conns, what, firstErr.Load())
 	}
 	time.Sleep(cfg.settle)
 	rss2 := stableRSS(cfg.pid, rss1, cfg.timeout)
 
 	n := int64(cfg.conns)
 	res := &procstat.Result{
-		Mode: "idle", Conns: cfg.conns, Size: cfg.size, Accepted: accepted,
+		Mode: "idle", Proto: "echo", Conns: cfg.conns, Size: len(msg), Accepted: accepted,
 		RSSBefore: rss0, RSSIdle: rss1, RSSMsg: rss2,
 		IdlePerConn: (rss1 - rss0) / n, MsgPerConn: (rss2 - rss0) / n,
 	}
-	fmt.Fprintf(os.Stderr, "load %s pid %d: %d conns (server fds +%d): VmRSS %d KiB before, %d KiB idle, %d KiB after one echo each: %d B idle, %d B after echo per conn\n",
-		cfg.addr, cfg.pid, cfg.conns, accepted, rss0>>10, rss1>>10, rss2>>10, res.IdlePerConn, res.MsgPerConn)
+	if cfg.http {
+		res.Proto = "http"
+	}
+	fmt.Fprintf(os.Stderr, "load %s pid %d: %d conns (server fds +%d): VmRSS %d KiB before, %d KiB idle, %d KiB after one %s each: %d B idle, %d B after the %s per conn\n",
+		cfg.addr, cfg.pid, cfg.conns, accepted, rss0>>10, rss1>>10, rss2>>10, what, res.IdlePerConn, res.MsgPerConn, what)
 	if accepted < cfg.conns {
 		return res, fmt.Errorf("server accepted %d of %d connections", accepted, cfg.conns)
 	}
 	return res, nil
 }
 
-func echoOnce(addr *net.TCPAddr, msg []byte) error {
+// once does one round trip on a connection of its own.
+func once(addr *net.TCPAddr, msg []byte, http bool) error {
 	c, err := net.DialTimeout("tcp4", addr.String(), 5*time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return roundTrip(c, msg, http)
+}
+
+// roundTrip writes msg on c and reads its echo, checked byte for byte, or,
+// with http, the response to the request msg, checked with httpcheck.Parse.
+func roundTrip(c net.Conn, msg []byte, http bool) error {
 	if _, err := c.Write(msg); err != nil {
 		return err
 	}
-	buf := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, buf); err != nil {
-		return err
+	if !http {
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return err
+		}
+		if !bytes.Equal(buf, msg) {
+			return errors.New("echo differs")
+		}
+		return nil
 	}
-	if !bytes.Equal(buf, msg) {
-		return errors.New("echo differs")
+	var resp []byte
+	buf := make([]byte, 512)
+	for {
+		m, err := c.Read(buf)
+		resp = append(resp, buf[:m]...)
+		n, perr := httpcheck.Parse(resp)
+		switch {
+		case perr != nil:
+			return perr
+		case n > 0 && n < len(resp):
+			return fmt.Errorf("%d unexpected bytes after the response", len(resp)-n)
+		case n > 0:
+			return nil
+		case err == io.EOF:
+			return errors.New("connection closed by the server")
+		case err != nil:
+			return err
+		}
 	}
-	return nil
 }
 
 // parallel runs fn(0) ... fn(n-1) on parallelism goroutines.

@@ -18,16 +18,23 @@
 // epoll_wait. With -pid, the server's CPU time over the measuring window is
 // reported too.
 //
+// With -proto http the message is an HTTP/1.1 GET instead (one request in
+// flight per connection, no pipelining) and each response must be the
+// benchmark's 200 / Content-Length 13 / "Hello, World!" keep-alive
+// response with nothing after it (internal/httpcheck); -size is ignored.
+//
 // Idle mode (-mode idle) measures server memory per connection: it reads the
 // VmRSS of -pid, opens -c connections that send nothing (from the source
 // addresses in -sources so that ephemeral ports do not run out), waits until
 // the server holds them all and its RSS is steady, reads VmRSS again, then
-// sends one -size byte message on every connection, reads every echo and
-// reads VmRSS a third time.
+// sends one -size byte message (-proto http: one GET) on every connection,
+// reads and checks every echo (response) and reads VmRSS a third time.
 //
 //	load -addr 127.0.0.1:7000 -c 100 -size 64 -d 10s -pid 1234
 //	load -addr 127.0.0.1:7000 -c 100 -size 64 -rate 30000 -d 5s -pid 1234
+//	load -proto http -addr 127.0.0.1:7000 -c 100 -rate 30000 -d 5s -pid 1234
 //	load -mode idle -addr 127.0.0.1:7000 -c 10000 -pid 1234
+//	load -mode idle -proto http -addr 127.0.0.1:7000 -c 10000 -pid 1234
 //
 // A human summary goes to stderr; the last line on stdout is "RESULT " and
 // the procstat.Result as JSON.
@@ -46,6 +53,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "echo", "echo | idle")
+	proto := flag.String("proto", "echo", "echo | http: what each connection sends and checks")
 	addr := flag.String("addr", "127.0.0.1:7000", "server address (loopback only)")
 	nconn := flag.Int("c", 100, "connections")
 	size := flag.Int("size", 64, "message size in bytes")
@@ -65,13 +73,17 @@ func main() {
 	if *nconn < 1 || *size < 1 {
 		fatal("-c and -size must be positive")
 	}
+	if *proto != "echo" && *proto != "http" {
+		fatal("unknown -proto %q", *proto)
+	}
+	isHTTP := *proto == "http"
 	var res *procstat.Result
 	switch *mode {
 	case "echo":
 		if *dur <= 0 || *dur > time.Hour || *warm < 0 {
 			fatal("-d must be in (0, 1h] and -warmup not negative")
 		}
-		res, err = runEcho(echoConfig{addr: ta, conns: *nconn, size: *size, rate: *rate, warmup: *warm, window: *dur, pid: *pid})
+		res, err = runEcho(echoConfig{addr: ta, http: isHTTP, conns: *nconn, size: *size, rate: *rate, warmup: *warm, window: *dur, pid: *pid})
 	case "idle":
 		if *pid <= 0 {
 			fatal("idle mode needs -pid")
@@ -84,7 +96,7 @@ func main() {
 			}
 			srcs = append(srcs, ip)
 		}
-		res, err = runIdle(idleConfig{addr: ta, conns: *nconn, size: *size, pid: *pid, sources: srcs, settle: *settle, timeout: *timeout})
+		res, err = runIdle(idleConfig{addr: ta, http: isHTTP, conns: *nconn, size: *size, pid: *pid, sources: srcs, settle: *settle, timeout: *timeout})
 	default:
 		fatal("unknown -mode %q", *mode)
 	}

@@ -77,18 +77,19 @@ const ResultPrefix = "RESULT "
 // Result is what one run of the load generator measured. Fields that do not
 // apply to the run's mode are zero.
 type Result struct {
-	Mode  string  `json:"mode"`  // "echo" or "idle"
-	Conns int     `json:"conns"` // connections opened
-	Size  int     `json:"size"`  // message size in bytes
-	Rate  float64 `json:"rate"`  // offered msgs/s in total, 0 for closed loop
+	Mode  string  `json:"mode"`            // "echo" or "idle" (the load modes), "wrk" (a wrk run, see cmd/compare)
+	Proto string  `json:"proto,omitempty"` // "echo" or "http"; empty in older results: echo
+	Conns int     `json:"conns"`           // connections opened
+	Size  int     `json:"size"`            // message (request) size in bytes
+	Rate  float64 `json:"rate"`            // offered msgs/s in total, 0 for closed loop
 
-	// echo mode
+	// echo and wrk modes
 	WindowSec float64 `json:"window_s"`   // length of the measuring window
-	Msgs      int64   `json:"msgs"`       // round trips completed in the window
+	Msgs      int64   `json:"msgs"`       // round trips (requests) completed in the window
 	MsgsPerS  float64 `json:"msgs_per_s"` // Msgs / WindowSec
 	P50us     int64   `json:"p50_us"`     // round-trip latency percentiles
 	P99us     int64   `json:"p99_us"`
-	Errors    int64   `json:"errors"`     // connections lost or wrong bytes
+	Errors    int64   `json:"errors"`     // connections lost or wrong bytes (wrk: socket errors and non-2xx)
 	Dropped   int64   `json:"dropped"`    // fixed rate: slots with no free connection
 	SrvCPU    float64 `json:"srv_cpu_s"`  // server CPU seconds in the window (-pid)
 	LoadCPU   float64 `json:"load_cpu_s"` // load generator CPU seconds in the window
