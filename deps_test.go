@@ -40,8 +40,6 @@ var layerRules = []struct {
 		why: "streams know nothing of DNS or HTTP"},
 	{pkg: "./evdns/...", deny: []string{"./evhttp/..."},
 		why: "the resolver knows nothing of HTTP"},
-	{pkg: "./evhttp/...", deny: []string{"./evdns/..."},
-		why: "a server does not resolve names"},
 	{pkg: "./evhttp/internal/h1/...", only: []string{"std"},
 		why: "the HTTP parser is pure: bytes in, results out"},
 	{pkg: "./...", deny: []string{"./internal/testutil/..."},

@@ -63,7 +63,7 @@ func TestCachePositiveAndNegative(t *testing.T) {
 	}
 	n := srv.udpQueries.Load()
 	// Cached: answered at once, without a query.
-	rl.do(func() {
+	rl.Do(func() {
 		var got []netip.Addr
 		req := r.LookupHost("alias.example.com", func(a []netip.Addr, err error) { got = a })
 		if req != nil || !slices.Equal(got, addrs("192.0.2.1", "2001:db8::1")) {
@@ -89,7 +89,7 @@ func TestCachePositiveAndNegative(t *testing.T) {
 		t.Fatal(err)
 	}
 	n = srv.udpQueries.Load()
-	rl.do(func() {
+	rl.Do(func() {
 		var got error
 		if req := r.LookupHost("nope.example.com.", func(_ []netip.Addr, err error) { got = err }); req != nil || !errors.Is(got, ErrNXDomain) {
 			t.Errorf("cached NXDOMAIN: %v, %v", req, got)

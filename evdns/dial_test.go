@@ -44,7 +44,7 @@ func listenOn(t *testing.T, rl *runLoop, addr string) *dialServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rl.do(func() { s.ln.Close() }) })
+	t.Cleanup(func() { rl.Do(func() { s.ln.Close() }) })
 	return s
 }
 
@@ -52,7 +52,7 @@ func listenOn(t *testing.T, rl *runLoop, addr string) *dialServer {
 func tryListen(rl *runLoop, addr string) (*dialServer, error) {
 	s := &dialServer{}
 	var err error
-	rl.do(func() {
+	rl.Do(func() {
 		s.ln, err = evnet.Listen(rl.Loop, "tcp", addr, evnet.Handler{
 			OnOpen:  func(*evnet.Conn) { s.opened++ },
 			OnClose: func(*evnet.Conn, error) { s.closed++ },
@@ -116,7 +116,7 @@ func TestDialFallsBackToIPv4(t *testing.T) {
 		t.Errorf("took %v: the refused IPv6 attempt did not start the next one at once", took)
 	}
 	var remote netip.AddrPort
-	rl.do(func() { remote = res.c.RemoteAddr(); res.c.Close() })
+	rl.Do(func() { remote = res.c.RemoteAddr(); res.c.Close() })
 	if remote != netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), s.ln.Addr().Port()) {
 		t.Errorf("connected to %v", remote)
 	}
@@ -218,7 +218,7 @@ func TestDialHappyEyeballsSlowFirst(t *testing.T) {
 		t.Fatal(res.err)
 	}
 	var remote netip.AddrPort
-	rl.do(func() { remote = res.c.RemoteAddr(); res.c.Close() })
+	rl.Do(func() { remote = res.c.RemoteAddr(); res.c.Close() })
 	if remote.Addr() != netip.MustParseAddr("127.0.0.1") {
 		t.Errorf("connected to %v, want 127.0.0.1", remote)
 	}
@@ -246,7 +246,7 @@ func TestDialLosersClosed(t *testing.T) {
 		s2, err = tryListen(rl, "127.0.0.4:"+strconv.Itoa(port))
 		return err
 	})
-	t.Cleanup(func() { rl.do(func() { s2.ln.Close() }) })
+	t.Cleanup(func() { rl.Do(func() { s2.ln.Close() }) })
 	h := hostsTable(t, "127.0.0.1 two.test\n127.0.0.4 two.test\n")
 	r := newTestResolver(t, rl, testConfig(time.Second, 1, deadServer(t)), h, nil)
 
@@ -257,7 +257,7 @@ func TestDialLosersClosed(t *testing.T) {
 		if res.err != nil {
 			t.Fatal(res.err)
 		}
-		rl.do(func() { res.c.Close() })
+		rl.Do(func() { res.c.Close() })
 		if err := <-closed; !errors.Is(err, evnet.ErrLocalClose) {
 			t.Fatalf("winner's OnClose(%v)", err)
 		}
@@ -267,7 +267,7 @@ func TestDialLosersClosed(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var open, total int
-		rl.do(func() { open = s1.opened + s2.opened - s1.closed - s2.closed; total = s1.opened + s2.opened })
+		rl.Do(func() { open = s1.opened + s2.opened - s1.closed - s2.closed; total = s1.opened + s2.opened })
 		if open == 0 && total >= 20 {
 			break
 		}
@@ -284,14 +284,14 @@ func TestDialCancel(t *testing.T) {
 	h := hostsTable(t, "127.0.0.5 hang.test\n")
 	r := newTestResolver(t, rl, testConfig(time.Second, 1, deadServer(t)), h, nil)
 	called := false
-	rl.do(func() {
+	rl.Do(func() {
 		ds := Dial(r, "tcp", "hang.test:"+strconv.Itoa(port), time.Second, evnet.Handler{}, func(*evnet.Conn, error) { called = true })
 		if !ds.Cancel() || ds.Cancel() {
 			t.Errorf("Cancel: want true then false")
 		}
 	})
 	time.Sleep(20 * time.Millisecond)
-	rl.do(func() {
+	rl.Do(func() {
 		if called {
 			t.Errorf("callback ran after Cancel")
 		}

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
-	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
 
 // fakeReply is one datagram (or TCP message) the fake server sends in
@@ -346,48 +346,10 @@ func testZone() zone {
 	return z
 }
 
-// runLoop is a loop running on its own goroutine for a test. Use do to run
-// code on it; it stops and closes when the test ends.
-type runLoop struct {
-	*eddy.Loop
-	done chan error
-}
+// runLoop is a loop running on its own goroutine for a test.
+type runLoop = testloop.Loop
 
-func startLoop(t testing.TB) *runLoop {
-	t.Helper()
-	l, err := eddy.NewLoop(eddy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl := &runLoop{Loop: l, done: make(chan error, 1)}
-	keep := eddy.NewTimer(func(*eddy.Timer) {}, time.Hour, time.Hour)
-	ready := make(chan struct{})
-	go func() {
-		l.Post(func() { keep.Start(l); close(ready) })
-		rl.done <- l.Run()
-	}()
-	<-ready
-	t.Cleanup(func() {
-		rl.Post(func() { keep.Stop(); rl.Break(eddy.BreakAll) })
-		select {
-		case err := <-rl.done:
-			if err != nil {
-				t.Errorf("loop: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("loop did not stop")
-		}
-		rl.Close()
-	})
-	return rl
-}
-
-// do runs f on the loop and waits for it.
-func (rl *runLoop) do(f func()) {
-	ch := make(chan struct{})
-	rl.Post(func() { f(); close(ch) })
-	<-ch
-}
+func startLoop(t testing.TB) *runLoop { return testloop.Start(t) }
 
 // testConfig is a configuration naming the given servers, with a short
 // timeout so that timeout tests stay fast.
@@ -402,8 +364,8 @@ func testConfig(timeout time.Duration, attempts int, servers ...netip.AddrPort) 
 // newTestResolver returns a resolver on rl, closed when the test ends.
 func newTestResolver(t testing.TB, rl *runLoop, c *Config, h *Hosts, o *Options) *Resolver {
 	var r *Resolver
-	rl.do(func() { r = NewResolver(rl.Loop, c, h, o) })
-	t.Cleanup(func() { rl.do(r.Close) })
+	rl.Do(func() { r = NewResolver(rl.Loop, c, h, o) })
+	t.Cleanup(func() { rl.Do(r.Close) })
 	return r
 }
 
@@ -470,6 +432,6 @@ func lookupAddr(t testing.TB, rl *runLoop, r *Resolver, addr netip.Addr) ([]stri
 }
 
 func stats(rl *runLoop, r *Resolver) (s Stats) {
-	rl.do(func() { s = r.Stats() })
+	rl.Do(func() { s = r.Stats() })
 	return s
 }

@@ -47,7 +47,7 @@ func TestLookupHostHostsFirst(t *testing.T) {
 	h, _ := ParseHosts([]byte("192.0.2.77 www.example.com\n192.0.2.78 local.test\n"))
 	r := newTestResolver(t, rl, testConfig(time.Second, 2, srv.addr), h, nil)
 	ch := make(chan []netip.Addr, 1)
-	rl.do(func() {
+	rl.Do(func() {
 		if req := r.LookupHost("WWW.example.com.", func(a []netip.Addr, err error) { ch <- a }); req != nil {
 			t.Errorf("a lookup answered from the hosts table returned a Request")
 		}
@@ -510,7 +510,7 @@ func TestCoalescing(t *testing.T) {
 	rl := startLoop(t)
 	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, nil)
 	ch := make(chan hostResult, 3)
-	rl.do(func() {
+	rl.Do(func() {
 		for range 3 {
 			r.LookupHost("www.example.com.", func(a []netip.Addr, err error) { ch <- hostResult{append([]netip.Addr(nil), a...), err} })
 		}
@@ -535,7 +535,7 @@ func TestCancel(t *testing.T) {
 	r := newTestResolver(t, rl, testConfig(100*time.Millisecond, 1, srv.addr), nil, nil)
 	called := make(chan struct{}, 2)
 	var req1, req2 *Request
-	rl.do(func() {
+	rl.Do(func() {
 		req1 = r.LookupHost("www.example.com.", func([]netip.Addr, error) { called <- struct{}{} })
 		req2 = r.LookupHost("www.example.com.", func([]netip.Addr, error) { called <- struct{}{} })
 		if req1 == nil || req2 == nil {
@@ -571,7 +571,7 @@ func TestMaxInFlight(t *testing.T) {
 	rl := startLoop(t)
 	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{MaxInFlight: 1, MaxQueued: 2})
 	ch := make(chan answerResult, 4)
-	rl.do(func() {
+	rl.Do(func() {
 		for _, n := range []string{"www", "v4", "alias", "host.corp"} {
 			r.Lookup(n+".example.com.", dnsmessage.TypeA, func(a *Answer, err error) { ch <- answerResult{a, err} })
 		}
@@ -600,9 +600,9 @@ func TestClose(t *testing.T) {
 	srv := newFakeServer(t, func(*dnsmessage.Message, int, bool) []fakeReply { return nil })
 	rl := startLoop(t)
 	var r *Resolver
-	rl.do(func() { r = NewResolver(rl.Loop, testConfig(time.Second, 1, srv.addr), nil, nil) })
+	rl.Do(func() { r = NewResolver(rl.Loop, testConfig(time.Second, 1, srv.addr), nil, nil) })
 	ch := make(chan error, 2)
-	rl.do(func() {
+	rl.Do(func() {
 		r.LookupHost("www.example.com.", func(_ []netip.Addr, err error) { ch <- err })
 		r.Close()
 		r.Lookup("www.example.com.", dnsmessage.TypeMX, func(_ *Answer, err error) { ch <- err })
@@ -853,7 +853,7 @@ func TestWatchFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rl.do(func() {
+	rl.Do(func() {
 		if err := r.WatchFiles(confPath, hostsPath, 20*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
@@ -871,7 +871,7 @@ func TestWatchFiles(t *testing.T) {
 	write(confPath, "nameserver 192.0.2.53\noptions ndots:3 attempts:4\n")
 	if !testutil.Eventually(5*time.Second, func() bool {
 		var ok bool
-		rl.do(func() {
+		rl.Do(func() {
 			ok = r.conf.Ndots == 3 && r.conf.Attempts == 4 && slices.Equal(r.conf.Servers, aps("192.0.2.53:53"))
 		})
 		return ok

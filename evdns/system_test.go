@@ -39,7 +39,7 @@ func systemLookupHost(t *testing.T, rl *runLoop, s *SystemResolver, name string)
 func TestSystemResolverLookupHost(t *testing.T) {
 	rl := startLoop(t)
 	var s *SystemResolver
-	rl.do(func() { s = NewSystemResolver(rl.Loop) })
+	rl.Do(func() { s = NewSystemResolver(rl.Loop) })
 
 	got, err := systemLookupHost(t, rl, s, "localhost")
 	if err != nil || !slices.ContainsFunc(got, netip.Addr.IsLoopback) {
@@ -58,7 +58,7 @@ func TestSystemResolverLookupHost(t *testing.T) {
 func TestSystemResolverLookupAddr(t *testing.T) {
 	rl := startLoop(t)
 	var s *SystemResolver
-	rl.do(func() { s = NewSystemResolver(rl.Loop) })
+	rl.Do(func() { s = NewSystemResolver(rl.Loop) })
 	type res struct {
 		names []string
 		err   error
@@ -82,9 +82,9 @@ func TestSystemResolverLookupAddr(t *testing.T) {
 func TestSystemResolverCancel(t *testing.T) {
 	rl := startLoop(t)
 	var s *SystemResolver
-	rl.do(func() { s = NewSystemResolver(rl.Loop) })
+	rl.Do(func() { s = NewSystemResolver(rl.Loop) })
 	called := make(chan struct{}, 1)
-	rl.do(func() {
+	rl.Do(func() {
 		req := s.LookupHost("localhost", func([]netip.Addr, error) { called <- struct{}{} })
 		if !req.Cancel() || req.Cancel() {
 			t.Errorf("Cancel: want true then false")
@@ -119,12 +119,12 @@ func TestDialSystemResolver(t *testing.T) {
 	rl := startLoop(t)
 	s := listenOn(t, rl, "127.0.0.1:0")
 	var sr *SystemResolver
-	rl.do(func() { sr = NewSystemResolver(rl.Loop) })
+	rl.Do(func() { sr = NewSystemResolver(rl.Loop) })
 	res, closed := dialName(t, rl, sr, Dialer{Timeout: 5 * time.Second, AttemptDelay: 50 * time.Millisecond}, "localhost:"+strconv.Itoa(int(s.ln.Addr().Port())))
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
-	rl.do(func() { res.c.Close() })
+	rl.Do(func() { res.c.Close() })
 	if err := <-closed; !errors.Is(err, evnet.ErrLocalClose) {
 		t.Errorf("OnClose(%v)", err)
 	}

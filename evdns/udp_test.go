@@ -26,7 +26,7 @@ import (
 // be taken, and returns the channel the results come on.
 func startLookups(rl *runLoop, r *Resolver, after func(), names ...string) chan answerResult {
 	ch := make(chan answerResult, len(names))
-	rl.do(func() {
+	rl.Do(func() {
 		for _, n := range names {
 			r.Lookup(n, dnsmessage.TypeA, func(a *Answer, err error) { ch <- answerResult{a, err} })
 		}
@@ -72,7 +72,7 @@ func testNames(prefix string, n int) []string {
 // openSockets returns the number of the resolver's open UDP sockets and
 // of its outstanding UDP attempts.
 func openSockets(rl *runLoop, r *Resolver) (socks, attempts int) {
-	rl.do(func() { socks, attempts = len(r.udpOpen), len(r.pending) })
+	rl.Do(func() { socks, attempts = len(r.udpOpen), len(r.pending) })
 	return socks, attempts
 }
 
@@ -190,7 +190,7 @@ func TestUDPIDCollision(t *testing.T) {
 	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: -1})
 	// Three queries on one socket; the draws collide with the IDs
 	// outstanding there and are drawn again.
-	rl.do(func() {
+	rl.Do(func() {
 		r.rng = &seqSource{seq: []uint64{0x1111, 0x1111, 0x2222, 0x2222, 0x1111, 0x3333}, rest: rand.NewChaCha8([32]byte{})}
 	})
 	waitResults(t, startLookups(rl, r, nil, testNames("c", 3)...), 3)
@@ -202,7 +202,7 @@ func TestUDPIDCollision(t *testing.T) {
 	// On different sockets the same ID is fine: the answers still find
 	// their attempts.
 	r2 := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: -1, UDPMaxQueries: 1})
-	rl.do(func() {
+	rl.Do(func() {
 		r2.rng = &seqSource{seq: []uint64{0x4444, 0x4444, 0x4444}, rest: rand.NewChaCha8([32]byte{})}
 	})
 	ch := startLookups(rl, r2, nil, testNames("s", 3)...)
@@ -326,7 +326,7 @@ func TestUDPPortUnreachableFailsOverAll(t *testing.T) {
 	if !testutil.Eventually(testWait, func() bool { return silent.udpQueries.Load() == 5 }) {
 		t.Fatalf("%d queries reached the silent server", silent.udpQueries.Load())
 	}
-	rl.do(func() {
+	rl.Do(func() {
 		if len(r.udpOpen) != 1 || r.udpOpen[0].n != 5 {
 			t.Errorf("%d sockets open, want one with 5 attempts", len(r.udpOpen))
 			return
@@ -400,7 +400,7 @@ func TestUDPRetiredSocketClosed(t *testing.T) {
 	chAC := make(chan answerResult, 2)
 	chB := make(chan answerResult, 1)
 	var retired *udpSock
-	rl.do(func() {
+	rl.Do(func() {
 		r.Lookup("a.example.com.", dnsmessage.TypeA, func(a *Answer, err error) { chAC <- answerResult{a, err} })
 		r.Lookup("b.example.com.", dnsmessage.TypeA, func(a *Answer, err error) { chB <- answerResult{a, err} })
 		retired = r.udpOpen[0]
@@ -414,7 +414,7 @@ func TestUDPRetiredSocketClosed(t *testing.T) {
 		}
 	})
 	waitResults(t, chAC, 2)
-	rl.do(func() {
+	rl.Do(func() {
 		if len(r.udpOpen) != 1 || r.udpOpen[0] != retired || retired.n != 1 || len(r.udpCur) != 0 {
 			t.Errorf("after a's and c's answers: %d sockets open, want the retired one, with b", len(r.udpOpen))
 		}
@@ -452,12 +452,12 @@ func TestUDPCloseWithSocketsOutstanding(t *testing.T) {
 	srv := newFakeServer(t, func(*dnsmessage.Message, int, bool) []fakeReply { return nil })
 	rl := startLoop(t)
 	var r *Resolver
-	rl.do(func() {
+	rl.Do(func() {
 		r = NewResolver(rl.Loop, testConfig(5*time.Second, 2, srv.addr), nil, &Options{UDPMaxQueries: 2})
 	})
 	fds := len(testutil.OpenFds())
 	ch := make(chan error, 3)
-	rl.do(func() {
+	rl.Do(func() {
 		for _, n := range testNames("x", 3) { // A and AAAA each: 6 attempts
 			r.LookupHost(n, func(_ []netip.Addr, err error) { ch <- err })
 		}
@@ -468,7 +468,7 @@ func TestUDPCloseWithSocketsOutstanding(t *testing.T) {
 	if n := len(testutil.OpenFds()); n != fds+3 {
 		t.Errorf("%d descriptors open, want %d", n, fds+3)
 	}
-	rl.do(r.Close)
+	rl.Do(r.Close)
 	for range 3 {
 		if err := <-ch; !errors.Is(err, ErrClosed) {
 			t.Errorf("err = %v, want ErrClosed", err)
@@ -477,7 +477,7 @@ func TestUDPCloseWithSocketsOutstanding(t *testing.T) {
 	if socks, attempts := openSockets(rl, r); socks != 0 || attempts != 0 {
 		t.Errorf("after Close: %d sockets open, %d attempts outstanding", socks, attempts)
 	}
-	rl.do(func() {
+	rl.Do(func() {
 		if len(r.udpCur) != 0 {
 			t.Errorf("%d current sockets after Close", len(r.udpCur))
 		}

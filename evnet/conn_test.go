@@ -42,7 +42,7 @@ func waitLoop(t *testing.T, rl *runLoop, what string, cond func() bool) {
 	t.Helper()
 	ok := testutil.Eventually(10*time.Second, func() bool {
 		var v bool
-		rl.do(func() { v = cond() })
+		rl.Do(func() { v = cond() })
 		return v
 	})
 	if !ok {
@@ -72,14 +72,14 @@ func TestSlowReader(t *testing.T) {
 		c.SetWriteBuffer(32 << 10)
 	}
 	var ln *evnet.Listener
-	rl.do(func() {
+	rl.Do(func() {
 		var err error
 		ln, err = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h)
 		if err != nil {
 			t.Fatal(err)
 		}
 	})
-	defer rl.do(func() { ln.Close(); srv.closeAll() })
+	defer rl.Do(func() { ln.Close(); srv.closeAll() })
 	nc := dialTCP(t, ln)
 	nc.SetReadBuffer(32 << 10)
 	nc.SetWriteBuffer(32 << 10)
@@ -117,7 +117,7 @@ func TestSlowReader(t *testing.T) {
 	}
 	var paused bool
 	var buffered, peak int
-	rl.do(func() {
+	rl.Do(func() {
 		for c := range srv.conns {
 			paused, buffered = c.IsPaused(), c.Buffered()
 		}
@@ -129,7 +129,7 @@ func TestSlowReader(t *testing.T) {
 	got := make([]byte, total)
 	if n, err := io.ReadFull(nc, got); err != nil {
 		var st string
-		rl.do(func() {
+		rl.Do(func() {
 			for c := range srv.conns {
 				st = fmt.Sprintf("%v paused %v", c, c.IsPaused())
 			}
@@ -166,14 +166,14 @@ func TestProducerWatermarks(t *testing.T) {
 		OnClose: func(c *evnet.Conn, err error) { closeErr = err },
 	}
 	var ln *evnet.Listener
-	rl.do(func() {
+	rl.Do(func() {
 		var err error
 		ln, err = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h)
 		if err != nil {
 			t.Fatal(err)
 		}
 	})
-	defer rl.do(func() { ln.Close() })
+	defer rl.Do(func() { ln.Close() })
 	nc := dialTCP(t, ln)
 	// The client reads nothing until the server's queue has filled, so
 	// the producer must stop on Full and resume in OnDrain whatever the
@@ -187,7 +187,7 @@ func TestProducerWatermarks(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d, equal %v", len(got), total, bytes.Equal(got, data[:len(got)]))
 	}
 	waitLoop(t, rl, "close", func() bool { return closeErr != nil })
-	rl.do(func() {
+	rl.Do(func() {
 		if !errors.Is(closeErr, evnet.ErrLocalClose) {
 			t.Errorf("close reason %v, want ErrLocalClose", closeErr)
 		}
@@ -212,7 +212,7 @@ func TestHalfClose(t *testing.T) {
 		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
 	waitLoop(t, rl, "close", func() bool { return srv.closed == 1 })
-	rl.do(func() {
+	rl.Do(func() {
 		if !errors.Is(srv.reasons[0], evnet.ErrEOF) {
 			t.Errorf("reason %v, want ErrEOF", srv.reasons[0])
 		}
@@ -236,8 +236,8 @@ func TestHalfClose(t *testing.T) {
 		OnClose: func(c *evnet.Conn, err error) { reason = err },
 	}
 	var ln2 *evnet.Listener
-	rl.do(func() { ln2, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
-	defer rl.do(func() { ln2.Close() })
+	rl.Do(func() { ln2, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
+	defer rl.Do(func() { ln2.Close() })
 	nc2 := dialTCP(t, ln2)
 	got, err = io.ReadAll(nc2)
 	if err != nil || string(got) != "bye" {
@@ -246,7 +246,7 @@ func TestHalfClose(t *testing.T) {
 	nc2.Write([]byte("still here"))
 	nc2.CloseWrite()
 	waitLoop(t, rl, "close", func() bool { return reason != nil })
-	rl.do(func() {
+	rl.Do(func() {
 		if string(received) != "still here" || !errors.Is(reason, evnet.ErrEOF) {
 			t.Errorf("received %q, reason %v", received, reason)
 		}
@@ -269,8 +269,8 @@ func TestResetMidWrite(t *testing.T) {
 		OnClose: func(c *evnet.Conn, err error) { reasons = append(reasons, err) },
 	}
 	var ln *evnet.Listener
-	rl.do(func() { ln, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
-	defer rl.do(func() { ln.Close() })
+	rl.Do(func() { ln, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
+	defer rl.Do(func() { ln.Close() })
 	nc := dialTCP(t, ln)
 	nc.SetReadBuffer(4096)
 	waitLoop(t, rl, "open", func() bool { return opened })
@@ -279,7 +279,7 @@ func TestResetMidWrite(t *testing.T) {
 	nc.Close() // RST
 	waitLoop(t, rl, "close", func() bool { return len(reasons) > 0 })
 	time.Sleep(50 * time.Millisecond)
-	rl.do(func() {
+	rl.Do(func() {
 		if len(reasons) != 1 || !errors.Is(reasons[0], evnet.ErrReset) {
 			t.Errorf("reasons %v, want one ErrReset", reasons)
 		}
@@ -302,8 +302,8 @@ func TestAbortSendsReset(t *testing.T) {
 		OnClose: func(c *evnet.Conn, err error) { reason = err },
 	}
 	var ln *evnet.Listener
-	rl.do(func() { ln, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
-	defer rl.do(func() { ln.Close() })
+	rl.Do(func() { ln, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
+	defer rl.Do(func() { ln.Close() })
 	nc := dialTCP(t, ln)
 	nc.Write([]byte("hi"))
 	_, err := io.ReadAll(nc)
@@ -311,7 +311,7 @@ func TestAbortSendsReset(t *testing.T) {
 		t.Errorf("peer read: %v, want ECONNRESET", err)
 	}
 	waitLoop(t, rl, "close", func() bool { return reason != nil })
-	rl.do(func() {
+	rl.Do(func() {
 		if !errors.Is(reason, evnet.ErrAborted) {
 			t.Errorf("reason %v", reason)
 		}
@@ -364,8 +364,8 @@ func TestCloseInCallbacks(t *testing.T) {
 				},
 			}
 			var ln *evnet.Listener
-			rl.do(func() { ln, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
-			defer rl.do(func() { ln.Close() })
+			rl.Do(func() { ln, _ = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
+			defer rl.Do(func() { ln.Close() })
 			// The dial itself may see the reset of AbortInOpen.
 			if nc, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second); err == nil {
 				nc.SetDeadline(time.Now().Add(10 * time.Second))
@@ -375,7 +375,7 @@ func TestCloseInCallbacks(t *testing.T) {
 			}
 			waitLoop(t, rl, "close", func() bool { return closes > 0 })
 			time.Sleep(20 * time.Millisecond)
-			rl.do(func() {
+			rl.Do(func() {
 				if closes != 1 || !errors.Is(reason, tc.want) {
 					t.Errorf("%d closes, reason %v, want 1 and %v", closes, reason, tc.want)
 				}
@@ -391,7 +391,7 @@ func TestFdReuseAfterClose(t *testing.T) {
 	rl := startLoop(t)
 	a, b := testutil.Socketpair(t)
 	var c *evnet.Conn
-	rl.do(func() {
+	rl.Do(func() {
 		var err error
 		c, err = evnet.Adopt(rl.Loop, a, evnet.Handler{OnData: func(*evnet.Conn, []byte) int { return 0 }}, evnet.Options{})
 		if err != nil {
@@ -404,7 +404,7 @@ func TestFdReuseAfterClose(t *testing.T) {
 	if r != a && w != a {
 		t.Logf("descriptor %d not reused (got %d, %d)", a, r, w)
 	}
-	rl.do(func() {
+	rl.Do(func() {
 		if _, err := c.Write([]byte("must not land")); !errors.Is(err, evnet.ErrClosed) {
 			t.Errorf("Write after close: %v", err)
 		}
@@ -448,7 +448,7 @@ func TestPeerVanishes(t *testing.T) {
 		nc.Close()
 	}
 	waitLoop(t, rl, "20 closes", func() bool { return srv.closed == 20 })
-	rl.do(func() {
+	rl.Do(func() {
 		for _, err := range srv.reasons {
 			if !errors.Is(err, evnet.ErrEOF) && !errors.Is(err, evnet.ErrReset) {
 				t.Errorf("reason %v", err)
@@ -472,7 +472,7 @@ func TestOverflow(t *testing.T) {
 	a, b := testutil.Socketpair(t)
 	var reason error
 	var werr error
-	rl.do(func() {
+	rl.Do(func() {
 		c, err := evnet.Adopt(rl.Loop, a, evnet.Handler{
 			OnData:  func(c *evnet.Conn, p []byte) int { return 0 }, // consumes nothing
 			OnClose: func(c *evnet.Conn, err error) { reason = err },
@@ -482,7 +482,7 @@ func TestOverflow(t *testing.T) {
 		}
 		_, werr = c.Write(make([]byte, 4<<20))
 	})
-	rl.do(func() {
+	rl.Do(func() {
 		if !errors.Is(werr, evnet.ErrOverflow) || !errors.Is(reason, evnet.ErrOverflow) {
 			t.Errorf("output: Write %v, close reason %v: want ErrOverflow", werr, reason)
 		}
@@ -491,7 +491,7 @@ func TestOverflow(t *testing.T) {
 	// Input: the peer sends more than the cap and OnData keeps it all.
 	c2, d := testutil.Socketpair(t)
 	reason = nil
-	rl.do(func() {
+	rl.Do(func() {
 		_, err := evnet.Adopt(rl.Loop, c2, evnet.Handler{
 			OnData:  func(c *evnet.Conn, p []byte) int { return 0 },
 			OnClose: func(c *evnet.Conn, err error) { reason = err },
@@ -521,7 +521,7 @@ func TestOverflow(t *testing.T) {
 		}
 	}()
 	waitLoop(t, rl, "input overflow", func() bool { return reason != nil })
-	rl.do(func() {
+	rl.Do(func() {
 		if !errors.Is(reason, evnet.ErrOverflow) {
 			t.Errorf("input: reason %v, want ErrOverflow", reason)
 		}

@@ -54,7 +54,7 @@ func TestListenNetworks(t *testing.T) {
 			srv := &echoServer{}
 			var ln *evnet.Listener
 			var err error
-			rl.do(func() { ln, err = evnet.Listen(rl.Loop, tc.network, tc.addr, srv.handler()) })
+			rl.Do(func() { ln, err = evnet.Listen(rl.Loop, tc.network, tc.addr, srv.handler()) })
 			if err != nil {
 				if strings.Contains(tc.addr, "::") && errors.Is(err, unix.EADDRNOTAVAIL) {
 					t.Fatalf("no IPv6 loopback: %v", err)
@@ -69,7 +69,7 @@ func TestListenNetworks(t *testing.T) {
 				}
 				echoOnce(t, network, addr, "hello "+d)
 			}
-			rl.do(func() {
+			rl.Do(func() {
 				if err := ln.Close(); err != nil {
 					t.Error(err)
 				}
@@ -93,7 +93,7 @@ func TestListenErrors(t *testing.T) {
 	for _, tc := range [][2]string{
 		{"udp", "127.0.0.1:0"}, {"tcp", "localhost:80"}, {"tcp4", "[::1]:0"}, {"tcp6", "127.0.0.1:0"}, {"unix", ""},
 	} {
-		rl.do(func() {
+		rl.Do(func() {
 			if ln, err := evnet.Listen(rl.Loop, tc[0], tc[1], h); err == nil {
 				ln.Close()
 				t.Errorf("Listen(%q, %q) succeeded", tc[0], tc[1])
@@ -132,7 +132,7 @@ func TestDial(t *testing.T) {
 		var got []byte
 		var reason error
 		opened := false
-		rl.do(func() {
+		rl.Do(func() {
 			c, err := evnet.Dial(rl.Loop, target[0], target[1], 5*time.Second, evnet.Handler{
 				OnOpen: func(c *evnet.Conn) {
 					opened = true
@@ -153,7 +153,7 @@ func TestDial(t *testing.T) {
 			c.CloseWrite()
 		})
 		waitLoop(t, rl, "dial close", func() bool { return reason != nil })
-		rl.do(func() {
+		rl.Do(func() {
 			if !opened || !bytes.Equal(got, data) || !errors.Is(reason, evnet.ErrEOF) {
 				t.Errorf("%s: opened %v, got %d bytes of %d, reason %v", target[0], opened, len(got), len(data), reason)
 			}
@@ -162,14 +162,14 @@ func TestDial(t *testing.T) {
 
 	// A refused connect.
 	var port string
-	rl.do(func() {
+	rl.Do(func() {
 		l2, _ := evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", evnet.Handler{})
 		port = strconv.Itoa(int(l2.Addr().Port()))
 		l2.Close()
 	})
 	var reason error
 	opened := false
-	rl.do(func() {
+	rl.Do(func() {
 		_, err := evnet.Dial(rl.Loop, "tcp", "127.0.0.1:"+port, time.Second, evnet.Handler{
 			OnOpen:  func(*evnet.Conn) { opened = true },
 			OnClose: func(c *evnet.Conn, err error) { reason = err },
@@ -179,7 +179,7 @@ func TestDial(t *testing.T) {
 		}
 	})
 	waitLoop(t, rl, "refused", func() bool { return reason != nil })
-	rl.do(func() {
+	rl.Do(func() {
 		if opened || !errors.Is(reason, unix.ECONNREFUSED) {
 			t.Errorf("opened %v, reason %v: want ECONNREFUSED", opened, reason)
 		}
@@ -218,7 +218,7 @@ func TestAdoptNetConn(t *testing.T) {
 	}
 	var got []byte
 	var reason error
-	rl.do(func() {
+	rl.Do(func() {
 		_, err := evnet.Adopt(rl.Loop, fd, evnet.Handler{
 			OnOpen: func(c *evnet.Conn) { c.Write([]byte("adopted")); c.CloseWrite() },
 			OnData: func(c *evnet.Conn, p []byte) int {
@@ -232,7 +232,7 @@ func TestAdoptNetConn(t *testing.T) {
 		}
 	})
 	waitLoop(t, rl, "close", func() bool { return reason != nil })
-	rl.do(func() {
+	rl.Do(func() {
 		if string(got) != "adopted" || !errors.Is(reason, evnet.ErrEOF) {
 			t.Errorf("got %q, reason %v", got, reason)
 		}

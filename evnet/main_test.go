@@ -3,11 +3,10 @@ package evnet_test
 import (
 	"os"
 	"testing"
-	"time"
 
-	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/internal/testutil"
+	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
 
 // TestMain fails the run when a test leaves descriptors open or goroutines
@@ -19,52 +18,10 @@ func TestMain(m *testing.M) {
 	os.Exit(testutil.Main(m))
 }
 
-// runLoop is a loop running on its own goroutine for a test. Use do to run
-// code on it; stop ends it (also registered as a cleanup).
-type runLoop struct {
-	*eddy.Loop
-	done chan error
-}
+// runLoop is a loop running on its own goroutine for a test.
+type runLoop = testloop.Loop
 
-func startLoop(t testing.TB) *runLoop {
-	t.Helper()
-	l, err := eddy.NewLoop(eddy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl := &runLoop{Loop: l, done: make(chan error, 1)}
-	// An unreferenced idle-forever timer keeps nothing alive; a referenced
-	// one keeps Run running until stop.
-	keep := eddy.NewTimer(func(*eddy.Timer) {}, time.Hour, time.Hour)
-	ready := make(chan struct{})
-	go func() {
-		l.Post(func() { keep.Start(l); close(ready) })
-		rl.done <- l.Run()
-	}()
-	<-ready
-	t.Cleanup(func() { rl.stop(t, keep) })
-	return rl
-}
-
-func (rl *runLoop) stop(t testing.TB, keep *eddy.Timer) {
-	rl.Post(func() { keep.Stop(); rl.Break(eddy.BreakAll) })
-	select {
-	case err := <-rl.done:
-		if err != nil {
-			t.Errorf("loop: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("loop did not stop")
-	}
-	rl.Close()
-}
-
-// do runs f on the loop and waits for it.
-func (rl *runLoop) do(f func()) {
-	ch := make(chan struct{})
-	rl.Post(func() { f(); close(ch) })
-	<-ch
-}
+func startLoop(t testing.TB) *runLoop { return testloop.Start(t) }
 
 // echoServer is an echo handler with backpressure that counts closes.
 type echoServer struct {
@@ -115,12 +72,12 @@ func listen(t testing.TB, rl *runLoop, network, addr string, lc evnet.ListenConf
 	t.Helper()
 	var ln *evnet.Listener
 	var err error
-	rl.do(func() { ln, err = lc.Listen(rl.Loop, network, addr, s.handler()) })
+	rl.Do(func() { ln, err = lc.Listen(rl.Loop, network, addr, s.handler()) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		rl.do(func() { ln.Close(); s.closeAll() })
+		rl.Do(func() { ln.Close(); s.closeAll() })
 	})
 	return ln
 }

@@ -77,7 +77,7 @@ func TestSocatServer(t *testing.T) {
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			var refused bool
 			reason, got = nil, nil
-			rl.do(func() {
+			rl.Do(func() {
 				c, err := evnet.Dial(rl.Loop, tc.network, tc.addr, 5*time.Second, evnet.Handler{
 					OnData: func(c *evnet.Conn, p []byte) int {
 						got = append(got, p...)
@@ -96,15 +96,15 @@ func TestSocatServer(t *testing.T) {
 			if !refused {
 				if !testutil.Eventually(10*time.Second, func() bool {
 					var done bool
-					rl.do(func() { done = reason != nil })
+					rl.Do(func() { done = reason != nil })
 					return done
 				}) {
 					var msg string
-					rl.do(func() { msg = fmt.Sprintf("%s: socat echo stuck: %d bytes back; %s", tc.network, len(got), dbg) })
+					rl.Do(func() { msg = fmt.Sprintf("%s: socat echo stuck: %d bytes back; %s", tc.network, len(got), dbg) })
 					t.Fatal(msg)
 				}
 				var r error
-				rl.do(func() { r = reason })
+				rl.Do(func() { r = reason })
 				if errors.Is(r, evnet.ErrEOF) || time.Now().After(deadline) {
 					break
 				}
@@ -114,7 +114,7 @@ func TestSocatServer(t *testing.T) {
 		}
 		cmd.Wait()
 		cancel()
-		rl.do(func() {
+		rl.Do(func() {
 			if !bytes.Equal(got, data) || !errors.Is(reason, evnet.ErrEOF) {
 				t.Errorf("%s: %d bytes of %d, reason %v", tc.network, len(got), len(data), reason)
 			}
@@ -126,7 +126,7 @@ func TestSocatServer(t *testing.T) {
 func freePort(t *testing.T, rl *runLoop) string {
 	t.Helper()
 	var port string
-	rl.do(func() {
+	rl.Do(func() {
 		ln, err := evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", evnet.Handler{})
 		if err != nil {
 			t.Fatal(err)

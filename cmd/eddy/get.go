@@ -1,0 +1,153 @@
+package main
+
+// eddy get: an HTTP/1.1 client on evhttp, like curl -s. It prints the body
+// of the final response (redirects followed) to stdout, or to the file of
+// -o; -v prints the status line and the header fields of the final
+// response to stderr. The exit status is 0 when the final response is 2xx
+// or 3xx, 1 when it is 4xx or 5xx (the body is still written), and 2 on an
+// error (the reason on stderr): a bad URL or flag, a failed connection, a
+// timeout, a malformed or truncated response, a failed write.
+//
+// Host names are resolved on the loop by evdns (Happy Eyeballs through
+// evdns.Dial), with /etc/resolv.conf and /etc/hosts read the way the C
+// library reads them, when the URL (or a redirect) first names a host;
+// literal addresses are dialled directly.
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/evdns"
+	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evnet"
+)
+
+// runGet is "eddy get".
+func runGet(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("get", "[-v] [-o FILE] URL", stderr)
+	verbose := fs.Bool("v", false, "print the status line and header fields of the response to stderr")
+	outPath := fs.String("o", "", "write the body to `FILE` instead of stdout")
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
+	}
+	if fs.NArg() != 1 {
+		return usageError(fs, "want one URL")
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "eddy get: %v\n", err)
+		return 2
+	}
+
+	l, err := eddy.NewLoop(eddy.Config{})
+	if err != nil {
+		return fail(err)
+	}
+	defer l.Close()
+	out := stdout
+	if *outPath != "" {
+		f, err := os.Create(*outPath)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		out = f
+	}
+
+	// The resolver is made when a host name first needs one.
+	var resolver *evdns.Resolver
+	defer func() {
+		if resolver != nil {
+			resolver.Close()
+		}
+	}()
+	dial := func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) func() bool {
+		if resolver == nil {
+			conf, err := evdns.SystemConfig()
+			if err != nil {
+				fmt.Fprintf(stderr, "eddy get: %v (going on with the defaults)\n", err)
+			}
+			hosts, err := evdns.ReadHosts(evdns.DefaultHostsFile)
+			if err != nil {
+				fmt.Fprintf(stderr, "eddy get: %v\n", err)
+			}
+			resolver = evdns.NewResolver(l, conf, hosts, nil)
+		}
+		return evdns.Dial(resolver, "tcp", hostport, timeout, h, done).Cancel
+	}
+	c := evhttp.NewClient(l, &evhttp.ClientConfig{Dial: dial})
+
+	// The body goes to out on the loop's work pool, one piece at a time,
+	// while the response is paused: a slow reader of stdout slows the
+	// server down instead of blocking the loop or filling memory.
+	var (
+		status   int
+		failure  error
+		writing  bool // a piece is being written
+		finished bool // OnDone ran
+		buf      []byte
+	)
+	c.Stream(&evhttp.ClientRequest{URL: fs.Arg(0)}, evhttp.ClientHandler{
+		OnResponse: func(_ *evhttp.ClientCall, resp *evhttp.ClientResponse) {
+			status = resp.Status
+			if *verbose {
+				fmt.Fprintln(stderr, resp.StatusLine())
+				resp.VisitHeaders(func(name, value []byte) bool {
+					fmt.Fprintf(stderr, "%s: %s\n", name, value)
+					return true
+				})
+			}
+		},
+		OnBody: func(call *evhttp.ClientCall, p []byte) {
+			buf = append(buf[:0], p...)
+			call.PauseRead()
+			writing = true
+			var werr error
+			_, err := l.Queue(eddy.LaneSlow, func() { _, werr = out.Write(buf) }, func(err error) {
+				writing = false
+				if err == nil {
+					err = werr
+				}
+				switch {
+				case err != nil:
+					if failure == nil {
+						failure = fmt.Errorf("writing the body: %w", err)
+					}
+					call.Cancel()
+					c.Close()
+				case finished:
+					c.Close()
+				default:
+					call.ResumeRead()
+				}
+			})
+			if err != nil {
+				writing = false
+				failure = fmt.Errorf("writing the body: %w", err)
+				call.Cancel()
+				c.Close()
+			}
+		},
+		OnDone: func(_ *evhttp.ClientCall, err error) {
+			finished = true
+			if err != nil && failure == nil {
+				failure = err
+			}
+			if !writing {
+				c.Close() // the pooled connection would keep the loop running
+			}
+		},
+	})
+	if err := l.Run(); err != nil {
+		return fail(err)
+	}
+	switch {
+	case failure != nil:
+		return fail(failure)
+	case status >= 400:
+		return 1
+	}
+	return 0
+}

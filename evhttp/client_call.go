@@ -1,0 +1,578 @@
+package evhttp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
+	"github.com/eddyloop/eddy/evnet"
+)
+
+// The states of a ClientCall (see the table at the top of client.go).
+const (
+	clQueued  uint8 = iota + 1 // in its host's queue
+	clDialing                  // bound to a connection being dialled
+	clOnConn                   // in a connection's calls: sending, waiting or receiving
+	clDone                     // ended; no callback will run
+)
+
+// ClientCall is one request in progress, from Do or Stream to its last
+// callback: the handle to cancel it, pause the delivery of its response
+// body, and write a streamed request body. Its methods must be called on
+// the loop's goroutine.
+type ClientCall struct {
+	timer  eddy.Timer // first: clCallTimer finds the call from it
+	client *Client
+	req    ClientRequest // the current hop, a copy of the program's
+	u      clURL         // req.URL, parsed
+	h      ClientHandler
+	done   func(*ClientResponse, error)
+	gather bool // Do: the body goes into resp.Body
+	state  uint8
+	host   *clHost
+	conn   *clConn // the connection carrying the call, or dialled for it
+	resp   ClientResponse
+
+	closeReq  bool // the request says "Connection: close"
+	gotBytes  bool // a byte of a response arrived: no retry after that
+	gotHead   bool // the final head arrived
+	reused    bool // written on a reused connection, or behind another request
+	retried   bool
+	paused    bool
+	discard   bool           // the body is not the program's: a redirect or an error follows it
+	next      *ClientRequest // the redirect to follow at the end of the body
+	endErr    error          // the error to end with at the end of the body
+	redirects int
+
+	// The request body.
+	headSent     bool   // the head is on the connection
+	sent         bool   // the whole request is on the connection
+	waitContinue bool   // the body waits for "100 Continue"
+	abandoned    bool   // the server answered before the body was sent: it is dropped
+	bodyClosed   bool   // CloseBody was called
+	inWrite      bool   // OnWrite is running
+	bodyOff      int    // bytes of req.Body written
+	pend         []byte // streamed bytes written before the connection was ready
+	written      int    // streamed bytes written, for OnWrite's progress
+
+	wholeDL, headerDL, expectDL time.Time // zero: none
+}
+
+// clCallTimer is the timer callback of every call: one function for all,
+// where a method value would cost an allocation per call.
+func clCallTimer(t *eddy.Timer) { (*ClientCall)(unsafe.Pointer(t)).onTimer() }
+
+// Client returns the call's Client.
+func (call *ClientCall) Client() *Client { return call.client }
+
+// URL returns the URL being requested: the request's, or that of the
+// redirect being followed.
+func (call *ClientCall) URL() string { return call.req.URL }
+
+// Response returns the final response once its head has arrived (it is
+// the one OnResponse and Do's callback get), or nil before.
+func (call *ClientCall) Response() *ClientResponse {
+	if !call.gotHead || call.discard {
+		return nil
+	}
+	return &call.resp
+}
+
+// Cancel stops the call: it leaves its host's queue, or the connection
+// carrying it is closed (the other requests pipelined on it are retried),
+// and no callback of it runs again. It reports whether the call was still
+// in progress; a nil ClientCall gives false.
+func (call *ClientCall) Cancel() bool {
+	if call == nil || call.state == clDone {
+		return false
+	}
+	call.detach()
+	call.state = clDone
+	call.timer.Stop()
+	return true
+}
+
+// PauseRead stops the delivery of the response body until ResumeRead: the
+// connection stops reading, its kernel buffers fill and the server is slowed
+// down. A call paused before its response arrives stops at the head.
+func (call *ClientCall) PauseRead() {
+	if call.state == clDone || call.paused {
+		return
+	}
+	call.paused = true
+	if cc := call.conn; call.state == clOnConn && cc.front() == call {
+		cc.conn.PauseRead()
+	}
+}
+
+// ResumeRead resumes the delivery of the response body after PauseRead.
+func (call *ClientCall) ResumeRead() {
+	if !call.paused {
+		return
+	}
+	call.paused = false
+	if cc := call.conn; call.state == clOnConn && cc.front() == call {
+		cc.conn.ResumeRead()
+	}
+}
+
+// IsPaused reports whether PauseRead is in force.
+func (call *ClientCall) IsPaused() bool { return call.paused }
+
+// Write sends p as part of a streamed request body (as one chunk), or holds
+// a copy of it until the request is on a connection; it never blocks. Full
+// tells when to stop; OnWrite asks for more. Once the server has answered
+// without waiting for the body, the bytes are dropped. Write returns
+// ErrClientNotStreaming for a request without StreamBody,
+// ErrClientBodyClosed after CloseBody, ErrClientDone after the call ended,
+// and the connection's error if it failed (the call then ends with an
+// error, possibly before Write returns).
+func (call *ClientCall) Write(p []byte) (int, error) {
+	switch {
+	case !call.req.StreamBody:
+		return 0, ErrClientNotStreaming
+	case call.state == clDone:
+		return 0, ErrClientDone
+	case call.bodyClosed:
+		return 0, ErrClientBodyClosed
+	case len(p) == 0:
+		return 0, nil
+	case call.abandoned:
+		return len(p), nil
+	}
+	call.written += len(p)
+	if cc := call.writing(); cc != nil {
+		return cc.writeChunk(p)
+	}
+	call.pend = append(call.pend, p...)
+	return len(p), nil
+}
+
+// Full reports whether a streamed body's producer should stop writing:
+// the connection's output queue is over its high watermark (or, before the
+// request is on a connection, that much is held). OnWrite runs when it
+// may go on.
+func (call *ClientCall) Full() bool {
+	if cc := call.writing(); cc != nil {
+		return cc.conn.Full()
+	}
+	if call.state == clDone || call.abandoned {
+		return false
+	}
+	hw := call.client.cfg.Conn.HighWater
+	if hw <= 0 {
+		hw = evnet.DefaultHighWater
+	}
+	return len(call.pend) > hw
+}
+
+// CloseBody ends a streamed request body: the last chunk is sent once what
+// was written before is. It returns ErrClientNotStreaming for a request
+// without StreamBody and ErrClientDone after the call ended; closing twice
+// does nothing.
+func (call *ClientCall) CloseBody() error {
+	switch {
+	case !call.req.StreamBody:
+		return ErrClientNotStreaming
+	case call.state == clDone:
+		return ErrClientDone
+	case call.bodyClosed:
+		return nil
+	}
+	call.bodyClosed = true
+	if cc := call.writing(); cc != nil && !call.inWrite {
+		cc.sendBody(call)
+	}
+	return nil
+}
+
+// writing returns the connection the call's body goes to now, or nil.
+func (call *ClientCall) writing() *clConn {
+	cc := call.conn
+	if call.state != clOnConn || cc.writer != call || !call.headSent || call.waitContinue {
+		return nil
+	}
+	return cc
+}
+
+// prepare checks the current hop's request and parses its URL.
+func (call *ClientCall) prepare() error {
+	u, err := clParseURL(call.req.URL)
+	if err != nil {
+		return err
+	}
+	call.u = u
+	if m := call.req.method(); !h1.ValidFieldName(m) {
+		return fmt.Errorf("%w: method %q", ErrClientRequest, m)
+	}
+	call.closeReq = false
+	for k, vs := range call.req.Header {
+		if !h1.ValidFieldName(k) {
+			return fmt.Errorf("%w: header field name %q", ErrClientRequest, k)
+		}
+		for _, v := range vs {
+			if !h1.ValidFieldValue(v) {
+				return fmt.Errorf("%w: value of header field %s", ErrClientRequest, k)
+			}
+		}
+		switch {
+		case len(vs) == 0:
+		case strings.EqualFold(k, "Expect"):
+			if strings.EqualFold(vs[0], "100-continue") {
+				call.req.ExpectContinue = true
+			}
+		case strings.EqualFold(k, "Connection"):
+			for _, v := range vs {
+				if clHasToken(v, "close") {
+					call.closeReq = true
+				}
+			}
+		}
+	}
+	if h := call.req.Host; h != "" && !h1.ValidFieldValue(h) || strings.ContainsAny(call.req.Host, " \t") {
+		return fmt.Errorf("%w: Host %q", ErrClientRequest, call.req.Host)
+	}
+	return nil
+}
+
+// pipelinable reports whether the call may be pipelined.
+func (call *ClientCall) pipelinable() bool {
+	return call.req.replayable() && !call.req.ExpectContinue && !call.closeReq
+}
+
+// enqueue puts the call at the end of its host's queue and lets the host
+// schedule it.
+func (call *ClientCall) enqueue() {
+	c := call.client
+	h := c.hosts[call.u.key]
+	if h == nil {
+		h = &clHost{client: c, key: call.u.key}
+		c.hosts[call.u.key] = h
+	}
+	call.host = h
+	call.conn = nil
+	call.state = clQueued
+	h.push(call)
+	h.schedule()
+}
+
+// resetAttempt forgets what one attempt of the request did, before a
+// retry or a redirect.
+func (call *ClientCall) resetAttempt() {
+	call.gotBytes, call.gotHead, call.reused, call.paused = false, false, false, false
+	call.discard, call.next, call.endErr = false, nil, nil
+	call.headSent, call.sent, call.waitContinue, call.abandoned = false, false, false, false
+	call.bodyOff = 0
+	call.headerDL, call.expectDL = time.Time{}, time.Time{}
+	call.resp = ClientResponse{}
+	call.armTimer()
+}
+
+// redirect follows call.next.
+func (call *ClientCall) redirect() {
+	call.client.stats.Redirects++
+	call.redirects++
+	call.req = *call.next
+	call.retried = false
+	call.resetAttempt()
+	if err := call.prepare(); err != nil {
+		call.finish(err)
+		return
+	}
+	call.enqueue()
+}
+
+// detach takes the call out of its queue or connection. A connection
+// carrying it is closed at once: the state of its response is unknown.
+func (call *ClientCall) detach() {
+	switch call.state {
+	case clQueued:
+		call.host.remove(call)
+		call.host.maybeDrop()
+	case clDialing:
+		call.conn.dialFor = nil
+	case clOnConn:
+		cc := call.conn
+		cc.detach(call)
+		cc.abort(nil)
+	}
+	call.conn = nil
+}
+
+// fail ends the call with err, wherever it is.
+func (call *ClientCall) fail(err error) {
+	if call.state == clDone {
+		return
+	}
+	call.detach()
+	call.finish(err)
+}
+
+// finish ends the call and runs its last callback.
+func (call *ClientCall) finish(err error) {
+	if call.state == clDone {
+		return
+	}
+	call.state = clDone
+	call.conn = nil
+	call.timer.Stop()
+	call.pend = nil
+	if err != nil {
+		var ce *ClientError
+		if !errors.As(err, &ce) {
+			err = &ClientError{Method: call.req.method(), URL: call.req.URL, Err: err}
+		}
+	}
+	if call.gather {
+		if call.done == nil {
+			return
+		}
+		if err != nil {
+			call.done(nil, err)
+		} else {
+			call.done(&call.resp, nil)
+		}
+		return
+	}
+	if call.h.OnDone != nil {
+		call.h.OnDone(call, err)
+	}
+}
+
+// armTimer sets the call's timer to its nearest deadline.
+func (call *ClientCall) armTimer() {
+	var dl time.Time
+	for _, d := range [...]time.Time{call.wholeDL, call.headerDL, call.expectDL} {
+		if !d.IsZero() && (dl.IsZero() || d.Before(dl)) {
+			dl = d
+		}
+	}
+	call.timer.Stop()
+	if dl.IsZero() || call.state == clDone {
+		return
+	}
+	l := call.client.loop
+	call.timer.Set(max(dl.Sub(l.Now()), 0), 0)
+	call.timer.Start(l)
+}
+
+// onTimer handles the deadline that came.
+func (call *ClientCall) onTimer() {
+	now := call.client.loop.Now()
+	due := func(d time.Time) bool { return !d.IsZero() && !now.Before(d) }
+	switch {
+	case due(call.wholeDL):
+		call.fail(fmt.Errorf("%w (after %v)", ErrClientTimeout, call.client.cfg.Timeout))
+		return
+	case due(call.headerDL):
+		call.fail(fmt.Errorf("%w (after %v)", ErrClientHeaderTimeout, call.client.cfg.HeaderTimeout))
+		return
+	case due(call.expectDL):
+		// No "100 Continue" in time: send the body anyway, as net/http.
+		call.expectDL = time.Time{}
+		call.waitContinue = false
+		if cc := call.conn; call.state == clOnConn && cc.writer == call {
+			cc.sendBody(call)
+		}
+	}
+	if call.state != clDone {
+		call.armTimer()
+	}
+}
+
+// ClientResponse is a response: its status, its head (read with Header,
+// Values, VisitHeaders), and with Do its whole body. It stays valid after
+// the call ends; it is read-only.
+type ClientResponse struct {
+	// Status is the status code.
+	Status int
+	// ProtoMinor is the minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+	ProtoMinor int
+	// ContentLength is the Content-Length, or -1 when the body is chunked
+	// or read until the connection closes. For a HEAD request, 204 and 304
+	// it is what the header says, though no body follows.
+	ContentLength int64
+	// Body is the whole body, for Do; nil for Stream, whose body goes to
+	// OnBody.
+	Body []byte
+	// URL is the URL that answered: the request's, or the last redirect's.
+	URL string
+	// Redirects is the number of redirects followed.
+	Redirects int
+
+	head    []byte // the head as received: status line and field lines
+	trailer []byte // the trailer fields of a chunked body, "name: value\n"
+}
+
+// Reason returns the reason phrase of the status line, such as "OK".
+func (r *ClientResponse) Reason() string {
+	line := r.statusLine()
+	if len(line) > 13 {
+		return string(line[13:])
+	}
+	return ""
+}
+
+// StatusLine returns the status line as received, without its line end:
+// "HTTP/1.1 200 OK".
+func (r *ClientResponse) StatusLine() string { return string(r.statusLine()) }
+
+func (r *ClientResponse) statusLine() []byte {
+	line := r.head
+	for i, c := range line {
+		if c == '\n' {
+			line = line[:i]
+			break
+		}
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
+}
+
+// Header returns the value of the first header field named name (without
+// regard to case), or "".
+func (r *ClientResponse) Header(name string) string {
+	var v string
+	clVisit(r.head, true, func(n, value []byte) bool {
+		if clEqualFold(n, name) {
+			v = string(value)
+			return false
+		}
+		return true
+	})
+	return v
+}
+
+// Values returns the values of every header field named name (without
+// regard to case), in order, or nil.
+func (r *ClientResponse) Values(name string) []string {
+	var vs []string
+	clVisit(r.head, true, func(n, value []byte) bool {
+		if clEqualFold(n, name) {
+			vs = append(vs, string(value))
+		}
+		return true
+	})
+	return vs
+}
+
+// VisitHeaders calls f with each header field, in order, until f returns
+// false. The slices are the response's own: f must not modify them.
+func (r *ClientResponse) VisitHeaders(f func(name, value []byte) bool) {
+	clVisit(r.head, true, f)
+}
+
+// Headers returns the header fields as an http.Header, a new map with
+// canonical keys.
+func (r *ClientResponse) Headers() http.Header {
+	h := make(http.Header)
+	clVisit(r.head, true, func(n, v []byte) bool {
+		h.Add(string(n), string(v))
+		return true
+	})
+	return h
+}
+
+// Trailer returns the value of the first trailer field named name of a
+// chunked body, or "". Trailers are known once the body is complete.
+func (r *ClientResponse) Trailer(name string) string {
+	var v string
+	clVisit(r.trailer, false, func(n, value []byte) bool {
+		if clEqualFold(n, name) {
+			v = string(value)
+			return false
+		}
+		return true
+	})
+	return v
+}
+
+// clVisit calls f with the fields of a head (after its start line when
+// start is set), until an empty line or f returns false. Heads were
+// checked by package h1: a line is "name: value", ended by LF or CR LF.
+func clVisit(head []byte, start bool, f func(name, value []byte) bool) {
+	h := head
+	if start {
+		i := 0
+		for i < len(h) && h[i] != '\n' {
+			i++
+		}
+		if i == len(h) {
+			return
+		}
+		h = h[i+1:]
+	}
+	for len(h) > 0 {
+		line := h
+		h = nil
+		for i, c := range line {
+			if c == '\n' {
+				line, h = line[:i], line[i+1:]
+				break
+			}
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if len(line) == 0 {
+			return
+		}
+		k := 0
+		for k < len(line) && line[k] != ':' {
+			k++
+		}
+		if k == len(line) {
+			continue
+		}
+		v := line[k+1:]
+		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+			v = v[1:]
+		}
+		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+			v = v[:len(v)-1]
+		}
+		if !f(line[:k:k], v[:len(v):len(v)]) {
+			return
+		}
+	}
+}
+
+// clEqualFold reports whether b equals s without regard to ASCII case.
+func clEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// clHasToken reports whether the comma-separated list v holds token,
+// without regard to case.
+func clHasToken(v, token string) bool {
+	for v != "" {
+		var t string
+		t, v, _ = strings.Cut(v, ",")
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
+		}
+	}
+	return false
+}

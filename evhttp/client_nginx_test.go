@@ -1,0 +1,227 @@
+package evhttp_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/internal/testutil"
+)
+
+// The nginx tests run the client against a real server: nginx (Debian
+// package nginx-light), started by the test on 127.0.0.1 with a random
+// port, a prefix in a temporary directory and a configuration written
+// there, serving a small and a large static file, with a short
+// keepalive_timeout so that nginx closes idle connections during the test.
+// Without nginx they are skipped, or fail when CI=true.
+
+const clNginxConf = `# written by the evhttp client tests
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path %[1]s/tmp/body;
+	proxy_temp_path %[1]s/tmp/proxy;
+	fastcgi_temp_path %[1]s/tmp/fastcgi;
+	uwsgi_temp_path %[1]s/tmp/uwsgi;
+	scgi_temp_path %[1]s/tmp/scgi;
+	keepalive_timeout 1s;
+	default_type application/octet-stream;
+	server {
+		listen 127.0.0.1:%[2]d;
+		root %[1]s/www;
+		location / { }
+	}
+}
+`
+
+// clStartNginx starts nginx serving the files given (name to contents)
+// and returns its base URL; it is stopped when the test ends.
+func clStartNginx(t *testing.T, files map[string][]byte) string {
+	t.Helper()
+	path, err := exec.LookPath("nginx")
+	if err != nil { // an unprivileged PATH may lack /usr/sbin, where Debian puts it
+		path, err = exec.LookPath("/usr/sbin/nginx")
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("nginx is required on CI (Debian package nginx-light): %v", err)
+		}
+		t.Skipf("nginx not installed (Debian package nginx-light): %v", err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"www", "tmp", "logs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, "www", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	for range 5 {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		conf := filepath.Join(dir, "nginx.conf")
+		if err := os.WriteFile(conf, fmt.Appendf(nil, clNginxConf, dir, port), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		cmd := exec.Command(path, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		up := testutil.Eventually(5*time.Second, func() bool {
+			select {
+			case err := <-exited:
+				exited <- err
+				return true
+			default:
+			}
+			c, err := net.Dial("tcp4", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+		select {
+		case <-exited: // did not start (the port was taken meanwhile?)
+			continue
+		default:
+		}
+		if !up {
+			cmd.Process.Kill()
+			<-exited
+			continue
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+		})
+		return "http://" + addr
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	t.Fatalf("nginx did not start:\n%s\n%s", out.String(), log)
+	return ""
+}
+
+func TestClientNginx(t *testing.T) {
+	clLeakCheck(t)
+	small := []byte("Hello from nginx!\n")
+	large := clPattern(12<<20+12345, 11)
+	base := clStartNginx(t, map[string][]byte{"small.txt": small, "large.bin": large})
+	rl := clStartLoop(t)
+	c := clNewClient(t, rl, nil)
+
+	resp := clGet(t, rl, c, base+"/small.txt")
+	if resp.Status != 200 || !bytes.Equal(resp.Body, small) || resp.Header("Server") == "" {
+		t.Fatalf("small: %d %q, Server %q", resp.Status, resp.Body, resp.Header("Server"))
+	}
+	resp, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "HEAD", URL: base + "/large.bin"})
+	if err != nil || resp.ContentLength != int64(len(large)) || len(resp.Body) != 0 {
+		t.Fatalf("HEAD: %v %+v", err, resp)
+	}
+	resp = clGet(t, rl, c, base+"/missing")
+	if resp.Status != 404 {
+		t.Errorf("missing: %d", resp.Status)
+	}
+	resp = clGet(t, rl, c, base+"/large.bin")
+	if !bytes.Equal(resp.Body, large) {
+		t.Fatalf("large, gathered: %d bytes", len(resp.Body))
+	}
+	if st := clStats(rl, c); st.Dials != 1 || st.Reused != 3 {
+		t.Errorf("keep-alive: %+v", st)
+	}
+
+	// The large file streamed, with pauses: nginx is slowed down.
+	var got bytes.Buffer
+	var pauses int
+	var resume eddy.Timer
+	ch := make(chan error, 1)
+	rl.Post(func() {
+		var call *evhttp.ClientCall
+		resume.Init(func(*eddy.Timer) { call.ResumeRead() }, time.Millisecond, 0)
+		call = c.Stream(&evhttp.ClientRequest{URL: base + "/large.bin"}, evhttp.ClientHandler{
+			OnBody: func(call *evhttp.ClientCall, p []byte) {
+				before := got.Len()
+				got.Write(p)
+				if got.Len()/(1<<20) != before/(1<<20) {
+					pauses++
+					call.PauseRead()
+					resume.Start(rl.Loop)
+				}
+			},
+			OnDone: func(_ *evhttp.ClientCall, err error) { resume.Stop(); ch <- err },
+		})
+	})
+	if err := <-ch; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), large) || pauses < 10 {
+		t.Fatalf("large, streamed: %d bytes, %d pauses", got.Len(), pauses)
+	}
+
+	// nginx closes the idle connection after keepalive_timeout (1s): the
+	// client sees it and drops it; the next request goes on a new one and
+	// no error shows.
+	if !testutil.Eventually(5*time.Second, func() bool { return clStats(rl, c).Open == 0 }) {
+		t.Fatalf("nginx's idle close not seen: %+v", clStats(rl, c))
+	}
+	resp = clGet(t, rl, c, base+"/small.txt")
+	if !bytes.Equal(resp.Body, small) {
+		t.Errorf("after idle close: %q", resp.Body)
+	}
+	if st := clStats(rl, c); st.Dials != 2 || st.Retries != 0 {
+		t.Errorf("after idle close: %+v", st)
+	}
+
+	// Several at once, on several connections, with pipelining too.
+	for _, cfg := range []evhttp.ClientConfig{{MaxConnsPerHost: 3}, {MaxConnsPerHost: 2, Pipelining: true}} {
+		c := clNewClient(t, rl, &cfg)
+		const n = 20
+		results := make(chan error, n)
+		rl.Post(func() {
+			for i := range n {
+				url := base + "/small.txt"
+				if i%5 == 0 {
+					url = base + "/large.bin"
+				}
+				c.Get(url, func(resp *evhttp.ClientResponse, err error) {
+					if err == nil && (i%5 == 0 && !bytes.Equal(resp.Body, large) || i%5 != 0 && !bytes.Equal(resp.Body, small)) {
+						err = fmt.Errorf("request %d: wrong body (%d bytes)", i, len(resp.Body))
+					}
+					results <- err
+				})
+			}
+		})
+		for range n {
+			if err := <-results; err != nil {
+				t.Fatalf("%+v: %v", cfg, err)
+			}
+		}
+		if st := clStats(rl, c); st.Dials > uint64(cfg.MaxConnsPerHost) || cfg.Pipelining && st.Pipelined == 0 {
+			t.Errorf("%+v: %+v", cfg, st)
+		}
+	}
+}

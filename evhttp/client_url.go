@@ -1,0 +1,252 @@
+package evhttp
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// clURL is a parsed absolute http URL, cut into what a request needs.
+// Every string is a substring of the URL unless the URL needed fixing
+// (upper-case host, bytes that must be escaped), so parsing a well-formed
+// URL allocates nothing.
+type clURL struct {
+	host      string     // host name or address, lower case, without brackets
+	port      string     // decimal port, "80" when the URL has none
+	key       string     // the pool key: host, or host:port when the port is not 80
+	authority string     // the Host header: host[:port] as in the URL, without userinfo
+	target    string     // origin-form request target: path and query, "/" at least
+	userinfo  string     // "user:password" from the URL, if any (unescaped)
+	ip        netip.Addr // the host as an address, if it is one
+}
+
+// clParseURL parses an absolute http URL. https and other schemes are
+// refused with ErrClientHTTPS and ErrClientScheme.
+func clParseURL(raw string) (clURL, error) {
+	var u clURL
+	i := strings.Index(raw, "://")
+	if i <= 0 {
+		return u, fmt.Errorf("%w %q: not an absolute http URL", ErrClientURL, raw)
+	}
+	switch scheme := raw[:i]; {
+	case strings.EqualFold(scheme, "http"):
+	case strings.EqualFold(scheme, "https"):
+		return u, fmt.Errorf("%w: %q", ErrClientHTTPS, raw)
+	default:
+		return u, fmt.Errorf("%w %q in %q", ErrClientScheme, scheme, raw)
+	}
+	rest := raw[i+3:]
+	if j := strings.IndexByte(rest, '#'); j >= 0 {
+		rest = rest[:j]
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	auth := rest[:end]
+	target := rest[end:]
+	if at := strings.LastIndexByte(auth, '@'); at >= 0 {
+		ui, err := url.PathUnescape(auth[:at])
+		if err != nil {
+			return u, fmt.Errorf("%w %q: bad userinfo", ErrClientURL, raw)
+		}
+		u.userinfo = ui
+		auth = auth[at+1:]
+	}
+	host, port := auth, ""
+	if strings.HasPrefix(auth, "[") {
+		k := strings.IndexByte(auth, ']')
+		if k < 0 {
+			return u, fmt.Errorf("%w %q: missing ']' in host", ErrClientURL, raw)
+		}
+		host = auth[1:k]
+		switch after := auth[k+1:]; {
+		case after == "":
+		case after[0] == ':':
+			port = after[1:]
+		default:
+			return u, fmt.Errorf("%w %q: bad host", ErrClientURL, raw)
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() {
+			return u, fmt.Errorf("%w %q: bad IPv6 address", ErrClientURL, raw)
+		}
+		u.ip = a
+	} else if k := strings.LastIndexByte(auth, ':'); k >= 0 {
+		host, port = auth[:k], auth[k+1:]
+	}
+	if host == "" {
+		return u, fmt.Errorf("%w %q: missing host", ErrClientURL, raw)
+	}
+	if !u.ip.IsValid() {
+		for i := 0; i < len(host); i++ {
+			c := host[i]
+			if c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}%/", c) >= 0 {
+				return u, fmt.Errorf("%w %q: bad host", ErrClientURL, raw)
+			}
+		}
+		if strings.Trim(host, "0123456789.") == "" { // else ParseAddr's error would allocate
+			if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+				u.ip = a
+			}
+		}
+	}
+	explicit := port != ""
+	if !explicit {
+		port = "80"
+	} else {
+		n := 0
+		for i := 0; i < len(port); i++ {
+			if port[i] < '0' || port[i] > '9' || n > 65535 {
+				return u, fmt.Errorf("%w %q: bad port", ErrClientURL, raw)
+			}
+			n = n*10 + int(port[i]-'0')
+		}
+		if n == 0 || n > 65535 {
+			return u, fmt.Errorf("%w %q: bad port", ErrClientURL, raw)
+		}
+		if port == "80" {
+			explicit = false
+		}
+	}
+	u.host, u.port, u.authority = host, port, auth
+	if clHasUpper(host) {
+		u.host = strings.ToLower(host)
+		u.authority = strings.ToLower(auth)
+	}
+	switch {
+	case !explicit && u.ip.Is6():
+		u.key = "[" + u.host + "]"
+	case !explicit:
+		u.key = u.host
+	case u.authority == auth && !clHasUpper(auth):
+		u.key = auth // host:port as written: no allocation
+	case u.ip.Is6():
+		u.key = "[" + u.host + "]:" + port
+	default:
+		u.key = u.host + ":" + port
+	}
+	switch {
+	case target == "":
+		target = "/"
+	case target[0] == '?':
+		target = "/" + target
+	}
+	u.target = clEscapeTarget(target)
+	return u, nil
+}
+
+// dialAddr returns the address to dial: "host:port" or "[v6]:port".
+func (u *clURL) dialAddr() string {
+	if u.ip.Is6() {
+		return "[" + u.host + "]:" + u.port
+	}
+	return u.host + ":" + u.port
+}
+
+func clHasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// clEscapeTarget percent-encodes the bytes a request-target cannot hold
+// (controls, space, non-ASCII and a few delimiters), as net/url does for a
+// path; a target without them is returned as it is.
+func clEscapeTarget(t string) string {
+	bad := func(c byte) bool {
+		return c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
+	}
+	i := 0
+	for i < len(t) && !bad(t[i]) {
+		i++
+	}
+	if i == len(t) {
+		return t
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(t)+16)
+	b = append(b, t[:i]...)
+	for ; i < len(t); i++ {
+		if c := t[i]; bad(c) {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// clRedirect computes the next hop of a redirect, following net/http's
+// rules: 301, 302 and 303 turn any method but GET and HEAD into GET and
+// drop the body; 307 and 308 keep the method and the body, and are not
+// followed when the body cannot be sent again (a streamed one). It returns
+// follow false when the response is to be delivered as it is (no Location,
+// or a 307/308 with a body that cannot be replayed).
+func clRedirect(req *ClientRequest, status int, location string) (next ClientRequest, follow bool, err error) {
+	includeBody := false
+	method := req.method()
+	switch status {
+	case 301, 302, 303:
+		if method != "GET" && method != "HEAD" {
+			method = "GET"
+		}
+	case 307, 308:
+		if req.StreamBody {
+			return next, false, nil
+		}
+		includeBody = true
+	default:
+		return next, false, nil
+	}
+	if location == "" {
+		return next, false, nil
+	}
+	base, err := url.Parse(req.URL)
+	if err != nil {
+		return next, false, fmt.Errorf("%w: %v", ErrClientRedirect, err)
+	}
+	to, err := base.Parse(location)
+	if err != nil {
+		return next, false, fmt.Errorf("%w %q: %v", ErrClientRedirect, location, err)
+	}
+	to.Fragment, to.RawFragment = "", ""
+	next = ClientRequest{Method: method, URL: to.String(), ExpectContinue: req.ExpectContinue && includeBody}
+	if includeBody {
+		next.Body = req.Body
+	}
+	sameHost := strings.EqualFold(base.Host, to.Host)
+	if sameHost {
+		next.Host = req.Host
+	}
+	if len(req.Header) > 0 {
+		next.Header = make(http.Header, len(req.Header)+1)
+		for k, vs := range req.Header {
+			switch http.CanonicalHeaderKey(k) {
+			case "Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization":
+				if !sameHost {
+					continue
+				}
+			case "Content-Type", "Content-Encoding", "Content-Language", "Expect":
+				if !includeBody {
+					continue
+				}
+			case "Referer":
+				continue
+			}
+			next.Header[k] = vs
+		}
+	}
+	if next.Header == nil {
+		next.Header = make(http.Header, 1)
+	}
+	ref := *base
+	ref.User, ref.Fragment, ref.RawFragment = nil, "", ""
+	next.Header.Set("Referer", ref.String())
+	return next, true, nil
+}

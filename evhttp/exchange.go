@@ -1,0 +1,432 @@
+package evhttp
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
+)
+
+// exchange is one request and its response. The Request and
+// ResponseWriter the handler sees are its fields; a loop keeps the
+// exchanges that are over for reuse, with their buffers. Loop goroutine
+// only.
+type exchange struct {
+	hc    *conn
+	r     Request
+	w     ResponseWriter
+	dec   h1.Body // decodes the request body
+	flags uint32
+	err   error     // why the exchange failed, if it did
+	start time.Time // when the head was parsed (only with an access log)
+}
+
+// exchange flags.
+const (
+	xInBuffer   uint32 = 1 << iota // the head is still in evnet's read buffer
+	xAsync                         // the handler ends the response itself
+	xHeadSent                      // the response head was written
+	xEnded                         // the response is complete (or cut)
+	xAborted                       // over without its response; never reused
+	xOverride                      // the server took the response over (an error); never reused
+	xChunked                       // the body is chunked
+	xCloseDelim                    // the body ends with the connection (HTTP/1.0)
+	xNoBody                        // the status allows no body
+	xHead                          // a HEAD request
+	xWantDrain                     // Full reported true: OnDrain is due
+	xSent100                       // 100 Continue was sent
+	xMustClose                     // the connection must close after this response
+	xBodyDone                      // the request body is read to its end (or there is none)
+	xBodyPaused                    // PauseBody
+	xCollect                       // ReadAll
+	xEOFDue                        // the body's last call waits for the next pump
+	xInternal                      // an error response made by the server: no handler
+	xPopped                        // out of the output queue
+	xRetired                       // over and handed back
+)
+
+// Output destinations of an exchange's bytes (see begin).
+const (
+	sinkPending uint8 = iota // its own buffer: an earlier response is not done
+	sinkBatch                // the loop's coalescing buffer: its connection's callback runs
+	sinkDirect               // written at once
+)
+
+// reset clears x for its next request, keeping its buffers.
+func (x *exchange) reset() {
+	r, w := &x.r, &x.w
+	clear(r.h.Headers)
+	hs := r.h.Headers[:0]
+	clear(x.dec.Trailers)
+	trailers := x.dec.Trailers[:0]
+	head := keepBuf(r.head, maxRetain)
+	body := keepBuf(r.body, maxRetain)
+	clear(w.hdr.f)
+	f := w.hdr.f[:0]
+	buf := keepBuf(w.buf, 2*bufferLimit)
+	pending := keepBuf(w.pending, maxRetain)
+	*x = exchange{}
+	x.r.x, x.w.x = x, x
+	x.r.h.Headers, x.r.head, x.r.body = hs, head, body
+	x.dec.Trailers = trailers
+	x.w.hdr.f, x.w.buf, x.w.pending = f, buf, pending
+}
+
+// keepBuf empties b for reuse, or drops it if it grew past limit.
+func keepBuf(b []byte, limit int) []byte {
+	if cap(b) > limit {
+		return nil
+	}
+	return b[:0]
+}
+
+// usable returns the error a handler's call gets on x, or nil.
+func (x *exchange) usable() error {
+	switch {
+	case x.flags&(xAborted|xOverride) != 0:
+		return x.err
+	case x.flags&xEnded != 0:
+		return ErrEnded
+	}
+	return nil
+}
+
+// begin returns the buffer x's output is to be appended to, and where it
+// goes (end takes both back).
+func (x *exchange) begin() ([]byte, uint8) {
+	hc := x.hc
+	ls := hc.ls
+	switch {
+	case len(hc.q) == 0 || hc.q[0] != x:
+		return x.w.pending, sinkPending
+	case ls.batch == hc:
+		return ls.out, sinkBatch
+	}
+	b := ls.aux
+	ls.aux = nil
+	return b[:0], sinkDirect
+}
+
+// end sends what was appended to the buffer begin returned.
+func (x *exchange) end(b []byte, sink uint8) {
+	hc := x.hc
+	ls := hc.ls
+	switch sink {
+	case sinkPending:
+		x.w.pending = b
+		if len(b) > ls.cfg.maxPending {
+			// The handler writes far ahead of the responses before its
+			// own: as evnet does with a queue past MaxBuffered, give up.
+			hc.c.Abort()
+		}
+	case sinkBatch:
+		ls.out = b
+		if len(b) >= flushAt {
+			hc.flushOut()
+		}
+	case sinkDirect:
+		if len(b) > 0 && hc.flags&cClosed == 0 {
+			hc.c.Write(b)
+		}
+		if ls.aux == nil && cap(b) <= maxRetain {
+			ls.aux = b[:0]
+		}
+	}
+}
+
+// bodyless reports whether a response with status has no body.
+func bodyless(status int) bool {
+	return status < 200 || status == 204 || status == 304
+}
+
+// sendHead writes the response head and the body buffered so far. known
+// is the whole body's length when the response is ending, -1 otherwise.
+func (x *exchange) sendHead(known int64) {
+	w := &x.w
+	dst, sink := x.begin()
+	dst = x.appendHead(dst, known)
+	if n := len(w.buf); n > 0 && x.flags&(xHead|xNoBody) == 0 {
+		p := w.buf
+		if w.cl >= 0 && int64(n) > w.cl {
+			p = p[:w.cl]
+		}
+		if x.flags&xChunked != 0 {
+			dst = h1.AppendChunk(dst, p)
+		} else {
+			dst = append(dst, p...)
+		}
+		w.written += int64(len(p))
+	} else if x.flags&xNoBody == 0 {
+		w.written += w.nbuf
+		if w.cl >= 0 {
+			w.written = min(w.written, w.cl)
+		}
+	}
+	w.buf = w.buf[:0]
+	w.nbuf = 0
+	x.end(dst, sink)
+}
+
+// appendHead appends the response head, deciding the framing (length,
+// chunked, or until the close) and whether the connection closes after it.
+func (x *exchange) appendHead(dst []byte, known int64) []byte {
+	hc, w := x.hc, &x.w
+	cfg := hc.ls.cfg
+	x.flags |= xHeadSent
+	if w.status == 0 {
+		w.status = 200
+	}
+	userClose, hasDate, hasServer := false, false, false
+	for i := range w.hdr.f {
+		f := &w.hdr.f[i]
+		switch f.kind {
+		case kContentLength:
+			if v, ok := parseLength(f.value); ok && w.cl < 0 {
+				w.cl = v
+			}
+		case kConnection:
+			userClose = userClose || hasToken(f.value, "close")
+		case kDate:
+			hasDate = true
+		case kServer:
+			hasServer = true
+		}
+	}
+	const (
+		frameNone = iota
+		frameLength
+		frameChunked
+	)
+	frame := frameNone
+	switch {
+	case bodyless(w.status):
+		x.flags |= xNoBody
+		w.cl = -1
+	case w.cl >= 0:
+		frame = frameLength
+	case known >= 0:
+		w.cl = known
+		frame = frameLength
+	case x.flags&xHead != 0:
+	case x.r.h.Minor >= 1:
+		frame = frameChunked
+		x.flags |= xChunked
+	default:
+		x.flags |= xCloseDelim
+	}
+	closes := x.flags&(xMustClose|xCloseDelim) != 0 || userClose ||
+		hc.flags&cCloseAfter != 0 && len(hc.q) > 0 && hc.q[len(hc.q)-1] == x
+	if closes {
+		hc.flags |= cCloseAfter
+		hc.cutAfter(x)
+	}
+	dst = h1.AppendStatusLine(dst, x.r.h.Minor, w.status)
+	if !hasDate {
+		dst = append(dst, hc.ls.dateLine()...)
+	}
+	if !hasServer && cfg.serverLine != nil {
+		dst = append(dst, cfg.serverLine...)
+	}
+	for i := range w.hdr.f {
+		f := &w.hdr.f[i]
+		switch f.kind {
+		case kInvalid, kContentLength, kTransferEncoding, kConnection:
+			continue
+		}
+		dst = h1.AppendHeader(dst, f.name, f.value)
+	}
+	switch frame {
+	case frameLength:
+		dst = h1.AppendHeaderInt(dst, "Content-Length", w.cl)
+	case frameChunked:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	switch {
+	case closes:
+		dst = append(dst, "Connection: close\r\n"...)
+	case x.r.h.Minor == 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// interim writes a 1xx response.
+func (x *exchange) interim(status int) {
+	if x.r.h.Minor == 0 {
+		return // HTTP/1.0 clients do not expect them (RFC 9110 §15.2)
+	}
+	dst, sink := x.begin()
+	dst = h1.AppendStatusLine(dst, 1, status)
+	if status != 100 {
+		for i := range x.w.hdr.f {
+			f := &x.w.hdr.f[i]
+			switch f.kind {
+			case kInvalid, kContentLength, kTransferEncoding, kConnection:
+				continue
+			}
+			dst = h1.AppendHeader(dst, f.name, f.value)
+		}
+	}
+	dst = append(dst, "\r\n"...)
+	x.end(dst, sink)
+}
+
+// expectContinue sends 100 Continue if the client waits for it before
+// sending the body the handler now asks for.
+func (x *exchange) expectContinue() {
+	if x.r.h.Expect100 && x.flags&(xSent100|xHeadSent|xBodyDone) == 0 {
+		x.flags |= xSent100
+		x.interim(100)
+	}
+}
+
+// writeBody writes p as body after the head.
+func (x *exchange) writeBody(p []byte) (int, error) {
+	w := &x.w
+	n := len(p)
+	var err error
+	if w.cl >= 0 && w.written+int64(n) > w.cl {
+		n = int(w.cl - w.written)
+		p = p[:n]
+		err = ErrContentLength
+	}
+	if x.flags&xHead != 0 || n == 0 {
+		w.written += int64(n)
+		return n, err
+	}
+	chunked := x.flags&xChunked != 0
+	dst, sink := x.begin()
+	if chunked {
+		dst = h1.AppendChunkHeader(dst, n)
+	}
+	if n >= bigWrite && sink != sinkPending {
+		x.end(dst, sink)
+		x.hc.write(p)
+		dst, sink = x.begin()
+	} else {
+		dst = append(dst, p...)
+	}
+	if chunked {
+		dst = append(dst, "\r\n"...)
+	}
+	x.end(dst, sink)
+	w.written += int64(n)
+	if x.flags&xAborted != 0 {
+		return n, x.err
+	}
+	return n, err
+}
+
+// finish ends the response: its head if not sent (with the length of
+// what was buffered), the end of a chunked body.
+func (x *exchange) finish() {
+	hc, w := x.hc, &x.w
+	if hc.reader == x && x.flags&xBodyDone == 0 && x.r.bodyFn == nil {
+		// The body is not wanted: drop it if it is short, else close.
+		if x.r.h.Expect100 && x.flags&xSent100 == 0 ||
+			!x.r.h.Chunked && x.r.h.ContentLength-x.r.received > discardLimit {
+			x.flags |= xMustClose
+		}
+	}
+	if x.flags&xHeadSent == 0 {
+		x.sendHead(w.nbuf)
+	} else if x.flags&xChunked != 0 {
+		dst, sink := x.begin()
+		dst = h1.AppendLastChunk(dst, nil)
+		x.end(dst, sink)
+	}
+	if x.flags&xAborted != 0 {
+		return
+	}
+	if w.cl >= 0 && w.written < w.cl && x.flags&(xHead|xNoBody) == 0 {
+		// Shorter than declared: only closing tells the client.
+		hc.flags |= cCloseAfter
+		hc.cutAfter(x)
+	}
+	x.flags |= xEnded
+	hc.advance()
+}
+
+// replace makes x's response an error response with status, dropping
+// what the handler had set, and ends it. The connection closes after it.
+func (x *exchange) replace(status int) {
+	w := &x.w
+	w.hdr.Reset()
+	w.buf = w.buf[:0]
+	w.nbuf = 0
+	w.cl = -1
+	w.status = status
+	x.flags |= xMustClose
+	w.hdr.Add("Content-Type", "text/plain; charset=utf-8")
+	w.buf = strconv.AppendInt(w.buf, int64(status), 10)
+	w.buf = append(w.buf, ' ')
+	w.buf = append(w.buf, h1.StatusText(status)...)
+	w.buf = append(w.buf, '\n')
+	w.nbuf = int64(len(w.buf))
+	x.finish()
+}
+
+// parseLength parses a Content-Length value set by a handler.
+func parseLength(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+// hasToken reports whether the comma-separated list v holds token,
+// without regard to ASCII case.
+func hasToken(v, token string) bool {
+	for v != "" {
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		t := v[:i]
+		for len(t) > 0 && (t[0] == ' ' || t[0] == '\t') {
+			t = t[1:]
+		}
+		for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
+			t = t[:len(t)-1]
+		}
+		if foldEq(t, token) {
+			return true
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return false
+}
+
+// foldEq reports whether a and b are equal without regard to ASCII case.
+func foldEq(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c, d := a[i], b[i]
+		if c == d {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,704 @@
+package evhttp
+
+import (
+	"context"
+	"log"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
+	"github.com/eddyloop/eddy/evnet"
+)
+
+// Default limits and timeouts of a Server (the value a zero field takes).
+const (
+	// DefaultMaxRequestLine is the default Server.MaxRequestLine: 8 KiB,
+	// nginx's large_client_header_buffers size.
+	DefaultMaxRequestLine = h1.DefaultMaxRequestLine
+	// DefaultMaxHeaderBytes is the default Server.MaxHeaderBytes: 64 KiB.
+	DefaultMaxHeaderBytes = h1.DefaultMaxHeaderBytes
+	// DefaultMaxHeaders is the default Server.MaxHeaders: 100 field lines.
+	DefaultMaxHeaders = h1.DefaultMaxHeaders
+	// DefaultMaxBodyBytes is the default Server.MaxBodyBytes: 8 MiB.
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultHeaderTimeout is the default Server.HeaderTimeout.
+	DefaultHeaderTimeout = 10 * time.Second
+	// DefaultBodyTimeout is the default Server.BodyTimeout, nginx's
+	// client_body_timeout.
+	DefaultBodyTimeout = 60 * time.Second
+	// DefaultWriteTimeout is the default Server.WriteTimeout, nginx's
+	// send_timeout.
+	DefaultWriteTimeout = 60 * time.Second
+	// DefaultIdleTimeout is the default Server.IdleTimeout.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultMaxPipelined is the default Server.MaxPipelined.
+	DefaultMaxPipelined = 16
+)
+
+const (
+	// lingerTimeout bounds how long a connection the server closes keeps
+	// reading (and dropping) what the client still sends after the last
+	// response: closing a socket with unread input makes the kernel send
+	// a reset, which can destroy the response before the client reads it
+	// (net/http waits as long).
+	lingerTimeout = 500 * time.Millisecond
+	// discardLimit is how much of a request body the server reads and
+	// drops, when the handler ended the response without reading it, to
+	// keep the connection; past it, the connection is closed instead.
+	discardLimit = 256 << 10
+	// holdLimit is how much unusable input (pipelined requests waiting
+	// for a slot, a body waiting for the handler) a connection reads ahead
+	// before it stops reading.
+	holdLimit = 64 << 10
+	// bufferLimit is how much body a ResponseWriter buffers before it
+	// sends the head: a response that ends within it gets a
+	// Content-Length, a longer one without a declared length is chunked.
+	bufferLimit = 16 << 10
+	// flushAt is the size at which a connection's coalesced output is
+	// handed to the connection before the end of the batch.
+	flushAt = 32 << 10
+	// bigWrite is the size from which a body write goes to the connection
+	// directly instead of being copied into the coalescing buffer.
+	bigWrite = 16 << 10
+	// maxRetain bounds the buffers kept for reuse.
+	maxRetain = 256 << 10
+	// maxFree bounds the exchanges a loop keeps for reuse.
+	maxFree = 4096
+)
+
+// Server is an HTTP/1.1 server on eddy loops. Set its fields, then serve
+// with Serve (one loop) or ServeGroup (an evnet.Group, one server state per
+// loop); the fields must not change after that. The zero value of a field
+// is its documented default; a negative limit or timeout means none.
+//
+// Every connection belongs to the loop that accepted it, and the handler
+// runs there; a Server shares nothing between loops but its configuration,
+// so its loops never contend.
+type Server struct {
+	// Handler answers the requests; nil answers 404 to everything.
+	Handler Handler
+
+	// MaxRequestLine is the most bytes a request line may take (default
+	// DefaultMaxRequestLine); a longer one is answered 414.
+	MaxRequestLine int
+	// MaxHeaderBytes is the most bytes a request head may take (default
+	// DefaultMaxHeaderBytes); a larger one is answered 431. It bounds the
+	// trailer section of a chunked body too.
+	MaxHeaderBytes int
+	// MaxHeaders is the most field lines a request head may have (default
+	// DefaultMaxHeaders); more is answered 431.
+	MaxHeaders int
+	// MaxBodyBytes is the largest request body (default
+	// DefaultMaxBodyBytes; negative: no limit). A Content-Length above it
+	// is answered 413 before the handler runs; a chunked body that grows
+	// past it is cut and answered 413 (if the response has not started),
+	// and the connection closed.
+	MaxBodyBytes int64
+
+	// HeaderTimeout bounds the time a request head takes to arrive, from
+	// its first byte (or, for a new connection, from the accept) to its
+	// end, whatever the pace: a client that dribbles a head (slowloris) is
+	// answered 408 and closed (default DefaultHeaderTimeout).
+	HeaderTimeout time.Duration
+	// BodyTimeout closes a connection whose request body stops arriving
+	// for that long while the handler reads it, with a 408 if the
+	// response has not started (default DefaultBodyTimeout).
+	BodyTimeout time.Duration
+	// WriteTimeout closes a connection whose pending output the client
+	// has not read any of for that long (default DefaultWriteTimeout;
+	// see evnet.Conn.SetWriteTimeout). It is a stall timeout, so a large
+	// response to a client that keeps reading is never cut.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that has no request in
+	// progress for that long (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
+
+	// MaxPipelined bounds the requests of one connection that are in
+	// flight at once: parsed and handed to the handler, their responses
+	// not yet all sent (default DefaultMaxPipelined). Responses always
+	// leave in request order; past the bound the server stops reading the
+	// connection until a response is done.
+	MaxPipelined int
+	// DisableKeepAlive makes every response close its connection.
+	DisableKeepAlive bool
+
+	// Name, if not empty, is sent as the Server header field of every
+	// response that does not set one.
+	Name string
+
+	// AccessLog, if not nil, is called once for each request when its
+	// exchange is over. A nil AccessLog costs nothing.
+	AccessLog AccessLogFunc
+	// ConnState, if not nil, is called on the loop's goroutine each time a
+	// connection changes state.
+	ConnState func(c *evnet.Conn, state ConnState)
+	// ErrorLog receives the server's rare messages (a handler panic and
+	// its stack); nil means the log package's standard logger.
+	ErrorLog func(format string, args ...any)
+
+	// ListenConfig holds the listening options (backlog, SO_REUSEPORT)
+	// and the options of the accepted connections: their output queue's
+	// watermarks (which Full and OnDrain follow) and its hard cap. Its
+	// timeouts are not used: the Server's own apply.
+	ListenConfig evnet.ListenConfig
+
+	once    sync.Once
+	cfg     *config
+	lc      evnet.ListenConfig // ListenConfig without its timeouts
+	netH    evnet.Handler
+	mu      sync.Mutex                                 // guards what follows and the writes of states
+	states  atomic.Pointer[map[*eddy.Loop]*loopServer] // copy on write
+	closing bool
+	busy    int           // loops with connections left while closing
+	drained chan struct{} // closed when closing and every loop is drained
+	onDone  []func()      // StartShutdown's done functions
+}
+
+// config is the Server's resolved configuration, immutable once made.
+type config struct {
+	limits        h1.Limits
+	headerTimeout time.Duration
+	bodyTimeout   time.Duration
+	writeTimeout  time.Duration
+	idleTimeout   time.Duration
+	maxPipelined  int
+	noKeepAlive   bool
+	serverLine    []byte // "Server: name\r\n", or nil
+	handler       Handler
+	accessLog     AccessLogFunc
+	connState     func(c *evnet.Conn, state ConnState)
+	logf          func(format string, args ...any)
+	highWater     int
+	maxPending    int
+}
+
+// duration resolves a timeout: zero is def, negative is none (0).
+func duration(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// setup resolves the configuration and the evnet callbacks, once.
+func (s *Server) setup() {
+	s.once.Do(func() {
+		c := &config{
+			limits: h1.Limits{
+				MaxRequestLine: s.MaxRequestLine,
+				MaxHeaderBytes: s.MaxHeaderBytes,
+				MaxHeaders:     s.MaxHeaders,
+				MaxBodyBytes:   s.MaxBodyBytes,
+			},
+			headerTimeout: duration(s.HeaderTimeout, DefaultHeaderTimeout),
+			bodyTimeout:   duration(s.BodyTimeout, DefaultBodyTimeout),
+			writeTimeout:  duration(s.WriteTimeout, DefaultWriteTimeout),
+			idleTimeout:   duration(s.IdleTimeout, DefaultIdleTimeout),
+			maxPipelined:  s.MaxPipelined,
+			noKeepAlive:   s.DisableKeepAlive,
+			handler:       s.Handler,
+			accessLog:     s.AccessLog,
+			connState:     s.ConnState,
+			logf:          s.ErrorLog,
+			highWater:     s.ListenConfig.Options.HighWater,
+			maxPending:    s.ListenConfig.Options.MaxBuffered,
+		}
+		switch {
+		case c.limits.MaxBodyBytes == 0:
+			c.limits.MaxBodyBytes = DefaultMaxBodyBytes
+		case c.limits.MaxBodyBytes < 0:
+			c.limits.MaxBodyBytes = 0 // h1: no limit
+		}
+		if c.maxPipelined <= 0 {
+			c.maxPipelined = DefaultMaxPipelined
+		}
+		if s.Name != "" {
+			c.serverLine = h1.AppendHeader(nil, "Server", s.Name)
+		}
+		if c.handler == nil {
+			c.handler = notFound
+		}
+		if c.logf == nil {
+			c.logf = log.Printf
+		}
+		if c.highWater <= 0 {
+			c.highWater = evnet.DefaultHighWater
+		}
+		if c.maxPending <= 0 {
+			c.maxPending = evnet.DefaultMaxBuffered
+		}
+		s.cfg = c
+		s.lc = s.ListenConfig
+		s.lc.Options.IdleTimeout, s.lc.Options.WriteTimeout = 0, 0
+		s.netH = evnet.Handler{
+			OnOpen:  s.onOpen,
+			OnData:  onData,
+			OnDrain: onDrain,
+			OnEOF:   onEOF,
+			OnClose: onClose,
+		}
+	})
+}
+
+// ConnHandler returns the evnet callbacks that serve HTTP on a connection,
+// for a listener or connection the program makes itself (evnet.Adopt,
+// a ListenConfig of its own): every connection opened with them is served
+// by s on its loop, and counts for Shutdown. Serve and ServeGroup use them.
+func (s *Server) ConnHandler() evnet.Handler {
+	s.setup()
+	return s.netH
+}
+
+// Serve listens on address (see evnet.ListenConfig.Listen for the networks
+// and addresses) with s.ListenConfig and serves HTTP on the loop l. It
+// must be called on l's goroutine (or before l runs), and returns the
+// listener (whose Addr is the address in use); Shutdown closes it. Serve
+// may be called several times, for several addresses or loops.
+func (s *Server) Serve(l *eddy.Loop, network, address string) (*evnet.Listener, error) {
+	s.setup()
+	ls := s.state(l)
+	if ls == nil || ls.draining {
+		return nil, ErrServerClosed
+	}
+	ln, err := s.lc.Listen(l, network, address, s.netH)
+	if err != nil {
+		return nil, err
+	}
+	ls.listeners = append(ls.listeners, ln)
+	return ln, nil
+}
+
+// ServeGroup serves HTTP on every loop of g. A TCP address gets one
+// listener per loop (with SO_REUSEPORT when there are several, and the
+// port the first one got when address has port 0), so that the kernel
+// spreads the connections; a Unix address gets the group's single
+// acceptor, which deals the connections to the loops in turn. It returns
+// the first loop's listener. ServeGroup may be called from any goroutine
+// but the group's loops'; it waits for them.
+//
+// Shut the server down (Shutdown) before the group (evnet.Group.Shutdown):
+// the server drains its requests, then the group stops its loops.
+func (s *Server) ServeGroup(g *evnet.Group, network, address string) (*evnet.Listener, error) {
+	s.setup()
+	for i := range g.Len() {
+		if s.state(g.Loop(i)) == nil {
+			return nil, ErrServerClosed
+		}
+	}
+	if network == "unix" {
+		ln, err := g.Listen(network, address, s.lc, s.netH)
+		if err != nil {
+			return nil, err
+		}
+		var closed bool
+		onLoop(g.Loop(0), func() {
+			ls := s.state(g.Loop(0))
+			if closed = ls.draining; !closed {
+				ls.listeners = append(ls.listeners, ln)
+			} else {
+				ln.Close()
+			}
+		})
+		if closed {
+			return nil, ErrServerClosed
+		}
+		return ln, nil
+	}
+	lc := s.lc
+	lc.ReusePort = lc.ReusePort || g.Len() > 1
+	var first *evnet.Listener
+	for i := range g.Len() {
+		l := g.Loop(i)
+		addr := address
+		if i > 0 {
+			addr = first.Addr().String()
+		}
+		var ln *evnet.Listener
+		var err error
+		onLoop(l, func() {
+			ls := s.state(l)
+			if ls.draining {
+				err = ErrServerClosed
+				return
+			}
+			if ln, err = lc.Listen(l, network, addr, s.netH); err == nil {
+				ls.listeners = append(ls.listeners, ln)
+			}
+		})
+		if err != nil {
+			if first != nil {
+				s.closeListeners(g)
+			}
+			return nil, err
+		}
+		if i == 0 {
+			first = ln
+		}
+	}
+	return first, nil
+}
+
+// closeListeners closes the listeners of s on every loop of g, after a
+// ServeGroup that failed half way.
+func (s *Server) closeListeners(g *evnet.Group) {
+	for i := range g.Len() {
+		l := g.Loop(i)
+		onLoop(l, func() {
+			ls := s.state(l)
+			for _, ln := range ls.listeners {
+				ln.Close()
+			}
+			ls.listeners = nil
+		})
+	}
+}
+
+// onLoop runs f on l's goroutine and waits for it.
+func onLoop(l *eddy.Loop, f func()) {
+	done := make(chan struct{})
+	l.Post(func() { f(); close(done) })
+	<-done
+}
+
+// state returns the server's state on loop l, made on first use; nil if
+// the server is closing and has none there.
+func (s *Server) state(l *eddy.Loop) *loopServer {
+	if m := s.states.Load(); m != nil {
+		if ls := (*m)[l]; ls != nil {
+			return ls
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.states.Load()
+	if old != nil {
+		if ls := (*old)[l]; ls != nil {
+			return ls
+		}
+	}
+	if s.closing {
+		return nil
+	}
+	m := make(map[*eddy.Loop]*loopServer, 1)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	ls := newLoopServer(s, l)
+	m[l] = ls
+	s.states.Store(&m)
+	return ls
+}
+
+// Shutdown stops the server gracefully: it stops accepting, closes the
+// idle keep-alive connections at once, lets the requests in progress
+// finish (their responses say Connection: close) and closes each
+// connection when its last response is sent. It returns nil when every
+// connection is closed, or, if ctx ends first, resets the connections
+// left, waits for them to close and returns ctx.Err(). It must be called
+// from a goroutine other than the server's loops', which must be running;
+// from a loop's callback use StartShutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	drained := s.start(-1, nil)
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+	}
+	s.abort()
+	<-drained
+	return ctx.Err()
+}
+
+// Close resets every connection of the server at once and closes its
+// listeners; it returns when they are closed. Like Shutdown, it must be
+// called from a goroutine other than the server's loops'.
+func (s *Server) Close() error {
+	drained := s.start(-1, nil)
+	s.abort()
+	<-drained
+	return nil
+}
+
+// StartShutdown begins what Shutdown does and returns at once: it may be
+// called from any goroutine, a callback of one of the server's loops
+// included. The connections still open after timeout are reset (a
+// negative timeout waits for ever). done, if not nil, is called once
+// every connection is closed, on the goroutine of the loop that closed
+// the last one (or at once, on the caller's, if there is none).
+func (s *Server) StartShutdown(timeout time.Duration, done func()) {
+	s.start(timeout, done)
+}
+
+// start marks the server closing, tells every loop to drain, and returns
+// the channel closed once they have.
+func (s *Server) start(timeout time.Duration, done func()) <-chan struct{} {
+	s.setup()
+	s.mu.Lock()
+	first := !s.closing
+	if first {
+		s.closing = true
+		s.drained = make(chan struct{})
+	}
+	var m map[*eddy.Loop]*loopServer
+	if p := s.states.Load(); p != nil {
+		m = *p
+	}
+	if first {
+		s.busy = len(m)
+	}
+	ch := s.drained
+	if done != nil {
+		select {
+		case <-ch:
+			s.mu.Unlock()
+			done()
+			return ch
+		default:
+			s.onDone = append(s.onDone, done)
+		}
+	}
+	if first && s.busy == 0 {
+		close(s.drained)
+		s.mu.Unlock()
+		s.runDone()
+		return ch
+	}
+	s.mu.Unlock()
+	for _, ls := range m {
+		ls.loop.Post(func() { ls.drain(timeout) })
+	}
+	return ch
+}
+
+// abort tells every loop to reset its connections.
+func (s *Server) abort() {
+	if p := s.states.Load(); p != nil {
+		for _, ls := range *p {
+			ls.loop.Post(ls.abortAll)
+		}
+	}
+}
+
+// loopDrained records that one loop has no connection left.
+func (s *Server) loopDrained() {
+	s.mu.Lock()
+	s.busy--
+	last := s.busy == 0
+	if last {
+		close(s.drained)
+	}
+	s.mu.Unlock()
+	if last {
+		s.runDone()
+	}
+}
+
+func (s *Server) runDone() {
+	s.mu.Lock()
+	fs := s.onDone
+	s.onDone = nil
+	s.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// loopServer is a Server's state on one loop. Loop goroutine only, except
+// srv, cfg and loop, which are immutable.
+type loopServer struct {
+	srv  *Server
+	cfg  *config
+	loop *eddy.Loop
+
+	conns     []*conn // open connections; each knows its index
+	listeners []*evnet.Listener
+	free      []*exchange // exchanges ready for reuse
+
+	// out is the coalescing buffer of the connection whose callback is
+	// running (batch): its responses are appended here and handed to it
+	// in one Write when the callback ends. aux serves the writes made
+	// outside such a batch, which are written at once.
+	out, aux []byte
+	batch    *conn
+
+	// kick runs, in the current or next pass of the loop, the
+	// connections of kicked that have work to resume (held input, a
+	// body to deliver, a drain to report). It is fed, never started.
+	kick    eddy.Check
+	kicked  []*conn
+	kickFed bool
+
+	date      []byte    // "Date: ...\r\n", formatted once per second
+	dateUntil time.Time // on the loop's clock
+
+	reparse h1.Parser // re-parses the heads that outlive the read buffer
+
+	draining bool
+	reported bool
+	drainT   eddy.Timer
+}
+
+func newLoopServer(s *Server, l *eddy.Loop) *loopServer {
+	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing}
+	ls.kick.Init(ls.onKick)
+	ls.reparse.Limits = s.cfg.limits
+	return ls
+}
+
+// dateLine returns the Date field line for the current second.
+func (ls *loopServer) dateLine() []byte {
+	now := ls.loop.Now()
+	if ls.date == nil || !now.Before(ls.dateUntil) {
+		wall := time.Now()
+		ls.date = h1.AppendDateHeader(ls.date[:0], wall)
+		ls.dateUntil = now.Add(time.Second - time.Duration(wall.Nanosecond()))
+	}
+	return ls.date
+}
+
+// get returns an exchange ready for a new request.
+func (ls *loopServer) get() *exchange {
+	if n := len(ls.free); n > 0 {
+		x := ls.free[n-1]
+		ls.free[n-1] = nil
+		ls.free = ls.free[:n-1]
+		x.reset()
+		return x
+	}
+	x := &exchange{}
+	x.r.x = x
+	x.w.x = x
+	return x
+}
+
+// put takes back an exchange that is over. It is cleared when it is
+// taken again, not now: the callback that ended it may still be running
+// and calling its methods, which must keep failing with ErrEnded. get is
+// only called by pump, never from inside a handler's callback.
+func (ls *loopServer) put(x *exchange) {
+	if len(ls.free) < maxFree {
+		ls.free = append(ls.free, x)
+	}
+}
+
+// enter starts a batch for hc: its output is coalesced in ls.out until
+// leave.
+func (ls *loopServer) enter(hc *conn) *conn {
+	prev := ls.batch
+	if prev != nil && prev != hc {
+		prev.flushOut()
+	}
+	ls.batch = hc
+	return prev
+}
+
+// leave ends hc's batch: the coalesced output goes out in one Write.
+func (ls *loopServer) leave(hc, prev *conn) {
+	hc.flushOut()
+	ls.batch = prev
+}
+
+// wakeConn schedules hc.resume in the current or next pass of the loop.
+func (ls *loopServer) wakeConn(hc *conn) {
+	if hc.flags&cKicked != 0 {
+		return
+	}
+	hc.flags |= cKicked
+	ls.kicked = append(ls.kicked, hc)
+	if !ls.kickFed {
+		ls.kickFed = true
+		ls.loop.Feed(&ls.kick, 0)
+	}
+}
+
+func (ls *loopServer) onKick(*eddy.Check) {
+	ls.kickFed = false
+	for i := 0; i < len(ls.kicked); i++ {
+		hc := ls.kicked[i]
+		ls.kicked[i] = nil
+		hc.flags &^= cKicked
+		if hc.flags&cClosed != 0 {
+			continue
+		}
+		prev := ls.enter(hc)
+		hc.resume()
+		ls.leave(hc, prev)
+	}
+	ls.kicked = ls.kicked[:0]
+}
+
+// add and remove keep ls.conns.
+func (ls *loopServer) add(hc *conn) {
+	hc.slot = len(ls.conns)
+	ls.conns = append(ls.conns, hc)
+}
+
+func (ls *loopServer) remove(hc *conn) {
+	i, last := hc.slot, len(ls.conns)-1
+	if i < 0 || i > last || ls.conns[i] != hc {
+		return
+	}
+	ls.conns[i] = ls.conns[last]
+	ls.conns[i].slot = i
+	ls.conns[last] = nil
+	ls.conns = ls.conns[:last]
+	hc.slot = -1
+}
+
+// drain starts the graceful shutdown on this loop.
+func (ls *loopServer) drain(timeout time.Duration) {
+	if !ls.draining {
+		ls.draining = true
+		for _, ln := range ls.listeners {
+			ln.Close()
+		}
+		ls.listeners = nil
+		for _, hc := range append([]*conn(nil), ls.conns...) {
+			hc.drain()
+		}
+	}
+	if timeout >= 0 && !ls.reported {
+		if !ls.drainT.IsActive() || ls.drainT.Remaining() > timeout {
+			ls.drainT.Stop()
+			ls.drainT.Init(func(*eddy.Timer) { ls.abortAll() }, timeout, 0)
+			ls.drainT.Start(ls.loop)
+		}
+	}
+	ls.checkDrained()
+}
+
+// abortAll resets every connection of the loop.
+func (ls *loopServer) abortAll() {
+	ls.draining = true
+	for _, ln := range ls.listeners {
+		ln.Close()
+	}
+	ls.listeners = nil
+	for _, hc := range append([]*conn(nil), ls.conns...) {
+		hc.c.Abort()
+	}
+	ls.checkDrained()
+}
+
+// checkDrained reports the loop drained once it is closing with no
+// connection left.
+func (ls *loopServer) checkDrained() {
+	if ls.draining && !ls.reported && len(ls.conns) == 0 && ls.srv.isClosing() {
+		ls.reported = true
+		ls.drainT.Stop()
+		ls.srv.loopDrained()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
