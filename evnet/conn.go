@@ -148,7 +148,12 @@ func (c *Conn) input() []byte {
 // outq is the output queue of a connection while it has one.
 type outq struct {
 	bufs [][]byte // bufs[0] is the next to send
-	n    int      // bytes queued
+	n    int      // bytes queued in bufs (what MaxBuffered bounds)
+	// File regions queued with SendFile, in order, and where they sit
+	// among bufs (see sendfile.go).
+	files []*fileRegion
+	fileN int64 // bytes of the file regions not sent yet
+	tail  int   // buffers queued after the last region
 }
 
 // timing holds the timeouts of a connection, and its links in the loop's
@@ -461,7 +466,7 @@ func (c *Conn) enqueue(p []byte) error {
 		c.q = q
 	}
 	q.n += len(p)
-	if k := len(q.bufs); k > 0 {
+	if k := len(q.bufs); k > 0 && q.appendable() {
 		last := q.bufs[k-1]
 		m := min(cap(last)-len(last), len(p))
 		q.bufs[k-1] = append(last, p[:m]...)
@@ -469,8 +474,17 @@ func (c *Conn) enqueue(p []byte) error {
 	}
 	if len(p) > 0 {
 		q.bufs = append(q.bufs, append(make([]byte, 0, max(len(p), minChunk)), p...))
+		q.addedBuf()
 	}
-	if q.n > c.sh.o.HighWater {
+	c.queued(first)
+	return nil
+}
+
+// queued notes what was just added to the output queue: the high
+// watermark, and, if the queue was empty before (first), the write
+// interest and the write timeout.
+func (c *Conn) queued(first bool) {
+	if c.q.total() > int64(c.sh.o.HighWater) {
 		c.flags |= fOverHigh
 	}
 	if first {
@@ -482,14 +496,22 @@ func (c *Conn) enqueue(p []byte) error {
 			}
 		}
 	}
-	return nil
 }
 
 // flush writes the output queue with writev until the kernel refuses.
 func (c *Conn) flush() {
 	q := c.q
-	for q.n > 0 {
-		iov := q.bufs[:min(len(q.bufs), maxIovecs)]
+	for q.n > 0 || len(q.files) > 0 {
+		if len(q.files) > 0 && q.files[0].nbufs == 0 {
+			if !c.flushRegion(q) {
+				if c.closed() {
+					return
+				}
+				break // the kernel is full
+			}
+			continue
+		}
+		iov := q.bufs[:min(len(q.bufs), maxIovecs, q.bufsBefore())]
 		n, offered, err := writev(c.w.Fd(), iov)
 		switch {
 		case err == unix.EINTR:
@@ -514,17 +536,18 @@ func (c *Conn) flush() {
 			n -= len(b)
 			q.bufs[0] = nil
 			q.bufs = q.bufs[1:]
+			q.sentBuf()
 		}
 		if short {
 			break // the kernel took less than offered: it is full
 		}
 	}
-	if q.n == 0 {
+	if q.n == 0 && len(q.files) == 0 {
 		c.q = nil
 		c.drained()
 		return
 	}
-	if c.flags&fOverHigh != 0 && q.n <= c.sh.o.LowWater {
+	if c.flags&fOverHigh != 0 && q.total() <= int64(c.sh.o.LowWater) {
 		c.drain()
 	}
 }
@@ -571,12 +594,13 @@ func (c *Conn) shutdown() {
 	}
 }
 
-// Buffered returns the number of bytes in the output queue.
+// Buffered returns the number of bytes in the output queue, the bytes
+// of the file regions not sent yet (SendFile) included.
 func (c *Conn) Buffered() int {
 	if c.q == nil {
 		return 0
 	}
-	return c.q.n
+	return int(min(c.q.total(), maxInt))
 }
 
 // Full reports whether the output queue is over the high watermark: the
@@ -688,7 +712,11 @@ func (c *Conn) finish() {
 	c.flags &^= fClosing
 	c.w.Stop()
 	unix.Close(c.w.Fd())
+	q := c.q
 	c.q = nil
+	if q != nil && len(q.files) > 0 {
+		c.releaseRegions(q)
+	}
 	if c.x != nil {
 		c.x.in = nil
 	}

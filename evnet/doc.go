@@ -24,6 +24,12 @@
 // is only asked of the kernel while the queue is not empty. Bytes are
 // never lost, reordered or duplicated by a partial write.
 //
+// Conn.SendFile queues a region of a file in the same queue, in order
+// with the bytes written before and after it, and sends it with
+// sendfile(2) (or pread and write where sendfile is missing or refuses the
+// descriptors): the file's bytes never pass through the process, and
+// count for the watermarks below as long as they are not sent.
+//
 // # Backpressure
 //
 // The output queue has a high and a low watermark (Options.HighWater and

@@ -1,0 +1,17 @@
+//go:build linux
+
+package evnet
+
+import "golang.org/x/sys/unix"
+
+// sendfile sends up to n bytes of the file infd from off to the socket
+// outfd with sendfile(2), and returns the bytes sent (never negative).
+// The system call is made through the scheduler (not raw): reading a file
+// that is not in the page cache waits for the disk.
+func sendfile(outfd, infd int, off int64, n int) (int, error) {
+	if sendfileDisabled.Load() {
+		return 0, unix.ENOSYS
+	}
+	k, err := unix.Sendfile(outfd, infd, &off, n)
+	return max(k, 0), err
+}

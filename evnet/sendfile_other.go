@@ -1,0 +1,9 @@
+//go:build unix && !(linux || darwin || dragonfly || freebsd)
+
+package evnet
+
+import "golang.org/x/sys/unix"
+
+// sendfile is missing on this system: every region is read with pread
+// and written.
+func sendfile(outfd, infd int, off int64, n int) (int, error) { return 0, unix.ENOSYS }
