@@ -76,6 +76,9 @@ type conn struct {
 	deadline  time.Time  // of the current phase
 	timerAt   time.Time  // when timer fires, while active
 	timer     eddy.Timer // read timeouts, one per connection
+	// adapted is the http.Handler adapter's per-connection cache (the
+	// addresses as net/http gives them), made on its first request.
+	adapted *adConn
 }
 
 func (s *Server) onOpen(c *evnet.Conn) {
@@ -130,6 +133,12 @@ func onEOF(c *evnet.Conn) {
 	if hc.flags&cLinger != 0 {
 		c.Close()
 		return
+	}
+	for _, x := range hc.q {
+		if f := x.peerGone; f != nil {
+			x.peerGone = nil
+			f()
+		}
 	}
 	ls := hc.ls
 	prev := ls.enter(hc)
@@ -208,8 +217,9 @@ func (hc *conn) pump(p []byte) int {
 
 // canParse reports whether the next request may be parsed now.
 func (hc *conn) canParse() bool {
+	n := len(hc.q)
 	return hc.flags&(cCloseAfter|cLinger|cClosed) == 0 && !hc.ls.draining &&
-		len(hc.q) < hc.ls.cfg.maxPipelined && !hc.c.Full()
+		n < hc.ls.cfg.maxPipelined && !hc.c.Full() && (n == 0 || hc.q[n-1].flags&xHold == 0)
 }
 
 // bodyReady reports whether the reader's body can be consumed now: the
@@ -339,6 +349,13 @@ func (hc *conn) serve(x *exchange) {
 // recovered handles a panic of x's handler or one of its callbacks.
 func (hc *conn) recovered(x *exchange, v any) {
 	hc.ls.cfg.logf("evhttp: panic serving %v %q: %v\n%s", hc.c.RemoteAddr(), x.r.h.Target, v, debug.Stack())
+	hc.failHandler(x, false)
+}
+
+// failHandler ends x after its handler failed: with 500 if the head was
+// not sent and cut is false, else cut where it is; the connection closes
+// after it.
+func (hc *conn) failHandler(x *exchange, cut bool) {
 	if x.flags&xAborted != 0 {
 		return
 	}
@@ -357,7 +374,7 @@ func (hc *conn) recovered(x *exchange, v any) {
 		hc.cutAfter(x)
 		hc.retire(x)
 		hc.maybeClose()
-	case x.flags&xHeadSent == 0:
+	case x.flags&xHeadSent == 0 && !cut:
 		x.flags |= xOverride
 		x.replace(500)
 	default:
@@ -486,6 +503,7 @@ func (hc *conn) abort(x *exchange, err error) {
 	if x.err == nil {
 		x.err = err
 	}
+	x.dropFiles(x.err) // fs_send.go
 	if x.flags&xInBuffer != 0 && hc.flags&cClosed == 0 {
 		x.r.keep(hc.ls) // the handler may still look at it
 	}
@@ -545,13 +563,8 @@ func (hc *conn) retire(x *exchange) {
 func (hc *conn) advance() {
 	for len(hc.q) > 0 && hc.flags&cClosed == 0 {
 		x := hc.q[0]
-		if len(x.w.pending) > 0 {
-			p := x.w.pending
-			x.w.pending = nil
-			hc.write(p)
-			if cap(p) <= maxRetain {
-				x.w.pending = p[:0]
-			}
+		if len(x.w.pending) > 0 || len(x.w.files) > 0 {
+			hc.writePending(x) // fs_send.go
 			if hc.flags&cClosed != 0 {
 				return
 			}

@@ -38,6 +38,19 @@
 // string(r.Method()) allocates nothing) and copy what must outlive the
 // exchange.
 //
+// # Standard handlers
+//
+// Adapt(h, opts) serves a standard http.Handler: the loop parses the
+// request and builds its *http.Request, a goroutine of a bounded pool
+// runs h.ServeHTTP, and its writes cross back to the loop in batches.
+// http.Flusher, http.Hijacker, http.ResponseController and request
+// contexts canceled when the client goes away work as with net/http. A
+// goroutine is held only while a request runs: an idle keep-alive
+// connection holds none, and a full pool answers 503 at once. The cost is
+// a hand-off between goroutines each way per request and the allocations
+// of net/http's types (about 22 per small request): the native handler
+// is for the hot paths.
+//
 // # Request bodies
 //
 // The body is read only when the handler asks for it: r.OnBody(fn) gets
@@ -73,6 +86,17 @@
 // until w.Full reports the connection's output queue over its high
 // watermark, and goes on in the function set with w.OnDrain: memory then
 // stays bounded whatever the client's speed.
+//
+// # Files
+//
+// ResponseWriter.SendFile hands a region of an open file to the
+// connection, after the head and the bytes written before it: the
+// connection sends it with sendfile(2), so that a large file costs no
+// memory and a slow client holds no buffer. FileServer serves a directory
+// with it: index files, Content-Type, Last-Modified and ETag, conditional
+// and Range requests, no path out of the directory; files are opened on
+// the work pool and kept open per loop for a second, so that a popular
+// file is answered on the loop at once.
 //
 // # Pipelining
 //

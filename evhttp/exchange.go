@@ -19,6 +19,10 @@ type exchange struct {
 	flags uint32
 	err   error     // why the exchange failed, if it did
 	start time.Time // when the head was parsed (only with an access log)
+	// peerGone, if set, is called when the client shuts its side of the
+	// connection down while the exchange is in the queue (the adapter
+	// cancels the request's context). It must not change the queue.
+	peerGone func()
 }
 
 // exchange flags.
@@ -43,6 +47,7 @@ const (
 	xInternal                      // an error response made by the server: no handler
 	xPopped                        // out of the output queue
 	xRetired                       // over and handed back
+	xHold                          // parse no later request until this response ends (the adapter)
 )
 
 // Output destinations of an exchange's bytes (see begin).

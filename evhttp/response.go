@@ -29,11 +29,12 @@ type ResponseWriter struct {
 	x       *exchange
 	hdr     Header
 	status  int
-	cl      int64  // the declared Content-Length, or -1
-	buf     []byte // body written before the head
-	nbuf    int64  // its length (counted, not kept, for HEAD)
-	written int64  // body bytes after the head
-	pending []byte // output waiting for the responses before this one
+	cl      int64         // the declared Content-Length, or -1
+	buf     []byte        // body written before the head
+	nbuf    int64         // its length (counted, not kept, for HEAD)
+	written int64         // body bytes after the head
+	pending []byte        // output waiting for the responses before this one
+	files   []pendingFile // file regions among pending (fs_send.go)
 	drainFn func(w *ResponseWriter)
 	doneFn  func(w *ResponseWriter, err error)
 }

@@ -99,6 +99,27 @@ func TestNetHTTPPost(t *testing.T) {
 	s := svStart(t, &evhttp.Server{MaxBodyBytes: 64 << 20})
 	c := svClient(t)
 	url := "http://" + s.addr
+	data := svPostEcho(t, c, url)
+	// A small body, in one piece with the head.
+	req, _ := http.NewRequest("POST", url+"/sum", strings.NewReader("hello"))
+	if _, got, _ := svDo(t, c, req); string(got) != svSum([]byte("hello")) {
+		t.Errorf("small sum: %q", got)
+	}
+	// A body the handler ignores is dropped and the connection kept.
+	req, _ = http.NewRequest("POST", url+"/hello", bytes.NewReader(data[:100<<10]))
+	svDo(t, c, req)
+	req, _ = http.NewRequest("GET", url+"/hello", nil)
+	if _, got, reused := svDo(t, c, req); !reused || string(got) != "Hello, World!" {
+		t.Errorf("after an ignored body: %q, reused %v", got, reused)
+	}
+}
+
+// svPostEcho posts a 6 MiB body, with a Content-Length and chunked, to
+// the "/echo" handler (which must echo it back, chunked) and the "/sum"
+// handler (which must answer svSum of it on the same connection), and
+// returns the body.
+func svPostEcho(t *testing.T, c *http.Client, url string) []byte {
+	t.Helper()
 	data := svPattern(6 << 20)
 	for _, chunked := range []bool{false, true} {
 		var body io.Reader = bytes.NewReader(data)
@@ -118,23 +139,12 @@ func TestNetHTTPPost(t *testing.T) {
 			body = io.MultiReader(body)
 		}
 		req, _ = http.NewRequest("POST", url+"/sum", body)
-		resp, got, reused := svDo(t, c, req)
+		_, got, reused := svDo(t, c, req)
 		if string(got) != svSum(data) || !reused {
 			t.Errorf("sum (chunked %v): %q (reused %v), want %q", chunked, got, reused, svSum(data))
 		}
 	}
-	// A small body, in one piece with the head.
-	req, _ := http.NewRequest("POST", url+"/sum", strings.NewReader("hello"))
-	if _, got, _ := svDo(t, c, req); string(got) != svSum([]byte("hello")) {
-		t.Errorf("small sum: %q", got)
-	}
-	// A body the handler ignores is dropped and the connection kept.
-	req, _ = http.NewRequest("POST", url+"/hello", bytes.NewReader(data[:100<<10]))
-	svDo(t, c, req)
-	req, _ = http.NewRequest("GET", url+"/hello", nil)
-	if _, got, reused := svDo(t, c, req); !reused || string(got) != "Hello, World!" {
-		t.Errorf("after an ignored body: %q, reused %v", got, reused)
-	}
+	return data
 }
 
 // TestNetHTTPLarge: a large response in pieces, with a Content-Length

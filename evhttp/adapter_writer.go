@@ -1,0 +1,488 @@
+package evhttp
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
+)
+
+// adWriter is the http.ResponseWriter of an adapted request. Its methods
+// run on the handler's goroutine (as net/http's, it is not safe for
+// concurrent use), except the deadline setters, which any goroutine may
+// call. It buffers the body in a batch buffer and sends full batches to
+// the loop; the loop gives each buffer back once the connection has taken
+// its bytes, or, when the connection is Full, once it has drained. Write
+// waits for that before it sends the next batch: a handler holds at most
+// two buffers, and a slow client slows it down.
+type adWriter struct {
+	ar          *adReq
+	header      http.Header
+	status      int
+	wroteHeader bool
+	head        *adHead     // decided at WriteHeader, until a batch carries it
+	haveType    bool        // the handler set Content-Type (even to nothing)
+	hasCE       bool        // or Content-Encoding
+	hasTE       bool        // or Transfer-Encoding
+	committed   bool        // the head went to the loop
+	cl          int64       // the declared Content-Length, or -1
+	written     int64       // body bytes written
+	buf         *adBuf      // the batch being filled; nil until needed
+	inflight    int         // batches sent whose buffer has not come back
+	err         error       // a failure that leaves the response unfinishable
+	finished    atomic.Bool // the handler returned: set first, so that a late call fails cleanly
+	hijacked    bool
+	headMem     adHead  // where head points
+	last        adBatch // the batch finish sends
+}
+
+// errAdapterFinished is returned by the ResponseWriter of a handler that
+// has returned.
+var errAdapterFinished = errors.New("evhttp: ResponseWriter used after the handler returned")
+
+// Header returns the header map of the response, which WriteHeader (or
+// the first Write) takes a copy of.
+func (rw *adWriter) Header() http.Header { return rw.header }
+
+// WriteHeader sends the status code: a 1xx code but 101 at once, as an
+// interim response with the header set so far, any other code with the
+// head, when the first batch goes to the loop. Later calls are logged and
+// ignored; a code outside 100 to 999 panics, as net/http's does.
+func (rw *adWriter) WriteHeader(code int) {
+	ar := rw.ar
+	switch {
+	case rw.hijacked:
+		ar.logf("evhttp: WriteHeader(%d) on a hijacked connection", code)
+		return
+	case rw.finished.Load():
+		return
+	case rw.wroteHeader:
+		ar.logf("evhttp: superfluous WriteHeader(%d) for %s %q (status %d already)", code, ar.req.Method, ar.req.RequestURI, rw.status)
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code < 200 && code != 101 {
+		fields := rw.fields()
+		ar.post(func() { ar.interim(code, fields) })
+		return
+	}
+	rw.decide(code)
+}
+
+// decide records the final status code and takes the header's copy.
+func (rw *adWriter) decide(code int) {
+	ar := rw.ar
+	rw.wroteHeader = true
+	rw.status = code
+	rw.headMem = adHead{status: code, cl: -1, fields: rw.fields()}
+	rw.head = &rw.headMem
+	_, rw.haveType = rw.header["Content-Type"]
+	rw.hasCE = rw.header.Get("Content-Encoding") != ""
+	rw.hasTE = rw.header.Get("Transfer-Encoding") != ""
+	if v := rw.header.Get("Content-Length"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			rw.cl = n
+		} else {
+			ar.logf("evhttp: invalid Content-Length of %q", v)
+			rw.head.fields = slices.DeleteFunc(rw.head.fields, func(f adField) bool { return f.name == "Content-Length" })
+		}
+	}
+}
+
+// fields copies the header, sorted by name as net/http writes it,
+// without the trailer declarations (trailers are not sent).
+func (rw *adWriter) fields() []adField {
+	var keysMem [16]string
+	keys := keysMem[:0]
+	n := 0
+	for k, vv := range rw.header {
+		if k == "Trailer" || strings.HasPrefix(k, http.TrailerPrefix) {
+			continue
+		}
+		keys = append(keys, k)
+		n += len(vv)
+	}
+	slices.Sort(keys)
+	f := make([]adField, 0, n+1) // room for a sniffed Content-Type
+	for _, k := range keys {
+		for _, v := range rw.header[k] {
+			f = append(f, adField{k, v})
+		}
+	}
+	return f
+}
+
+// bodyAllowed reports whether a response with status may have a body.
+func bodyAllowed(status int) bool { return !bodyless(status) && status != 101 }
+
+// Write appends p to the body (see adWriter).
+func (rw *adWriter) Write(p []byte) (int, error) { return rw.write(p, "") }
+
+// WriteString is Write for a string, without its conversion.
+func (rw *adWriter) WriteString(s string) (int, error) { return rw.write(nil, s) }
+
+func (rw *adWriter) write(p []byte, s string) (int, error) {
+	if err := rw.writable(); err != nil {
+		return 0, err
+	}
+	if !bodyAllowed(rw.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	rw.written += int64(len(p) + len(s))
+	if rw.cl >= 0 && rw.written > rw.cl {
+		return 0, http.ErrContentLength
+	}
+	n := 0
+	for len(p) > 0 || len(s) > 0 {
+		if rw.buf == nil {
+			rw.buf = rw.ar.a.getBuf()
+		}
+		b := rw.buf.b
+		if len(b) == cap(b) {
+			if err := rw.send(adWrite); err != nil {
+				return n, err
+			}
+			continue
+		}
+		var k int
+		if len(p) > 0 {
+			k = copy(b[len(b):cap(b)], p)
+			p = p[k:]
+		} else {
+			k = copy(b[len(b):cap(b)], s)
+			s = s[k:]
+		}
+		rw.buf.b = b[:len(b)+k]
+		n += k
+	}
+	return n, nil
+}
+
+// writable returns the error a write gets now, and sets the status 200 if
+// none is.
+func (rw *adWriter) writable() error {
+	switch {
+	case rw.hijacked:
+		return http.ErrHijacked
+	case rw.finished.Load():
+		return errAdapterFinished
+	case rw.err != nil:
+		return rw.err
+	}
+	if !rw.wroteHeader {
+		rw.WriteHeader(200)
+	}
+	return nil
+}
+
+// send hands the batch being filled (and the head, the first time) to the
+// loop, after the previous batch's buffer has come back.
+func (rw *adWriter) send(op uint8) error {
+	ar := rw.ar
+	select {
+	case <-ar.gone:
+		return rw.broke(ar.goneErr)
+	default:
+	}
+	var spare *adBuf
+	if rw.inflight > 0 {
+		b, err := rw.awaitAck()
+		if err != nil {
+			return rw.broke(err)
+		}
+		rw.inflight--
+		spare = b
+	}
+	batch := &adBatch{ar: ar, op: op}
+	if rw.buf != nil && len(rw.buf.b) > 0 {
+		batch.data = rw.buf
+		rw.buf = spare
+		rw.inflight++
+	} else {
+		ar.a.putBuf(spare)
+	}
+	if !rw.committed {
+		batch.head = rw.commit(batch.data)
+	}
+	ar.post(batch.apply)
+	return nil
+}
+
+// commit returns the head to send with the first batch, data, with a
+// Content-Type sniffed from it when the handler set none.
+func (rw *adWriter) commit(data *adBuf) *adHead {
+	rw.committed = true
+	h := rw.head
+	rw.head = nil
+	if !rw.haveType && !rw.hasCE && !rw.hasTE && bodyAllowed(h.status) && data != nil && len(data.b) > 0 {
+		h.fields = append(h.fields, adField{"Content-Type", http.DetectContentType(data.b)})
+	}
+	return h
+}
+
+// awaitAck waits for a batch buffer to come back from the loop.
+func (rw *adWriter) awaitAck() (*adBuf, error) {
+	ar := rw.ar
+	select {
+	case b := <-ar.ack:
+		return b, nil
+	default:
+	}
+	timeout, stop, err := deadlineTimer(ar.writeDeadline.Load())
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	select {
+	case b := <-ar.ack:
+		return b, nil
+	case <-ar.gone:
+		return nil, ar.goneErr
+	case <-timeout:
+		return nil, os.ErrDeadlineExceeded
+	}
+}
+
+// deadlineTimer returns a channel that fires at the deadline d (Unix
+// nanoseconds, 0 for none: a nil channel), the function that stops it,
+// and os.ErrDeadlineExceeded if d has passed.
+func deadlineTimer(d int64) (<-chan time.Time, func(), error) {
+	if d == 0 {
+		return nil, func() {}, nil
+	}
+	left := time.Until(time.Unix(0, d))
+	if left <= 0 {
+		return nil, nil, os.ErrDeadlineExceeded
+	}
+	t := time.NewTimer(left)
+	return t.C, func() { t.Stop() }, nil
+}
+
+// broke records err as what ends the response cut, and returns it.
+func (rw *adWriter) broke(err error) error {
+	if rw.err == nil {
+		rw.err = err
+	}
+	return err
+}
+
+// Flush sends what the body has buffered, and the head if it has not
+// gone: the client gets it without waiting for the response's end.
+func (rw *adWriter) Flush() { rw.FlushError() }
+
+// FlushError is Flush with its error, for http.ResponseController.
+func (rw *adWriter) FlushError() error {
+	if err := rw.writable(); err != nil {
+		return err
+	}
+	if rw.status == 101 {
+		return nil // the head goes out with Hijack
+	}
+	return rw.send(adFlush)
+}
+
+// SetReadDeadline sets when reading the request body stops waiting: a
+// Read blocked past it, or called after it with nothing buffered, fails
+// with os.ErrDeadlineExceeded. The zero time means none. A Read already
+// waiting keeps the deadline it started with.
+func (rw *adWriter) SetReadDeadline(t time.Time) error {
+	rw.ar.readDeadline.Store(deadlineNanos(t))
+	return nil
+}
+
+// SetWriteDeadline sets when a Write (or Flush) that waits for a slow
+// client stops waiting: it fails with os.ErrDeadlineExceeded, and the
+// response is then cut (the connection closes after what was sent).
+// Writes that do not wait still succeed. The zero time means none.
+func (rw *adWriter) SetWriteDeadline(t time.Time) error {
+	rw.ar.writeDeadline.Store(deadlineNanos(t))
+	return nil
+}
+
+func deadlineNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixNano(), 1)
+}
+
+// EnableFullDuplex returns nil: the request body can always be read while
+// the response is written.
+func (rw *adWriter) EnableFullDuplex() error { return nil }
+
+// finish ends the response after the handler returned: the last batch,
+// with a Content-Length if the whole body is in it.
+func (rw *adWriter) finish() {
+	ar := rw.ar
+	rw.finished.Store(true)
+	if rw.hijacked {
+		rw.release()
+		return
+	}
+	op := adEnd
+	switch {
+	case rw.err != nil:
+		op = adCut
+	case rw.status == 101:
+		ar.logf("evhttp: status 101 for %s %q without Hijack: connection closed", ar.req.Method, ar.req.RequestURI)
+		op = adCut
+	case !rw.wroteHeader:
+		rw.decide(200)
+	}
+	rw.last = adBatch{ar: ar, op: op}
+	batch := &rw.last
+	if op == adEnd {
+		if rw.buf != nil && len(rw.buf.b) > 0 {
+			batch.data = rw.buf
+			rw.buf = nil
+		}
+		if !rw.committed {
+			batch.head = rw.commit(batch.data)
+			if rw.cl < 0 && bodyAllowed(rw.status) {
+				if ar.req.Method != "HEAD" || rw.written > 0 {
+					batch.head.cl = rw.written
+				} else {
+					batch.head.bare = true
+				}
+			}
+		}
+	}
+	ar.post(batch.apply)
+	rw.release()
+}
+
+// fail ends the response of a handler that panicked with v (nil: it
+// called runtime.Goexit).
+func (rw *adWriter) fail(v any) {
+	ar := rw.ar
+	rw.finished.Store(true)
+	cut := v == nil || v == http.ErrAbortHandler
+	if !cut {
+		ar.logPanic(v)
+	}
+	if rw.hijacked {
+		rw.release()
+		return
+	}
+	op := adPanic
+	if cut {
+		op = adCut
+	}
+	ar.post((&adBatch{ar: ar, op: op}).apply)
+	rw.release()
+}
+
+// release gives the buffers the handler's side holds back to the pool.
+func (rw *adWriter) release() {
+	a := rw.ar.a
+	a.putBuf(rw.buf)
+	rw.buf = nil
+	for {
+		select {
+		case b := <-rw.ar.ack:
+			a.putBuf(b)
+		default:
+			return
+		}
+	}
+}
+
+// Hijack hands the connection over to the handler (see Adapt): a 101
+// status set with WriteHeader is written to it first, another status is
+// flushed with what was written. What the client sent after the request
+// head is in the bufio.Reader.
+func (rw *adWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	ar := rw.ar
+	switch {
+	case rw.hijacked:
+		return nil, nil, http.ErrHijacked
+	case rw.finished.Load():
+		return nil, nil, errAdapterFinished
+	case rw.err != nil:
+		return nil, nil, rw.err
+	}
+	var head []byte
+	if rw.wroteHeader && !rw.committed {
+		if rw.status == 101 {
+			head = h1.AppendStatusLine(nil, 1, 101)
+			for _, f := range rw.head.fields {
+				if h1.ValidFieldName(f.name) {
+					head = h1.AppendHeader(head, f.name, f.value)
+				}
+			}
+			head = append(head, "\r\n"...)
+			rw.committed = true
+			rw.head = nil
+		} else if err := rw.send(adFlush); err != nil {
+			return nil, nil, err
+		}
+	} else if rw.wroteHeader && rw.buf != nil && len(rw.buf.b) > 0 {
+		if err := rw.send(adFlush); err != nil {
+			return nil, nil, err
+		}
+	}
+	rw.hijacked = true
+	res := make(chan adHandover, 1)
+	ar.post(func() { ar.hijack(res) })
+	var h adHandover
+	select {
+	case h = <-res:
+	case <-ar.gone:
+		// A descriptor is always sent before gone closes (detach), so
+		// none can be left behind here.
+		select {
+		case h = <-res:
+		default:
+			h.err = ar.goneErr
+		}
+	}
+	if h.err != nil {
+		rw.hijacked = false
+		rw.broke(h.err)
+		return nil, nil, h.err
+	}
+	f := os.NewFile(uintptr(h.fd), "evhttp-hijacked")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("evhttp: hijack: %w", err)
+	}
+	if len(head) > 0 {
+		if _, err := nc.Write(head); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	br := bufio.NewReaderSize(&adPrefixReader{rest: h.rest, r: nc}, max(4096, len(h.rest)))
+	if len(h.rest) > 0 {
+		br.Peek(len(h.rest)) // into the buffer, where Buffered counts them
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriter(nc)), nil
+}
+
+// adPrefixReader reads rest, then r.
+type adPrefixReader struct {
+	rest []byte
+	r    io.Reader
+}
+
+func (p *adPrefixReader) Read(b []byte) (int, error) {
+	if len(p.rest) > 0 {
+		n := copy(b, p.rest)
+		p.rest = p.rest[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}

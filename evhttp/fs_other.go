@@ -1,0 +1,7 @@
+//go:build !linux
+
+package evhttp
+
+// fdPath cannot tell the path of an open descriptor here: the check
+// before the open is the only one (see openUnder).
+func fdPath(fd int) (string, bool) { return "", false }
