@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -375,6 +376,12 @@ func (l *Loop) wait(timeout time.Duration) (int, error) {
 		return l.gp.wait(l.events, timeout)
 	}
 	if timeout != 0 && l.holder != nil {
+		if runtime.GOMAXPROCS(0) == 1 {
+			// The hold keeps the only processor: let the goroutines that
+			// are runnable (those this iteration woke, say: handlers
+			// given work) run first, or they would wait out the hold.
+			runtime.Gosched()
+		}
 		d := holdLimit
 		if timeout > 0 && timeout < d {
 			d = timeout

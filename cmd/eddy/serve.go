@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -38,11 +39,12 @@ const (
 // runServe is "eddy serve": it serves until SIGINT or SIGTERM, then drains
 // and exits 0.
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-quiet] [-dir DIR]", stderr)
+	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-quiet] [-dir DIR | -adapter]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	loops := fs.Int("loops", 1, "run `N` loops, one goroutine each (0: GOMAXPROCS)")
 	quiet := fs.Bool("quiet", false, "no access log on stdout")
 	dir := fs.String("dir", "", "serve the files under `DIR` instead of Hello, World!")
+	adapter := fs.Bool("adapter", false, "answer Hello, World! through a standard http.Handler and evhttp.Adapt (to compare with net/http)")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -57,6 +59,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "-loops: negative count %d", *loops)
 	}
 	handler := evhttp.Handler(helloHandler)
+	if *adapter {
+		if *dir != "" {
+			return usageError(fs, "-adapter and -dir: choose one")
+		}
+		handler = evhttp.Adapt(stdHello, nil)
+	}
 	if *dir != "" {
 		fsrv, err := newFileServer(*dir)
 		if err != nil {
@@ -98,6 +106,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	what := "Hello, World!"
+	if *adapter {
+		what = "Hello, World! through evhttp.Adapt"
+	}
 	if *dir != "" {
 		what = "files of " + *dir
 	}
@@ -126,6 +137,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 var helloHandler = evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteString("Hello, World!")
+})
+
+// stdHello is helloHandler as a standard http.Handler, for -adapter.
+var stdHello = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "Hello, World!")
 })
 
 // accessLogs holds one access log per loop of a group. Each is used by

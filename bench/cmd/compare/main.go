@@ -314,7 +314,7 @@ func run(cfg config) error {
 	if cfg.out == "" {
 		cfg.out = filepath.Join("results", time.Now().UTC().Format("20060102-150405"))
 	}
-	d := &driver{cfg: cfg, dir: dir, out: filepath.Join(dir, cfg.out), procs: newProcs(), port: cfg.basePort,
+	d := &driver{cfg: cfg, dir: dir, out: outDir(dir, cfg.out), procs: newProcs(), port: cfg.basePort,
 		gateFailed: map[string]string{}}
 	if err := os.MkdirAll(filepath.Join(d.out, "logs"), 0o755); err != nil {
 		return err
@@ -396,8 +396,17 @@ func (d *driver) logf(format string, a ...any) {
 	fmt.Fprintf(d.log, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 }
 
+// outDir is where the results go: out as given when absolute, else under
+// the module's directory dir.
+func outDir(dir, out string) string {
+	if filepath.IsAbs(out) {
+		return out
+	}
+	return filepath.Join(dir, out)
+}
+
 // allPeers lists every server the driver knows, in the default order.
-var allPeers = []string{"eddy", "gnet", "nbio", "netpoll", "evio", "stdlib", "fasthttp", "hertz", "cepoll"}
+var allPeers = []string{"eddy", "eddy-adapter", "gnet", "nbio", "netpoll", "evio", "stdlib", "fasthttp", "hertz", "cepoll"}
 
 // knownPeers returns the servers the driver knows, by name.
 func knownPeers() map[string]*peer {
@@ -412,6 +421,10 @@ func knownPeers() map[string]*peer {
 		"eddy": {name: "eddy", kind: "eddy", bin: "eddy", reason: map[string]string{}, args: map[string][]string{
 			pEcho: {"echo", "-addr", "{addr}"},
 			pHTTP: {"serve", "-addr", "{addr}", "-quiet"},
+		}},
+		// eddy's server with a standard http.Handler (evhttp.Adapt).
+		"eddy-adapter": {name: "eddy-adapter", kind: "eddy", bin: "eddy", reason: map[string]string{}, args: map[string][]string{
+			pHTTP: {"serve", "-addr", "{addr}", "-quiet", "-adapter"},
 		}},
 		"gnet":     goPeer("gnet", pEcho, pHTTP),
 		"nbio":     goPeer("nbio", pEcho, pHTTP),
@@ -481,10 +494,12 @@ func (d *driver) setup() error {
 			}
 		}
 	}
+	eddyBuilt := false
 	for _, p := range d.peers {
 		switch p.kind {
 		case "eddy":
-			if !d.cfg.skipBuild {
+			if !d.cfg.skipBuild && !eddyBuilt {
+				eddyBuilt = true
 				// Through this module's go.mod (its tool directive); if a
 				// new dependency of eddy is not in go.sum yet, build it
 				// in its own module instead.

@@ -269,6 +269,23 @@ func (s *summary) bestLine(d *driver, cols []bestCol) string {
 	return fmt.Sprintf("\nBest Go peer: %s.\n", strings.Join(bests, ", "))
 }
 
+// adapterLine compares eddy's http.Handler adapter with net/http, both
+// serving a standard handler, when both ran.
+func (s *summary) adapterLine() string {
+	var parts []string
+	for _, m := range []struct{ label, m string }{{"wrk", mWrkCPU}, {"pipelined", mPipeCPU}} {
+		a, ok1 := s.median("eddy-adapter", m.m)
+		n, ok2 := s.median("stdlib", m.m)
+		if ok1 && ok2 && n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2fx", m.label, a/n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\neddy-adapter ÷ stdlib (net/http), requests per server CPU-second: %s.\n", strings.Join(parts, ", "))
+}
+
 type bestCol struct {
 	label, m string
 	lowest   bool
@@ -409,6 +426,7 @@ func (s *summary) httpTables(d *driver, b *strings.Builder) {
 	}
 	b.WriteString(s.bestLine(d, []bestCol{{"wrk", mWrkCPU, false}, {"pipelined", mPipeCPU, false},
 		{"cost", mHCostUs, true}, {"after one request", mHMemReq, true}, {"idle", mHMemIdle, true}}))
+	b.WriteString(s.adapterLine())
 
 	fmt.Fprintf(b, "\n### HTTP latency and load\n\n")
 	fmt.Fprintf(b, "| server | wrk p50 / p99 µs | cost p50 / p99 µs | cost req/s achieved | cost slots dropped %% | server CPU %% (wrk, pipelined, cost) | wrk CPU %% (wrk, pipelined) | wrk errors (wrk, pipelined) |\n")
