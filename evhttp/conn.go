@@ -25,6 +25,11 @@ package evhttp
 // its response has left the queue and its body is done. Heads that
 // outlive the OnData call that parsed them are copied (settle), since the
 // read buffer is evnet's.
+//
+// Upgrades. A request with Upgrade holds the parsing (xHold) until its
+// response ends; if that response is a 101 (upgrade.go), the connection
+// is handed over when it leaves the queue, and the callbacks below pass
+// evnet's events to the new protocol's handler (hc.up).
 
 import (
 	"errors"
@@ -79,6 +84,9 @@ type conn struct {
 	// adapted is the http.Handler adapter's per-connection cache (the
 	// addresses as net/http gives them), made on its first request.
 	adapted *adConn
+	// up is the handler the connection was handed over to by Upgrade;
+	// nil while it speaks HTTP (upgrade.go).
+	up *upgraded
 }
 
 func (s *Server) onOpen(c *evnet.Conn) {
@@ -107,7 +115,10 @@ func (s *Server) onOpen(c *evnet.Conn) {
 }
 
 func onData(c *evnet.Conn, p []byte) int {
-	hc := c.Context().(*conn)
+	hc := serverConn(c)
+	if hc.up != nil {
+		return hc.upData(p)
+	}
 	if hc.flags&cLinger != 0 {
 		return len(p)
 	}
@@ -120,7 +131,11 @@ func onData(c *evnet.Conn, p []byte) int {
 }
 
 func onDrain(c *evnet.Conn) {
-	hc := c.Context().(*conn)
+	hc := serverConn(c)
+	if hc.up != nil {
+		hc.upDrain()
+		return
+	}
 	ls := hc.ls
 	prev := ls.enter(hc)
 	hc.resume()
@@ -128,7 +143,11 @@ func onDrain(c *evnet.Conn) {
 }
 
 func onEOF(c *evnet.Conn) {
-	hc := c.Context().(*conn)
+	hc := serverConn(c)
+	if hc.up != nil {
+		hc.upEOF()
+		return
+	}
 	hc.flags |= cEOF
 	if hc.flags&cLinger != 0 {
 		c.Close()
@@ -154,8 +173,12 @@ func onEOF(c *evnet.Conn) {
 }
 
 func onClose(c *evnet.Conn, reason error) {
-	hc, _ := c.Context().(*conn)
-	if hc == nil {
+	if c.Context() == nil {
+		return // closed by onOpen before it was set
+	}
+	hc := serverConn(c)
+	if hc.up != nil {
+		hc.upClose(reason)
 		return
 	}
 	hc.flags |= cClosed
@@ -319,6 +342,11 @@ func (hc *conn) dispatch(x *exchange, raw []byte) {
 	}
 	hc.q = append(hc.q, x)
 	hc.requests++
+	if x.r.h.Upgrade != nil {
+		// What follows may be another protocol's: parse no further until
+		// the handler has answered (upgrade.go).
+		x.flags |= xHold
+	}
 	if x.r.h.HasBody() {
 		hc.reader = x
 		x.dec.Limits = ls.cfg.limits
@@ -579,6 +607,10 @@ func (hc *conn) advance() {
 		hc.q[len(hc.q)-1] = nil
 		hc.q = hc.q[:len(hc.q)-1]
 		x.flags |= xPopped
+		if x.flags&xUpgrade != 0 && x.err == nil {
+			hc.handOver(x) // upgrade.go
+			return
+		}
 		hc.retire(x)
 	}
 	hc.maybeClose()
@@ -810,6 +842,10 @@ func (hc *conn) arm(phase uint8, deadline time.Time) {
 }
 
 func (hc *conn) onTimer(*eddy.Timer) {
+	if hc.up != nil {
+		hc.upOpen(false) // fed by handOver
+		return
+	}
 	if hc.flags&cClosed != 0 || hc.phase == phaseNone {
 		return
 	}

@@ -135,6 +135,18 @@
 // (slowloris); a connection that never sends a byte is closed. Output
 // the client does not read for WriteTimeout closes the connection.
 //
+// # Protocol upgrades
+//
+// r.Upgrade() returns the protocols a client offers to switch to
+// ("websocket"). w.Upgrade(proto, h) accepts one: the server answers
+// "101 Switching Protocols", after the responses to the requests before
+// it, and hands the connection over to h, the callbacks of an evnet
+// connection, which get the bytes the client sent after the request
+// first; the server then forgets the connection (no timeouts, no
+// Shutdown). Nothing after an upgrade request is parsed as HTTP until the
+// handler has answered it, with a 101 or, ignoring the offer, with any
+// other response, after which HTTP goes on.
+//
 // # Errors
 //
 // A request the parser refuses is answered with the status its fault

@@ -23,6 +23,8 @@ type exchange struct {
 	// connection down while the exchange is in the queue (the adapter
 	// cancels the request's context). It must not change the queue.
 	peerGone func()
+	// up is the handler given to Upgrade, until the switch (upgrade.go).
+	up *upgraded
 }
 
 // exchange flags.
@@ -47,7 +49,8 @@ const (
 	xInternal                      // an error response made by the server: no handler
 	xPopped                        // out of the output queue
 	xRetired                       // over and handed back
-	xHold                          // parse no later request until this response ends (the adapter)
+	xHold                          // parse no later request until this response ends (the adapter, an upgrade request)
+	xUpgrade                       // the response is a 101: hand the connection over when it leaves the queue
 )
 
 // Output destinations of an exchange's bytes (see begin).

@@ -130,6 +130,12 @@ func (r *Request) Headers() iter.Seq2[[]byte, []byte] {
 	}
 }
 
+// Upgrade returns the value of the Upgrade header field of an HTTP/1.1
+// request whose Connection field lists "upgrade": the protocols the
+// client offers to switch to ("websocket"), which ResponseWriter.Upgrade
+// accepts. It is nil for any other request.
+func (r *Request) Upgrade() []byte { return r.h.Upgrade }
+
 // ContentLength returns the declared length of the body: 0 when there is
 // none, -1 when it is chunked.
 func (r *Request) ContentLength() int64 {

@@ -50,9 +50,9 @@ func (w *ResponseWriter) Header() *Header { return &w.hdr }
 // WriteHeader sets the status code of the response. The first call
 // wins; Write without it means 200. A 1xx code other than 101 is sent at
 // once as an interim response with the header fields set so far (103
-// Early Hints, say), and the final status is still to come; 101 is not
-// supported and ignored, and interim responses are not sent to HTTP/1.0
-// clients. A code outside 100 to 999 panics.
+// Early Hints, say), and the final status is still to come; 101 is
+// ignored (Upgrade sends it), and interim responses are not sent to
+// HTTP/1.0 clients. A code outside 100 to 999 panics.
 func (w *ResponseWriter) WriteHeader(status int) {
 	x := w.x
 	if status < 100 || status > 999 {
