@@ -22,7 +22,9 @@ type Loop struct {
 	clock Clock
 	base  time.Time // wall time at monotonic zero, for Now
 
-	now    int64 // cached monotonic time of this iteration, ns
+	now    int64     // cached monotonic time of this iteration, ns
+	nowAt  int64     // the now of nowT, or -1
+	nowT   time.Time // Now's result for nowAt, made once per iteration
 	events []poller.Event
 
 	fds     []*fdPage // fdState of fd at fds[fd>>fdPageBits][fd&fdPageMask]
@@ -168,6 +170,7 @@ func NewLoop(c Config) (*Loop, error) {
 	}
 	l.now = int64(clock.Monotonic())
 	l.base = clock.Wall().Add(-time.Duration(l.now))
+	l.nowAt = -1
 	if c.GoPoller {
 		if err := l.gp.open(be); err != nil {
 			be.Close()
@@ -195,7 +198,12 @@ func (l *Loop) Fd() (int, error) {
 // Now returns the loop's cached time: read once per iteration, right after
 // the wait, so that every callback of an iteration sees the same time.
 // Timers are relative to it. It carries a monotonic reading.
-func (l *Loop) Now() time.Time { return l.base.Add(time.Duration(l.now)) }
+func (l *Loop) Now() time.Time {
+	if l.nowAt != l.now {
+		l.nowT, l.nowAt = l.base.Add(time.Duration(l.now)), l.now
+	}
+	return l.nowT
+}
 
 // UpdateNow refreshes the cached time, for a callback that ran long enough
 // to make it stale before starting a timer.

@@ -550,6 +550,8 @@ func (hc *conn) abort(x *exchange, err error) {
 
 // over runs the end-of-exchange hooks: OnDone and the access log.
 func (hc *conn) over(x *exchange) {
+	ls := hc.ls
+	ls.served.Store(ls.served.Load() + 1) // one writer: no read-modify-write needed
 	if fn := x.w.doneFn; fn != nil {
 		x.w.doneFn = nil
 		err := x.err

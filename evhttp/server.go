@@ -477,6 +477,20 @@ func (s *Server) start(timeout time.Duration, done func()) <-chan struct{} {
 	return ch
 }
 
+// Served returns the number of requests served so far, on all loops:
+// those whose exchange is over, as AccessLog reports them (the error
+// responses the server makes itself, such as 400 for a malformed head,
+// are not counted). It may be called from any goroutine.
+func (s *Server) Served() uint64 {
+	var n uint64
+	if p := s.states.Load(); p != nil {
+		for _, ls := range *p {
+			n += ls.served.Load()
+		}
+	}
+	return n
+}
+
 // abort tells every loop to reset its connections.
 func (s *Server) abort() {
 	if p := s.states.Load(); p != nil {
@@ -534,6 +548,8 @@ type loopServer struct {
 	kick    eddy.Check
 	kicked  []*conn
 	kickFed bool
+
+	served atomic.Uint64 // exchanges over (Served); written by the loop only
 
 	date      []byte    // "Date: ...\r\n", formatted once per second
 	dateUntil time.Time // on the loop's clock

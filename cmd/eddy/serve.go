@@ -84,11 +84,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy serve: %v\n", err)
 		return 1
 	}
-	logs := newAccessLogs(g, stdout, *quiet)
+	logs := newAccessLogs(g, stdout)
 	var conns atomic.Uint64
 	srv := &evhttp.Server{
-		Handler:   handler,
-		AccessLog: logs.log,
+		Handler: handler,
 		ConnState: func(c *evnet.Conn, s evhttp.ConnState) {
 			if s == evhttp.StateNew {
 				conns.Add(1)
@@ -97,6 +96,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		ErrorLog: func(format string, args ...any) {
 			fmt.Fprintf(stderr, "eddy serve: "+format+"\n", args...)
 		},
+	}
+	if !*quiet {
+		srv.AccessLog = logs.log // else none: no clock reading per request
 	}
 	ln, err := srv.ServeGroup(g, "tcp", ap.String())
 	if err != nil {
@@ -128,7 +130,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy serve: requests still in progress after %v were cut\n", serveDrainTimeout)
 	}
 	fmt.Fprintf(stderr, "eddy serve: %v: stopped after %d connections and %d requests\n",
-		caught, conns.Load(), logs.requests())
+		caught, conns.Load(), srv.Served())
 	return 0
 }
 
@@ -148,24 +150,22 @@ var stdHello = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // accessLogs holds one access log per loop of a group. Each is used by
 // its loop only; the slice is read-only once made.
 type accessLogs struct {
-	logs  []*accessLog
-	quiet bool
+	logs []*accessLog
 }
 
 // accessLog is one loop's: lines are appended to buf and written to out
 // in one write per batch (when buf is large, or logFlushEvery after the
 // first line of a batch).
 type accessLog struct {
-	loop     *eddy.Loop
-	out      io.Writer
-	mu       *sync.Mutex // shared: one write at a time to out
-	buf      []byte
-	flush    eddy.Timer
-	requests atomic.Uint64
+	loop  *eddy.Loop
+	out   io.Writer
+	mu    *sync.Mutex // shared: one write at a time to out
+	buf   []byte
+	flush eddy.Timer
 }
 
-func newAccessLogs(g *evnet.Group, out io.Writer, quiet bool) *accessLogs {
-	a := &accessLogs{quiet: quiet}
+func newAccessLogs(g *evnet.Group, out io.Writer) *accessLogs {
+	a := &accessLogs{}
 	mu := new(sync.Mutex)
 	for i := range g.Len() {
 		l := &accessLog{loop: g.Loop(i), out: out, mu: mu}
@@ -187,10 +187,6 @@ func (a *accessLogs) log(r *evhttp.Request, status int, n int64, elapsed time.Du
 		}
 	}
 	if l == nil {
-		return
-	}
-	l.requests.Add(1)
-	if a.quiet {
 		return
 	}
 	b := l.buf
@@ -250,12 +246,4 @@ func (a *accessLogs) flushAll() {
 		l.loop.Post(func() { l.write(); close(done) })
 		<-done
 	}
-}
-
-func (a *accessLogs) requests() uint64 {
-	var n uint64
-	for _, l := range a.logs {
-		n += l.requests.Load()
-	}
-	return n
 }
