@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // needTool returns the path of the command tool, from the Debian package
@@ -469,20 +471,21 @@ func readHello(br *bufio.Reader) error {
 // A child inherits the raised limit; eddy, in Go, raises its own anyway.
 func raiseNofile(t *testing.T, need uint64) {
 	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatalf("getrlimit: %v", err)
 	}
-	if lim.Cur >= need {
+	// The fields are int64 on the BSDs, uint64 on Linux.
+	if uint64(lim.Cur) >= need {
 		return
 	}
-	if lim.Max < need {
+	if uint64(lim.Max) < need {
 		t.Skipf("RLIMIT_NOFILE hard limit is %d; this test needs %d descriptors (raise it with ulimit -Hn)", lim.Max, need)
 	}
 	old := lim
 	lim.Cur = lim.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatalf("setrlimit %d: %v", lim.Cur, err)
 	}
-	t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
 }
