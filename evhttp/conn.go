@@ -28,8 +28,9 @@ package evhttp
 //
 // Upgrades. A request with Upgrade holds the parsing (xHold) until its
 // response ends; if that response is a 101 (upgrade.go), the connection
-// is handed over when it leaves the queue, and the callbacks below pass
-// evnet's events to the new protocol's handler (hc.up).
+// is handed over when it leaves the queue (handOver): evnet's events then
+// go to the new protocol's handler (evnet.Conn.SetHandler), and the
+// callbacks below never see the connection again.
 
 import (
 	"errors"
@@ -84,9 +85,6 @@ type conn struct {
 	// adapted is the http.Handler adapter's per-connection cache (the
 	// addresses as net/http gives them), made on its first request.
 	adapted *adConn
-	// up is the handler the connection was handed over to by Upgrade;
-	// nil while it speaks HTTP (upgrade.go).
-	up *upgraded
 }
 
 func (s *Server) onOpen(c *evnet.Conn) {
@@ -114,11 +112,17 @@ func (s *Server) onOpen(c *evnet.Conn) {
 	hc.settle(nil)
 }
 
+// serverConn returns the server's state of c.
+func serverConn(c *evnet.Conn) *conn {
+	hc, ok := c.Context().(*conn)
+	if !ok {
+		panic("evhttp: the Context of a server connection was replaced")
+	}
+	return hc
+}
+
 func onData(c *evnet.Conn, p []byte) int {
 	hc := serverConn(c)
-	if hc.up != nil {
-		return hc.upData(p)
-	}
 	if hc.flags&cLinger != 0 {
 		return len(p)
 	}
@@ -132,10 +136,6 @@ func onData(c *evnet.Conn, p []byte) int {
 
 func onDrain(c *evnet.Conn) {
 	hc := serverConn(c)
-	if hc.up != nil {
-		hc.upDrain()
-		return
-	}
 	ls := hc.ls
 	prev := ls.enter(hc)
 	hc.resume()
@@ -144,10 +144,6 @@ func onDrain(c *evnet.Conn) {
 
 func onEOF(c *evnet.Conn) {
 	hc := serverConn(c)
-	if hc.up != nil {
-		hc.upEOF()
-		return
-	}
 	hc.flags |= cEOF
 	if hc.flags&cLinger != 0 {
 		c.Close()
@@ -177,10 +173,6 @@ func onClose(c *evnet.Conn, reason error) {
 		return // closed by onOpen before it was set
 	}
 	hc := serverConn(c)
-	if hc.up != nil {
-		hc.upClose(reason)
-		return
-	}
 	hc.flags |= cClosed
 	hc.timer.Stop()
 	q := hc.q
@@ -844,10 +836,6 @@ func (hc *conn) arm(phase uint8, deadline time.Time) {
 }
 
 func (hc *conn) onTimer(*eddy.Timer) {
-	if hc.up != nil {
-		hc.upOpen(false) // fed by handOver
-		return
-	}
 	if hc.flags&cClosed != 0 || hc.phase == phaseNone {
 		return
 	}

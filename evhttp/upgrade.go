@@ -13,18 +13,20 @@ package evhttp
 // connection looks closed to the HTTP side (cClosed), leaves the loop's
 // list (Shutdown, Close) and its timeouts stop.
 //
-// After the switch. evnet has no per-connection handler: the server's
-// callbacks (conn.go) stay the connection's and pass every event to hc.up,
-// found through the Context. OnOpen runs from hc.timer, fed by handOver
-// (so never inside the callback that made the switch), or from the first
-// event that comes before it. The input read before the switch is in
-// evnet's buffer: PauseRead + ResumeRead has evnet offer it again, and an
-// EOF the HTTP side saw (cEOF), or one that comes before that input was
-// offered, is reported after it (uEOFDue).
+// After the switch. handOver pauses reading, clears the Context (the new
+// protocol's to use) and gives evnet a stand-in for h (Conn.SetHandler)
+// that has only h.OnClose: the connection may close before h is open, and
+// h did not fill the queue, so it needs no OnDrain. u.open, fed, then
+// runs after the callback that made the switch: it makes h the
+// connection's handler and resumes reading, and runs h.OnOpen. evnet
+// offers h.OnData the input read before the switch (kept in its buffer)
+// after OnOpen, and reports an EOF that came before it (cEOF) after that
+// input; from there on, h gets evnet's events directly.
 
 import (
 	"errors"
 
+	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
 )
@@ -42,20 +44,13 @@ var (
 	ErrUpgradeBody = errors.New("evhttp: upgrade before the request body was read to its end")
 )
 
-// upgraded is the state of a connection handed over by Upgrade. Loop
-// goroutine only.
+// upgraded is the state of a connection being handed over by Upgrade,
+// from the Upgrade call to h.OnOpen. Loop goroutine only.
 type upgraded struct {
-	h     evnet.Handler
-	flags uint8
+	h    evnet.Handler
+	c    *evnet.Conn
+	open eddy.Timer // fed by handOver: runs h.OnOpen
 }
-
-// upgraded flags.
-const (
-	uOpened   uint8 = 1 << iota // OnOpen ran, or the connection closed before it could
-	uRest                       // input read before the switch, not offered to OnData yet
-	uEOFDue                     // the peer's EOF, to report after that input
-	uEOFClose                   // closed for the peer's EOF (OnEOF nil)
-)
 
 // Upgrade switches the connection to another protocol, one the client
 // offered in its Upgrade field (Request.Upgrade), compared without regard
@@ -97,10 +92,10 @@ const (
 // never called; if it closes between the switch and OnOpen, OnClose runs
 // without OnOpen, as for a dial that fails.
 //
-// The special problem of the Context: the server still finds its state,
-// through which h gets the connection's events, in the connection's
-// Context, so h must not call SetContext; a protocol keeps its state in a
-// struct of its own whose methods are h's callbacks (method values).
+// From the switch on, the connection is h's alone: evnet gives its
+// events to h directly (evnet.Conn.SetHandler), and its Context, which
+// the server clears, is h's to set (SetContext), in OnOpen or later. h
+// may in turn hand the connection over to another handler (SetHandler).
 func (w *ResponseWriter) Upgrade(proto string, h evnet.Handler) error {
 	x := w.x
 	if err := x.usable(); err != nil {
@@ -150,15 +145,6 @@ func (x *exchange) appendUpgradeHead(dst []byte, proto string) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// serverConn returns the server's state of c.
-func serverConn(c *evnet.Conn) *conn {
-	hc, ok := c.Context().(*conn)
-	if !ok {
-		panic("evhttp: the Context of a server connection was replaced (see ResponseWriter.Upgrade)")
-	}
-	return hc
-}
-
 // handOver switches hc to the handler of x, its upgrade exchange, which
 // has just left the queue with its 101.
 func (hc *conn) handOver(x *exchange) {
@@ -166,113 +152,42 @@ func (hc *conn) handOver(x *exchange) {
 	if ls.batch == hc {
 		hc.flushOut()
 	}
-	hc.up, x.up = x.up, nil
-	hc.flags |= cClosed // for the HTTP side
+	u := x.up
+	x.up = nil
+	c := hc.c
+	u.c = c
+	hc.flags |= cClosed // for the HTTP side, which touches c no more
 	hc.timer.Stop()
-	hc.c.SetWriteTimeout(0)
+	c.SetWriteTimeout(0)
 	ls.remove(hc)
 	hc.setState(StateClosed)
+	// h's until its OnOpen: no input, no OnDrain, but its OnClose.
+	c.PauseRead()
+	c.SetContext(nil)
+	c.SetHandler(evnet.Handler{OnData: holdInput, OnClose: u.h.OnClose})
 	hc.retire(x)
-	ls.loop.Feed(&hc.timer, 0) // upOpen, from onTimer
+	u.open.Init(u.onOpen, 0, 0)
+	ls.loop.Feed(&u.open, 0)
 	ls.checkDrained()
 }
 
-// upOpen runs h.OnOpen, once. inData is set when it runs from OnData,
-// which offers the input itself.
-func (hc *conn) upOpen(inData bool) {
-	u := hc.up
-	if u.flags&uOpened != 0 {
+// holdInput is the OnData of a connection between the switch and h.OnOpen,
+// which reading is paused for: should it run, it keeps the input for h.
+func holdInput(*evnet.Conn, []byte) int { return 0 }
+
+// onOpen ends the switch, after the callback that made it returned: h
+// becomes the connection's handler and reading resumes (evnet then offers
+// h.OnData the input read before the switch, and the peer's EOF if it
+// came), and h.OnOpen runs, before any of that. Not if the connection
+// closed meanwhile: h.OnClose ran, without OnOpen.
+func (u *upgraded) onOpen(*eddy.Timer) {
+	c := u.c
+	if c.Err() != nil {
 		return
 	}
-	u.flags |= uOpened
-	hc.timer.Stop() // the fed call, if this is not it
-	c := hc.c
-	if !inData {
-		if len(c.Peek()) > 0 {
-			u.flags |= uRest
-		}
-		if u.flags&uRest != 0 || c.IsPaused() {
-			// Have evnet offer the input read before the switch, and
-			// read on if the HTTP side had stopped.
-			c.PauseRead()
-			c.ResumeRead()
-		}
-	}
-	if hc.flags&cEOF != 0 {
-		u.flags |= uEOFDue // the peer shut its side before the switch
-	}
+	c.SetHandler(u.h)
+	c.ResumeRead() // before OnOpen, which may pause it for good
 	if f := u.h.OnOpen; f != nil {
 		f(c)
-	}
-	if u.flags&(uRest|uEOFDue) == uEOFDue && !inData && c.Err() == nil {
-		u.flags &^= uEOFDue
-		hc.upEOFNow()
-	}
-}
-
-// upData passes input to h.OnData.
-func (hc *conn) upData(p []byte) int {
-	u := hc.up
-	hc.upOpen(true)
-	c := hc.c
-	if c.Err() != nil {
-		return len(p)
-	}
-	k := len(p)
-	if f := u.h.OnData; f != nil {
-		k = f(c, p)
-	}
-	u.flags &^= uRest
-	if u.flags&uEOFDue != 0 && c.Err() == nil {
-		u.flags &^= uEOFDue
-		hc.upEOFNow()
-	}
-	return k
-}
-
-// upDrain passes the drain to h.OnDrain.
-func (hc *conn) upDrain() {
-	hc.upOpen(false)
-	if f := hc.up.h.OnDrain; f != nil && hc.c.Err() == nil {
-		f(hc.c)
-	}
-}
-
-// upEOF passes the peer's EOF to h, after the input read before the
-// switch if that has not been offered yet.
-func (hc *conn) upEOF() {
-	u := hc.up
-	hc.upOpen(false)
-	switch {
-	case hc.c.Err() != nil:
-	case u.flags&uRest != 0:
-		u.flags |= uEOFDue
-	default:
-		hc.upEOFNow()
-	}
-}
-
-// upEOFNow reports the peer's EOF to h.OnEOF, or, without one, closes the
-// connection after its output, as evnet does.
-func (hc *conn) upEOFNow() {
-	u := hc.up
-	if f := u.h.OnEOF; f != nil {
-		f(hc.c)
-		return
-	}
-	u.flags |= uEOFClose
-	hc.c.Close()
-}
-
-// upClose passes the close to h.OnClose.
-func (hc *conn) upClose(reason error) {
-	u := hc.up
-	u.flags |= uOpened // too late for OnOpen
-	hc.timer.Stop()
-	if u.flags&uEOFClose != 0 && reason == evnet.ErrLocalClose {
-		reason = evnet.ErrEOF // what evnet says when it closes for the EOF
-	}
-	if f := u.h.OnClose; f != nil {
-		f(hc.c, reason)
 	}
 }

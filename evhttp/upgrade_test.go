@@ -3,6 +3,7 @@ package evhttp_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -72,6 +73,7 @@ func (e *upEcho) onClose(c *evnet.Conn, reason error) { e.s.event("echo close: %
 //	/up/errors   Upgrade's errors, in the body of a 200
 //	/up/twice    upgrades twice, reporting the second's error
 //	/up/ignore   answers 200 "ignored", whatever the request offers
+//	/up/ctx      upgrades to ctxProto at once (ctx/later: from a timer)
 type upHandler struct{ s *svServer }
 
 func (h *upHandler) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
@@ -142,7 +144,53 @@ func (h *upHandler) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		s.event("twice: %s", errName(w.Upgrade("echo", echo.handler())))
 	case "/up/ignore":
 		w.WriteString("ignored")
+	case "/up/ctx":
+		if err := w.Upgrade("echo", ctxHandler(s)); err != nil {
+			s.event("ctx: %v", err)
+		}
+		s.event("upgraded")
+	case "/up/ctx/later":
+		w.Async()
+		t := eddy.NewTimer(func(*eddy.Timer) {
+			if err := w.Upgrade("echo", ctxHandler(s)); err != nil {
+				s.event("ctx: %v", err)
+			}
+			s.event("upgraded")
+		}, 30*time.Millisecond, 0)
+		t.Start(r.Loop())
 	}
+}
+
+// ctxProto is the state of a protocol that keeps it in the connection's
+// Context, set by OnOpen; its other callbacks are plain functions, which
+// find it there (and would panic if they ran before OnOpen).
+type ctxProto struct {
+	s *svServer
+	n int // bytes received
+}
+
+func ctxHandler(s *svServer) evnet.Handler {
+	return evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			s.event("ctx open, context %v", c.Context())
+			c.SetContext(&ctxProto{s: s})
+		},
+		OnData:  ctxData,
+		OnClose: ctxClose,
+	}
+}
+
+// ctxData answers "total:bytes|".
+func ctxData(c *evnet.Conn, p []byte) int {
+	st := c.Context().(*ctxProto)
+	st.n += len(p)
+	fmt.Fprintf(c, "%d:%s|", st.n, p)
+	return len(p)
+}
+
+func ctxClose(c *evnet.Conn, reason error) {
+	st := c.Context().(*ctxProto)
+	st.s.event("ctx close after %d bytes: %v", st.n, reason)
 }
 
 // errName names the errors of Upgrade.
@@ -497,5 +545,48 @@ func TestUpgradeClientGone(t *testing.T) {
 		if strings.HasPrefix(e, "echo") {
 			t.Errorf("event %q", e)
 		}
+	}
+}
+
+// TestUpgradeContext: the new protocol owns the connection's Context: the
+// server hands it over cleared, and the protocol sets its own in OnOpen,
+// which runs once, after the callback that made the switch, and before
+// OnData gets the bytes sent with the request. With an EOF sent before
+// the switch (/up/ctx/later), the protocol gets the bytes, then the EOF
+// (OnEOF nil: evnet closes with ErrEOF).
+func TestUpgradeContext(t *testing.T) {
+	s := upStart(t, &evhttp.Server{})
+	c, br := svDial(t, s.addr)
+	io.WriteString(c, upRequest("/up/ctx")+"early")
+	upReadHead(t, br)
+	upExpect(t, br, "5:early|")
+	io.WriteString(c, "ping")
+	upExpect(t, br, "9:ping|")
+	c.(*net.TCPConn).CloseWrite()
+	svExpectEOF(t, c, br)
+	s.eventually(t, "ctx close after 9 bytes: "+evnet.ErrEOF.Error())
+
+	c2, br2 := svDial(t, s.addr)
+	io.WriteString(c2, upRequest("/up/ctx/later")+"data")
+	c2.(*net.TCPConn).CloseWrite()
+	upReadHead(t, br2)
+	upExpect(t, br2, "4:data|")
+	svExpectEOF(t, c2, br2)
+	s.eventually(t, "ctx close after 4 bytes: "+evnet.ErrEOF.Error())
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var got []string
+	for _, e := range s.events {
+		if strings.HasPrefix(e, "ctx") || e == "upgraded" {
+			got = append(got, e)
+		}
+	}
+	want := []string{
+		"upgraded", "ctx open, context <nil>", "ctx close after 9 bytes: " + evnet.ErrEOF.Error(),
+		"upgraded", "ctx open, context <nil>", "ctx close after 4 bytes: " + evnet.ErrEOF.Error(),
+	}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("events\n\t%s\nwant\n\t%s", strings.Join(got, "; "), strings.Join(want, "; "))
 	}
 }

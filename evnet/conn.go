@@ -19,7 +19,8 @@ import (
 // order in which they run.
 type Handler struct {
 	// OnOpen runs once when the connection is established: accepted,
-	// adopted, or dialled and connected.
+	// adopted, or dialled and connected. A handler given to SetHandler
+	// once the connection is open never has its OnOpen called.
 	OnOpen func(c *Conn)
 	// OnData receives the bytes read, preceded by those an earlier call
 	// left unconsumed, and returns how many it consumed. The slice is only
@@ -33,7 +34,8 @@ type Handler struct {
 	// OnEOF, if not nil, runs when the peer has shut down its side for
 	// writing; the connection stays open for writing until the program
 	// closes it. If nil, the connection is closed after its output queue is
-	// flushed, with ErrEOF.
+	// flushed, with ErrEOF. A handler given to SetHandler after the EOF
+	// is told again (see SetHandler).
 	OnEOF func(c *Conn)
 	// OnClose runs exactly once, when the connection has been closed, with
 	// the reason: ErrEOF, ErrLocalClose, ErrAborted, ErrTimeout,
@@ -48,6 +50,9 @@ type shared struct {
 	h  Handler
 	o  Options
 	ls *loopState
+	// m is the Group member that keeps track of the connections, or nil:
+	// open and callClose tell it, whatever the connection's handler.
+	m *member
 }
 
 // Conn flags.
@@ -62,9 +67,14 @@ const (
 	fInCb                          // one of the connection's callbacks is running
 	fCloseDue                      // OnClose waits for the running callback to return
 	fConnecting                    // a dial in progress
-	fRedeliver                     // unconsumed input to give OnData again
+	fRedeliver                     // unconsumed input (or fEOFDue) to give again; read no further until then
 	fOpened                        // OnOpen ran
+	fHandler                       // x.h replaces sh.h (SetHandler)
+	fEOFDue                        // the peer's EOF, to report to a handler set after it came
 )
+
+// notReading are the flags under which a connection does not read.
+const notReading = fClosed | fClosing | fPaused | fEOF | fConnecting
 
 // Conn is a stream connection (TCP, Unix, or an adopted descriptor) on a
 // loop. Its methods must be called on the loop's goroutine. A Conn holds
@@ -88,8 +98,9 @@ type Conn struct {
 
 // connExtra holds what few connections need.
 type connExtra struct {
-	in  []byte // unconsumed input; nil when there is none
-	why error  // the close reason when it is whyOther
+	in  []byte   // unconsumed input; nil when there is none
+	why error    // the close reason when it is whyOther
+	h   *Handler // the handler given to SetHandler (when fHandler)
 	ctx any
 }
 
@@ -135,6 +146,15 @@ func (c *Conn) extra() *connExtra {
 		c.x = &connExtra{}
 	}
 	return c.x
+}
+
+// handler returns the connection's handler: the one given to SetHandler,
+// if any, else its listener's (or Dial's, or Adopt's).
+func (c *Conn) handler() *Handler {
+	if c.flags&fHandler != 0 {
+		return c.x.h
+	}
+	return &c.sh.h
 }
 
 // input returns the unconsumed input.
@@ -264,6 +284,52 @@ func (c *Conn) SetContext(v any) {
 	c.extra().ctx = v
 }
 
+// SetHandler hands the connection over to h, another protocol's
+// callbacks: from the next callback on, its events go to h.OnData,
+// h.OnDrain, h.OnEOF and h.OnClose instead of the handler it was opened
+// with. h.OnOpen is not called, the connection being open already; a
+// protocol that needs it calls it itself. (On a dialled connection still
+// connecting, h replaces the whole handler, and h.OnOpen runs when the
+// connect completes.) The Context is left as it is.
+//
+// Called from one of c's callbacks, it takes effect when that callback
+// returns: the rest of the callback is still the old handler's. Nothing
+// h would need is lost in between:
+//   - the input the old handler left unconsumed (what Peek returns) is
+//     given to h.OnData without waiting for new bytes from the peer, in
+//     the current or next loop iteration, before anything read after it
+//     (unless reading is paused: then ResumeRead gives it);
+//   - if the peer has already shut down its side, h learns it as if it
+//     had just happened, after that input: h.OnEOF runs, or, if it is
+//     nil, the connection is closed after its output with ErrEOF;
+//   - the output queue stays as it is, and OnDrain, when it falls to the
+//     low watermark, is h's;
+//   - a connection of a Group stays in its bookkeeping: Shutdown closes
+//     it and waits for it as for any other.
+//
+// If the connection has closed during the callback that calls
+// SetHandler, h.OnClose is the one that runs after it; once OnClose has
+// run (or while it runs), SetHandler does nothing. SetHandler may be
+// called any number of times; the last handler wins.
+func (c *Conn) SetHandler(h Handler) {
+	if c.flags&(fClosed|fCloseDue) == fClosed {
+		return // OnClose ran, or is running
+	}
+	c.extra().h = &h
+	c.flags |= fHandler
+	if c.flags&(fOpened|fClosed|fClosing) != fOpened {
+		return // connecting, or closed or closing: no more input for h
+	}
+	if c.flags&fEOF != 0 {
+		c.flags |= fEOFDue
+	}
+	// Inside a callback, OnData may yet leave input (kept after it returns).
+	if len(c.input()) > 0 || c.flags&(fInCb|fEOFDue) != 0 {
+		c.flags |= fRedeliver
+		c.sh.ls.loop.Feed(&c.w, eddy.Read)
+	}
+}
+
 // Err returns the reason the connection closed, or nil while it is open.
 func (c *Conn) Err() error {
 	if c.closed() {
@@ -284,19 +350,30 @@ func (c *Conn) onIO(ev eddy.Events) {
 		c.flush()
 	}
 	if c.flags&fRedeliver != 0 && c.flags&(fClosed|fClosing|fPaused) == 0 {
-		c.flags &^= fRedeliver
-		if len(c.input()) > 0 {
-			c.deliver(nil)
-		}
+		c.redeliver()
 	}
 	if ev&(eddy.Read|eddy.Error|eddy.Hangup) != 0 {
 		c.readSome()
 	}
 }
 
+// redeliver gives OnData the input left unconsumed again (ResumeRead,
+// SetHandler), then reports an EOF due to a new handler.
+func (c *Conn) redeliver() {
+	c.flags &^= fRedeliver
+	if len(c.input()) > 0 {
+		c.deliver(nil)
+	}
+	// Not if OnData paused, closed, or asked for another round.
+	if c.flags&fEOFDue != 0 && c.flags&(fClosed|fClosing|fPaused|fRedeliver) == 0 {
+		c.flags &^= fEOFDue
+		c.reportEOF()
+	}
+}
+
 // reading reports whether c wants to read.
 func (c *Conn) reading() bool {
-	return c.flags&(fClosed|fClosing|fPaused|fEOF|fConnecting) == 0
+	return c.flags&notReading == 0
 }
 
 // interest sets the watcher's events from c's state.
@@ -318,8 +395,8 @@ func (c *Conn) readSome() {
 	ls := c.sh.ls
 	buf := ls.readBuf()
 	for range maxReadsPerEvent {
-		if !c.reading() {
-			return
+		if c.flags&(notReading|fRedeliver) != 0 {
+			return // fRedeliver: the input left goes first (ResumeRead, SetHandler)
 		}
 		n, err := rawRead(c.w.Fd(), buf)
 		switch {
@@ -357,7 +434,7 @@ func (c *Conn) deliver(p []byte) {
 		data = c.x.in
 	}
 	k := len(data)
-	if f := c.sh.h.OnData; f != nil {
+	if f := c.handler().OnData; f != nil {
 		c.flags |= fInCb
 		k = f(c, data)
 		c.leave()
@@ -391,7 +468,13 @@ func (c *Conn) leave() {
 func (c *Conn) eof() {
 	c.flags |= fEOF
 	c.interest()
-	if f := c.sh.h.OnEOF; f != nil {
+	c.reportEOF()
+}
+
+// reportEOF tells the handler that the peer shut down its side: OnEOF,
+// or, without one, Close with ErrEOF.
+func (c *Conn) reportEOF() {
+	if f := c.handler().OnEOF; f != nil {
 		c.flags |= fInCb
 		f(c)
 		c.leave()
@@ -555,7 +638,7 @@ func (c *Conn) flush() {
 // drain runs OnDrain, the queue having fallen to the low mark.
 func (c *Conn) drain() {
 	c.flags &^= fOverHigh
-	if f := c.sh.h.OnDrain; f != nil {
+	if f := c.handler().OnDrain; f != nil {
 		c.flags |= fInCb
 		f(c)
 		c.leave()
@@ -623,14 +706,15 @@ func (c *Conn) PauseRead() {
 
 // ResumeRead starts reading again after PauseRead. Input left unconsumed
 // is given to OnData again in the next loop iteration, even if no new
-// bytes arrive.
+// bytes arrive (and an EOF due to a handler set by SetHandler is
+// reported after it).
 func (c *Conn) ResumeRead() {
 	if c.closed() || c.flags&fPaused == 0 {
 		return
 	}
 	c.flags &^= fPaused
 	c.interest()
-	if len(c.input()) > 0 {
+	if len(c.input()) > 0 || c.flags&fEOFDue != 0 {
 		c.flags |= fRedeliver
 		c.sh.ls.loop.Feed(&c.w, eddy.Read)
 	}
@@ -728,9 +812,18 @@ func (c *Conn) finish() {
 	c.callClose()
 }
 
+// callClose runs OnClose, between the group's bookkeeping if c belongs
+// to a Group.
 func (c *Conn) callClose() {
-	if f := c.sh.h.OnClose; f != nil {
+	m := c.sh.m
+	if m != nil {
+		m.forget(c)
+	}
+	if f := c.handler().OnClose; f != nil {
 		f(c, c.reason())
+	}
+	if m != nil {
+		m.maybeDone()
 	}
 }
 
@@ -842,10 +935,14 @@ func (c *Conn) String() string {
 	return fmt.Sprintf("evnet.Conn(fd %d, %d bytes queued)", c.w.Fd(), c.Buffered())
 }
 
-// open runs OnOpen, for a connection just established.
+// open runs OnOpen, for a connection just established, after its
+// Group, if any, has started keeping track of it.
 func (c *Conn) open() {
 	c.flags |= fOpened
-	if f := c.sh.h.OnOpen; f != nil {
+	if m := c.sh.m; m != nil {
+		m.track(c)
+	}
+	if f := c.handler().OnOpen; f != nil {
 		c.flags |= fInCb
 		f(c)
 		c.leave()

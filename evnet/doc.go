@@ -60,6 +60,18 @@
 // from elsewhere (a timer, another connection's callback) runs its
 // OnClose before Close or Abort returns.
 //
+// # Switching protocols
+//
+// Conn.SetHandler hands an open connection over to another Handler, as
+// after an HTTP upgrade or a STARTTLS-like switch: from the next callback
+// on, the events are the new handler's. Its OnOpen is not called (the
+// connection is open already); the input the old handler left
+// unconsumed is given to its OnData without waiting for the peer, an
+// EOF that came before the switch is reported to it after that input,
+// and OnDrain and OnClose are its own. The Context stays as it was, for
+// the new protocol to replace. A Group keeps counting a connection
+// whose handler was replaced.
+//
 // # Closing
 //
 // Close is graceful: reading stops, the queue is flushed, then the

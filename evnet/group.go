@@ -41,6 +41,11 @@ type Group struct {
 
 // member is one loop of a group and what the group keeps on it. Loop
 // goroutine only, except loop and done.
+//
+// Its connections keep its books themselves (their shared.m), not a
+// wrapped Handler: Conn.open calls track before OnOpen, Conn.callClose
+// calls forget before OnClose and maybeDone after it, whatever handler
+// the connection has by then (SetHandler).
 type member struct {
 	loop      *eddy.Loop
 	keep      eddy.Timer // keeps Run running until Shutdown
@@ -121,7 +126,7 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 	if network == "unix" {
 		m := g.members[0]
 		m.do(func() {
-			first, err = lc.Listen(m.loop, network, address, m.wrap(h))
+			first, err = lc.listen(m.loop, network, address, h, m)
 			if err == nil {
 				m.listeners = append(m.listeners, first)
 			}
@@ -132,7 +137,7 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 		shs := make([]*shared, len(g.members))
 		for i, mi := range g.members {
 			mi.do(func() {
-				shs[i] = &shared{h: mi.wrap(h), o: first.sh.o, ls: acquire(mi.loop)}
+				shs[i] = &shared{h: h, o: first.sh.o, ls: acquire(mi.loop), m: mi}
 				mi.states = append(mi.states, shs[i].ls)
 			})
 		}
@@ -147,7 +152,7 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 		}
 		var ln *Listener
 		m.do(func() {
-			ln, err = lc.Listen(m.loop, network, addr, m.wrap(h))
+			ln, err = lc.listen(m.loop, network, addr, h, m)
 			if err == nil {
 				m.listeners = append(m.listeners, ln)
 			}
@@ -188,25 +193,10 @@ func (g *Group) handOff(shs []*shared, fd int) {
 	m.loop.Post(serve)
 }
 
-// wrap returns h with m's bookkeeping of connections around OnOpen and
-// OnClose.
-func (m *member) wrap(h Handler) Handler {
-	open, closed := h.OnOpen, h.OnClose
-	h.OnOpen = func(c *Conn) {
-		c.gslot = int32(len(m.conns))
-		m.conns = append(m.conns, c)
-		if open != nil {
-			open(c)
-		}
-	}
-	h.OnClose = func(c *Conn, err error) {
-		m.forget(c)
-		if closed != nil {
-			closed(c, err)
-		}
-		m.maybeDone()
-	}
-	return h
+// track adds c, a connection just opened, to m.conns.
+func (m *member) track(c *Conn) {
+	c.gslot = int32(len(m.conns))
+	m.conns = append(m.conns, c)
 }
 
 // forget takes c out of m.conns.

@@ -62,6 +62,12 @@ func Listen(l *eddy.Loop, network, address string, h Handler) (*Listener, error)
 // Linux abstract socket). A TCP address is a literal "IP:port" (port 0
 // picks a free port: see Addr).
 func (lc ListenConfig) Listen(l *eddy.Loop, network, address string, h Handler) (*Listener, error) {
+	return lc.listen(l, network, address, h, nil)
+}
+
+// listen is Listen for the Group member m, if not nil, which then keeps
+// track of the connections.
+func (lc ListenConfig) listen(l *eddy.Loop, network, address string, h Handler, m *member) (*Listener, error) {
 	var (
 		sa     unix.Sockaddr
 		family int
@@ -99,7 +105,7 @@ func (lc ListenConfig) Listen(l *eddy.Loop, network, address string, h Handler) 
 	if family != unix.AF_UNIX {
 		ln.addr, _ = sock.LocalAddr(fd)
 	}
-	ln.sh = &shared{h: h, o: lc.Options.withDefaults(), ls: acquire(l)}
+	ln.sh = &shared{h: h, o: lc.Options.withDefaults(), ls: acquire(l), m: m}
 	ln.w.Init(ln.onAccept, fd, eddy.Read)
 	ln.retry.Init(ln.onRetry, acceptRetryDelay, 0)
 	if err := ln.w.Start(l); err != nil {
