@@ -6,18 +6,25 @@ package evhttp
 // Two goroutines share each request: the loop, which owns the connection
 // and the native exchange (w, r), and a pool goroutine, which runs the
 // http.Handler. They meet in an adReq. The handler's side never touches
-// the exchange: what it does crosses to the loop as functions given to
-// Loop.Post (response batches, the body request, the hijack), which run
-// in order and do nothing once the exchange is over (adReq.over). The
-// loop's side answers through channels: the batch buffers it is done with
-// (ack, held back while the connection is Full: the flow control), the
-// request body (adBody), the end of the exchange (gone), the hijacked
-// descriptor.
+// the exchange: what it does crosses to the loop as entries (response
+// batches, the body request, the hijack) in its connection's outbox
+// (adConn.out), which the loop applies in order, in one pass per wake-up
+// and with the connection's output coalesced into one write, and which
+// do nothing once the exchange is over (adReq.over). The loop's side
+// answers through channels: the batch buffers it is done with (ack, held
+// back while the connection is Full: the flow control), the request body
+// (adBody), the end of the exchange (gone), the hijacked descriptor.
 //
-// A request holds its connection's parsing (xHold) until its response
-// ends, as net/http serves a connection's requests one at a time: a
-// pipelined request never runs beside the one before it, and a hijack
-// never finds a later request already parsed.
+// The requests of one connection run one after another, as net/http runs
+// them: the loop parses the requests pipelined behind one whose handler
+// runs (up to Server.MaxPipelined), and the worker that finishes a
+// request goes on with the next one of its connection (adConn.following),
+// with no round trip through the loop; their responses are gathered by
+// the loop into one write. A request that may change protocols (Upgrade,
+// CONNECT) holds its connection's parsing (xHold) until its response
+// ends, so that the bytes after it are never taken for a request; Hijack
+// gives back the heads parsed after the hijacking request, with the
+// bytes not parsed yet.
 
 import (
 	"context"
@@ -30,6 +37,7 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,8 +108,15 @@ type AdapterOptions struct {
 // returns: a goroutine is held only while a request runs, never by a
 // connection. The pool belongs to the returned Handler; several Servers
 // and loops may share it. The requests of one connection are served one
-// at a time, as net/http serves them: a request pipelined behind another
-// is parsed once the response before it has ended.
+// at a time, as net/http serves them: the handler of a request pipelined
+// behind another runs once the handler before it has returned, on the
+// same goroutine, and the responses leave in order (those of one burst of
+// pipelined requests in one write). A request pipelined behind one whose
+// response closes the connection is not served. One that follows an
+// Upgrade or CONNECT request is not even parsed before that response has
+// ended, and Hijack returns the pipelined input it was given, parsed or
+// not, in its bufio.Reader. A head pipelined behind a running handler is
+// subject to Server.HeaderTimeout from its first byte.
 //
 // The *http.Request has what net/http's server gives: Method, URL (from
 // the target, absolute form included), Proto, ProtoMajor and ProtoMinor,
@@ -208,6 +223,7 @@ func (a *adapter) putBuf(b *adBuf) {
 // loop's side and the handler's.
 type adReq struct {
 	a    *adapter
+	ac   *adConn
 	loop *eddy.Loop
 	conn *evnet.Conn
 	logf func(format string, args ...any)
@@ -223,22 +239,26 @@ type adReq struct {
 	held      *adBuf
 	bodyAsked bool
 	flushWait *eddy.Timer // polls the output queue before a hand-over
+	prefix    []byte      // for a hijack: the heads parsed after this one
 
 	// Shared.
 	readDeadline  atomic.Int64  // for the body's Read, Unix ns; 0: none
 	writeDeadline atomic.Int64  // for a Write that waits, Unix ns; 0: none
-	gone          chan struct{} // closed by the loop when the exchange is over
-	goneErr       error         // why; written before gone is closed
-	ack           chan *adBuf   // batch buffers the loop is done with
+	ended         atomic.Bool   // the exchange is over; goneErr tells why
+	goneErr       error         // written before ended is set
+	goneMu        sync.Mutex    // guards gone
+	gone          chan struct{} // closed when the exchange is over; made when a wait needs it
+	ack           chan *adBuf   // batch buffers the loop is done with; made before the first batch that needs one
 	body          *adBody       // nil for a request without a body
 
 	// The handler's side.
 	rw adWriter
 }
 
-// ServeHTTP1 builds the http.Request and hands it to the pool, or answers
-// 503 when the pool and its queue are full, or 400 when the target is not
-// a URL net/http would take.
+// ServeHTTP1 builds the http.Request and hands it to the pool (or to the
+// worker of the request before it on the connection), or answers 503 when
+// the pool and its queue are full, or 400 when the target is not a URL
+// net/http would take.
 func (a *adapter) ServeHTTP1(w *ResponseWriter, r *Request) {
 	x := w.x
 	ac := a.conn(x.hc)
@@ -254,6 +274,7 @@ func (a *adapter) ServeHTTP1(w *ResponseWriter, r *Request) {
 	}
 	ar := &adReq{
 		a:      a,
+		ac:     ac,
 		loop:   r.Loop(),
 		conn:   r.Conn(),
 		logf:   x.hc.ls.cfg.logf,
@@ -261,8 +282,6 @@ func (a *adapter) ServeHTTP1(w *ResponseWriter, r *Request) {
 		cancel: cancel,
 		w:      w,
 		r:      r,
-		gone:   make(chan struct{}),
-		ack:    make(chan *adBuf, 2),
 	}
 	ar.rw.ar = ar
 	ar.rw.header = make(http.Header)
@@ -271,57 +290,248 @@ func (a *adapter) ServeHTTP1(w *ResponseWriter, r *Request) {
 		ar.body = &adBody{ar: ar, limit: a.bodyBuffer, ready: make(chan struct{}, 1)}
 		req.Body = ar.body
 	}
-	res, busy := a.pool.submit(ar)
-	if res == adRefused {
-		cancel(errAdapterBusy)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(503)
-		w.WriteString("503 Service Unavailable\n")
-		return
+	ac.mu.Lock()
+	chained := ac.active
+	if chained {
+		ac.next = append(ac.next, ar) // the worker of the request before it runs it
+	} else {
+		ac.active = true
 	}
-	x.flags |= xHold
-	x.peerGone = ar.peerGone
-	w.Async()
-	w.OnDone(ar.onDone)
-	w.OnDrain(ar.onDrain)
-	if res == adReadied && busy == 1 {
+	ac.mu.Unlock()
+	yield := false
+	if !chained {
+		res, alone := a.pool.submit(ar)
+		if res == adRefused {
+			ac.mu.Lock()
+			ac.active = false
+			ac.mu.Unlock()
+			cancel(errAdapterBusy)
+			writeBusy(w)
+			return
+		}
 		// The worker is runnable on this goroutine's processor, which the
 		// loop keeps while it waits for events (short waits are raw system
-		// calls): another processor would have to steal it, after a wake-up
-		// of an OS thread that costs tens of microseconds, often a hundred.
-		// Yielding runs the worker at once here; the loop's goroutine goes
-		// to the global queue, where an idle processor takes it up. This
-		// pays when the request is alone (a round trip measured 2.5 times
-		// faster); with others running, the processors are busy anyway and
-		// the yield only delays the loop (a third slower under load), so
-		// it is not done then.
+		// calls): another processor would have to steal it, after a
+		// wake-up of an OS thread that costs tens of microseconds, often a
+		// hundred. Yielding runs the worker at once here; the loop's
+		// goroutine goes to the global queue, where an idle processor takes
+		// it up. This pays when the request is alone (a round trip measured
+		// 2.5 times faster); with others running, the processors are busy
+		// anyway and the yield only delays the loop (a third slower under
+		// load), so it is not done then. With one processor the loop yields
+		// before it waits, once per iteration (see yieldAfterSubmit).
+		yield = res == adReadied && alone && yieldAfterSubmit()
+	}
+	if holds(r) {
+		x.flags |= xHold
+	}
+	x.peerGone = ac.peerGoneFn
+	w.Async()
+	w.OnDone(adOnDone)
+	w.OnDrain(adOnDrain)
+	ac.live = append(ac.live, ar)
+	if yield {
 		runtime.Gosched()
 	}
 }
 
-// adConn is what the adapter keeps of a connection for its requests: the
-// addresses, which cost system calls to learn, as net/http gives them.
+// holds reports whether r may change the connection's protocol (Upgrade,
+// CONNECT): what follows its head is then not parsed as requests before
+// its response has ended.
+func holds(r *Request) bool {
+	h := &r.h
+	return h.Upgrade != nil || string(h.Method) == "CONNECT" || h.Headers.Index("Upgrade", 0) >= 0
+}
+
+// writeBusy answers 503 on the loop.
+func writeBusy(w *ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(503)
+	w.WriteString("503 Service Unavailable\n")
+}
+
+// adConn is what the adapter keeps of a connection: the addresses, which
+// cost system calls to learn, as net/http gives them; the requests in
+// progress, in order; the outbox of the entries their handlers send to
+// the loop. It is the connection's, whichever adapter serves a request.
 type adConn struct {
-	a      *adapter
+	hc     *conn
 	remote string          // the http.Request's RemoteAddr
-	ctx    context.Context // the base context with http.LocalAddrContextKey
+	ctxOf  *adapter        // the adapter ctx was made for
+	ctx    context.Context // its base context with http.LocalAddrContextKey
+
+	peerGoneFn func() // ac.peerGone, made once
+	drainFn    func() // ac.drain, made once
+
+	// The loop's side.
+	live []*adReq  // the requests whose exchange is not over, in order
+	in   []adEntry // the entries being applied (drain)
+
+	mu      sync.Mutex // guards what follows, and the requests' ended
+	active  bool       // a worker serves (or the pool holds) a request of the connection
+	next    []*adReq   // requests parsed behind it, for that worker
+	handoff *adReq     // the request whose exchange's end starts next (onDone)
+	out     []adEntry  // entries for the loop, in order
+	posted  bool       // drainFn is posted and has not taken out yet
 }
 
 // conn returns hc's adConn, made on its first request.
 func (a *adapter) conn(hc *conn) *adConn {
-	if ac := hc.adapted; ac != nil && ac.a == a {
-		return ac
+	ac := hc.adapted
+	if ac == nil {
+		ac = &adConn{hc: hc, remote: "@"} // "@": a Unix socket's peer, as net reports it
+		if ra := hc.c.RemoteAddr(); ra.IsValid() {
+			ac.remote = ra.String()
+		}
+		ac.peerGoneFn = ac.peerGone
+		ac.drainFn = ac.drain
+		hc.adapted = ac
 	}
-	ac := &adConn{a: a, remote: "@", ctx: a.base} // "@": a Unix socket's peer, as net reports it
-	if ra := hc.c.RemoteAddr(); ra.IsValid() {
-		ac.remote = ra.String()
+	if ac.ctxOf != a {
+		ac.ctxOf = a
+		ac.ctx = a.base
+		if la := hc.c.LocalAddr(); la.IsValid() {
+			ac.ctx = context.WithValue(a.base, http.LocalAddrContextKey, net.TCPAddrFromAddrPort(la))
+		}
 	}
-	if la := hc.c.LocalAddr(); la.IsValid() {
-		ac.ctx = context.WithValue(a.base, http.LocalAddrContextKey, net.TCPAddrFromAddrPort(la))
-	}
-	hc.adapted = ac
 	return ac
+}
+
+// following returns the request to serve after ar, which its worker has
+// finished, on ar's connection: the next one parsed, or nil. If ar did
+// not end cleanly (a complete response that keeps the connection), and
+// its exchange is not over yet, it returns nil and the loop starts the
+// next request when the exchange is over (adReq.onDone): the requests
+// behind ar are dropped then if the connection closes, and their handlers
+// must not run.
+func (ac *adConn) following(ar *adReq, clean bool) *adReq {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	switch {
+	case clean:
+	case !ar.ended.Load():
+		ac.handoff = ar
+		return nil
+	case ar.goneErr != ErrEnded:
+		// An exchange that ends with an error closes the connection: the
+		// requests behind it are dropped, though maybe not yet (a close
+		// aborts the exchanges one by one).
+		ac.dropLocked()
+		return nil
+	}
+	return ac.popLocked()
+}
+
+// dropLocked forgets the requests parsed behind the active one: the
+// connection is closing, and their exchanges end with it. ac.mu must be
+// held.
+func (ac *adConn) dropLocked() {
+	clear(ac.next)
+	ac.next = ac.next[:0]
+	ac.active = false
+}
+
+// popLocked takes the next request parsed, or reports that the connection
+// has no active request any more. ac.mu must be held.
+func (ac *adConn) popLocked() *adReq {
+	if len(ac.next) == 0 {
+		ac.active = false
+		return nil
+	}
+	nx := ac.next[0]
+	n := copy(ac.next, ac.next[1:])
+	ac.next[n] = nil
+	ac.next = ac.next[:n]
+	return nx
+}
+
+// startNext starts nx, the request after one that did not end cleanly, from
+// the loop: on its pool, or with 503 if the pool is full (and then the
+// request after it when that response ends). Requests dropped meanwhile
+// are skipped.
+func (ac *adConn) startNext(nx *adReq) {
+	for nx != nil {
+		if !nx.over {
+			if res, _ := nx.a.pool.submit(nx); res != adRefused {
+				return
+			}
+			nx.cancel(errAdapterBusy)
+			ac.mu.Lock()
+			ac.handoff = nx
+			ac.mu.Unlock()
+			nx.push(adEntry{ar: nx, op: adRefuse})
+			return
+		}
+		ac.mu.Lock()
+		nx = ac.popLocked()
+		ac.mu.Unlock()
+	}
+}
+
+// push sends e to the loop, after the entries sent before it. The first
+// entry of a batch posts the connection's drain; later ones join it.
+func (ar *adReq) push(e adEntry) {
+	ac := ar.ac
+	ac.mu.Lock()
+	ac.out = append(ac.out, e)
+	post := !ac.posted
+	ac.posted = true
+	ac.mu.Unlock()
+	if post {
+		ar.loop.Post(ac.drainFn)
+	}
+}
+
+// drain applies the entries the handlers sent, on the loop, as one batch
+// of the connection: their output leaves in one write, and the connection
+// then resumes (parses what it held back, sends what is due).
+func (ac *adConn) drain() {
+	ac.mu.Lock()
+	in := ac.out
+	ac.out = ac.in
+	ac.posted = false
+	ac.mu.Unlock()
+	hc := ac.hc
+	ls := hc.ls
+	prev := ls.enter(hc)
+	for i := range in {
+		in[i].apply()
+		in[i] = adEntry{}
+	}
+	ac.in = in[:0]
+	hc.resume()
+	ls.leave(hc, prev)
+}
+
+// peerGone is the exchanges' peerGone: the client shut its side of the
+// connection.
+func (ac *adConn) peerGone() {
+	for _, ar := range ac.live {
+		ar.cancel(evnet.ErrEOF)
+	}
+}
+
+// adOnDone is the native OnDone of the adapter's exchanges.
+func adOnDone(w *ResponseWriter, err error) {
+	ac := w.x.hc.adapted
+	for i, ar := range ac.live {
+		if ar.w == w {
+			ac.live = slices.Delete(ac.live, i, i+1)
+			ar.onDone(err)
+			return
+		}
+	}
+}
+
+// adOnDrain is the native OnDrain of the adapter's exchanges.
+func adOnDrain(w *ResponseWriter) {
+	for _, ar := range w.x.hc.adapted.live {
+		if ar.w == w {
+			ar.onDrain()
+			return
+		}
+	}
 }
 
 // errAdapterBusy is the context cause of a request refused with 503.
@@ -331,7 +541,30 @@ var errAdapterBusy = errors.New("evhttp: adapter pool and queue full")
 func (a *adapter) newRequest(r *Request, ctx context.Context, ac *adConn) (*http.Request, error) {
 	h := &r.h
 	method := adMethod(h.Method)
-	target := string(h.Target)
+	// One string holds the target, the host and the field values (all
+	// but Host's, which net/http takes out of the Header): one allocation
+	// for them all.
+	n := len(h.Target) + len(h.Host)
+	fields := 0
+	for _, f := range h.Headers {
+		if !isHostField(f.Name) {
+			n += len(f.Value)
+			fields++
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	sb.Write(h.Target)
+	sb.Write(h.Host)
+	for _, f := range h.Headers {
+		if !isHostField(f.Name) {
+			sb.Write(f.Value)
+		}
+	}
+	s := sb.String()
+	target := s[:len(h.Target)]
+	off := len(h.Target) + len(h.Host)
+	host := s[len(h.Target):off]
 	rawurl := target
 	justAuthority := method == "CONNECT" && !strings.HasPrefix(target, "/")
 	if justAuthority {
@@ -344,17 +577,23 @@ func (a *adapter) newRequest(r *Request, ctx context.Context, ac *adConn) (*http
 	if justAuthority {
 		u.Scheme = ""
 	}
-	header := make(http.Header, len(h.Headers))
-	vals := make([]string, len(h.Headers)) // one array for the usual single values
-	for i, f := range h.Headers {
+	header := make(http.Header, fields)
+	vals := make([]string, fields) // one array for the usual single values
+	i := 0
+	for _, f := range h.Headers {
+		if isHostField(f.Name) {
+			continue
+		}
 		k := adKey(f.Name)
-		v := string(f.Value)
+		v := s[off : off+len(f.Value)]
+		off += len(f.Value)
 		if old, ok := header[k]; ok {
 			header[k] = append(old, v)
 			continue
 		}
 		vals[i] = v
 		header[k] = vals[i : i+1 : i+1]
+		i++
 	}
 	req := &http.Request{
 		Method:     method,
@@ -369,9 +608,8 @@ func (a *adapter) newRequest(r *Request, ctx context.Context, ac *adConn) (*http
 	}
 	req.Host = u.Host
 	if req.Host == "" {
-		req.Host = string(h.Host)
+		req.Host = host
 	}
-	delete(header, "Host")
 	if pragma, ok := header["Pragma"]; ok && len(pragma) > 0 && pragma[0] == "no-cache" {
 		if _, ok := header["Cache-Control"]; !ok {
 			header["Cache-Control"] = []string{"no-cache"}
@@ -405,6 +643,12 @@ func (a *adapter) newRequest(r *Request, ctx context.Context, ac *adConn) (*http
 	}
 	req.RemoteAddr = ac.remote
 	return req.WithContext(ctx), nil
+}
+
+// isHostField reports whether a field is Host, which the http.Request
+// has apart.
+func isHostField(name []byte) bool {
+	return len(name) == 4 && (name[0]|0x20) == 'h' && (name[1]|0x20) == 'o' && (name[2]|0x20) == 's' && (name[3]|0x20) == 't'
 }
 
 // adMethod returns the method as a string, without allocating for the
@@ -460,13 +704,13 @@ func adKey(name []byte) string {
 	return textproto.CanonicalMIMEHeaderKey(string(name))
 }
 
-// run serves the request on a pool goroutine.
-func (ar *adReq) run() {
-	select {
-	case <-ar.gone: // the client left while the request waited
+// run serves the request on a pool goroutine. It reports whether the
+// response ended cleanly: complete, and not closing the connection as
+// far as the handler's side can tell.
+func (ar *adReq) run() (clean bool) {
+	if ar.ended.Load() { // the client left while the request waited
 		ar.cancel(ar.goneErr)
-		return
-	default:
+		return false
 	}
 	returned := false
 	defer func() {
@@ -475,59 +719,111 @@ func (ar *adReq) run() {
 		}
 		v := recover() // nil: the handler called runtime.Goexit
 		ar.cancel(context.Canceled)
+		if v == nil {
+			// This goroutine ends: the loop starts the next request.
+			ar.ac.following(ar, false)
+		}
 		ar.rw.fail(v)
 	}()
 	ar.a.h.ServeHTTP(&ar.rw, ar.req)
 	returned = true
 	ar.cancel(context.Canceled)
-	ar.rw.finish()
+	return ar.rw.finish()
 }
 
-// post runs f on the request's loop.
-func (ar *adReq) post(f func()) { ar.loop.Post(f) }
+// refuse answers 503 for a request pipelined behind one of another
+// adapter whose pool is full.
+func (ar *adReq) refuse() {
+	ar.cancel(errAdapterBusy)
+	ar.push(adEntry{ar: ar, op: adRefuse})
+}
+
+// goneChan returns a channel closed when the exchange is over.
+func (ar *adReq) goneChan() <-chan struct{} {
+	ar.goneMu.Lock()
+	if ar.gone == nil {
+		ar.gone = make(chan struct{})
+	}
+	c := ar.gone
+	ar.goneMu.Unlock()
+	return c
+}
+
+// closedChan is a closed channel: gone for an exchange over before anyone
+// waited.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // onDone is the native OnDone: the exchange is over.
-func (ar *adReq) onDone(_ *ResponseWriter, err error) {
+func (ar *adReq) onDone(err error) {
 	ar.over = true
 	ar.held = nil
 	ar.goneErr = err
 	if err == nil {
 		ar.goneErr = ErrEnded
 	}
-	close(ar.gone)
+	ac := ar.ac
+	ac.mu.Lock()
+	ar.ended.Store(true)
+	var nx *adReq
+	if ac.handoff == ar {
+		ac.handoff = nil
+		if err != nil {
+			ac.dropLocked() // see following
+		} else {
+			nx = ac.popLocked()
+		}
+	}
+	ac.mu.Unlock()
+	ar.goneMu.Lock()
+	if ar.gone == nil {
+		ar.gone = closedChan
+	} else {
+		close(ar.gone)
+	}
+	ar.goneMu.Unlock()
 	if !ar.hijacked {
 		ar.cancel(err)
+	}
+	if nx != nil {
+		ac.startNext(nx)
 	}
 }
 
 // onDrain is the native OnDrain: the connection took what was Full, so
 // the batch buffer held back goes back to the handler, whose Write waits.
-func (ar *adReq) onDrain(*ResponseWriter) {
+func (ar *adReq) onDrain() {
 	if b := ar.held; b != nil {
 		ar.held = nil
 		ar.ack <- b
 	}
 }
 
-// peerGone is called when the client shuts its side of the connection.
-func (ar *adReq) peerGone() { ar.cancel(evnet.ErrEOF) }
-
-// adBatch is what the handler's side sends the loop: the head when it is
-// first decided, response bytes, and what to do after them.
-type adBatch struct {
+// adEntry is what the handler's side sends the loop: a batch (the head
+// when it is first decided, response bytes, and what to do after them),
+// or another operation.
+type adEntry struct {
 	ar   *adReq
 	head *adHead
 	data *adBuf // nil for none
 	op   uint8
+	f    func() // adCall's
 }
 
-// Batch operations, after the data.
+// Entry operations (for a batch: after the data).
 const (
-	adWrite uint8 = iota // nothing more: the handler goes on
-	adFlush              // http.Flusher
-	adEnd                // the handler returned
-	adPanic              // the handler panicked: 500 if the head is not out, else cut
-	adCut                // end the response where it is and close
+	adWrite      uint8 = iota // nothing more: the handler goes on
+	adFlush                   // http.Flusher
+	adEnd                     // the handler returned
+	adPanic                   // the handler panicked: 500 if the head is not out, else cut
+	adCut                     // end the response where it is and close
+	adAskBody                 // the handler reads the body
+	adResumeBody              // the handler caught up with the body
+	adRefuse                  // answer 503: the pool is full
+	adCall                    // run f
 )
 
 // adHead is the response head as the handler left it at WriteHeader.
@@ -542,16 +838,32 @@ type adHead struct {
 
 type adField struct{ name, value string }
 
-// apply carries out b on the loop.
-func (b *adBatch) apply() {
-	ar := b.ar
+// apply carries out e on the loop.
+func (e *adEntry) apply() {
+	if e.op == adCall {
+		e.f()
+		return
+	}
+	ar := e.ar
 	a := ar.a
 	if ar.over || ar.hijacked {
-		a.putBuf(b.data)
+		a.putBuf(e.data)
 		return
 	}
 	w := ar.w
-	if h := b.head; h != nil {
+	switch e.op {
+	case adAskBody:
+		ar.askBody()
+		return
+	case adResumeBody:
+		ar.r.ResumeBody()
+		return
+	case adRefuse:
+		writeBusy(w)
+		w.End()
+		return
+	}
+	if h := e.head; h != nil {
 		ar.setFields(h.fields)
 		w.WriteHeader(h.status)
 		if h.cl >= 0 {
@@ -561,26 +873,26 @@ func (b *adBatch) apply() {
 			w.Flush()
 		}
 	}
-	if b.data != nil && len(b.data.b) > 0 {
-		w.Write(b.data.b) // an error ends the exchange, and OnDone tells
+	if e.data != nil && len(e.data.b) > 0 {
+		w.Write(e.data.b) // an error ends the exchange, and OnDone tells
 	}
 	if ar.over {
-		a.putBuf(b.data)
+		a.putBuf(e.data)
 		return
 	}
-	switch b.op {
+	switch e.op {
 	case adWrite, adFlush:
-		if b.op == adFlush {
+		if e.op == adFlush {
 			w.Flush()
 		}
-		if b.data == nil {
+		if e.data == nil {
 			return
 		}
-		b.data.b = b.data.b[:0]
+		e.data.b = e.data.b[:0]
 		if !ar.over && w.Full() {
-			ar.held = b.data // given back by onDrain: the handler waits
+			ar.held = e.data // given back by onDrain: the handler waits
 		} else {
-			ar.ack <- b.data
+			ar.ack <- e.data
 		}
 		return
 	case adEnd:
@@ -589,9 +901,9 @@ func (b *adBatch) apply() {
 	case adPanic, adCut:
 		ar.finishBody()
 		x := w.x
-		x.hc.failHandler(x, b.op == adCut)
+		x.hc.failHandler(x, e.op == adCut)
 	}
-	a.putBuf(b.data)
+	a.putBuf(e.data)
 }
 
 // setFields makes fields the native response's header fields.
@@ -644,13 +956,6 @@ func (ar *adReq) askBody() {
 	}
 	ar.bodyAsked = true
 	ar.r.OnBody(ar.onBody)
-}
-
-// resumeBody resumes the body after the handler caught up.
-func (ar *adReq) resumeBody() {
-	if !ar.over && !ar.hijacked {
-		ar.r.ResumeBody()
-	}
 }
 
 // onBody is the native body callback: it fills the body's buffer and
@@ -710,11 +1015,15 @@ type adHandover struct {
 }
 
 // errHijackBusy reports a hijack while earlier responses on the
-// connection are still going out.
-var errHijackBusy = errors.New("evhttp: hijack: earlier responses on the connection are not finished")
+// connection are still going out, or while a request parsed after the
+// hijacking one has begun (answered on the loop, its body read).
+var errHijackBusy = errors.New("evhttp: hijack: other responses on the connection are not finished")
 
 // hijack starts handing the connection over: the HTTP side lets go of it
-// and stops reading, then handOver waits for its output to leave.
+// and stops reading, then handOver waits for its output to leave. The
+// heads parsed after the request, whose handlers have not run, go back to
+// the handler with the input (prefix): their exchanges end when the
+// connection does, and their handlers never run.
 func (ar *adReq) hijack(res chan<- adHandover) {
 	if ar.over {
 		res <- adHandover{err: ar.goneErr}
@@ -722,11 +1031,32 @@ func (ar *adReq) hijack(res chan<- adHandover) {
 	}
 	x := ar.w.x
 	hc := x.hc
-	if len(hc.q) != 1 || hc.q[0] != x || hc.flags&(cClosed|cLinger) != 0 {
+	if len(hc.q) == 0 || hc.q[0] != x || hc.flags&(cClosed|cLinger) != 0 {
 		res <- adHandover{err: errHijackBusy}
 		return
 	}
+	var prefix []byte
+	for _, y := range hc.q[1:] {
+		if y.flags&xInternal != 0 {
+			continue // a head that failed to parse: its bytes are still unread
+		}
+		if y.flags&(xEnded|xHeadSent|xAborted|xOverride) != 0 || y.r.received > 0 || y.r.bodyFn != nil {
+			res <- adHandover{err: errHijackBusy}
+			return
+		}
+		prefix = append(prefix, y.r.raw...)
+	}
+	ar.prefix = prefix
 	ar.hijacked = true
+	// The requests parsed after it are the handler's bytes now: none is
+	// served (their exchanges end with the connection's close).
+	ac := ar.ac
+	ac.mu.Lock()
+	ac.dropLocked()
+	ac.mu.Unlock()
+	if hc.ls.batch == hc {
+		hc.flushOut() // the responses before it, coalesced in this batch
+	}
 	// The HTTP side treats the connection as closed from here on: no more
 	// parsing, writing, timeouts or wake-ups; evnet's OnClose comes when
 	// detach closes the loop's descriptor.
@@ -756,7 +1086,7 @@ func (ar *adReq) handOver(res chan<- adHandover) {
 		return
 	}
 	ar.stopFlushWait()
-	ar.post(func() { ar.detach(res) })
+	ar.loop.Post(func() { ar.detach(res) })
 }
 
 func (ar *adReq) stopFlushWait() {
@@ -781,7 +1111,7 @@ func (ar *adReq) detach(res chan<- adHandover) {
 		c.Abort()
 		return
 	}
-	res <- adHandover{fd: fd, rest: append([]byte(nil), c.Peek()...)}
+	res <- adHandover{fd: fd, rest: append(ar.prefix, c.Peek()...)}
 	c.Close()
 }
 

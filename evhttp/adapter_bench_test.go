@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/eddyloop/eddy"
@@ -133,4 +134,44 @@ func BenchmarkAdaptPlaintextParallel(b *testing.B) {
 		parallelGets(b, ts.Listener.Addr().String())
 	})
 	b.Run("native", func(b *testing.B) { parallelGets(b, benchServe(b, hello)) })
+}
+
+// pipelinedGets times bursts of 16 GETs pipelined in one write on one
+// kept-alive connection, each op one request (the last burst may be
+// shorter).
+func pipelinedGets(b *testing.B, addr string) {
+	const depth = 16
+	c, n := rawConn(b, addr)
+	defer c.Close()
+	burst := []byte(strings.Repeat(getReq, depth))
+	buf := make([]byte, 64<<10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		k := min(depth, b.N-done)
+		if _, err := c.Write(burst[:k*len(getReq)]); err != nil {
+			b.Fatal(err)
+		}
+		for got := 0; got < k*n; {
+			m, err := c.Read(buf[got:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += m
+		}
+		done += k
+	}
+}
+
+// BenchmarkAdaptPipelined: 16 GETs pipelined per write on one
+// connection: the adapter serves them back to back on one goroutine and
+// answers them in one write.
+func BenchmarkAdaptPipelined(b *testing.B) {
+	b.Run("adapter", func(b *testing.B) { pipelinedGets(b, benchServe(b, evhttp.Adapt(stdHello, nil))) })
+	b.Run("net-http", func(b *testing.B) {
+		ts := httptest.NewServer(stdHello)
+		defer ts.Close()
+		pipelinedGets(b, ts.Listener.Addr().String())
+	})
+	b.Run("native", func(b *testing.B) { pipelinedGets(b, benchServe(b, hello)) })
 }

@@ -47,7 +47,7 @@ func (b *adBody) Read(p []byte) (int, error) {
 		}
 		if !b.asked {
 			b.asked = true
-			ar.post(ar.askBody)
+			ar.push(adEntry{ar: ar, op: adAskBody})
 		}
 		b.mu.Unlock()
 		if err := b.wait(); err != nil {
@@ -66,7 +66,7 @@ func (b *adBody) Read(p []byte) (int, error) {
 	}
 	if b.paused && len(b.buf)-b.off <= b.limit/2 {
 		b.paused = false
-		ar.post(ar.resumeBody)
+		ar.push(adEntry{ar: ar, op: adResumeBody})
 	}
 	if n > 0 || len(p) == 0 {
 		b.mu.Unlock()
@@ -100,7 +100,7 @@ func (b *adBody) wait() error {
 	select {
 	case <-b.ready:
 		return nil
-	case <-ar.gone:
+	case <-ar.goneChan():
 		// The loop gives the body its error before the exchange ends,
 		// when it had asked for it; if it had not, nothing will come.
 		b.mu.Lock()

@@ -31,6 +31,14 @@ import (
 // timeout for the pool's goroutines unless opts sets one.
 func adStart(t testing.TB, h http.Handler, opts *evhttp.AdapterOptions, srv *evhttp.Server) *svServer {
 	t.Helper()
+	opts, srv = adDefaults(opts, srv)
+	srv.Handler = evhttp.Adapt(h, opts)
+	return svStart(t, srv)
+}
+
+// adDefaults fills in adStart's defaults: a zero AdapterOptions and
+// Server where nil, and a short idle timeout for the pool's goroutines.
+func adDefaults(opts *evhttp.AdapterOptions, srv *evhttp.Server) (*evhttp.AdapterOptions, *evhttp.Server) {
 	if opts == nil {
 		opts = &evhttp.AdapterOptions{}
 	}
@@ -40,8 +48,7 @@ func adStart(t testing.TB, h http.Handler, opts *evhttp.AdapterOptions, srv *evh
 	if srv == nil {
 		srv = &evhttp.Server{}
 	}
-	srv.Handler = evhttp.Adapt(h, opts)
-	return svStart(t, srv)
+	return opts, srv
 }
 
 // adGet makes a GET with c and returns the response and its body.
@@ -950,17 +957,9 @@ func TestAdaptShutdown(t *testing.T) {
 // TestAdaptPipelined: pipelined requests are served one after the other,
 // in order, as net/http does.
 func TestAdaptPipelined(t *testing.T) {
-	var mu sync.Mutex
-	running := 0
+	var running concurrent
 	s := adStart(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		running++
-		n := running
-		mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-		mu.Lock()
-		running--
-		mu.Unlock()
+		n := running.during(5 * time.Millisecond)
 		fmt.Fprintf(w, "%s %d", r.URL.Path, n)
 	}), nil, nil)
 	c, br := svDial(t, s.addr)
@@ -1035,4 +1034,24 @@ func TestAdaptUnixSocket(t *testing.T) {
 	if g := <-got; g != "@ <nil> *net.UnixConn" {
 		t.Errorf("got %q", g)
 	}
+}
+
+// concurrent counts the handlers that run at once.
+type concurrent struct {
+	mu sync.Mutex
+	n  int
+}
+
+// during counts one more handler running for d, and returns how many ran
+// then, this one included.
+func (c *concurrent) during(d time.Duration) int {
+	c.mu.Lock()
+	c.n++
+	n := c.n
+	c.mu.Unlock()
+	time.Sleep(d)
+	c.mu.Lock()
+	c.n--
+	c.mu.Unlock()
+	return n
 }

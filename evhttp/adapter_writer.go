@@ -42,8 +42,8 @@ type adWriter struct {
 	err         error       // a failure that leaves the response unfinishable
 	finished    atomic.Bool // the handler returned: set first, so that a late call fails cleanly
 	hijacked    bool
-	headMem     adHead  // where head points
-	last        adBatch // the batch finish sends
+	headMem     adHead     // where head points
+	fieldsMem   [4]adField // where the head's fields go when they fit
 }
 
 // errAdapterFinished is returned by the ResponseWriter of a handler that
@@ -74,8 +74,8 @@ func (rw *adWriter) WriteHeader(code int) {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
 	if code < 200 && code != 101 {
-		fields := rw.fields()
-		ar.post(func() { ar.interim(code, fields) })
+		fields := rw.fields(false)
+		ar.push(adEntry{op: adCall, f: func() { ar.interim(code, fields) }})
 		return
 	}
 	rw.decide(code)
@@ -86,7 +86,7 @@ func (rw *adWriter) decide(code int) {
 	ar := rw.ar
 	rw.wroteHeader = true
 	rw.status = code
-	rw.headMem = adHead{status: code, cl: -1, fields: rw.fields()}
+	rw.headMem = adHead{status: code, cl: -1, fields: rw.fields(true)}
 	rw.head = &rw.headMem
 	_, rw.haveType = rw.header["Content-Type"]
 	rw.hasCE = rw.header.Get("Content-Encoding") != ""
@@ -102,8 +102,9 @@ func (rw *adWriter) decide(code int) {
 }
 
 // fields copies the header, sorted by name as net/http writes it,
-// without the trailer declarations (trailers are not sent).
-func (rw *adWriter) fields() []adField {
+// without the trailer declarations (trailers are not sent); into
+// rw.fieldsMem if own and they fit.
+func (rw *adWriter) fields(own bool) []adField {
 	var keysMem [16]string
 	keys := keysMem[:0]
 	n := 0
@@ -115,7 +116,12 @@ func (rw *adWriter) fields() []adField {
 		n += len(vv)
 	}
 	slices.Sort(keys)
-	f := make([]adField, 0, n+1) // room for a sniffed Content-Type
+	var f []adField
+	if own && n+1 <= len(rw.fieldsMem) {
+		f = rw.fieldsMem[:0]
+	} else {
+		f = make([]adField, 0, n+1) // room for a sniffed Content-Type
+	}
 	for _, k := range keys {
 		for _, v := range rw.header[k] {
 			f = append(f, adField{k, v})
@@ -191,10 +197,8 @@ func (rw *adWriter) writable() error {
 // loop, after the previous batch's buffer has come back.
 func (rw *adWriter) send(op uint8) error {
 	ar := rw.ar
-	select {
-	case <-ar.gone:
+	if ar.ended.Load() {
 		return rw.broke(ar.goneErr)
-	default:
 	}
 	var spare *adBuf
 	if rw.inflight > 0 {
@@ -205,18 +209,21 @@ func (rw *adWriter) send(op uint8) error {
 		rw.inflight--
 		spare = b
 	}
-	batch := &adBatch{ar: ar, op: op}
+	batch := adEntry{ar: ar, op: op}
 	if rw.buf != nil && len(rw.buf.b) > 0 {
 		batch.data = rw.buf
 		rw.buf = spare
 		rw.inflight++
+		if ar.ack == nil {
+			ar.ack = make(chan *adBuf, 2)
+		}
 	} else {
 		ar.a.putBuf(spare)
 	}
 	if !rw.committed {
 		batch.head = rw.commit(batch.data)
 	}
-	ar.post(batch.apply)
+	ar.push(batch)
 	return nil
 }
 
@@ -248,7 +255,7 @@ func (rw *adWriter) awaitAck() (*adBuf, error) {
 	select {
 	case b := <-ar.ack:
 		return b, nil
-	case <-ar.gone:
+	case <-ar.goneChan():
 		return nil, ar.goneErr
 	case <-timeout:
 		return nil, os.ErrDeadlineExceeded
@@ -323,13 +330,15 @@ func deadlineNanos(t time.Time) int64 {
 func (rw *adWriter) EnableFullDuplex() error { return nil }
 
 // finish ends the response after the handler returned: the last batch,
-// with a Content-Length if the whole body is in it.
-func (rw *adWriter) finish() {
+// with a Content-Length if the whole body is in it. It reports whether
+// the response ends cleanly: complete, and keeping the connection as far
+// as this side can tell (see adConn.following).
+func (rw *adWriter) finish() bool {
 	ar := rw.ar
 	rw.finished.Store(true)
 	if rw.hijacked {
 		rw.release()
-		return
+		return false
 	}
 	op := adEnd
 	switch {
@@ -341,8 +350,8 @@ func (rw *adWriter) finish() {
 	case !rw.wroteHeader:
 		rw.decide(200)
 	}
-	rw.last = adBatch{ar: ar, op: op}
-	batch := &rw.last
+	batch := adEntry{ar: ar, op: op}
+	streamed := rw.committed
 	if op == adEnd {
 		if rw.buf != nil && len(rw.buf.b) > 0 {
 			batch.data = rw.buf
@@ -359,8 +368,24 @@ func (rw *adWriter) finish() {
 			}
 		}
 	}
-	ar.post(batch.apply)
+	ar.push(batch)
 	rw.release()
+	return op == adEnd && !rw.closes(streamed)
+}
+
+// closes reports whether the native side closes the connection after the
+// response, for what the handler did: Connection: close, a body shorter
+// than its declared length, a body without a length for HTTP/1.0.
+func (rw *adWriter) closes(streamed bool) bool {
+	for _, f := range rw.headMem.fields {
+		if foldEq(f.name, "Connection") && hasToken(f.value, "close") {
+			return true
+		}
+	}
+	if !bodyAllowed(rw.status) || rw.ar.req.Method == "HEAD" {
+		return false
+	}
+	return rw.cl >= 0 && rw.written < rw.cl || streamed && rw.cl < 0 && rw.ar.req.ProtoMinor == 0
 }
 
 // fail ends the response of a handler that panicked with v (nil: it
@@ -380,7 +405,7 @@ func (rw *adWriter) fail(v any) {
 	if cut {
 		op = adCut
 	}
-	ar.post((&adBatch{ar: ar, op: op}).apply)
+	ar.push(adEntry{ar: ar, op: op})
 	rw.release()
 }
 
@@ -435,11 +460,11 @@ func (rw *adWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	rw.hijacked = true
 	res := make(chan adHandover, 1)
-	ar.post(func() { ar.hijack(res) })
+	ar.push(adEntry{op: adCall, f: func() { ar.hijack(res) }})
 	var h adHandover
 	select {
 	case h = <-res:
-	case <-ar.gone:
+	case <-ar.goneChan():
 		// A descriptor is always sent before gone closes (detach), so
 		// none can be left behind here.
 		select {

@@ -46,10 +46,13 @@
 // http.Flusher, http.Hijacker, http.ResponseController and request
 // contexts canceled when the client goes away work as with net/http. A
 // goroutine is held only while a request runs: an idle keep-alive
-// connection holds none, and a full pool answers 503 at once. The cost is
-// a hand-off between goroutines each way per request and the allocations
-// of net/http's types (about 22 per small request): the native handler
-// is for the hot paths.
+// connection holds none, and a full pool answers 503 at once. Each
+// response goes out in one write; requests pipelined behind a running one
+// are parsed ahead, and the worker that finishes a response goes straight
+// on to the next, so a pipelined burst costs one hand-off, not one per
+// request. The cost that stays is a hand-off between goroutines per
+// exchange and the allocations of net/http's types (about 11 per small
+// request): the native handler is for the hot paths.
 //
 // # Request bodies
 //
@@ -143,9 +146,10 @@
 // it, and hands the connection over to h, the callbacks of an evnet
 // connection, which get the bytes the client sent after the request
 // first; the server then forgets the connection (no timeouts, no
-// Shutdown). Nothing after an upgrade request is parsed as HTTP until the
-// handler has answered it, with a 101 or, ignoring the offer, with any
-// other response, after which HTTP goes on.
+// Shutdown) and leaves it to h, its Context included. Nothing after an
+// upgrade request is parsed as HTTP until the handler has answered it,
+// with a 101 or, ignoring the offer, with any other response, after which
+// HTTP goes on.
 //
 // # Errors
 //
