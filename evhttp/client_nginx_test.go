@@ -220,7 +220,9 @@ func TestClientNginx(t *testing.T) {
 				t.Fatalf("%+v: %v", cfg, err)
 			}
 		}
-		if st := clStats(rl, c); st.Dials > uint64(cfg.MaxConnsPerHost) || cfg.Pipelining && st.Pipelined == 0 {
+		// A connection nginx closes (keepalive_timeout) just as a request
+		// goes out on it costs a retry on a new one: one dial more.
+		if st := clStats(rl, c); st.Dials > uint64(cfg.MaxConnsPerHost)+st.Retries || st.Open > cfg.MaxConnsPerHost || cfg.Pipelining && st.Pipelined == 0 {
 			t.Errorf("%+v: %+v", cfg, st)
 		}
 	}
