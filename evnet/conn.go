@@ -42,6 +42,10 @@ type Handler struct {
 	// ErrOverflow, an error wrapping ErrReset, or an error wrapping the
 	// errno. A dial that fails runs OnClose without OnOpen.
 	OnClose func(c *Conn, reason error)
+	// OnTimer runs when the time set with SetTimer has come. If nil, the
+	// connection is closed with ErrTimeout then instead: SetTimer is a
+	// deadline.
+	OnTimer func(c *Conn)
 }
 
 // shared is what the connections of one listener (or one dialled or
@@ -91,6 +95,7 @@ type Conn struct {
 	q     *outq      // unsent output; nil when there is none
 	tm    *timing    // timeouts; nil when there are none
 	x     *connExtra // nil until needed
+	ctx   any
 	flags uint16
 	why   uint8 // the close reason, once known: a why code
 	gslot int32 // index in its Group member's conns
@@ -101,7 +106,6 @@ type connExtra struct {
 	in  []byte   // unconsumed input; nil when there is none
 	why error    // the close reason when it is whyOther
 	h   *Handler // the handler given to SetHandler (when fHandler)
-	ctx any
 }
 
 // The close reasons that need no connExtra.
@@ -183,6 +187,7 @@ type timing struct {
 	lastRead   int64
 	lastWrite  int64
 	connDL     int64 // dial deadline, or -1
+	alarm      int64 // SetTimer's time, or -1
 	prev, next *Conn
 	slot       int32
 }
@@ -223,13 +228,24 @@ func (c *Conn) start(events eddy.Events) error {
 func (c *Conn) timing() *timing {
 	if c.tm == nil {
 		now := c.sh.ls.now()
-		c.tm = &timing{lastRead: now, lastWrite: now, connDL: -1, slot: -1}
+		c.tm = &timing{lastRead: now, lastWrite: now, connDL: -1, alarm: -1, slot: -1}
 	}
 	return c.tm
 }
 
 // deadline returns c's earliest deadline, or -1.
 func (c *Conn) deadline() int64 {
+	dl := c.failAt()
+	if c.tm != nil && c.flags&fClosed == 0 {
+		if a := c.tm.alarm; a >= 0 && (dl < 0 || a < dl) {
+			dl = a
+		}
+	}
+	return dl
+}
+
+// failAt returns when c times out (dial, idle or write timeout), or -1.
+func (c *Conn) failAt() int64 {
 	t := c.tm
 	if t == nil || c.flags&fClosed != 0 {
 		return -1
@@ -255,6 +271,28 @@ func (c *Conn) deadline() int64 {
 	return dl
 }
 
+// expire is the wheel's verdict on c, now: it fails with ErrTimeout if
+// one of its timeouts has passed, else its SetTimer time, if come, rings.
+func (c *Conn) expire(now int64) {
+	if dl := c.failAt(); dl >= 0 && dl <= now {
+		c.fail(ErrTimeout)
+		return
+	}
+	t := c.tm
+	if c.closed() || t.alarm < 0 || t.alarm > now {
+		return
+	}
+	t.alarm = -1
+	f := c.handler().OnTimer
+	if f == nil {
+		c.fail(ErrTimeout)
+		return
+	}
+	c.flags |= fInCb
+	f(c)
+	c.leave()
+}
+
 func (c *Conn) closed() bool { return c.flags&fClosed != 0 }
 
 // Loop returns the connection's loop.
@@ -269,20 +307,10 @@ func (c *Conn) Fd() int {
 }
 
 // Context returns the value set by SetContext.
-func (c *Conn) Context() any {
-	if c.x == nil {
-		return nil
-	}
-	return c.x.ctx
-}
+func (c *Conn) Context() any { return c.ctx }
 
 // SetContext attaches a value of the program's to the connection.
-func (c *Conn) SetContext(v any) {
-	if v == nil && c.x == nil {
-		return
-	}
-	c.extra().ctx = v
-}
+func (c *Conn) SetContext(v any) { c.ctx = v }
 
 // SetHandler hands the connection over to h, another protocol's
 // callbacks: from the next callback on, its events go to h.OnData,
@@ -850,6 +878,32 @@ func (c *Conn) SetWriteTimeout(d time.Duration) {
 	t := c.timing()
 	t.wto = int64(max(d, 0))
 	t.lastWrite = c.sh.ls.now()
+	c.sh.ls.schedule(c)
+}
+
+// SetTimer makes the handler's OnTimer run once, d from now; without an
+// OnTimer, the connection is then closed with ErrTimeout: a deadline. A
+// later call replaces the time, StopTimer cancels it, and closing the
+// connection forgets it. Like the idle and write timeouts it costs no
+// timer or goroutine of its own: it rings from the loop's timing wheel,
+// never early and at most one tick (50 ms) late, so it suits timeouts,
+// not precise scheduling (for that, an eddy.Timer). On a connection still
+// connecting, OnTimer may run before OnOpen.
+func (c *Conn) SetTimer(d time.Duration) {
+	if c.closed() {
+		return
+	}
+	t := c.timing()
+	t.alarm = c.sh.ls.now() + int64(max(d, 0))
+	c.sh.ls.schedule(c)
+}
+
+// StopTimer cancels the time set with SetTimer, if any.
+func (c *Conn) StopTimer() {
+	if c.tm == nil || c.tm.alarm < 0 || c.closed() {
+		return
+	}
+	c.tm.alarm = -1
 	c.sh.ls.schedule(c)
 }
 

@@ -92,7 +92,11 @@
 // goroutine per connection: each loop has one timing wheel with one Timer
 // (ticking every 50ms while any connection has a timeout), activity only
 // stores a time in the connection, and a connection moves in the wheel
-// only when its slot comes up before its deadline.
+// only when its slot comes up before its deadline. SetTimer puts a time
+// of the program's own on the same wheel: Handler.OnTimer runs then, or,
+// without one, the connection is closed with ErrTimeout. A protocol's
+// timeouts that change with its state (evhttp's header, body and
+// keep-alive timeouts) cost a connection nothing more than that.
 //
 // # Dialling and adopting
 //

@@ -23,10 +23,13 @@ type loopState struct {
 	// comes up and its deadline turns out to be later (libev's "move the
 	// timer only when it would fire"). One Timer ticks while the wheel holds
 	// any connection.
-	wheel  [wheelSlots]*Conn
-	timed  int   // connections in the wheel
-	tick   int64 // index of the next slot to process, in ticks since base
-	ticker eddy.Timer
+	wheel [wheelSlots]*Conn
+	timed int   // connections in the wheel
+	tick  int64 // index of the next slot to process, in ticks since base
+	// ticking is set while onTick runs, when slot tick is the one being
+	// processed (and already detached).
+	ticking bool
+	ticker  eddy.Timer
 }
 
 const (
@@ -107,6 +110,9 @@ func (s *loopState) schedule(c *Conn) {
 	if t < s.tick {
 		t = s.tick
 	}
+	if s.ticking && t == s.tick {
+		t++ // a SetTimer from OnTimer: tick's slot has been detached
+	}
 	slot := int32(t % wheelSlots)
 	c.tm.slot = slot
 	c.tm.prev = nil
@@ -141,6 +147,8 @@ func (s *loopState) unlink(c *Conn) {
 func (s *loopState) onTick(*eddy.Timer) {
 	now := s.now()
 	end := now / int64(wheelTick)
+	s.ticking = true
+	defer func() { s.ticking = false }()
 	for ; s.tick <= end && s.timed > 0; s.tick++ {
 		slot := s.tick % wheelSlots
 		c := s.wheel[slot]
@@ -158,8 +166,9 @@ func (s *loopState) onTick(*eddy.Timer) {
 			next := c.tm.next
 			c.tm.next, c.tm.slot = nil, -1
 			if dl := c.deadline(); dl >= 0 && dl <= now {
-				c.fail(ErrTimeout)
-			} else if !c.closed() {
+				c.expire(now)
+			}
+			if !c.closed() {
 				s.schedule(c)
 			}
 			c = next

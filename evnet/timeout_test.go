@@ -219,3 +219,67 @@ func TestDialIdleTimeout(t *testing.T) {
 	}
 	timedOut(t, reason, closedAt-openedAt, 2*time.Second)
 }
+
+// TestSetTimer: OnTimer rings at the time set, never early and within a
+// tick; a later SetTimer replaces the time, StopTimer cancels it, a
+// SetTimer from OnTimer rings again, and without OnTimer it is a deadline.
+func TestSetTimer(t *testing.T) {
+	l, _ := fakeLoop(t)
+	a, _ := testutil.Socketpair(t)
+	start := l.Now()
+	var rang []time.Duration
+	var reason error
+	var closedAt time.Duration
+	h := evnet.Handler{
+		OnData: func(c *evnet.Conn, p []byte) int { return len(p) },
+		OnTimer: func(c *evnet.Conn) {
+			rang = append(rang, l.Now().Sub(start))
+			switch len(rang) {
+			case 1:
+				c.SetTimer(0) // rings again at the next tick
+			case 2:
+				c.SetTimer(2 * time.Second)
+			case 3:
+				c.Close()
+			}
+		},
+		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
+	}
+	c, err := evnet.Adopt(l, a, h, evnet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetTimer(time.Hour)
+	c.SetTimer(3 * time.Second) // replaces the hour
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{3 * time.Second, 3050 * time.Millisecond, 5050 * time.Millisecond}
+	if len(rang) != len(want) {
+		t.Fatalf("rang at %v, want %v", rang, want)
+	}
+	for i, at := range rang {
+		if at < want[i] || at > want[i]+100*time.Millisecond {
+			t.Errorf("ring %d at %v, want %v (+ at most 100ms)", i, at, want[i])
+		}
+	}
+	if !errors.Is(reason, evnet.ErrLocalClose) || closedAt != rang[2] {
+		t.Errorf("closed with %v at %v", reason, closedAt)
+	}
+
+	// StopTimer cancels; without OnTimer, the time is a deadline.
+	b, _ := testutil.Socketpair(t)
+	h.OnTimer = nil
+	start = l.Now()
+	c, err = evnet.Adopt(l, b, h, evnet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetTimer(time.Second)
+	c.StopTimer()
+	c.SetTimer(4 * time.Second)
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	timedOut(t, reason, closedAt, 4*time.Second)
+}
