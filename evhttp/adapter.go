@@ -1061,7 +1061,7 @@ func (ar *adReq) hijack(res chan<- adHandover) {
 	// parsing, writing, timeouts or wake-ups; evnet's OnClose comes when
 	// detach closes the loop's descriptor.
 	hc.flags |= cClosed
-	hc.timer.Stop()
+	hc.c.StopTimer()
 	ar.conn.PauseRead()
 	ar.handOver(res)
 }

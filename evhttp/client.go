@@ -36,6 +36,7 @@ import (
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evdns"
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
 )
 
@@ -302,6 +303,7 @@ type Client struct {
 	hosts  map[string]*clHost
 	closed bool
 	stats  ClientStats
+	limits h1.Limits // the response parsers'
 	// The idle connections of every host, least recently used first:
 	// where MaxIdleConns takes from.
 	idleHead, idleTail *clConn
@@ -316,6 +318,7 @@ func NewClient(l *eddy.Loop, cfg *ClientConfig) *Client {
 		c.cfg = *cfg
 	}
 	c.cfg = c.cfg.withDefaults()
+	c.limits.MaxHeaderBytes = c.cfg.MaxHeaderBytes
 	return c
 }
 

@@ -81,8 +81,8 @@ type clConn struct {
 func (h *clHost) dial(call *ClientCall) {
 	c := h.client
 	cc := &clConn{client: c, host: h, state: clConnDialing, dialFor: call, addr: call.u.dialAddr()}
-	cc.parser.Limits.MaxHeaderBytes = c.cfg.MaxHeaderBytes
-	cc.body.Limits.MaxHeaderBytes = c.cfg.MaxHeaderBytes
+	cc.parser.Limits = &c.limits
+	cc.body.Limits = c.limits
 	h.conns++
 	h.open = append(h.open, cc)
 	c.stats.Dials++

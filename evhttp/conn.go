@@ -38,7 +38,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
 )
@@ -77,11 +76,9 @@ type conn struct {
 	// requests counts the heads parsed.
 	requests int
 	// headStart is when the head in progress began (the accept for the
-	// first one); zero when no head is in progress.
-	headStart time.Time
-	deadline  time.Time  // of the current phase
-	timerAt   time.Time  // when timer fires, while active
-	timer     eddy.Timer // read timeouts, one per connection
+	// first one), in ls.clock time; zero when no head is in progress.
+	// The read timeout of the current phase is evnet's SetTimer (onTimer).
+	headStart int64
 	// adapted is the http.Handler adapter's per-connection cache (the
 	// addresses as net/http gives them), made on its first request.
 	adapted *adConn
@@ -94,8 +91,7 @@ func (s *Server) onOpen(c *evnet.Conn) {
 		return
 	}
 	hc := &conn{ls: ls, c: c}
-	hc.parser.Limits = ls.cfg.limits
-	hc.timer.Init(hc.onTimer, 0, 0)
+	hc.parser.Limits = &ls.cfg.limits
 	c.SetContext(hc)
 	ls.add(hc)
 	if f := ls.cfg.connState; f != nil {
@@ -108,7 +104,7 @@ func (s *Server) onOpen(c *evnet.Conn) {
 	if d := ls.cfg.writeTimeout; d > 0 {
 		c.SetWriteTimeout(d)
 	}
-	hc.headStart = ls.loop.Now()
+	hc.headStart = ls.clock()
 	hc.settle(nil)
 }
 
@@ -174,7 +170,6 @@ func onClose(c *evnet.Conn, reason error) {
 	}
 	hc := serverConn(c)
 	hc.flags |= cClosed
-	hc.timer.Stop()
 	q := hc.q
 	hc.q = nil
 	for _, x := range q {
@@ -215,15 +210,15 @@ func (hc *conn) pump(p []byte) int {
 			ls.put(x)
 			if err == h1.ErrNeedMore {
 				hc.flags |= cPartial
-				if hc.headStart.IsZero() {
-					hc.headStart = ls.loop.Now()
+				if hc.headStart == 0 {
+					hc.headStart = ls.clock()
 				}
 				break
 			}
 			hc.fail(h1.Status(err))
 			break
 		}
-		hc.headStart = time.Time{}
+		hc.headStart = 0
 		hc.dispatch(x, p[n:n+k])
 		n += k
 	}
@@ -703,7 +698,7 @@ func (hc *conn) shutdown() {
 	hc.flags |= cLinger
 	hc.c.CloseWrite()
 	hc.c.ResumeRead()
-	hc.arm(phaseLinger, hc.ls.loop.Now().Add(lingerTimeout))
+	hc.arm(phaseLinger, hc.ls.clock()+int64(lingerTimeout))
 }
 
 // drain is Shutdown for one connection: close it now if it is idle, else
@@ -785,24 +780,25 @@ func (hc *conn) settle(rest []byte) {
 		return
 	}
 	cfg := hc.ls.cfg
-	now := hc.ls.loop.Now()
+	now := hc.ls.clock()
 	switch {
 	case hc.reader != nil && prog:
-		hc.arm(phaseBody, now.Add(cfg.bodyTimeout))
-		if cfg.bodyTimeout == 0 {
-			hc.phase = phaseNone
+		if cfg.bodyTimeout > 0 {
+			hc.arm(phaseBody, now+int64(cfg.bodyTimeout))
+		} else {
+			hc.disarm()
 		}
 	case hc.flags&cPartial != 0 || hc.requests == 0 && len(hc.q) == 0:
-		if hc.headStart.IsZero() {
+		if hc.headStart == 0 {
 			hc.headStart = now
 		}
 		if hc.requests > 0 {
 			hc.setState(StateActive)
 		}
 		if cfg.headerTimeout > 0 {
-			hc.arm(phaseHeader, hc.headStart.Add(cfg.headerTimeout))
+			hc.arm(phaseHeader, hc.headStart+int64(cfg.headerTimeout))
 		} else {
-			hc.phase = phaseNone
+			hc.disarm()
 		}
 	case len(hc.q) == 0 && hc.reader == nil && len(rest) == 0:
 		hc.setState(StateIdle)
@@ -811,41 +807,38 @@ func (hc *conn) settle(rest []byte) {
 			return
 		}
 		if cfg.idleTimeout > 0 {
-			hc.arm(phaseIdle, now.Add(cfg.idleTimeout))
+			hc.arm(phaseIdle, now+int64(cfg.idleTimeout))
 		} else {
-			hc.phase = phaseNone
+			hc.disarm()
 		}
 	default:
-		hc.phase = phaseNone
+		hc.disarm()
 	}
 }
 
-// arm sets the read timeout's phase and deadline. The timer is moved only
-// when the deadline comes earlier than it fires: otherwise it fires
-// early and is set again for what is left (libev's lazy timeout).
-func (hc *conn) arm(phase uint8, deadline time.Time) {
+// arm sets the read timeout's phase and when it ends, in ls.clock time.
+// The time is kept by evnet's timing wheel (Conn.SetTimer), which costs
+// the connection no timer of its own: moving it is a few stores.
+func (hc *conn) arm(phase uint8, deadline int64) {
 	hc.phase = phase
-	hc.deadline = deadline
-	if hc.timer.IsActive() && !hc.timerAt.After(deadline) {
-		return
-	}
-	hc.timer.Stop()
-	hc.timer.Set(max(deadline.Sub(hc.ls.loop.Now()), 0), 0)
-	hc.timer.Start(hc.ls.loop)
-	hc.timerAt = deadline
+	hc.c.SetTimer(time.Duration(deadline - hc.ls.clock()))
 }
 
-func (hc *conn) onTimer(*eddy.Timer) {
+// disarm turns the read timeout off.
+func (hc *conn) disarm() {
+	if hc.phase != phaseNone {
+		hc.phase = phaseNone
+		hc.c.StopTimer()
+	}
+}
+
+// onTimer is evnet's OnTimer: the read timeout of hc's phase has come.
+func onTimer(c *evnet.Conn) {
+	hc := serverConn(c)
 	if hc.flags&cClosed != 0 || hc.phase == phaseNone {
 		return
 	}
 	ls := hc.ls
-	if now := ls.loop.Now(); now.Before(hc.deadline) {
-		hc.timer.Set(hc.deadline.Sub(now), 0)
-		hc.timer.Start(ls.loop)
-		hc.timerAt = hc.deadline
-		return
-	}
 	phase := hc.phase
 	hc.phase = phaseNone
 	prev := ls.enter(hc)

@@ -241,6 +241,7 @@ func (s *Server) setup() {
 			OnDrain: onDrain,
 			OnEOF:   onEOF,
 			OnClose: onClose,
+			OnTimer: onTimer,
 		}
 	})
 }
@@ -551,6 +552,8 @@ type loopServer struct {
 
 	served atomic.Uint64 // exchanges over (Served); written by the loop only
 
+	base time.Time // ls.clock's zero
+
 	date      []byte    // "Date: ...\r\n", formatted once per second
 	dateUntil time.Time // on the loop's clock
 
@@ -562,9 +565,9 @@ type loopServer struct {
 }
 
 func newLoopServer(s *Server, l *eddy.Loop) *loopServer {
-	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing}
+	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: l.Now()}
 	ls.kick.Init(ls.onKick)
-	ls.reparse.Limits = s.cfg.limits
+	ls.reparse.Limits = &s.cfg.limits
 	return ls
 }
 
@@ -718,3 +721,7 @@ func (s *Server) isClosing() bool {
 	defer s.mu.Unlock()
 	return s.closing
 }
+
+// clock returns the loop's time in nanoseconds since ls was made, plus
+// one: never zero, which fields of this clock keep for "none".
+func (ls *loopServer) clock() int64 { return int64(ls.loop.Now().Sub(ls.base)) + 1 }

@@ -157,7 +157,7 @@ func (hc *conn) handOver(x *exchange) {
 	c := hc.c
 	u.c = c
 	hc.flags |= cClosed // for the HTTP side, which touches c no more
-	hc.timer.Stop()
+	c.StopTimer()
 	c.SetWriteTimeout(0)
 	ls.remove(hc)
 	hc.setState(StateClosed)

@@ -169,7 +169,7 @@ func (c *conn) finish() outcome {
 // else the method the responses answer.
 func drive(chunks [][]byte, method string, lim Limits) outcome {
 	c := &conn{method: method}
-	c.parser.Limits, c.body.Limits = lim, lim
+	c.parser.Limits, c.body.Limits = &lim, lim
 	for _, ch := range chunks {
 		if !c.feed(ch) {
 			break

@@ -54,7 +54,7 @@ func FuzzRequest(f *testing.F) {
 
 		// What is accepted follows the grammar.
 		var p Parser
-		p.Limits = lim
+		p.Limits = &lim
 		var r Request
 		n, err := p.ParseRequest(data, &r)
 		if err != nil {
@@ -101,7 +101,7 @@ func FuzzResponse(f *testing.F) {
 		checkFuzzSplits(t, data, cut, method, lim)
 
 		var p Parser
-		p.Limits = lim
+		p.Limits = &lim
 		var r Response
 		buf := append([]byte(nil), data...)
 		if _, err := p.ParseResponse(buf, method, &r); err != nil {

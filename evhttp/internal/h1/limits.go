@@ -47,7 +47,40 @@ func orDefault(v, def int) int {
 	return v
 }
 
-func (l *Limits) maxRequestLine() int { return orDefault(l.MaxRequestLine, DefaultMaxRequestLine) }
-func (l *Limits) maxHeaderBytes() int { return orDefault(l.MaxHeaderBytes, DefaultMaxHeaderBytes) }
-func (l *Limits) maxHeaders() int     { return orDefault(l.MaxHeaders, DefaultMaxHeaders) }
-func (l *Limits) maxChunkLine() int   { return orDefault(l.MaxChunkLine, DefaultMaxChunkLine) }
+// The methods below take nil for the zero Limits.
+
+func (l *Limits) maxRequestLine() int {
+	if l == nil {
+		return DefaultMaxRequestLine
+	}
+	return orDefault(l.MaxRequestLine, DefaultMaxRequestLine)
+}
+
+func (l *Limits) maxHeaderBytes() int {
+	if l == nil {
+		return DefaultMaxHeaderBytes
+	}
+	return orDefault(l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+}
+
+func (l *Limits) maxHeaders() int {
+	if l == nil {
+		return DefaultMaxHeaders
+	}
+	return orDefault(l.MaxHeaders, DefaultMaxHeaders)
+}
+
+func (l *Limits) maxChunkLine() int {
+	if l == nil {
+		return DefaultMaxChunkLine
+	}
+	return orDefault(l.MaxChunkLine, DefaultMaxChunkLine)
+}
+
+// maxBody returns MaxBodyBytes, or 0 (no limit) for nil.
+func (l *Limits) maxBody() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.MaxBodyBytes
+}

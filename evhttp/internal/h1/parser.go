@@ -15,8 +15,9 @@ import "bytes"
 // Response it fills has grown to the number of fields the peer sends.
 type Parser struct {
 	// Limits bounds the heads the Parser accepts. Set it before the first
-	// call; the zero value means the defaults.
-	Limits Limits
+	// call; nil means the defaults. A pointer, so that the many Parsers of
+	// a server share one (a Parser lives as long as its connection).
+	Limits *Limits
 
 	seen int // len(buf) at the last call that returned ErrNeedMore
 	scan int // where the search for the next LF resumes

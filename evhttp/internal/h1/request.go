@@ -222,7 +222,7 @@ func (p *Parser) parseRequest(b []byte, start, lf int, r *Request) error {
 		}
 		r.Chunked = true
 	}
-	if max := p.Limits.MaxBodyBytes; max > 0 && r.ContentLength > max {
+	if max := p.Limits.maxBody(); max > 0 && r.ContentLength > max {
 		return ErrBodyTooLarge
 	}
 	r.Close = conn.closes(minor)

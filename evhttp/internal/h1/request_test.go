@@ -9,7 +9,7 @@ import (
 
 // parseReq parses in with a fresh Parser and the given limits.
 func parseReq(in string, lim Limits) (*Request, int, error) {
-	p := Parser{Limits: lim}
+	p := Parser{Limits: &lim}
 	r := new(Request)
 	n, err := p.ParseRequest([]byte(in), r)
 	return r, n, err

@@ -180,7 +180,7 @@ func TestStreamOutcomes(t *testing.T) {
 // times and a dribbled head costs linear time, not quadratic.
 func TestDribbleIsLinear(t *testing.T) {
 	head := []byte("\r\nGET / HTTP/1.1\r\n" + host + strings.Repeat("X-Field: some value\r\n", 2000) + "\r\n")
-	p := Parser{Limits: Limits{MaxHeaders: 3000}}
+	p := Parser{Limits: &Limits{MaxHeaders: 3000}}
 	var r Request
 	for i := 1; i < len(head); i++ {
 		n, err := p.ParseRequest(head[:i], &r)
