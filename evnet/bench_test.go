@@ -2,6 +2,7 @@ package evnet_test
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -95,4 +96,37 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// BenchmarkSetTimer measures a per-request timeout pushed later (as
+// evhttp's keep-alive timeout is), on a loop with 1,000 timed
+// connections: the connection stays in its slot, nothing is relinked.
+func BenchmarkSetTimer(b *testing.B) {
+	l, err := eddy.NewLoop(eddy.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	h := evnet.Handler{OnData: func(c *evnet.Conn, p []byte) int { return len(p) }}
+	var conns []*evnet.Conn
+	for range 1000 {
+		a, _ := testutil.Socketpair(b)
+		c, err := evnet.Adopt(l, a, h, evnet.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.SetTimer(time.Minute)
+		conns = append(conns, c)
+	}
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.Abort()
+		}
+	})
+	b.ReportAllocs()
+	d := time.Minute
+	for b.Loop() {
+		d += time.Microsecond
+		conns[0].SetTimer(d)
+	}
 }

@@ -189,7 +189,9 @@ type timing struct {
 	connDL     int64 // dial deadline, or -1
 	alarm      int64 // SetTimer's time, or -1
 	prev, next *Conn
-	slot       int32
+	// at is the tick whose slot holds the connection (slot at%wheelSlots),
+	// -1 when it is not in the wheel, tslotBusy while onTick has it.
+	at int64
 }
 
 // minChunk is the smallest chunk of the output queue.
@@ -228,7 +230,7 @@ func (c *Conn) start(events eddy.Events) error {
 func (c *Conn) timing() *timing {
 	if c.tm == nil {
 		now := c.sh.ls.now()
-		c.tm = &timing{lastRead: now, lastWrite: now, connDL: -1, alarm: -1, slot: -1}
+		c.tm = &timing{lastRead: now, lastWrite: now, connDL: -1, alarm: -1, at: -1}
 	}
 	return c.tm
 }
@@ -817,7 +819,7 @@ func (c *Conn) finish() {
 		return
 	}
 	ls := c.sh.ls
-	if c.tm != nil && c.tm.slot >= 0 {
+	if c.tm != nil && c.tm.at >= 0 {
 		ls.unlink(c)
 	}
 	c.flags |= fClosed

@@ -18,11 +18,11 @@ type loopState struct {
 	base time.Time
 
 	// The timing wheel: connections with a timeout sit in the slot of their
-	// deadline (rounded up to a tick). Activity only stores a time in the
-	// connection; a connection moves to another slot only when its slot
-	// comes up and its deadline turns out to be later (libev's "move the
-	// timer only when it would fire"). One Timer ticks while the wheel holds
-	// any connection.
+	// deadline (rounded up to a tick), or of an earlier tick. Activity only
+	// stores a time in the connection; a connection moves to a later slot
+	// only when its slot comes up and its deadline turns out to be later
+	// (libev's "move the timer only when it would fire"), to an earlier
+	// one at once. One Timer ticks while the wheel holds any connection.
 	wheel [wheelSlots]*Conn
 	timed int   // connections in the wheel
 	tick  int64 // index of the next slot to process, in ticks since base
@@ -91,16 +91,18 @@ func (s *loopState) readBuf() []byte {
 func (s *loopState) now() int64 { return int64(s.loop.Now().Sub(s.base)) }
 
 // schedule puts c in the wheel for its current deadline, or takes it out
-// if it has none.
+// if it has none. A connection already in the slot of an earlier tick
+// stays there: when that slot comes up, onTick moves it on. So a deadline
+// pushed later (a SetTimer per request, say) costs no relinking.
 func (s *loopState) schedule(c *Conn) {
-	if c.tm.slot == tslotBusy {
+	if c.tm.at == tslotBusy {
 		return // onTick is looking at c and will schedule it
 	}
 	dl := c.deadline()
-	if c.tm.slot >= 0 {
-		s.unlink(c)
-	}
 	if dl < 0 {
+		if c.tm.at >= 0 {
+			s.unlink(c)
+		}
 		return
 	}
 	if !s.ticker.IsActive() {
@@ -113,8 +115,14 @@ func (s *loopState) schedule(c *Conn) {
 	if s.ticking && t == s.tick {
 		t++ // a SetTimer from OnTimer: tick's slot has been detached
 	}
-	slot := int32(t % wheelSlots)
-	c.tm.slot = slot
+	if at := c.tm.at; at >= 0 {
+		if at <= t {
+			return // its slot comes up first
+		}
+		s.unlink(c)
+	}
+	slot := t % wheelSlots
+	c.tm.at = t
 	c.tm.prev = nil
 	c.tm.next = s.wheel[slot]
 	if c.tm.next != nil {
@@ -131,12 +139,12 @@ func (s *loopState) unlink(c *Conn) {
 	if c.tm.prev != nil {
 		c.tm.prev.tm.next = c.tm.next
 	} else {
-		s.wheel[c.tm.slot] = c.tm.next
+		s.wheel[c.tm.at%wheelSlots] = c.tm.next
 	}
 	if c.tm.next != nil {
 		c.tm.next.tm.prev = c.tm.prev
 	}
-	c.tm.prev, c.tm.next, c.tm.slot = nil, nil, -1
+	c.tm.prev, c.tm.next, c.tm.at = nil, nil, -1
 	s.timed--
 	if s.timed == 0 {
 		s.ticker.Stop()
@@ -157,14 +165,14 @@ func (s *loopState) onTick(*eddy.Timer) {
 		for c != nil { // detach the slot: rescheduling may refill it
 			next := c.tm.next
 			c.tm.next, c.tm.prev = list, nil
-			c.tm.slot = tslotBusy
+			c.tm.at = tslotBusy
 			s.timed--
 			list = c
 			c = next
 		}
 		for c = list; c != nil; {
 			next := c.tm.next
-			c.tm.next, c.tm.slot = nil, -1
+			c.tm.next, c.tm.at = nil, -1
 			if dl := c.deadline(); dl >= 0 && dl <= now {
 				c.expire(now)
 			}
