@@ -123,12 +123,11 @@
 // Time: timers count from the cached time of the iteration. A callback that
 // runs for long makes the cached time stale; UpdateNow refreshes it.
 //
-// Short sleeps: with the default backend on Linux, the loop spends the
-// first 500µs of each wait in a raw epoll_pwait2 that keeps the goroutine
-// on its processor, and only then blocks in an ordinary system call. A busy
-// loop thus avoids handing its processor to the runtime and taking it back
-// thousands of times a second, which costs more CPU than its own work; the
-// price is that with GOMAXPROCS=1 other goroutines of the program may wait
-// up to 500µs for the processor while the loop is idle in that window.
-// Config.GoPoller and custom backends do not do this.
+// Waits: with the default backend on Linux, the loop first looks for
+// events with a raw epoll_pwait2 that does not sleep and that the Go
+// scheduler does not see, and only when nothing is ready blocks in an
+// ordinary system call. A busy loop thus finds its next events without
+// the scheduler's system call bookkeeping. With GOMAXPROCS=1 the loop
+// yields (runtime.Gosched) before it blocks, so that the goroutines it
+// has woken run first. Config.GoPoller and custom backends do not do this.
 package eddy

@@ -375,31 +375,27 @@ func (l *Loop) Timeout() (time.Duration, bool) {
 	return max(d, 0), d >= 0
 }
 
-// holdLimit bounds the sleeps taken holding the processor (see
-// poller.Holder).
-const holdLimit = 500 * time.Microsecond
-
 func (l *Loop) wait(timeout time.Duration) (int, error) {
 	if l.gp.file != nil && timeout != 0 {
 		return l.gp.wait(l.events, timeout)
 	}
 	if timeout != 0 && l.holder != nil {
-		if runtime.GOMAXPROCS(0) == 1 {
-			// The hold keeps the only processor: let the goroutines that
-			// are runnable (those this iteration woke, say: handlers
-			// given work) run first, or they would wait out the hold.
-			runtime.Gosched()
-		}
-		d := holdLimit
-		if timeout > 0 && timeout < d {
-			d = timeout
-		}
-		n, ready, err := l.holder.HoldWait(l.events, d)
-		if ready || timeout == d {
+		// A look that keeps the processor (see poller.Holder), and never
+		// a sleep: a sleeping hold (500µs was tried) arms a kernel timer
+		// at every sleep, and measured at 30,000 echoes/s it cost 13-16%
+		// more CPU per message than this look followed, when nothing is
+		// ready, by an ordinary blocking wait.
+		n, ready, err := l.holder.HoldWait(l.events, 0)
+		if ready {
 			return n, err
 		}
-		if timeout > 0 {
-			timeout -= d // at most d has passed: waking early is harmless
+		if runtime.GOMAXPROCS(0) == 1 {
+			// The blocking wait keeps the only processor until the
+			// runtime's monitor takes it (20µs or more): let the
+			// goroutines that are runnable (those this iteration woke,
+			// say: handlers given work) run first, or they would wait
+			// that long.
+			runtime.Gosched()
 		}
 	}
 	return l.be.Wait(l.events, timeout)

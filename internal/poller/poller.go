@@ -113,8 +113,10 @@ type Pollable interface {
 // thread, and getting it back wakes the monitor, which then polls every
 // 20µs for the next millisecond. For a loop that sleeps briefly thousands
 // of times a second, that costs more CPU than the loop's own work. The
-// loop therefore takes short sleeps with HoldWait, which makes raw system
-// calls the runtime does not see, and only long ones with Wait.
+// loop therefore looks for events with HoldWait, which makes raw system
+// calls the runtime does not see, before it blocks with Wait. (It passes
+// d=0 today: a sleeping HoldWait arms a kernel timer at every sleep, which
+// measured dearer than the blocking Wait it saves.)
 //
 // HoldWait waits at most d (which is short: the caller's processor is
 // held meanwhile, so other goroutines may wait for it as long) and
