@@ -430,14 +430,22 @@ func TestWake(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	each(t, func(t *testing.T, _ string, p Poller, _ *fdSet) {
 		out := make([]Event, 8)
+		// A signal (the runtime's preemption signal, say) may end a wait
+		// early with EINTR, which Wait reports as 0 events: the caller
+		// waits again. Rounding down would end every wait early.
+		early := 0
 		for range 5 {
 			start := time.Now()
 			if n, err := p.Wait(out, 1500*time.Microsecond); n != 0 || err != nil {
 				t.Fatalf("Wait = %d, %v, want 0, nil", n, err)
 			}
 			if d := time.Since(start); d < 1500*time.Microsecond {
-				t.Fatalf("Wait(1.5ms) returned after %v", d)
+				t.Logf("Wait(1.5ms) returned after %v", d)
+				early++
 			}
+		}
+		if early > 2 {
+			t.Fatalf("%d of 5 Wait(1.5ms) returned early", early)
 		}
 		start := time.Now()
 		if _, err := p.Wait(out, 0); err != nil {
