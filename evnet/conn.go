@@ -2,6 +2,7 @@ package evnet
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -95,7 +96,7 @@ type Conn struct {
 	q     *outq      // unsent output; nil when there is none
 	tm    *timing    // timeouts; nil when there are none
 	x     *connExtra // nil until needed
-	ctx   any
+	ctx   any        // SetContext's value
 	flags uint16
 	why   uint8 // the close reason, once known: a why code
 	gslot int32 // index in its Group member's conns
@@ -624,7 +625,7 @@ func (c *Conn) flush() {
 			}
 			continue
 		}
-		iov := q.bufs[:min(len(q.bufs), maxIovecs, q.bufsBefore())]
+		iov := q.bufs[:min(maxIovecs, q.bufsBefore())]
 		n, offered, err := writev(c.w.Fd(), iov)
 		switch {
 		case err == unix.EINTR:
@@ -713,7 +714,7 @@ func (c *Conn) Buffered() int {
 	if c.q == nil {
 		return 0
 	}
-	return int(min(c.q.total(), maxInt))
+	return int(min(c.q.total(), math.MaxInt))
 }
 
 // Full reports whether the output queue is over the high watermark: the
@@ -888,7 +889,7 @@ func (c *Conn) SetWriteTimeout(d time.Duration) {
 // later call replaces the time, StopTimer cancels it, and closing the
 // connection forgets it. Like the idle and write timeouts it costs no
 // timer or goroutine of its own: it rings from the loop's timing wheel,
-// never early and at most one tick (50 ms) late, so it suits timeouts,
+// never early and at most two ticks (100 ms) late, so it suits timeouts,
 // not precise scheduling (for that, an eddy.Timer). On a connection still
 // connecting, OnTimer may run before OnOpen.
 func (c *Conn) SetTimer(d time.Duration) {

@@ -49,9 +49,11 @@
 //	callback   when                                        how often
 //	--------   -----------------------------------------   ----------------------
 //	OnOpen     accepted, adopted, or dial connected         once (never if a dial fails)
-//	OnData     bytes arrived (or ResumeRead with leftovers) zero or more times
+//	OnData     bytes arrived (or ResumeRead or SetHandler   zero or more times
+//	           with leftovers)
 //	OnDrain    queue fell to LowWater after being Full      zero or more times, between OnData calls
-//	OnEOF      the peer shut down writing (if set)          at most once, after the last OnData
+//	OnTimer    the time set with SetTimer came              once per SetTimer that rings
+//	OnEOF      the peer shut down writing (if set)          at most once per handler, after its last OnData
 //	OnClose    the descriptor is closed, with the reason    exactly once, last
 //
 // A callback may call any method of its connection, Close and Abort
@@ -91,10 +93,11 @@
 // WriteTimeout) close a connection with ErrTimeout. They cost no timer or
 // goroutine per connection: each loop has one timing wheel with one Timer
 // (ticking every 50ms while any connection has a timeout), activity only
-// stores a time in the connection, and a connection moves in the wheel
-// only when its slot comes up before its deadline. SetTimer puts a time
-// of the program's own on the same wheel: Handler.OnTimer runs then, or,
-// without one, the connection is closed with ErrTimeout. A protocol's
+// stores a time in the connection, and a connection moves to a later slot
+// only when its slot comes up before its deadline (to an earlier one at
+// once). A timeout fires at most two ticks late, never early. SetTimer
+// puts a time of the program's own on the same wheel: Handler.OnTimer
+// runs then, or, without one, the connection is closed with ErrTimeout. A protocol's
 // timeouts that change with its state (evhttp's header, body and
 // keep-alive timeouts) cost a connection nothing more than that.
 //

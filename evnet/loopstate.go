@@ -23,13 +23,10 @@ type loopState struct {
 	// only when its slot comes up and its deadline turns out to be later
 	// (libev's "move the timer only when it would fire"), to an earlier
 	// one at once. One Timer ticks while the wheel holds any connection.
-	wheel [wheelSlots]*Conn
-	timed int   // connections in the wheel
-	tick  int64 // index of the next slot to process, in ticks since base
-	// ticking is set while onTick runs, when slot tick is the one being
-	// processed (and already detached).
-	ticking bool
-	ticker  eddy.Timer
+	wheel  [wheelSlots]*Conn
+	timed  int   // connections in the wheel
+	tick   int64 // index of the next slot to process, in ticks since base
+	ticker eddy.Timer
 }
 
 const (
@@ -37,7 +34,8 @@ const (
 	tslotBusy  = -2
 	wheelSlots = 256
 	// wheelTick is the resolution of connection timeouts: a connection
-	// times out at most one tick after its deadline.
+	// times out at most two ticks after its deadline (the ticker's phase
+	// is its start's, not the slots').
 	wheelTick = 50 * time.Millisecond
 )
 
@@ -112,9 +110,6 @@ func (s *loopState) schedule(c *Conn) {
 	if t < s.tick {
 		t = s.tick
 	}
-	if s.ticking && t == s.tick {
-		t++ // a SetTimer from OnTimer: tick's slot has been detached
-	}
 	if at := c.tm.at; at >= 0 {
 		if at <= t {
 			return // its slot comes up first
@@ -155,10 +150,9 @@ func (s *loopState) unlink(c *Conn) {
 func (s *loopState) onTick(*eddy.Timer) {
 	now := s.now()
 	end := now / int64(wheelTick)
-	s.ticking = true
-	defer func() { s.ticking = false }()
-	for ; s.tick <= end && s.timed > 0; s.tick++ {
+	for s.tick <= end && s.timed > 0 {
 		slot := s.tick % wheelSlots
+		s.tick++ // before the callbacks: what they schedule goes to a later slot
 		c := s.wheel[slot]
 		s.wheel[slot] = nil
 		var list *Conn
@@ -173,9 +167,7 @@ func (s *loopState) onTick(*eddy.Timer) {
 		for c = list; c != nil; {
 			next := c.tm.next
 			c.tm.next, c.tm.at = nil, -1
-			if dl := c.deadline(); dl >= 0 && dl <= now {
-				c.expire(now)
-			}
+			c.expire(now)
 			if !c.closed() {
 				s.schedule(c)
 			}

@@ -20,7 +20,6 @@ package evnet
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -40,9 +39,6 @@ var copiedRegions atomic.Int64
 // did (it was truncated meanwhile): the connection was closed, since the
 // bytes promised to the peer cannot be sent.
 var ErrShortFile = errors.New("evnet: file shorter than the region to send")
-
-// maxInt is the largest int, for Buffered on 32-bit systems.
-const maxInt = math.MaxInt
 
 // maxSendfileChunk bounds one sendfile call (Linux sends at most
 // 0x7ffff000 bytes at once anyway).
