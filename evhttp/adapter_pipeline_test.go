@@ -130,7 +130,8 @@ func TestAdaptPipelinedBackToBack(t *testing.T) {
 
 // TestAdaptPipelinedAfterClose: a request pipelined behind one whose
 // response closes the connection (Connection: close, a body shorter than
-// its Content-Length, a panic, Goexit, a write error) is never served,
+// its Content-Length, a write past it, a panic, Goexit, a write error) is
+// never served,
 // though it was parsed while that handler ran; and the pool goes on.
 func TestAdaptPipelinedAfterClose(t *testing.T) {
 	var after atomic.Int64
@@ -150,6 +151,12 @@ func TestAdaptPipelinedAfterClose(t *testing.T) {
 		case "/short":
 			w.Header().Set("Content-Length", "10")
 			io.WriteString(w, "short")
+		case "/over":
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "short")
+			if _, err := io.WriteString(w, "past the end"); err != http.ErrContentLength {
+				t.Errorf("/over: the write past the Content-Length returned %v", err)
+			}
 		case "/panic":
 			panic("pipelined panic")
 		case "/goexit":
@@ -158,7 +165,7 @@ func TestAdaptPipelinedAfterClose(t *testing.T) {
 			panic(http.ErrAbortHandler)
 		}
 	}), nil, nil)
-	for _, path := range []string{"/close", "/short", "/panic", "/goexit", "/abort"} {
+	for _, path := range []string{"/close", "/short", "/over", "/panic", "/goexit", "/abort"} {
 		before := parsed.Load()
 		c, br := svDial(t, s.addr)
 		io.WriteString(c, pipelined(path, "/after", "/after"))

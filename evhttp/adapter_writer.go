@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -92,11 +91,11 @@ func (rw *adWriter) decide(code int) {
 	rw.hasCE = rw.header.Get("Content-Encoding") != ""
 	rw.hasTE = rw.header.Get("Transfer-Encoding") != ""
 	if v := rw.header.Get("Content-Length"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		// The head is sent with a Content-Length of rw.cl's, if any.
+		if n, ok := parseLength(v); ok {
 			rw.cl = n
 		} else {
 			ar.logf("evhttp: invalid Content-Length of %q", v)
-			rw.head.fields = slices.DeleteFunc(rw.head.fields, func(f adField) bool { return f.name == "Content-Length" })
 		}
 	}
 }
@@ -131,7 +130,7 @@ func (rw *adWriter) fields(own bool) []adField {
 }
 
 // bodyAllowed reports whether a response with status may have a body.
-func bodyAllowed(status int) bool { return !bodyless(status) && status != 101 }
+func bodyAllowed(status int) bool { return !bodyless(status) }
 
 // Write appends p to the body (see adWriter).
 func (rw *adWriter) Write(p []byte) (int, error) { return rw.write(p, "") }
@@ -385,7 +384,9 @@ func (rw *adWriter) closes(streamed bool) bool {
 	if !bodyAllowed(rw.status) || rw.ar.req.Method == "HEAD" {
 		return false
 	}
-	return rw.cl >= 0 && rw.written < rw.cl || streamed && rw.cl < 0 && rw.ar.req.ProtoMinor == 0
+	// written counts a refused write past cl too (as net/http does):
+	// the body sent is then short of cl, and the connection closes.
+	return rw.cl >= 0 && rw.written != rw.cl || streamed && rw.cl < 0 && rw.ar.req.ProtoMinor == 0
 }
 
 // fail ends the response of a handler that panicked with v (nil: it

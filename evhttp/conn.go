@@ -306,10 +306,15 @@ func (hc *conn) deliverDue() {
 		if x == nil {
 			return
 		}
-		x.flags &^= xEOFDue
-		if fn := x.r.bodyFn; fn != nil && x.flags&(xAborted|xOverride) == 0 {
-			x.r.deliver(fn, nil, true, nil)
-		}
+		x.deliverEOF()
+	}
+}
+
+// deliverEOF makes the body's io.EOF call that x has due (xEOFDue).
+func (x *exchange) deliverEOF() {
+	x.flags &^= xEOFDue
+	if fn := x.r.bodyFn; fn != nil && x.flags&(xAborted|xOverride) == 0 {
+		x.r.deliver(fn, nil, true, nil)
 	}
 }
 
@@ -698,7 +703,7 @@ func (hc *conn) shutdown() {
 	hc.flags |= cLinger
 	hc.c.CloseWrite()
 	hc.c.ResumeRead()
-	hc.arm(phaseLinger, hc.ls.clock()+int64(lingerTimeout))
+	hc.arm(phaseLinger, lingerTimeout)
 }
 
 // drain is Shutdown for one connection: close it now if it is idle, else
@@ -780,15 +785,15 @@ func (hc *conn) settle(rest []byte) {
 		return
 	}
 	cfg := hc.ls.cfg
-	now := hc.ls.clock()
 	switch {
 	case hc.reader != nil && prog:
 		if cfg.bodyTimeout > 0 {
-			hc.arm(phaseBody, now+int64(cfg.bodyTimeout))
+			hc.arm(phaseBody, cfg.bodyTimeout)
 		} else {
 			hc.disarm()
 		}
 	case hc.flags&cPartial != 0 || hc.requests == 0 && len(hc.q) == 0:
+		now := hc.ls.clock()
 		if hc.headStart == 0 {
 			hc.headStart = now
 		}
@@ -796,7 +801,7 @@ func (hc *conn) settle(rest []byte) {
 			hc.setState(StateActive)
 		}
 		if cfg.headerTimeout > 0 {
-			hc.arm(phaseHeader, hc.headStart+int64(cfg.headerTimeout))
+			hc.arm(phaseHeader, time.Duration(hc.headStart-now)+cfg.headerTimeout)
 		} else {
 			hc.disarm()
 		}
@@ -807,7 +812,7 @@ func (hc *conn) settle(rest []byte) {
 			return
 		}
 		if cfg.idleTimeout > 0 {
-			hc.arm(phaseIdle, now+int64(cfg.idleTimeout))
+			hc.arm(phaseIdle, cfg.idleTimeout)
 		} else {
 			hc.disarm()
 		}
@@ -816,12 +821,12 @@ func (hc *conn) settle(rest []byte) {
 	}
 }
 
-// arm sets the read timeout's phase and when it ends, in ls.clock time.
-// The time is kept by evnet's timing wheel (Conn.SetTimer), which costs
-// the connection no timer of its own: moving it is a few stores.
-func (hc *conn) arm(phase uint8, deadline int64) {
+// arm sets the read timeout's phase, to end d from now. The time is kept
+// by evnet's timing wheel (Conn.SetTimer), which costs the connection no
+// timer of its own: moving it is a few stores.
+func (hc *conn) arm(phase uint8, d time.Duration) {
 	hc.phase = phase
-	hc.c.SetTimer(time.Duration(deadline - hc.ls.clock()))
+	hc.c.SetTimer(d)
 }
 
 // disarm turns the read timeout off.

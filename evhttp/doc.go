@@ -46,13 +46,15 @@
 // http.Flusher, http.Hijacker, http.ResponseController and request
 // contexts canceled when the client goes away work as with net/http. A
 // goroutine is held only while a request runs: an idle keep-alive
-// connection holds none, and a full pool answers 503 at once. Each
-// response goes out in one write; requests pipelined behind a running one
-// are parsed ahead, and the worker that finishes a response goes straight
-// on to the next, so a pipelined burst costs one hand-off, not one per
-// request. The cost that stays is a hand-off between goroutines per
-// exchange and the allocations of net/http's types (about 11 per small
-// request): the native handler is for the hot paths.
+// connection holds none, and a request that finds the pool busy and its
+// queue full (AdapterOptions.QueueLen) is answered 503 at once. A
+// response that fits in the write buffer and is not flushed goes out in
+// one write; requests pipelined behind a running one are parsed ahead,
+// and the worker that finishes a response goes straight on to the next,
+// so a pipelined burst costs one hand-off, not one per request. The cost
+// that stays is a hand-off between goroutines per exchange and the
+// allocations of net/http's types (11 per small request in
+// BenchmarkAdaptPlaintext): the native handler is for the hot paths.
 //
 // # Request bodies
 //

@@ -374,9 +374,10 @@ func (x *exchange) replace(status int) {
 	x.finish()
 }
 
-// parseLength parses a Content-Length value set by a handler.
-func parseLength(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
+// parseLength parses a decimal length of 1 to 18 digits: a Content-Length
+// value set by a handler, the numbers of a Range.
+func parseLength[T string | []byte](s T) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
 		return 0, false
 	}
 	var v int64

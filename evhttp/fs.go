@@ -47,7 +47,7 @@ type FileServerOptions struct {
 	// file. 1 turns multipart responses off.
 	MaxRanges int
 	// CacheControl, if not empty, is sent as the Cache-Control field of
-	// the 200, 206 and 304 responses.
+	// the 200, 206, 304 and 416 responses.
 	CacheControl string
 	// Lane is the lane of the work pool that opens the files (default
 	// eddy.LaneFast).
@@ -172,7 +172,6 @@ type fsLoop struct {
 // of responses not sent yet; the file is closed with the last. Loop
 // goroutine only.
 type fsFile struct {
-	ls      *fsLoop
 	f       *os.File
 	size    int64
 	mod     time.Time // to the second, as Last-Modified says
@@ -432,19 +431,16 @@ func sumRanges(ranges []byteRange) int64 {
 
 // newFile makes the fsFile of what an open found, with no holder yet.
 func (ls *fsLoop) newFile(key string, res *fsOpened) *fsFile {
-	e := &fsFile{ls: ls, f: res.f, size: res.size, ctype: res.ctype, key: key}
+	e := &fsFile{f: res.f, size: res.size, ctype: res.ctype, key: key}
 	e.release = e.unref
 	e.etag = etagOf(res.mod, res.size)
 	e.mod = res.mod.Truncate(time.Second)
 	if e.mod.Unix() > 0 {
-		e.lastMod = e.mod.UTC().Format(timeFormat)
+		e.lastMod = string(h1.AppendDate(nil, e.mod))
 	}
 	res.f = nil
 	return e
 }
-
-// timeFormat is the format of HTTP dates (http.TimeFormat).
-const timeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // unref drops a holder of e, and closes the file with the last.
 func (e *fsFile) unref(error) {

@@ -174,7 +174,7 @@ func parseRange(dst []byteRange, v []byte, size int64) (_ []byteRange, ok bool) 
 			return dst, false
 		}
 		if dash == 0 { // suffix-range: the last n bytes
-			n, ok := parseDigits(spec[1:])
+			n, ok := parseLength(spec[1:])
 			if !ok {
 				return dst, false
 			}
@@ -184,13 +184,13 @@ func parseRange(dst []byteRange, v []byte, size int64) (_ []byteRange, ok bool) 
 			}
 			continue
 		}
-		first, ok := parseDigits(spec[:dash])
+		first, ok := parseLength(spec[:dash])
 		if !ok {
 			return dst, false
 		}
 		last := int64(-1)
 		if rest := spec[dash+1:]; len(rest) > 0 {
-			if last, ok = parseDigits(rest); !ok || last < first {
+			if last, ok = parseLength(rest); !ok || last < first {
 				return dst, false
 			}
 		}
@@ -206,19 +206,4 @@ func parseRange(dst []byteRange, v []byte, size int64) (_ []byteRange, ok bool) 
 		return dst, false
 	}
 	return dst, true
-}
-
-// parseDigits parses a non-empty decimal number of at most 18 digits.
-func parseDigits(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var v int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int64(c-'0')
-	}
-	return v, true
 }

@@ -103,11 +103,11 @@ type fsFound struct {
 }
 
 // openUnder opens path, after checking that its symbolic links, resolved,
-// keep it under root. Only a regular file is kept open. The check and the
-// open are two steps, and a symbolic link swapped in between could lead
-// the open elsewhere: where the system can tell the path of an open
-// descriptor (Linux's /proc), the opened file's own path is checked
-// again.
+// keep it under root. Nothing but a file or a directory is opened, and
+// only a regular file is kept open. The check and the open are two steps,
+// and a symbolic link swapped in between could lead the open elsewhere:
+// where the system can tell the path of an open descriptor (Linux's
+// /proc), the opened file's own path is checked again.
 func openUnder(root, path string) (fsFound, error) {
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -120,9 +120,19 @@ func openUnder(root, path string) (fsFound, error) {
 	if !under(root, real) {
 		return fsFound{}, errOutside
 	}
-	// O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW:
-	// the last element cannot have become a link since.
-	fd, err := unix.Open(real, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
+	// Only files and directories are opened: opening a device may act
+	// (rewind a tape, arm a watchdog). Lstat, as real has no links left.
+	var pre unix.Stat_t
+	if err := unix.Lstat(real, &pre); err != nil {
+		return fsFound{}, &fs.PathError{Op: "lstat", Path: real, Err: err}
+	}
+	if m := pre.Mode & unix.S_IFMT; m != unix.S_IFREG && m != unix.S_IFDIR {
+		return fsFound{real: real}, nil
+	}
+	// O_NONBLOCK: opening a FIFO (swapped in since) must not wait for a
+	// writer; O_NOFOLLOW: the last element cannot have become a link since;
+	// O_NOCTTY: nor can a terminal become the process's.
+	fd, err := unix.Open(real, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_NOCTTY, 0)
 	if err != nil {
 		return fsFound{}, &fs.PathError{Op: "open", Path: real, Err: err}
 	}

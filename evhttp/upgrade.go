@@ -165,6 +165,9 @@ func (hc *conn) handOver(x *exchange) {
 	c.PauseRead()
 	c.SetContext(nil)
 	c.SetHandler(evnet.Handler{OnData: holdInput, OnClose: u.h.OnClose})
+	if x.flags&xEOFDue != 0 {
+		x.deliverEOF() // which pump, the connection being HTTP's no more, won't
+	}
 	hc.retire(x)
 	u.open.Init(u.onOpen, 0, 0)
 	ls.loop.Feed(&u.open, 0)

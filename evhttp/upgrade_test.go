@@ -69,6 +69,7 @@ func (e *upEcho) onClose(c *evnet.Conn, reason error) { e.s.event("echo close: %
 //	/up          upgrades to echo at once (ErrNotUpgrade: 400)
 //	/up/later    upgrades to echo from a timer, 30ms later
 //	/up/body     ReadAll, then upgrades to echo, greeting with the body
+//	/up/onbody   OnBody (a GET: no body), then upgrades to echo at once
 //	/up/eof      upgrades to echo, which handles the EOF itself
 //	/up/errors   Upgrade's errors, in the body of a 200
 //	/up/twice    upgrades twice, reporting the second's error
@@ -117,6 +118,13 @@ func (h *upHandler) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
 				s.event("after the body: %v", err)
 			}
 		})
+	case "/up/onbody":
+		r.OnBody(func(w *evhttp.ResponseWriter, r *evhttp.Request, p []byte, err error) {
+			s.event("onbody %d bytes: %v", len(p), err)
+		})
+		if err := w.Upgrade("echo", echo.handler()); err != nil {
+			s.event("onbody upgrade: %v", err)
+		}
 	case "/up/eof":
 		echo.eof = true
 		if err := w.Upgrade("echo", echo.handler()); err != nil {
@@ -390,6 +398,26 @@ func TestUpgradeBody(t *testing.T) {
 			t.Error(e)
 		}
 	}
+}
+
+// TestUpgradeOnBody: a handler that asked for the (empty) body and
+// upgraded at once still has its body's io.EOF call, and its exchange
+// ends (OnDone, Served) at the switch.
+func TestUpgradeOnBody(t *testing.T) {
+	s := upStart(t, &evhttp.Server{})
+	c, br := svDial(t, s.addr)
+	io.WriteString(c, upRequest("/up/onbody"))
+	if h := upReadHead(t, br); h != "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n" {
+		t.Fatalf("head %q", h)
+	}
+	io.WriteString(c, "ping")
+	upExpect(t, br, "ping")
+	s.eventually(t, "onbody 0 bytes: EOF")
+	s.eventually(t, "/up/onbody done: <nil>")
+	if n := s.srv.Served(); n != 1 {
+		t.Errorf("Served() = %d, want 1", n)
+	}
+	c.Close()
 }
 
 // TestUpgradeErrors: Upgrade refuses a protocol the client did not

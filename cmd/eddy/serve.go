@@ -84,7 +84,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy serve: %v\n", err)
 		return 1
 	}
-	logs := newAccessLogs(g, stdout)
 	var conns atomic.Uint64
 	srv := &evhttp.Server{
 		Handler: handler,
@@ -97,8 +96,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "eddy serve: "+format+"\n", args...)
 		},
 	}
-	if !*quiet {
-		srv.AccessLog = logs.log // else none: no clock reading per request
+	var logs *accessLogs
+	if !*quiet { // else no AccessLog: no clock reading per request
+		logs = newAccessLogs(g, stdout)
+		srv.AccessLog = logs.log
 	}
 	ln, err := srv.ServeGroup(g, "tcp", ap.String())
 	if err != nil {
@@ -121,7 +122,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), serveDrainTimeout)
 	defer cancel()
 	drainErr := srv.Shutdown(ctx)
-	logs.flushAll()
+	if logs != nil {
+		logs.flushAll()
+	}
 	if err := g.Shutdown(0); err != nil {
 		fmt.Fprintf(stderr, "eddy serve: %v\n", err)
 		return 1

@@ -11,7 +11,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/eddyloop/eddy/evhttp"
 )
@@ -19,16 +18,12 @@ import (
 // newFileServer checks that dir is a directory and returns the handler
 // that serves it.
 func newFileServer(dir string) (evhttp.Handler, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	st, err := os.Stat(abs)
+	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, err
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
-	return evhttp.FileServer(abs, nil), nil
+	return evhttp.FileServer(dir, nil), nil // which resolves dir itself
 }
