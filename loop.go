@@ -607,6 +607,9 @@ func (l *Loop) Close() error {
 	for len(l.asyncs.items) > 0 {
 		l.asyncs.items[0].Stop()
 	}
+	// Closed from here on: what the hooks' callbacks try to start (a
+	// reconnect in a connection's OnClose, say) is refused.
+	l.closed = true
 	for _, f := range l.onClose {
 		f()
 	}
@@ -616,7 +619,6 @@ func (l *Loop) Close() error {
 		l.pend[p].items, l.pend[p].head = nil, 0
 	}
 	l.npending, l.pendHigh = 0, -1
-	l.closed = true
 	l.mu.Lock()
 	l.shut = true
 	l.posts = nil
@@ -635,9 +637,10 @@ func (l *Loop) Close() error {
 
 // OnClose registers f to run when the loop is closed, after its watchers
 // have been stopped and before its backend is released, in the order of
-// registration. Layers built on the loop use it to release what they own
-// (evnet closes its sockets). It must be called on the loop goroutine; on a
-// closed loop it does nothing.
+// registration. The loop counts as closed while f runs: starting a watcher
+// then fails or does nothing, as on any closed loop. Layers built on the
+// loop use it to release what they own (evnet closes its sockets). It must
+// be called on the loop goroutine; on a closed loop it does nothing.
 func (l *Loop) OnClose(f func()) {
 	if !l.closed {
 		l.onClose = append(l.onClose, f)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/internal/testutil"
@@ -1054,4 +1055,64 @@ func (c *concurrent) during(d time.Duration) int {
 	c.n--
 	c.mu.Unlock()
 	return n
+}
+
+// TestAdaptLoopClosed: a handler blocked in Write, its client not
+// reading, gets an error when the loop is closed without Server.Close
+// (the loop's connections close with it).
+func TestAdaptLoopClosed(t *testing.T) {
+	ret := make(chan error, 1)
+	started := make(chan struct{})
+	var written atomic.Int64
+	opts, _ := adDefaults(nil, nil)
+	srv := &evhttp.Server{Handler: evhttp.Adapt(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				ret <- err
+				return
+			}
+			written.Add(1)
+		}
+	}), opts)}
+	l, err := eddy.NewLoop(eddy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := srv.Serve(l, "tcp", "127.0.0.1:0")
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run() }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, getReq)
+	<-started
+	// Wait until the handler's output has filled the buffers and Write
+	// blocks (it fails after the loop closes whenever it was called).
+	for prev := int64(-1); prev != written.Load(); {
+		prev = written.Load()
+		time.Sleep(100 * time.Millisecond)
+	}
+	l.Post(func() { l.Break(eddy.BreakAll) })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ret:
+		if err == nil {
+			t.Error("Write failed with a nil error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler is still blocked in Write after the loop closed")
+	}
 }

@@ -99,7 +99,7 @@ type Conn struct {
 	ctx   any        // SetContext's value
 	flags uint16
 	why   uint8 // the close reason, once known: a why code
-	gslot int32 // index in its Group member's conns
+	slot  int32 // index in its loop's conns (loopState.conns)
 }
 
 // connExtra holds what few connections need.
@@ -219,6 +219,7 @@ func (c *Conn) start(events eddy.Events) error {
 		return err
 	}
 	c.sh.ls.retain()
+	c.sh.ls.track(c)
 	o := &c.sh.o
 	if o.IdleTimeout > 0 || o.WriteTimeout > 0 {
 		t := c.timing()
@@ -813,6 +814,15 @@ func (c *Conn) fail(err error) {
 	c.finish()
 }
 
+// loopClosed closes c at once because its loop is closing, with a reset
+// if output is still queued: it can no longer be sent.
+func (c *Conn) loopClosed() {
+	if c.q != nil {
+		sock.SetLinger(c.w.Fd(), 0)
+	}
+	c.fail(eddy.ErrClosed)
+}
+
 // finish closes the descriptor, frees the buffers and runs OnClose (after
 // the running callback of c's, if there is one).
 func (c *Conn) finish() {
@@ -835,6 +845,7 @@ func (c *Conn) finish() {
 	if c.x != nil {
 		c.x.in = nil
 	}
+	ls.forget(c)
 	ls.release()
 	if c.flags&fInCb != 0 {
 		c.flags |= fCloseDue

@@ -87,6 +87,12 @@
 // never touches the descriptor number again, which the system may already
 // have given to another descriptor.
 //
+// Closing the loop (eddy.Loop.Close) closes everything evnet has on it:
+// each connection at once with the reason eddy.ErrClosed (reset if output
+// was still queued, since it can no longer be sent), each listener, and
+// each PacketConn (OnClose with eddy.ErrClosed). A Dial or Listen from
+// those OnClose callbacks fails: the loop is closed by then.
+//
 // # Timeouts
 //
 // SetIdleTimeout and SetWriteTimeout (or Options.IdleTimeout and

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -51,7 +50,7 @@ type member struct {
 	keep      eddy.Timer // keeps Run running until Shutdown
 	drain     eddy.Timer // aborts the connections left at the drain deadline
 	listeners []*Listener
-	conns     []*Conn      // open connections; each knows its index (Conn.gslot)
+	conns     int          // open connections (found in the loop's loopState)
 	states    []*loopState // references the group holds, released at the end
 	stopping  bool
 	err       error // Run's error
@@ -193,28 +192,34 @@ func (g *Group) handOff(shs []*shared, fd int) {
 	m.loop.Post(serve)
 }
 
-// track adds c, a connection just opened, to m.conns.
-func (m *member) track(c *Conn) {
-	c.gslot = int32(len(m.conns))
-	m.conns = append(m.conns, c)
-}
+// track counts c, a connection just opened.
+func (m *member) track(*Conn) { m.conns++ }
 
-// forget takes c out of m.conns.
-func (m *member) forget(c *Conn) {
-	i, last := c.gslot, len(m.conns)-1
-	if i < 0 || int(i) > last || m.conns[i] != c {
+// forget counts c, a connection of m's, closed.
+func (m *member) forget(*Conn) { m.conns-- }
+
+// each calls f for each open connection of m's.
+func (m *member) each(f func(c *Conn)) {
+	statesMu.Lock()
+	ls := states[m.loop]
+	statesMu.Unlock()
+	if ls == nil {
 		return
 	}
-	m.conns[i] = m.conns[last]
-	m.conns[i].gslot = i
-	m.conns[last] = nil
-	m.conns = m.conns[:last]
-	c.gslot = -1
+	var mine []*Conn
+	for _, c := range ls.conns {
+		if c.sh.m == m && c.flags&fOpened != 0 {
+			mine = append(mine, c)
+		}
+	}
+	for _, c := range mine {
+		f(c)
+	}
 }
 
 // maybeDone ends m's loop once it is stopping and has no connection left.
 func (m *member) maybeDone() {
-	if m.stopping && len(m.conns) == 0 {
+	if m.stopping && m.conns == 0 {
 		m.drain.Stop()
 		m.keep.Stop()
 		m.loop.Break(eddy.BreakAll)
@@ -249,14 +254,10 @@ func (g *Group) Shutdown(drain time.Duration) error {
 		m.loop.Post(func() {
 			m.stopping = true
 			m.drain.Init(func(*eddy.Timer) {
-				for _, c := range slices.Clone(m.conns) {
-					c.Abort()
-				}
+				m.each(func(c *Conn) { c.Abort() })
 			}, drain, 0)
 			m.drain.Start(m.loop)
-			for _, c := range slices.Clone(m.conns) {
-				c.Close()
-			}
+			m.each(func(c *Conn) { c.Close() })
 			m.maybeDone()
 		})
 	}

@@ -113,6 +113,7 @@ func (lc ListenConfig) listen(l *eddy.Loop, network, address string, h Handler, 
 		unix.Close(fd)
 		return nil, fmt.Errorf("evnet: listen: %w", err)
 	}
+	ln.sh.ls.listeners = append(ln.sh.ls.listeners, ln)
 	return ln, nil
 }
 
@@ -167,6 +168,7 @@ func (ln *Listener) Close() error {
 	if ln.path != "" {
 		unix.Unlink(ln.path)
 	}
+	remove(&ln.sh.ls.listeners, ln)
 	ln.sh.ls.release()
 	if err != nil {
 		return fmt.Errorf("evnet: close listener: %w", err)

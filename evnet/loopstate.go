@@ -1,6 +1,7 @@
 package evnet
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -8,14 +9,22 @@ import (
 )
 
 // loopState is what evnet keeps per loop: the read buffer all the loop's
-// connections share, and the timing wheel of their timeouts. It exists
-// while the loop has listeners or connections (refs counts them) and is
-// forgotten with the last one. Loop goroutine only, except the registry.
+// connections share, the timing wheel of their timeouts, and the sockets
+// to close when the loop closes. It lives from evnet's first use of the
+// loop until the loop closes; refs counts the listeners, connections and
+// packet sockets, and the read buffer is freed when it falls to zero.
+// Loop goroutine only, except the registry.
 type loopState struct {
 	loop *eddy.Loop
 	refs int
 	buf  []byte // ReadBufferSize bytes, allocated on first read
 	base time.Time
+
+	// The loop's sockets, closed by loopClosed. A connection knows its
+	// index in conns (Conn.slot); listeners and packet sockets are few.
+	conns     []*Conn
+	listeners []*Listener
+	packets   []*PacketConn
 
 	// The timing wheel: connections with a timeout sit in the slot of their
 	// deadline (rounded up to a tick), or of an earlier tick. Activity only
@@ -53,7 +62,10 @@ func acquire(l *eddy.Loop) *loopState {
 	if s == nil {
 		s = &loopState{loop: l, base: l.Now()}
 		s.ticker.Init(s.onTick, wheelTick, wheelTick)
-		states[l] = s
+		if !l.IsClosed() { // else what is made on l fails to start
+			states[l] = s
+			l.OnClose(s.loopClosed)
+		}
 	}
 	s.refs++
 	return s
@@ -66,14 +78,62 @@ func (s *loopState) retain() {
 	statesMu.Unlock()
 }
 
-// release counts one user less, and forgets the state with the last.
+// release counts one user less, and frees the read buffer with the last.
 func (s *loopState) release() {
 	statesMu.Lock()
 	defer statesMu.Unlock()
 	s.refs--
 	if s.refs == 0 {
 		s.ticker.Stop()
+		s.buf = nil
+	}
+}
+
+// loopClosed closes the loop's sockets when the loop closes (its watchers
+// are stopped by then, and it refuses new ones): every connection at once
+// with the reason eddy.ErrClosed, reset if output was still queued; every
+// listener; every packet socket, whose OnClose gets eddy.ErrClosed. Then
+// it forgets the state.
+func (s *loopState) loopClosed() {
+	for len(s.conns) > 0 {
+		s.conns[len(s.conns)-1].loopClosed()
+	}
+	for len(s.listeners) > 0 {
+		s.listeners[len(s.listeners)-1].Close()
+	}
+	for len(s.packets) > 0 {
+		s.packets[len(s.packets)-1].closeWith(eddy.ErrClosed)
+	}
+	statesMu.Lock()
+	if states[s.loop] == s {
 		delete(states, s.loop)
+	}
+	statesMu.Unlock()
+}
+
+// track adds c, whose descriptor is now watched, to s.conns.
+func (s *loopState) track(c *Conn) {
+	c.slot = int32(len(s.conns))
+	s.conns = append(s.conns, c)
+}
+
+// forget takes c out of s.conns.
+func (s *loopState) forget(c *Conn) {
+	i, last := c.slot, len(s.conns)-1
+	if i < 0 || int(i) > last || s.conns[i] != c {
+		return
+	}
+	s.conns[i] = s.conns[last]
+	s.conns[i].slot = i
+	s.conns[last] = nil
+	s.conns = s.conns[:last]
+	c.slot = -1
+}
+
+// remove deletes v from the small list *list, if it is there.
+func remove[T comparable](list *[]T, v T) {
+	if i := slices.Index(*list, v); i >= 0 {
+		*list = slices.Delete(*list, i, i+1)
 	}
 }
 

@@ -111,8 +111,7 @@ type PacketConfig struct {
 // (DialUDP). Its methods must be called on the loop's goroutine. After
 // Close every method that acts on the socket returns ErrClosed, and the
 // descriptor, which the system may give to a new socket, is never touched
-// again. Close every PacketConn before closing its loop: Loop.Close stops
-// the watcher but neither closes the socket nor frees the loop's buffers.
+// again. Closing the loop closes it too, with the reason eddy.ErrClosed.
 type PacketConn struct {
 	loop      *eddy.Loop // immutable
 	io        eddy.IO    // Read, plus Write while the queue is not empty
@@ -128,6 +127,7 @@ type PacketConn struct {
 	perPacket bool       // no batching (the only path off Linux; a test seam on it)
 	corked    bool       // delivering a received batch: replies are queued, then sent together
 	bufs      *udpShared // the loop's receive and send buffers; nil once closed
+	ls        *loopState // nil once closed
 
 	q      []udpQueued // datagrams waiting for writable, from q[qhead]
 	qhead  int
@@ -244,6 +244,8 @@ func (c *PacketConn) start(fd, family int) error {
 		return err
 	}
 	c.bufs = udpAcquire(c.loop, c.cfg.MaxPacketSize)
+	c.ls = acquire(c.loop)
+	c.ls.packets = append(c.ls.packets, c)
 	return nil
 }
 
@@ -508,6 +510,9 @@ func (c *PacketConn) closeWith(reason error) {
 	c.q, c.qhead, c.qbytes, c.free = nil, 0, 0, nil
 	udpRelease(c.bufs)
 	c.bufs = nil
+	remove(&c.ls.packets, c)
+	c.ls.release()
+	c.ls = nil
 	if f := c.cfg.OnClose; f != nil {
 		c.cfg.OnClose = nil
 		f(c, reason)
