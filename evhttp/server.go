@@ -552,10 +552,10 @@ type loopServer struct {
 
 	served atomic.Uint64 // exchanges over (Served); written by the loop only
 
-	base time.Time // ls.clock's zero
+	base int64 // ls.clock's zero: the loop's Monotonic when ls was made
 
-	date      []byte    // "Date: ...\r\n", formatted once per second
-	dateUntil time.Time // on the loop's clock
+	date      []byte        // "Date: ...\r\n", formatted once per second
+	dateUntil time.Duration // on the loop's Monotonic clock
 
 	reparse h1.Parser // re-parses the heads that outlive the read buffer
 
@@ -565,7 +565,7 @@ type loopServer struct {
 }
 
 func newLoopServer(s *Server, l *eddy.Loop) *loopServer {
-	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: l.Now()}
+	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: int64(l.Monotonic())}
 	ls.kick.Init(ls.onKick)
 	ls.reparse.Limits = &s.cfg.limits
 	return ls
@@ -573,11 +573,11 @@ func newLoopServer(s *Server, l *eddy.Loop) *loopServer {
 
 // dateLine returns the Date field line for the current second.
 func (ls *loopServer) dateLine() []byte {
-	now := ls.loop.Now()
-	if ls.date == nil || !now.Before(ls.dateUntil) {
+	now := ls.loop.Monotonic()
+	if ls.date == nil || now >= ls.dateUntil {
 		wall := time.Now()
 		ls.date = h1.AppendDateHeader(ls.date[:0], wall)
-		ls.dateUntil = now.Add(time.Second - time.Duration(wall.Nanosecond()))
+		ls.dateUntil = now + time.Second - time.Duration(wall.Nanosecond())
 	}
 	return ls.date
 }
@@ -724,4 +724,4 @@ func (s *Server) isClosing() bool {
 
 // clock returns the loop's time in nanoseconds since ls was made, plus
 // one: never zero, which fields of this clock keep for "none".
-func (ls *loopServer) clock() int64 { return int64(ls.loop.Now().Sub(ls.base)) + 1 }
+func (ls *loopServer) clock() int64 { return int64(ls.loop.Monotonic()) - ls.base + 1 }

@@ -18,7 +18,7 @@ type loopState struct {
 	loop *eddy.Loop
 	refs int
 	buf  []byte // ReadBufferSize bytes, allocated on first read
-	base time.Time
+	base int64 // the loop's Monotonic when the state was made: now's zero
 
 	// The loop's sockets, closed by loopClosed. A connection knows its
 	// index in conns (Conn.slot); listeners and packet sockets are few.
@@ -60,7 +60,7 @@ func acquire(l *eddy.Loop) *loopState {
 	defer statesMu.Unlock()
 	s := states[l]
 	if s == nil {
-		s = &loopState{loop: l, base: l.Now()}
+		s = &loopState{loop: l, base: int64(l.Monotonic())}
 		s.ticker.Init(s.onTick, wheelTick, wheelTick)
 		if !l.IsClosed() { // else what is made on l fails to start
 			states[l] = s
@@ -146,7 +146,7 @@ func (s *loopState) readBuf() []byte {
 }
 
 // now returns the loop's cached time as nanoseconds since s.base.
-func (s *loopState) now() int64 { return int64(s.loop.Now().Sub(s.base)) }
+func (s *loopState) now() int64 { return int64(s.loop.Monotonic()) - s.base }
 
 // schedule puts c in the wheel for its current deadline, or takes it out
 // if it has none. A connection already in the slot of an earlier tick
