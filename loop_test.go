@@ -236,6 +236,13 @@ func TestRunOnceWaits(t *testing.T) {
 	if c.Monotonic() != 250*time.Millisecond {
 		t.Errorf("clock at %v, want 250ms", c.Monotonic())
 	}
+	if got := l.Monotonic(); got != 250*time.Millisecond {
+		t.Errorf("Monotonic() after RunOnce = %v, want 250ms (the clock's reading)", got)
+	}
+	c.Advance(time.Second)
+	if got := l.Monotonic(); got != 250*time.Millisecond {
+		t.Errorf("Monotonic() moved to %v before UpdateNow, want the cached 250ms", got)
+	}
 }
 
 func TestRunNoWaitDoesNotWait(t *testing.T) {
