@@ -145,7 +145,13 @@ type AdapterOptions struct {
 // SetWriteDeadline (for a Write blocked by a slow client) and
 // EnableFullDuplex (always on: the body may be read while the response is
 // written). Deadlines bound the calls that wait; the connection's own
-// limits are the Server's timeouts. Response trailers are not sent.
+// limits are the Server's timeouts. Response trailers are sent as
+// net/http sends them: the fields declared in the Trailer header field and
+// those named with http.TrailerPrefix, with the values they have when the
+// handler returns, after a chunked body (a declaration makes even a short
+// body chunked; prefixed names set after the head was written go only
+// where the body was chunked anyway). Unlike net/http, the head declares
+// the prefixed names in a Trailer field.
 //
 // Hijack hands the handler the connection itself: the descriptor is
 // duplicated and taken off the loop, which forgets the connection, and
@@ -806,11 +812,12 @@ func (ar *adReq) onDrain() {
 // when it is first decided, response bytes, and what to do after them),
 // or another operation.
 type adEntry struct {
-	ar   *adReq
-	head *adHead
-	data *adBuf // nil for none
-	op   uint8
-	f    func() // adCall's
+	ar       *adReq
+	head     *adHead
+	data     *adBuf // nil for none
+	op       uint8
+	f        func()    // adCall's
+	trailers []adField // adEnd's
 }
 
 // Entry operations (for a batch: after the data).
@@ -897,6 +904,9 @@ func (e *adEntry) apply() {
 		return
 	case adEnd:
 		ar.finishBody()
+		for _, f := range e.trailers {
+			w.Trailer().Add(f.name, f.value)
+		}
 		w.End()
 	case adPanic, adCut:
 		ar.finishBody()

@@ -41,6 +41,7 @@ type adWriter struct {
 	err         error       // a failure that leaves the response unfinishable
 	finished    atomic.Bool // the handler returned: set first, so that a late call fails cleanly
 	hijacked    bool
+	prefixed    []string   // the trailers named with http.TrailerPrefix at WriteHeader
 	headMem     adHead     // where head points
 	fieldsMem   [4]adField // where the head's fields go when they fit
 }
@@ -86,6 +87,13 @@ func (rw *adWriter) decide(code int) {
 	rw.wroteHeader = true
 	rw.status = code
 	rw.headMem = adHead{status: code, cl: -1, fields: rw.fields(true)}
+	rw.prefixed = rw.prefixed[:0]
+	for k := range rw.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			rw.prefixed = append(rw.prefixed, http.CanonicalHeaderKey(name))
+		}
+	}
+	slices.Sort(rw.prefixed)
 	rw.head = &rw.headMem
 	_, rw.haveType = rw.header["Content-Type"]
 	rw.hasCE = rw.header.Get("Content-Encoding") != ""
@@ -101,14 +109,14 @@ func (rw *adWriter) decide(code int) {
 }
 
 // fields copies the header, sorted by name as net/http writes it,
-// without the trailer declarations (trailers are not sent); into
-// rw.fieldsMem if own and they fit.
+// without the fields named with http.TrailerPrefix (trailers, sent after
+// the body); into rw.fieldsMem if own and they fit.
 func (rw *adWriter) fields(own bool) []adField {
 	var keysMem [16]string
 	keys := keysMem[:0]
 	n := 0
 	for k, vv := range rw.header {
-		if k == "Trailer" || strings.HasPrefix(k, http.TrailerPrefix) {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
 		}
 		keys = append(keys, k)
@@ -358,18 +366,66 @@ func (rw *adWriter) finish() bool {
 		}
 		if !rw.committed {
 			batch.head = rw.commit(batch.data)
+			trailers := rw.declareTrailers(batch.head)
 			if rw.cl < 0 && bodyAllowed(rw.status) {
-				if ar.req.Method != "HEAD" || rw.written > 0 {
-					batch.head.cl = rw.written
-				} else {
+				switch {
+				case ar.req.Method == "HEAD" && rw.written == 0:
 					batch.head.bare = true
+				case !trailers: // else chunked, for the trailers
+					batch.head.cl = rw.written
 				}
 			}
 		}
+		batch.trailers = rw.trailers()
 	}
 	ar.push(batch)
 	rw.release()
 	return op == adEnd && !rw.closes(streamed)
+}
+
+// declareTrailers adds to the head, not yet sent, a Trailer field naming
+// the trailers the handler had set with http.TrailerPrefix when it wrote
+// the head (as net/http, which takes the head's copy of the header then)
+// if it declared none itself, and reports whether the head declares trailers: then the
+// native side chunks the body, as net/http does, to give them a place.
+func (rw *adWriter) declareTrailers(h *adHead) bool {
+	if slices.ContainsFunc(h.fields, func(f adField) bool { return f.name == "Trailer" }) {
+		return true
+	}
+	if len(rw.prefixed) == 0 {
+		return false
+	}
+	h.fields = append(h.fields, adField{"Trailer", strings.Join(rw.prefixed, ", ")})
+	return true
+}
+
+// trailers returns the trailer fields as the handler left them: the
+// values of the fields its header declared in Trailer, and the fields
+// named with http.TrailerPrefix, as net/http sends them; nil for none.
+func (rw *adWriter) trailers() []adField {
+	var f []adField
+	for _, v := range rw.header["Trailer"] {
+		for name := range strings.SplitSeq(v, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			for _, val := range rw.header[name] {
+				f = append(f, adField{name, val})
+			}
+		}
+	}
+	var prefixed []string
+	for k := range rw.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			prefixed = append(prefixed, k)
+		}
+	}
+	slices.Sort(prefixed)
+	for _, k := range prefixed {
+		name := http.CanonicalHeaderKey(k[len(http.TrailerPrefix):])
+		for _, val := range rw.header[k] {
+			f = append(f, adField{name, val})
+		}
+	}
+	return f
 }
 
 // closes reports whether the native side closes the connection after the

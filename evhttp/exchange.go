@@ -71,13 +71,15 @@ func (x *exchange) reset() {
 	body := keepBuf(r.body, maxRetain)
 	clear(w.hdr.f)
 	f := w.hdr.f[:0]
+	clear(w.trl.f)
+	trl := w.trl.f[:0]
 	buf := keepBuf(w.buf, 2*bufferLimit)
 	pending := keepBuf(w.pending, maxRetain)
 	*x = exchange{}
 	x.r.x, x.w.x = x, x
 	x.r.h.Headers, x.r.head, x.r.body = hs, head, body
 	x.dec.Trailers = trailers
-	x.w.hdr.f, x.w.buf, x.w.pending = f, buf, pending
+	x.w.hdr.f, x.w.trl.f, x.w.buf, x.w.pending = f, trl, buf, pending
 }
 
 // keepBuf empties b for reuse, or drops it if it grew past limit.
@@ -184,7 +186,7 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 	if w.status == 0 {
 		w.status = 200
 	}
-	userClose, hasDate, hasServer := false, false, false
+	userClose, hasDate, hasServer, hasTrailer := false, false, false, false
 	for i := range w.hdr.f {
 		f := &w.hdr.f[i]
 		switch f.kind {
@@ -198,6 +200,8 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 			hasDate = true
 		case kServer:
 			hasServer = true
+		case kTrailer:
+			hasTrailer = true
 		}
 	}
 	const (
@@ -212,7 +216,8 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 		w.cl = -1
 	case w.cl >= 0:
 		frame = frameLength
-	case known >= 0:
+	case known >= 0 && !(hasTrailer && x.r.h.Minor >= 1 && x.flags&xHead == 0):
+		// Declared trailers need a chunked body, even a short one.
 		w.cl = known
 		frame = frameLength
 	case x.flags&xHead != 0:
@@ -337,10 +342,17 @@ func (x *exchange) finish() {
 		}
 	}
 	if x.flags&xHeadSent == 0 {
-		x.sendHead(w.nbuf)
-	} else if x.flags&xChunked != 0 {
+		x.sendHead(w.nbuf) // chunked too when it declares trailers
+	}
+	if x.flags&xChunked != 0 {
 		dst, sink := x.begin()
-		dst = h1.AppendLastChunk(dst, nil)
+		dst = append(dst, "0\r\n"...)
+		for i := range w.trl.f {
+			if f := &w.trl.f[i]; trailerAllowed(f) {
+				dst = h1.AppendHeader(dst, f.name, f.value)
+			}
+		}
+		dst = append(dst, "\r\n"...)
 		x.end(dst, sink)
 	}
 	if x.flags&xAborted != 0 {

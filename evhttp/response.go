@@ -28,6 +28,7 @@ import (
 type ResponseWriter struct {
 	x       *exchange
 	hdr     Header
+	trl     Header // trailer fields
 	status  int
 	cl      int64         // the declared Content-Length, or -1
 	buf     []byte        // body written before the head
@@ -46,6 +47,16 @@ type ResponseWriter struct {
 // honoured); it adds Date (unless set) and Server (Server.Name, unless
 // set).
 func (w *ResponseWriter) Header() *Header { return &w.hdr }
+
+// Trailer returns the trailer fields of the response, sent after a
+// chunked body; set them before the response ends. A response whose
+// header declares its trailers in a "Trailer" field (RFC 9110 §6.6.2) is
+// chunked even when it ends within the buffer, so that they have a place;
+// they are dropped when the body is not chunked (a declared Content-Length,
+// HEAD, a status without a body, an HTTP/1.0 client). Fields that must not
+// be trailers (framing, routing, authentication, Content-Type and the
+// like: RFC 9110 §6.5.1) are not sent.
+func (w *ResponseWriter) Trailer() *Header { return &w.trl }
 
 // WriteHeader sets the status code of the response. The first call
 // wins; Write without it means 200. A 1xx code other than 101 is sent at
@@ -248,6 +259,7 @@ const (
 	kConnection
 	kDate
 	kServer
+	kTrailer
 )
 
 func fieldKind(name string) uint8 {
@@ -259,6 +271,10 @@ func fieldKind(name string) uint8 {
 	case 6:
 		if foldEq(name, "Server") {
 			return kServer
+		}
+	case 7:
+		if foldEq(name, "Trailer") {
+			return kTrailer
 		}
 	case 10:
 		if foldEq(name, "Connection") {
@@ -277,6 +293,29 @@ func fieldKind(name string) uint8 {
 		return kInvalid
 	}
 	return kOther
+}
+
+// badTrailers are the fields RFC 9110 §6.5.1 keeps out of trailers (the
+// list net/http uses too).
+var badTrailers = []string{
+	"Authorization", "Cache-Control", "Connection", "Content-Encoding",
+	"Content-Length", "Content-Range", "Content-Type", "Expect", "Host",
+	"Keep-Alive", "Max-Forwards", "Pragma", "Proxy-Authenticate",
+	"Proxy-Authorization", "Proxy-Connection", "Range", "Realm", "Te",
+	"Trailer", "Transfer-Encoding", "Www-Authenticate",
+}
+
+// trailerAllowed reports whether f may be sent as a trailer field.
+func trailerAllowed(f *field) bool {
+	if f.kind == kInvalid {
+		return false
+	}
+	for _, b := range badTrailers {
+		if foldEq(f.name, b) {
+			return false
+		}
+	}
+	return true
 }
 
 // Set sets the field name to value, replacing the fields of that name.
