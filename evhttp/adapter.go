@@ -870,6 +870,11 @@ func (e *adEntry) apply() {
 		w.End()
 		return
 	}
+	if e.op == adEnd {
+		// Before the head: a long rest of the body to drop makes it
+		// say Connection: close, when the length tells.
+		ar.finishBody()
+	}
 	if h := e.head; h != nil {
 		ar.setFields(h.fields)
 		w.WriteHeader(h.status)
@@ -903,7 +908,6 @@ func (e *adEntry) apply() {
 		}
 		return
 	case adEnd:
-		ar.finishBody()
 		for _, f := range e.trailers {
 			w.Trailer().Add(f.name, f.value)
 		}
@@ -935,9 +939,9 @@ func (ar *adReq) interim(status int, fields []adField) {
 }
 
 // finishBody deals with a request body the handler did not read to its
-// end, once it has returned: the rest is read and dropped if it is short,
-// else the connection closes after the response (as the native server
-// does for a body no handler asked for).
+// end, once it has returned: the rest is read and dropped if it is short
+// (chunked or not), else the connection closes after the response, as
+// the native server does for a body no handler asked for.
 func (ar *adReq) finishBody() {
 	b := ar.body
 	if b == nil || !ar.bodyAsked {
@@ -951,11 +955,9 @@ func (ar *adReq) finishBody() {
 	if done {
 		return
 	}
-	x := ar.w.x
-	if x.r.h.Chunked || x.r.h.ContentLength-x.r.received > discardLimit {
-		x.hc.flags |= cCloseAfter
-		return
-	}
+	// No more body calls: the rest is dropped as the native server drops
+	// a body no handler asked for (net/http drops 256 KiB too).
+	ar.w.x.dropRest()
 	ar.r.ResumeBody()
 }
 

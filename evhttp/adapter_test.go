@@ -1116,3 +1116,57 @@ func TestAdaptLoopClosed(t *testing.T) {
 		t.Fatal("the handler is still blocked in Write after the loop closed")
 	}
 }
+
+// TestAdaptUnreadBody: a body the handler leaves unread is dropped when
+// short, chunked or not, and the connection serves the next request; a
+// rest over 256 KiB closes the connection after the response. Native handlers
+// (which never ask for the body) and adapted ones that read some of it
+// behave alike, as net/http does with its 256 KiB.
+func TestAdaptUnreadBody(t *testing.T) {
+	native := evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
+		w.WriteString("ok")
+	})
+	adapted := evhttp.Adapt(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [1]byte
+		io.ReadFull(r.Body, b[:])
+		io.WriteString(w, "ok")
+	}), &evhttp.AdapterOptions{IdleTimeout: 100 * time.Millisecond})
+	for _, tc := range []struct {
+		name string
+		h    evhttp.Handler
+	}{{"native", native}, {"adapted", adapted}} {
+		s := svStart(t, &evhttp.Server{Handler: tc.h})
+		for _, chunked := range []bool{false, true} {
+			for _, size := range []int{64 << 10, 1 << 20} {
+				body := strings.Repeat("x", size)
+				head := fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+				if chunked {
+					var b strings.Builder
+					for i := 0; i < size; i += 16 << 10 {
+						fmt.Fprintf(&b, "%x\r\n%s\r\n", 16<<10, body[i:i+16<<10])
+					}
+					b.WriteString("0\r\n\r\n")
+					head, body = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", b.String()
+				}
+				c, br := svDial(t, s.addr)
+				go io.WriteString(c, head+body+getReq) // may fail once the server closes
+				resp, got := svRead(t, br, "POST")
+				keep := size < 256<<10
+				// A length tells at once that the rest is long: the head
+				// says close. A chunked rest is found long while dropped,
+				// after the head: the connection closes then.
+				if got != "ok" || resp.Close != (!keep && !chunked) {
+					t.Errorf("%s chunked=%v %d: %q, Connection: close %v", tc.name, chunked, size, got, resp.Close)
+				}
+				if keep {
+					if _, got := svRead(t, br, "GET"); got != "ok" {
+						t.Errorf("%s chunked=%v %d: next request got %q", tc.name, chunked, size, got)
+					}
+				} else if _, err := br.ReadByte(); err == nil {
+					t.Errorf("%s chunked=%v %d: the connection stayed open", tc.name, chunked, size)
+				}
+				c.Close()
+			}
+		}
+	}
+}

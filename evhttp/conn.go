@@ -277,7 +277,7 @@ func (hc *conn) readBody(x *exchange, p []byte, n *int) bool {
 		if len(payload) > 0 || done {
 			x.r.deliver(fn, payload, done, x.dec.Trailers)
 		}
-	} else if x.r.received > discardLimit && !done {
+	} else if x.r.received-x.r.dropFrom > discardLimit && !done {
 		// Dropping more than that is not worth keeping the connection.
 		hc.flags |= cCloseAfter
 		hc.reader = nil

@@ -335,11 +335,7 @@ func (x *exchange) writeBody(p []byte) (int, error) {
 func (x *exchange) finish() {
 	hc, w := x.hc, &x.w
 	if hc.reader == x && x.flags&xBodyDone == 0 && x.r.bodyFn == nil {
-		// The body is not wanted: drop it if it is short, else close.
-		if x.r.h.Expect100 && x.flags&xSent100 == 0 ||
-			!x.r.h.Chunked && x.r.h.ContentLength-x.r.received > discardLimit {
-			x.flags |= xMustClose
-		}
+		x.dropRest()
 	}
 	if x.flags&xHeadSent == 0 {
 		x.sendHead(w.nbuf) // chunked too when it declares trailers
@@ -365,6 +361,19 @@ func (x *exchange) finish() {
 	}
 	x.flags |= xEnded
 	hc.advance()
+}
+
+// dropRest makes the rest of x's request body, which no handler reads,
+// be dropped: up to discardLimit more; beyond that, or when the client
+// waits for a 100 Continue, the connection closes after the response
+// (known at once from a length, else while dropping).
+func (x *exchange) dropRest() {
+	x.r.bodyFn = nil
+	x.r.dropFrom = x.r.received
+	if x.r.h.Expect100 && x.flags&xSent100 == 0 ||
+		!x.r.h.Chunked && x.r.h.ContentLength-x.r.received > discardLimit {
+		x.flags |= xMustClose
+	}
 }
 
 // replace makes x's response an error response with status, dropping

@@ -30,6 +30,7 @@ type Request struct {
 	bodyFn   BodyFunc
 	body     []byte // ReadAll's buffer
 	received int64  // body bytes received
+	dropFrom int64  // received when the body began to be dropped: the discard limit counts from it
 	trailers h1.Headers
 }
 
