@@ -1170,3 +1170,37 @@ func TestAdaptUnreadBody(t *testing.T) {
 		}
 	}
 }
+
+// TestAdaptHijackState: a hijacked connection's last state is
+// StateHijacked, with no StateClosed after it, as in net/http.
+func TestAdaptHijackState(t *testing.T) {
+	var mu sync.Mutex
+	var states []string
+	done := make(chan struct{})
+	s := adStart(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		io.WriteString(conn, "raw")
+		conn.Close()
+	}), nil, &evhttp.Server{ConnState: func(_ *evnet.Conn, st evhttp.ConnState) {
+		mu.Lock()
+		states = append(states, st.String())
+		mu.Unlock()
+	}})
+	c, br := svDial(t, s.addr)
+	io.WriteString(c, getReq)
+	<-done
+	if b, err := io.ReadAll(br); string(b) != "raw" || err != nil {
+		t.Errorf("read %q, %v", b, err)
+	}
+	s.do(func() {}) // the loop is past the detach
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(states, " "); got != "new active hijacked" {
+		t.Errorf("states %q, want \"new active hijacked\"", got)
+	}
+}

@@ -866,7 +866,7 @@ func onTimer(c *evnet.Conn) {
 
 // setState reports a state change to the ConnState hook.
 func (hc *conn) setState(s ConnState) {
-	if hc.state == s {
+	if hc.state == s || hc.state == StateHijacked {
 		return
 	}
 	hc.state = s

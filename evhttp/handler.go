@@ -67,9 +67,15 @@ const (
 	StateIdle
 	// StateClosed is a closed connection; it is the last state.
 	StateClosed
+	// StateHijacked is a connection that left HTTP: upgraded (Upgrade)
+	// or hijacked (an adapted handler's http.Hijacker). It is the last
+	// state, as in net/http: no StateClosed follows, since the socket is
+	// no longer the server's to report on.
+	StateHijacked
 )
 
-// String returns the name of the state: "new", "active", "idle", "closed".
+// String returns the name of the state: "new", "active", "idle",
+// "closed", "hijacked".
 func (s ConnState) String() string {
 	switch s {
 	case StateNew:
@@ -80,6 +86,8 @@ func (s ConnState) String() string {
 		return "idle"
 	case StateClosed:
 		return "closed"
+	case StateHijacked:
+		return "hijacked"
 	}
 	return "invalid"
 }

@@ -160,7 +160,7 @@ func (hc *conn) handOver(x *exchange) {
 	c.StopTimer()
 	c.SetWriteTimeout(0)
 	ls.remove(hc)
-	hc.setState(StateClosed)
+	hc.setState(StateHijacked)
 	// h's until its OnOpen: no input, no OnDrain, but its OnClose.
 	c.PauseRead()
 	c.SetContext(nil)

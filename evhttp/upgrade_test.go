@@ -287,7 +287,7 @@ func TestUpgradeEcho(t *testing.T) {
 	s.mu.Lock()
 	states := strings.Join(s.events, "; ")
 	s.mu.Unlock()
-	if want := "state new; state active; state closed; /up done: <nil>; echo open"; states != want {
+	if want := "state new; state active; state hijacked; /up done: <nil>; echo open"; states != want {
 		t.Errorf("events %q, want %q", states, want)
 	}
 	c.(*net.TCPConn).CloseWrite()
