@@ -134,6 +134,7 @@
 //	         a body, or writing a response                   BodyTimeout between body reads
 //	idle     kept alive between requests                    IdleTimeout
 //	closed   closed; the last state                         -
+//	hijacked left HTTP (Upgrade, Hijack); the last state     -
 //
 // A head that does not arrive whole within HeaderTimeout gets 408 and
 // the connection is closed, however steadily its bytes trickle in

@@ -59,7 +59,7 @@ type upgraded struct {
 // exchange, and hands the connection over to h, an evnet connection's
 // callbacks. The server then forgets the connection: its timeouts stop
 // (Server.WriteTimeout included), Shutdown neither waits for it nor
-// closes it, Close does not reset it, and ConnState reports it closed.
+// closes it, Close does not reset it, and ConnState reports it hijacked.
 //
 // Upgrade may be called in the handler or later, on the loop, until the
 // response ends, and:
