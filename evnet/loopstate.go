@@ -18,7 +18,7 @@ type loopState struct {
 	loop *eddy.Loop
 	refs int
 	buf  []byte // ReadBufferSize bytes, allocated on first read
-	base int64 // the loop's Monotonic when the state was made: now's zero
+	base int64  // the loop's Monotonic when the state was made: now's zero
 
 	// The loop's sockets, closed by loopClosed. A connection knows its
 	// index in conns (Conn.slot); listeners and packet sockets are few.
