@@ -43,9 +43,10 @@ func TestLoopCloseClosesSockets(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+	if err := unix.Pipe(p[:]); err != nil {
 		t.Fatal(err)
 	}
+	unix.SetNonblock(p[0], true)
 	defer unix.Close(p[1])
 	if _, err := evnet.Adopt(l, p[0], evnet.Handler{
 		OnData:  func(c *evnet.Conn, b []byte) int { return len(b) },
