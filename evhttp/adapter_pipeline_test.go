@@ -324,9 +324,28 @@ func TestAdaptTwoAdapters(t *testing.T) {
 		}
 	}
 	// b's only worker blocked on another connection: b's requests get 503.
-	c2, _ := svDial(t, s.addr)
-	io.WriteString(c2, pipelined("/block"))
-	<-blocked
+	// The worker may still be finishing /b4 when /block arrives, and b
+	// then refuses /block too: try again on a new connection.
+	for attempt := 1; ; attempt++ {
+		c2, br2 := svDial(t, s.addr)
+		io.WriteString(c2, pipelined("/block"))
+		refused := make(chan bool, 1)
+		go func() {
+			resp, err := http.ReadResponse(br2, nil)
+			refused <- err == nil && resp.StatusCode == 503
+		}()
+		select {
+		case <-blocked:
+		case r := <-refused:
+			if !r || attempt == 100 {
+				t.Fatalf("/block, attempt %d: no handler and no 503", attempt)
+			}
+			c2.Close()
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		break
+	}
 	io.WriteString(c, pipelined("/a5", "/b5", "/a6"))
 	for _, want := range []string{"a /a5 1", "503 Service Unavailable\n", "a /a6 1"} {
 		if _, body := svRead(t, br, "GET"); body != want {
