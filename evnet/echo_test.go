@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,8 +79,47 @@ func torture(t *testing.T, network string) {
 	}
 	wg.Wait()
 	close(errs)
+	failed := false
 	for err := range errs {
 		t.Error(err)
+		failed = true
+	}
+	if failed {
+		tortureDiagnosis(t, rl, srv, network, addr)
+	}
+}
+
+// tortureDiagnosis logs, after a failure, the server's connections that
+// hold output or are paused, and for TCP the kernel's view of the
+// sockets with bytes queued (ss), to tell a stall of eddy's from one of
+// TCP's.
+func tortureDiagnosis(t *testing.T, rl *runLoop, srv *echoServer, network, addr string) {
+	rl.Do(func() {
+		for c := range srv.conns {
+			if c.Buffered() > 0 || c.IsPaused() {
+				t.Logf("server %v from %v: paused %v, full %v", c, c.RemoteAddr(), c.IsPaused(), c.Full())
+			}
+		}
+	})
+	if network != "tcp" {
+		return
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	out, err := exec.Command("ss", "-tinoH", "state", "established",
+		"( sport = :"+port+" or dport = :"+port+" )").CombinedOutput()
+	if err != nil {
+		t.Logf("ss: %v", err)
+		return
+	}
+	// Entries are two lines: the addresses with Recv-Q and Send-Q, then
+	// the TCP details. Keep those with bytes queued.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	shown := 0
+	for i := 0; i+1 < len(lines) && shown < 40; i += 2 {
+		if f := strings.Fields(lines[i]); len(f) >= 2 && (f[0] != "0" || f[1] != "0") {
+			t.Logf("ss: %s\n\t%s", strings.TrimSpace(lines[i]), strings.TrimSpace(lines[i+1]))
+			shown++
+		}
 	}
 }
 
