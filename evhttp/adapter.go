@@ -1124,9 +1124,7 @@ func (ar *adReq) detach(res chan<- adHandover) {
 		return
 	}
 	res <- adHandover{fd: fd, rest: append(ar.prefix, c.Peek()...)}
-	if hc, ok := c.Context().(*conn); ok {
-		hc.setState(StateHijacked) // and not Closed, which follows
-	}
+	serverConn(c).setState(StateHijacked) // and not Closed, which follows
 	c.Close()
 }
 

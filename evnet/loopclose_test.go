@@ -15,7 +15,7 @@ import (
 
 // TestLoopCloseClosesSockets: closing a loop closes what evnet has on it.
 // A connection with output queued is reset and one without is closed,
-// both with OnClose(eddy.ErrClosed); a redial from OnClose is refused; the
+// both with OnClose(eddy.ErrClosed); a Dial or Listen from OnClose is refused; the
 // listener stops listening; a packet socket gets OnClose(eddy.ErrClosed).
 // TestMain's check finds no descriptor left open.
 func TestLoopCloseClosesSockets(t *testing.T) {
@@ -25,7 +25,7 @@ func TestLoopCloseClosesSockets(t *testing.T) {
 	}
 	defer l.Close()
 	reasons := map[string]error{}
-	var redialErr error
+	var redialErr, relistenErr error
 	var served *evnet.Conn
 	ln, err := evnet.Listen(l, "tcp", "127.0.0.1:0", evnet.Handler{
 		OnOpen: func(c *evnet.Conn) {
@@ -36,6 +36,7 @@ func TestLoopCloseClosesSockets(t *testing.T) {
 		OnClose: func(c *evnet.Conn, reason error) {
 			reasons["served"] = reason
 			_, redialErr = evnet.Dial(l, "tcp", "127.0.0.1:1", time.Second, evnet.Handler{})
+			_, relistenErr = evnet.Listen(l, "tcp", "127.0.0.1:0", evnet.Handler{})
 		},
 	})
 	if err != nil {
@@ -84,6 +85,9 @@ func TestLoopCloseClosesSockets(t *testing.T) {
 	}
 	if redialErr == nil {
 		t.Error("a Dial from OnClose on the closing loop succeeded")
+	}
+	if relistenErr == nil {
+		t.Error("a Listen from OnClose on the closing loop succeeded")
 	}
 	if err := ln.Close(); !errors.Is(err, evnet.ErrClosed) {
 		t.Errorf("Listener.Close after the loop closed = %v, want ErrClosed", err)
