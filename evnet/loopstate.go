@@ -71,17 +71,12 @@ func acquire(l *eddy.Loop) *loopState {
 	return s
 }
 
-// retain counts one more user of s.
-func (s *loopState) retain() {
-	statesMu.Lock()
-	s.refs++
-	statesMu.Unlock()
-}
+// retain counts one more user of s. Like release, it takes no lock:
+// statesMu guards the registry only, and refs is the loop's.
+func (s *loopState) retain() { s.refs++ }
 
 // release counts one user less, and frees the read buffer with the last.
 func (s *loopState) release() {
-	statesMu.Lock()
-	defer statesMu.Unlock()
 	s.refs--
 	if s.refs == 0 {
 		s.ticker.Stop()
