@@ -21,7 +21,7 @@ import (
 // the test ends. Child and Stat tests share it.
 func watchLoop(t *testing.T) *Loop {
 	t.Helper()
-	l, err := NewLoop(Config{Debug: true})
+	l, err := NewLoop(&Config{Debug: true})
 	if err != nil {
 		t.Fatalf("NewLoop: %v", err)
 	}

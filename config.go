@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Config holds the settings of a new Loop. The zero value is the documented
-// default for every field.
+// Config holds the settings of a new Loop. The zero value (or a nil *Config)
+// is the documented default for every field.
 type Config struct {
 	// Backend is the readiness backend. Nil picks the best one for the
 	// system: epoll on Linux, kqueue on the BSDs and macOS, poll(2)

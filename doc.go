@@ -107,6 +107,20 @@
 // Config.Backend; package eddytest has a fake one with a fake clock, for
 // deterministic tests of code built on eddy.
 //
+// # Configuration
+//
+// Every package of the module configures things the same way. Settings
+// live in a struct named Config, or XConfig where a package has several
+// (PoolConfig here; evnet's ConnConfig, ListenConfig, GroupConfig). A
+// constructor takes a pointer to it: nil, like the zero value, means every
+// default, and each zero field means that field's default; the constructor
+// copies the struct, so the caller may change or reuse it afterwards.
+// Settings that belong to a layer below are held by value in a field named
+// after that layer (evnet.GroupConfig.Loop is an eddy.Config;
+// evnet.ListenConfig.Conn an evnet.ConnConfig). The only values with
+// methods are ListenConfig and Dialer in evnet, used as values, as
+// net.ListenConfig and net.Dialer are.
+//
 // # The special problems
 //
 // Closed and reused descriptors: stop IO watchers before closing their

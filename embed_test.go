@@ -20,7 +20,7 @@ func embedLoop(t *testing.T, mk func() (poller.Poller, error)) *Loop {
 	if err != nil {
 		t.Fatalf("backend: %v", err)
 	}
-	l, err := NewLoop(Config{Backend: be, Debug: true})
+	l, err := NewLoop(&Config{Backend: be, Debug: true})
 	if err != nil {
 		t.Fatalf("NewLoop: %v", err)
 	}

@@ -10,7 +10,7 @@ import (
 // A process started with exec.Cmd.Start and watched by a Child: the watcher
 // reaps it, so cmd.Wait is never called.
 func ExampleChild() {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -43,7 +43,7 @@ func ExampleChild() {
 // With os/exec's own Wait, no Child watcher: Wait runs in a goroutine and
 // Post hands its result to the loop.
 func ExampleChild_cmdWait() {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return

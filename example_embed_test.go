@@ -13,9 +13,9 @@ import (
 // its posted function runs, while only the outer loop runs. The inner loop
 // needs a backend with a descriptor (epoll here); the outer may use any.
 func ExampleEmbed() {
-	outer, _ := eddy.NewLoop(eddy.Config{})
+	outer, _ := eddy.NewLoop(nil)
 	defer outer.Close()
-	inner, _ := eddy.NewLoop(eddy.Config{})
+	inner, _ := eddy.NewLoop(nil)
 	defer inner.Close()
 
 	var e eddy.Embed

@@ -19,7 +19,7 @@ func ExampleStat() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "app.conf")
 
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -13,7 +13,7 @@ import (
 // An IO watcher on the read end of a pipe: the callback runs while data is
 // waiting, reads it, and stops the watcher once the writer has closed.
 func ExampleIO() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	var p [2]int
@@ -48,7 +48,7 @@ func ExampleIO() {
 
 // A repeating Timer that stops itself after three ticks.
 func ExampleTimer() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	ticks := 0
@@ -71,7 +71,7 @@ func ExampleTimer() {
 // An idle timeout: every bit of activity pushes the deadline forward with
 // Again, which only moves the timer in the heap.
 func ExampleTimer_Again() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	var idle eddy.Timer
@@ -101,7 +101,7 @@ func ExampleTimer_Again() {
 // A Periodic on a 5ms grid of the wall clock, rescheduled by a function
 // after the second point.
 func ExamplePeriodic() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	n := 0
@@ -124,7 +124,7 @@ func ExamplePeriodic() {
 // A Signal watcher: SIGINT and SIGTERM shut a server down cleanly. Here the
 // process sends itself SIGUSR1.
 func ExampleSignal() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	var s eddy.Signal
@@ -145,7 +145,7 @@ func ExampleSignal() {
 // Idle watchers run only when nothing else is pending: here the work is
 // done in small steps between timer ticks.
 func ExampleIdle() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	steps := 0
@@ -166,7 +166,7 @@ func ExampleIdle() {
 // Prepare and Check bracket the wait: a Prepare callback runs before the
 // loop sleeps and a Check callback right after it wakes.
 func ExamplePrepare() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	var (
@@ -200,7 +200,7 @@ func ExamplePrepare() {
 // An Async watcher woken by another goroutine. Sends coalesce, so the
 // callback looks at shared state to learn what happened.
 func ExampleAsync() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	done := make(chan string, 1)
@@ -222,7 +222,7 @@ func ExampleAsync() {
 // A worker goroutine does blocking work and hands its result to the loop
 // with Post, the goroutine-safe way in.
 func ExampleLoop_Post() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	// The timer keeps the loop alive until the result arrives.
@@ -247,7 +247,7 @@ func ExampleLoop_Post() {
 
 // Priorities order the callbacks of one iteration.
 func ExampleWatcher_priority() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	var low, high eddy.Idle
@@ -266,7 +266,7 @@ func ExampleWatcher_priority() {
 // A Check watcher flushes, once per iteration, what the callbacks of that
 // iteration produced: here two timers due together write into one batch.
 func ExampleCheck() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	var batch []string
@@ -295,7 +295,7 @@ func ExampleCheck() {
 // Once waits for a descriptor or a timeout, whichever comes first, with no
 // watcher to manage.
 func ExampleLoop_Once() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 
 	var p [2]int

@@ -13,7 +13,7 @@ import (
 // pool worker; its result is handed to the loop, where done prints it. Run
 // returns once done has run: queued work keeps the loop alive.
 func ExampleLoop_Queue() {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -51,7 +51,7 @@ func ExampleLoop_ReadFile() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "greeting")
 
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return

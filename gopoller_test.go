@@ -22,7 +22,7 @@ func goPollerLoop(t testing.TB) *Loop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewLoop(Config{Backend: be, GoPoller: true})
+	l, err := NewLoop(&Config{Backend: be, GoPoller: true})
 	if err != nil {
 		t.Fatalf("NewLoop(GoPoller): %v", err)
 	}
@@ -155,7 +155,7 @@ func sleepLoops(t *testing.T, n int, goPoller bool) (stop func()) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := NewLoop(Config{Backend: be, GoPoller: goPoller})
+		l, err := NewLoop(&Config{Backend: be, GoPoller: goPoller})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ func TestGoPollerClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := NewLoop(Config{Backend: be, GoPoller: true})
+		l, err := NewLoop(&Config{Backend: be, GoPoller: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func TestGoPollerNotPollable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewLoop(Config{Backend: be, GoPoller: true})
+	l, err := NewLoop(&Config{Backend: be, GoPoller: true})
 	if !errors.Is(err, ErrNotPollable) || l != nil {
 		t.Errorf("NewLoop(poll backend, GoPoller) = %v, %v; want nil, ErrNotPollable", l, err)
 	}

@@ -107,7 +107,7 @@ func goPollerLoopOrPlain(t *testing.T, gp bool) *Loop {
 	if gp {
 		return goPollerLoop(t)
 	}
-	l, err := NewLoop(Config{})
+	l, err := NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func BenchmarkIODispatch(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			l, err := NewLoop(Config{Backend: be})
+			l, err := NewLoop(&Config{Backend: be})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func BenchmarkPingPong(b *testing.B) {
 		gp   bool
 	}{{"default", false}, {"gopoller", true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			l, err := NewLoop(Config{GoPoller: mode.gp})
+			l, err := NewLoop(&Config{GoPoller: mode.gp})
 			if err != nil {
 				b.Fatal(err)
 			}

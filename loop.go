@@ -126,9 +126,14 @@ const (
 	BreakAll
 )
 
-// NewLoop returns a loop configured by c; the zero Config is the best
-// backend for the system, the system clocks and no debugging.
-func NewLoop(c Config) (*Loop, error) {
+// NewLoop returns a loop configured by cfg, which it copies; nil (or the
+// zero Config) is the best backend for the system, the system clocks and no
+// debugging.
+func NewLoop(cfg *Config) (*Loop, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
 	be := c.Backend
 	if be == nil {
 		var err error

@@ -22,7 +22,7 @@ func newFake(t testing.TB) (*eddy.Loop, *eddytest.Backend, *eddytest.Clock) {
 	t.Helper()
 	c := eddytest.NewClock(epoch)
 	be := eddytest.NewBackend(c)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: c, Debug: true, Logger: quiet})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: c, Debug: true, Logger: quiet})
 	if err != nil {
 		t.Fatalf("NewLoop: %v", err)
 	}
@@ -34,7 +34,7 @@ func newFake(t testing.TB) (*eddy.Loop, *eddytest.Backend, *eddytest.Clock) {
 // closed when the test ends.
 func newReal(t testing.TB) *eddy.Loop {
 	t.Helper()
-	l, err := eddy.NewLoop(eddy.Config{Debug: true, Logger: quiet})
+	l, err := eddy.NewLoop(&eddy.Config{Debug: true, Logger: quiet})
 	if err != nil {
 		t.Fatalf("NewLoop: %v", err)
 	}
@@ -434,11 +434,12 @@ func TestStats(t *testing.T) {
 func TestSlowCallbackLogged(t *testing.T) {
 	c := eddytest.NewClock(epoch)
 	var log strings.Builder
-	l, err := eddy.NewLoop(eddy.Config{
+	l, err := eddy.NewLoop(&eddy.Config{
 		Backend: eddytest.NewBackend(c), Clock: c, Debug: true,
 		SlowCallback: 10 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(&log, nil)),
 	})
+
 	must(t, err)
 	defer l.Close()
 	eddy.NewTimer(func(*eddy.Timer) { c.Advance(time.Millisecond) }, 0, 0).Start(l)
@@ -455,7 +456,7 @@ func TestSlowCallbackLogged(t *testing.T) {
 func TestMaxEvents(t *testing.T) {
 	c := eddytest.NewClock(epoch)
 	be := eddytest.NewBackend(c)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: c, Debug: true, MaxEvents: 2})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: c, Debug: true, MaxEvents: 2})
 	must(t, err)
 	defer l.Close()
 	got := 0
@@ -538,7 +539,7 @@ func TestTimeout(t *testing.T) {
 // TestOnClose checks that OnClose hooks run once, in order, after the
 // watchers are stopped, and that a hook on a closed loop is ignored.
 func TestOnClose(t *testing.T) {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

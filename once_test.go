@@ -11,7 +11,7 @@ import (
 
 func onceLoop(t *testing.T) *Loop {
 	t.Helper()
-	l, err := NewLoop(Config{Debug: true})
+	l, err := NewLoop(&Config{Debug: true})
 	if err != nil {
 		t.Fatalf("NewLoop: %v", err)
 	}
@@ -177,7 +177,7 @@ func TestOnceDroppedByClose(t *testing.T) {
 // TestOnceAllocs pins down what Once costs: its record and the method
 // values binding it to its watchers.
 func TestOnceAllocs(t *testing.T) {
-	l, err := NewLoop(Config{})
+	l, err := NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

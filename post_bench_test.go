@@ -19,7 +19,7 @@ func benchRunningLoop(b *testing.B, goPoller bool) (*Loop, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := NewLoop(Config{Backend: be, GoPoller: goPoller})
+	l, err := NewLoop(&Config{Backend: be, GoPoller: goPoller})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -175,7 +175,7 @@ func TestSignalStopRestoresDefault(t *testing.T) {
 }
 
 func signalHelper() {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(2)

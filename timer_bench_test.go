@@ -29,7 +29,7 @@ func benchRandomDelays() []time.Duration {
 // benchTimerLoop returns a loop holding benchTimers active timers.
 func benchTimerLoop(b *testing.B, delays []time.Duration) (*Loop, []Timer) {
 	b.Helper()
-	l, err := NewLoop(Config{})
+	l, err := NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func BenchmarkStdlibTimerReset(b *testing.B) {
 // 1,000; an op is one timer.
 func BenchmarkTimerFire(b *testing.B) {
 	const batch = 1000
-	l, err := NewLoop(Config{})
+	l, err := NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -213,7 +213,7 @@ func TestTimerHeapRandom(t *testing.T) {
 	c := eddytest.NewClock(epoch)
 	be := eddytest.NewBackend(c)
 	// Not in debug mode: verify is O(n) and runs every 64th iteration here.
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: c})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: c})
 	must(t, err)
 	defer l.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -286,7 +286,7 @@ func TestTimerHeapRandom(t *testing.T) {
 
 func BenchmarkTimerStartStop(b *testing.B) {
 	be := eddytest.NewBackend(nil)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: be.Clock()})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: be.Clock()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func BenchmarkTimerStartStop(b *testing.B) {
 
 func BenchmarkTimerAgain(b *testing.B) {
 	be := eddytest.NewBackend(nil)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: be.Clock()})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: be.Clock()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestTimerStartStopAllocs(t *testing.T) {
 		t.Skip("allocation test")
 	}
 	be := eddytest.NewBackend(nil)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: be.Clock()})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: be.Clock()})
 	must(t, err)
 	defer l.Close()
 	tm := eddy.NewTimer(func(*eddy.Timer) {}, time.Second, time.Second)

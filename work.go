@@ -66,8 +66,8 @@ func (ln Lane) String() string {
 	return "Lane(" + strconv.Itoa(int(ln)) + ")"
 }
 
-// PoolConfig holds the settings of a new Pool. The zero value is the
-// documented default for every field.
+// PoolConfig holds the settings of a new Pool. The zero value (or a nil
+// *PoolConfig) is the documented default for every field.
 type PoolConfig struct {
 	// Size is the most worker goroutines of one lane running at once: at
 	// most Size pieces of work of a lane run in parallel. Zero means the
@@ -153,9 +153,13 @@ type lane struct {
 	closed  bool    // guarded by mu
 }
 
-// NewPool returns a pool configured by c. It starts no goroutine: workers
-// start with the first work queued.
-func NewPool(c PoolConfig) *Pool {
+// NewPool returns a pool configured by cfg (nil for the defaults), which it
+// copies. It starts no goroutine: workers start with the first work queued.
+func NewPool(cfg *PoolConfig) *Pool {
+	var c PoolConfig
+	if cfg != nil {
+		c = *cfg
+	}
 	p := &Pool{idle: c.IdleTimeout}
 	if p.idle <= 0 {
 		p.idle = DefaultIdleTimeout
@@ -186,7 +190,7 @@ func (l *Loop) poolOf() *Pool {
 	if p := l.work.pool; p != nil {
 		return p
 	}
-	defaultPool.once.Do(func() { defaultPool.p = NewPool(PoolConfig{}) })
+	defaultPool.once.Do(func() { defaultPool.p = NewPool(nil) })
 	return defaultPool.p
 }
 

@@ -18,8 +18,8 @@ import (
 // closed when the test ends; the pool's Close checks that no worker is left.
 func newWorkLoop(t testing.TB, c eddy.PoolConfig) (*eddy.Loop, *eddy.Pool) {
 	t.Helper()
-	p := eddy.NewPool(c)
-	l, err := eddy.NewLoop(eddy.Config{Pool: p, Debug: true})
+	p := eddy.NewPool(&c)
+	l, err := eddy.NewLoop(&eddy.Config{Pool: p, Debug: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,9 +357,9 @@ func TestWorkKeepsLoopAlive(t *testing.T) {
 // Closing the loop cancels its queued work and forgets the rest: no done
 // callback runs, the pool goes on serving other loops.
 func TestWorkLoopClose(t *testing.T) {
-	p := eddy.NewPool(eddy.PoolConfig{Size: 1})
+	p := eddy.NewPool(&eddy.PoolConfig{Size: 1})
 	defer p.Close()
-	l, err := eddy.NewLoop(eddy.Config{Pool: p})
+	l, err := eddy.NewLoop(&eddy.Config{Pool: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestWorkLoopClose(t *testing.T) {
 	}
 	close(release)
 
-	l2, err := eddy.NewLoop(eddy.Config{Pool: p})
+	l2, err := eddy.NewLoop(&eddy.Config{Pool: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,8 +402,8 @@ func TestWorkLoopClose(t *testing.T) {
 // work, and leaves no worker goroutine; Queue then fails with ErrPoolClosed.
 func TestPoolClose(t *testing.T) {
 	before := runtime.NumGoroutine()
-	p := eddy.NewPool(eddy.PoolConfig{Size: 2})
-	l, err := eddy.NewLoop(eddy.Config{Pool: p})
+	p := eddy.NewPool(&eddy.PoolConfig{Size: 2})
+	l, err := eddy.NewLoop(&eddy.Config{Pool: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +537,7 @@ func TestPoolSizeEnv(t *testing.T) {
 		{"-1", 0, 0, eddy.DefaultPoolSize, eddy.DefaultPoolSize},
 	} {
 		t.Setenv("EDDY_POOL_SIZE", tc.env)
-		p := eddy.NewPool(eddy.PoolConfig{Size: tc.size, SlowSize: tc.slow})
+		p := eddy.NewPool(&eddy.PoolConfig{Size: tc.size, SlowSize: tc.slow})
 		if got, gotSlow := p.Size(eddy.LaneFast), p.Size(eddy.LaneSlow); got != tc.want || gotSlow != tc.wantSlow {
 			t.Errorf("EDDY_POOL_SIZE=%q Size %d SlowSize %d: sizes %d, %d; want %d, %d",
 				tc.env, tc.size, tc.slow, got, gotSlow, tc.want, tc.wantSlow)
@@ -578,12 +578,12 @@ func TestPoolSizeEnv(t *testing.T) {
 // workers keep exiting and starting while work arrives: no work is lost,
 // none runs twice, and no worker is left.
 func TestPoolStress(t *testing.T) {
-	p := eddy.NewPool(eddy.PoolConfig{Size: 3, QueueLen: 64, IdleTimeout: 50 * time.Microsecond})
+	p := eddy.NewPool(&eddy.PoolConfig{Size: 3, QueueLen: 64, IdleTimeout: 50 * time.Microsecond})
 	const loops, rounds, burst = 4, 200, 10
 	var ran atomic.Int64
 	var wg sync.WaitGroup
 	for range loops {
-		l, err := eddy.NewLoop(eddy.Config{Pool: p})
+		l, err := eddy.NewLoop(&eddy.Config{Pool: p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -642,7 +642,7 @@ func TestLaneString(t *testing.T) {
 // Queue from work's done callback, and from the default pool: a loop
 // without Config.Pool works too.
 func TestWorkDefaultPoolChain(t *testing.T) {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -670,9 +670,9 @@ func TestWorkDefaultPoolChain(t *testing.T) {
 // the loop, one at a time, so that the worker and the loop are both asleep
 // when their turn comes. It reports the median and the 99th percentile.
 func BenchmarkQueue(b *testing.B) {
-	p := eddy.NewPool(eddy.PoolConfig{})
+	p := eddy.NewPool(nil)
 	defer p.Close()
-	l, err := eddy.NewLoop(eddy.Config{Pool: p})
+	l, err := eddy.NewLoop(&eddy.Config{Pool: p})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -696,9 +696,9 @@ func BenchmarkQueue(b *testing.B) {
 
 // BenchmarkQueueBatch measures throughput with 64 items in flight.
 func BenchmarkQueueBatch(b *testing.B) {
-	p := eddy.NewPool(eddy.PoolConfig{})
+	p := eddy.NewPool(nil)
 	defer p.Close()
-	l, err := eddy.NewLoop(eddy.Config{Pool: p})
+	l, err := eddy.NewLoop(&eddy.Config{Pool: p})
 	if err != nil {
 		b.Fatal(err)
 	}

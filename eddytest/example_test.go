@@ -13,7 +13,7 @@ import (
 // at once, and the order and the times seen by the callbacks are exact.
 func Example() {
 	clock := eddytest.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
-	l, err := eddy.NewLoop(eddy.Config{Backend: eddytest.NewBackend(clock), Clock: clock})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: eddytest.NewBackend(clock), Clock: clock})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -54,7 +54,7 @@ func Example() {
 // Clear.
 func ExampleBackend_Ready() {
 	be := eddytest.NewBackend(nil)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: be.Clock()})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: be.Clock()})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -177,13 +177,13 @@ func BenchmarkLookup10k(b *testing.B) {
 // started at once on one loop, at most inflight queries in flight (the
 // others wait in the resolver's queue).
 func benchEvdns(b *testing.B, addr netip.AddrPort, pid int, names func() []string, inflight int) {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Close()
 	r := NewResolver(l, testConfig(2*time.Second, 2, addr), nil,
-		&Options{CacheSize: -1, MaxInFlight: inflight})
+		&ResolverConfig{CacheSize: -1, MaxInFlight: inflight})
 	defer r.Close()
 	failed := 0
 	cb := func(a *Answer, err error) {

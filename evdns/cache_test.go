@@ -123,7 +123,7 @@ func TestCachePositiveAndNegative(t *testing.T) {
 func TestCacheBounded(t *testing.T) {
 	srv := newFakeServer(t, testZone().handler)
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: 3})
+	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{CacheSize: 3})
 	for _, n := range []string{"www", "v4", "host.corp", "alias"} {
 		lookup(t, rl, r, n+".example.com.", dnsmessage.TypeA)
 	}
@@ -137,7 +137,7 @@ func TestCacheBounded(t *testing.T) {
 func fakeLoop(t *testing.T) (*eddy.Loop, *eddytest.Backend, *eddytest.Clock) {
 	clock := eddytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	be := eddytest.NewBackend(clock)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: clock})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,8 +54,8 @@ type Dialer struct {
 	// is tried in parallel (default DefaultAttemptDelay). An attempt that
 	// fails starts the next one at once.
 	AttemptDelay time.Duration
-	// Options apply to the connection that wins.
-	Options evnet.Options
+	// Conn applies to the connection that wins.
+	Conn evnet.ConnConfig
 }
 
 // Dial resolves the host of hostport with r and connects to one of its
@@ -196,7 +196,7 @@ func (ds *Dialing) next() {
 				timeout = time.Nanosecond
 			}
 		}
-		dl := evnet.Dialer{Timeout: timeout, Options: ds.d.Options}
+		dl := evnet.Dialer{Timeout: timeout, Conn: ds.d.Conn}
 		c, err := dl.Dial(ds.l, "tcp", netip.AddrPortFrom(a, ds.port).String(), ds.handler())
 		if err != nil {
 			ds.failed(err)

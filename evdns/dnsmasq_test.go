@@ -245,12 +245,12 @@ func BenchmarkDnsmasqConcurrent(b *testing.B) {
 		names[i] = fmt.Sprintf("h%d.bench.zone.test.", i)
 	}
 	b.Run("evdns", func(b *testing.B) {
-		l, err := eddy.NewLoop(eddy.Config{})
+		l, err := eddy.NewLoop(nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer l.Close()
-		r := NewResolver(l, testConfig(2*time.Second, 2, addr), nil, &Options{CacheSize: -1, MaxInFlight: n})
+		r := NewResolver(l, testConfig(2*time.Second, 2, addr), nil, &ResolverConfig{CacheSize: -1, MaxInFlight: n})
 		defer r.Close()
 		failed := 0
 		cb := func(a *Answer, err error) {

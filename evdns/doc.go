@@ -38,7 +38,7 @@
 // bytes. UDP sockets are shared among the queries to a server, as c-ares
 // shares them (ARES_OPT_UDP_MAX_QUERIES): each server has a current
 // socket, connected to it, with a random source port from the kernel's
-// ephemeral range, which carries up to Options.UDPMaxQueries attempts
+// ephemeral range, which carries up to ResolverConfig.UDPMaxQueries attempts
 // (DefaultUDPMaxQueries, 32) before a new socket, so a new port, takes
 // over; the IDs of the attempts outstanding on a socket are all
 // different, and a socket is closed when its last outstanding attempt
@@ -74,13 +74,13 @@
 // Answers are cached for their smallest TTL, and NXDOMAIN and NODATA
 // answers for the TTL of RFC 2308 (the smaller of the authority SOA's TTL
 // and MINIMUM; a negative answer without an SOA is not cached). The cache
-// is a bounded LRU (Options.CacheSize). Whole lookups are cached too, by
+// is a bounded LRU (ResolverConfig.CacheSize). Whole lookups are cached too, by
 // the name as given, so that a cached LookupHost or Lookup is a map access
 // and a call: no allocation, the callback running before the lookup
 // function returns (which then returns a nil *Request). The slices and
 // Answers handed to callbacks may belong to the cache: they are
 // read-only. Identical questions in flight share one query, and at most
-// Options.MaxInFlight queries are in flight, the others waiting in a
+// ResolverConfig.MaxInFlight queries are in flight, the others waiting in a
 // bounded queue.
 //
 // SetConfig and SetHosts replace the configuration and the hosts table;

@@ -47,7 +47,7 @@ var (
 	ErrCNAMELoop = errors.New("evdns: CNAME chain too long")
 
 	// ErrTooManyQueries means that the queue of queries waiting for a slot
-	// under Options.MaxInFlight is full.
+	// under ResolverConfig.MaxInFlight is full.
 	ErrTooManyQueries = errors.New("evdns: too many queries queued")
 
 	// ErrClosed means that the Resolver was closed while the lookup was in

@@ -362,7 +362,7 @@ func testConfig(timeout time.Duration, attempts int, servers ...netip.AddrPort) 
 }
 
 // newTestResolver returns a resolver on rl, closed when the test ends.
-func newTestResolver(t testing.TB, rl *runLoop, c *Config, h *Hosts, o *Options) *Resolver {
+func newTestResolver(t testing.TB, rl *runLoop, c *Config, h *Hosts, o *ResolverConfig) *Resolver {
 	var r *Resolver
 	rl.Do(func() { r = NewResolver(rl.Loop, c, h, o) })
 	t.Cleanup(func() { rl.Do(r.Close) })

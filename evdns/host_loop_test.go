@@ -32,7 +32,7 @@ func TestHostLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := eddy.NewLoop(eddy.Config{Backend: be})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestHostLoop(t *testing.T) {
 
 	c := testConfig(time.Second, 2, addr)
 	c.Search = []string{"zone.test"}
-	r := NewResolver(l, c, nil, &Options{CacheSize: -1})
+	r := NewResolver(l, c, nil, &ResolverConfig{CacheSize: -1})
 	defer r.Close()
 
 	// Lookups started from the host loop's goroutine (the eddy loop's

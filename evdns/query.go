@@ -44,7 +44,7 @@ type waiter struct {
 // the attempts outstanding on its socket. A UDP attempt goes out on its
 // server's current socket (see udpSock): a socket of its own, connected to
 // the server, whose random source port serves up to
-// Options.UDPMaxQueries attempts before a new socket takes over; a socket
+// ResolverConfig.UDPMaxQueries attempts before a new socket takes over; a socket
 // is closed when its last outstanding attempt ends. An answer reaches the
 // attempt whose ID it carries on the socket it came to, and is accepted
 // only if its sender and question are the attempt's too; an answer

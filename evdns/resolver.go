@@ -11,31 +11,31 @@ import (
 	"github.com/eddyloop/eddy"
 )
 
-// Defaults of the Options fields.
+// Defaults of the ResolverConfig fields.
 const (
 	// DefaultCacheSize is the number of cache entries when
-	// Options.CacheSize is zero.
+	// ResolverConfig.CacheSize is zero.
 	DefaultCacheSize = 4096
 	// DefaultMaxInFlight is the limit of queries in flight when
-	// Options.MaxInFlight is zero. It stays well under the 256 or so
+	// ResolverConfig.MaxInFlight is zero. It stays well under the 256 or so
 	// datagrams that a server's socket queues with Linux's default
 	// receive buffer: a local server such as dnsmasq silently drops what
 	// overflows it, and each dropped query then costs a whole timeout.
 	DefaultMaxInFlight = 128
 	// DefaultMaxQueued is the limit of queries waiting for a slot when
-	// Options.MaxQueued is zero.
+	// ResolverConfig.MaxQueued is zero.
 	DefaultMaxQueued = 65536
 	// DefaultUDPMaxQueries is the number of UDP attempts sent from one
-	// source port when Options.UDPMaxQueries is zero.
+	// source port when ResolverConfig.UDPMaxQueries is zero.
 	DefaultUDPMaxQueries = 32
-	// maxUDPMaxQueries bounds Options.UDPMaxQueries: every attempt
+	// maxUDPMaxQueries bounds ResolverConfig.UDPMaxQueries: every attempt
 	// outstanding on a socket needs an ID of its own.
 	maxUDPMaxQueries = 1<<16 - 1
 )
 
-// Options are the settings of a Resolver that resolv.conf does not hold.
-// The zero value (or a nil *Options) is the default of every field.
-type Options struct {
+// ResolverConfig are the settings of a Resolver that resolv.conf does not hold.
+// The zero value (or a nil *ResolverConfig) is the default of every field.
+type ResolverConfig struct {
 	// CacheSize bounds the number of entries in the cache (default
 	// DefaultCacheSize); the least recently used entries are evicted
 	// first. A negative size disables the cache.
@@ -114,7 +114,7 @@ type Resolver struct {
 	loop  *eddy.Loop
 	conf  Config
 	hosts *Hosts
-	opts  Options
+	opts  ResolverConfig
 	rng   interface{ Uint64() uint64 } // a ChaCha8 seeded by crypto/rand; tests may set another
 
 	cache     cache
@@ -140,7 +140,7 @@ type Resolver struct {
 // consulting the hosts table h first (nil for none), and the
 // options o (nil for the defaults). The Resolver keeps a copy of c. It
 // must be called on l's goroutine or before l runs.
-func NewResolver(l *eddy.Loop, c *Config, h *Hosts, o *Options) *Resolver {
+func NewResolver(l *eddy.Loop, c *Config, h *Hosts, o *ResolverConfig) *Resolver {
 	if c == nil {
 		c = DefaultConfig()
 	}

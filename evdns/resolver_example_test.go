@@ -70,7 +70,7 @@ func ExampleResolver() {
 	server, stop := exampleServer()
 	defer stop()
 
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -344,7 +344,7 @@ func TestQueryIDsAndPortsRandom(t *testing.T) {
 		return z.handler(q, n, tcp)
 	})
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: -1})
+	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{CacheSize: -1})
 	for range 20 {
 		if _, err := lookup(t, rl, r, "www.example.com.", dnsmessage.TypeA); err != nil {
 			t.Fatal(err)
@@ -435,7 +435,7 @@ func TestFailoverAndRotate(t *testing.T) {
 	a, b := newFakeServer(t, testZone().handler), newFakeServer(t, testZone().handler)
 	c := testConfig(time.Second, 1, a.addr, b.addr)
 	c.Rotate = true
-	r2 := newTestResolver(t, rl, c, nil, &Options{CacheSize: -1})
+	r2 := newTestResolver(t, rl, c, nil, &ResolverConfig{CacheSize: -1})
 	for range 4 {
 		if _, err := lookup(t, rl, r2, "www.example.com.", dnsmessage.TypeA); err != nil {
 			t.Fatal(err)
@@ -569,7 +569,7 @@ func TestMaxInFlight(t *testing.T) {
 		return []fakeReply{{msg: testZone().answer(q), delay: 10 * time.Millisecond}}
 	})
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{MaxInFlight: 1, MaxQueued: 2})
+	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{MaxInFlight: 1, MaxQueued: 2})
 	ch := make(chan answerResult, 4)
 	rl.Do(func() {
 		for _, n := range []string{"www", "v4", "alias", "host.corp"} {
@@ -641,7 +641,7 @@ func FuzzHandleAnswer(f *testing.F) {
 	f.Add(fuzzAnswer(dnsmessage.RCodeSuccess, true, nil, nil))
 	f.Add([]byte("\x12\x34garbage"))
 	clock := eddytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l, err := eddy.NewLoop(eddy.Config{Backend: eddytest.NewBackend(clock), Clock: clock})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: eddytest.NewBackend(clock), Clock: clock})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -692,7 +692,7 @@ func FuzzHandleAnswer(f *testing.F) {
 // a map access and the callback, no allocation.
 func BenchmarkLookupHostCached(b *testing.B) {
 	srv := newFakeServer(b, testZone().handler)
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -718,7 +718,7 @@ func BenchmarkLookupHostCached(b *testing.B) {
 // BenchmarkLookupCached measures a Lookup (MX) answered from the cache.
 func BenchmarkLookupCached(b *testing.B) {
 	srv := newFakeServer(b, testZone().handler)
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // udpSock is a UDP socket connected to one server and shared by the UDP
 // attempts of the queries to it, as c-ares shares its connections
 // (ARES_OPT_UDP_MAX_QUERIES): a server has at most one current socket,
-// which takes new attempts until Options.UDPMaxQueries have been sent on
+// which takes new attempts until ResolverConfig.UDPMaxQueries have been sent on
 // it; it is then retired, and the next attempt opens a new socket, so a
 // new random source port from the kernel's ephemeral range. A socket,
 // current or retired, is closed as soon as no attempt is outstanding on

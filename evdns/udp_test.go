@@ -18,7 +18,7 @@ import (
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
-// Shared UDP sockets (udpSock, Options.UDPMaxQueries).
+// Shared UDP sockets (udpSock, ResolverConfig.UDPMaxQueries).
 
 // startLookups starts a Lookup (type A) of each name in one loop
 // callback, so that their queries are all outstanding at once, then
@@ -82,7 +82,7 @@ func TestUDPSocketShared(t *testing.T) {
 	// answered.
 	srv := newFakeServer(t, wildZone(50*time.Millisecond))
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: -1, UDPMaxQueries: 4})
+	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{CacheSize: -1, UDPMaxQueries: 4})
 	ch := startLookups(rl, r, func() {
 		if socks, attempts := len(r.udpOpen), len(r.pending); socks != 3 || attempts != 10 {
 			t.Errorf("%d sockets open, %d attempts outstanding; want 3 and 10", socks, attempts)
@@ -119,7 +119,7 @@ func TestUDPSocketShared(t *testing.T) {
 	}
 
 	// The default shares a socket among 32 attempts.
-	r2 := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: -1})
+	r2 := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{CacheSize: -1})
 	ch = startLookups(rl, r2, func() {
 		if socks := len(r2.udpOpen); socks != 2 {
 			t.Errorf("33 queries with the default UDPMaxQueries: %d sockets, want 2", socks)
@@ -138,7 +138,7 @@ func TestUDPMaxQueriesOne(t *testing.T) {
 		return wildZone(20*time.Millisecond)(q, n, tcp)
 	})
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(100*time.Millisecond, 2, srv.addr), nil, &Options{CacheSize: -1, UDPMaxQueries: 1})
+	r := newTestResolver(t, rl, testConfig(100*time.Millisecond, 2, srv.addr), nil, &ResolverConfig{CacheSize: -1, UDPMaxQueries: 1})
 	var ns []string
 	for i := range 8 {
 		ns = append(ns, fmt.Sprintf("retry.n%d.example.com.", i))
@@ -187,7 +187,7 @@ func (s *seqSource) Uint64() uint64 {
 func TestUDPIDCollision(t *testing.T) {
 	srv := newFakeServer(t, wildZone(30*time.Millisecond))
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: -1})
+	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{CacheSize: -1})
 	// Three queries on one socket; the draws collide with the IDs
 	// outstanding there and are drawn again.
 	rl.Do(func() {
@@ -201,7 +201,7 @@ func TestUDPIDCollision(t *testing.T) {
 
 	// On different sockets the same ID is fine: the answers still find
 	// their attempts.
-	r2 := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &Options{CacheSize: -1, UDPMaxQueries: 1})
+	r2 := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{CacheSize: -1, UDPMaxQueries: 1})
 	rl.Do(func() {
 		r2.rng = &seqSource{seq: []uint64{0x4444, 0x4444, 0x4444}, rest: rand.NewChaCha8([32]byte{})}
 	})
@@ -395,7 +395,7 @@ func TestUDPRetiredSocketClosed(t *testing.T) {
 		return wildZone(0)(q, n, tcp)
 	})
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(5*time.Second, 1, srv.addr), nil, &Options{UDPMaxQueries: 2})
+	r := newTestResolver(t, rl, testConfig(5*time.Second, 1, srv.addr), nil, &ResolverConfig{UDPMaxQueries: 2})
 	fds := len(testutil.OpenFds())
 	chAC := make(chan answerResult, 2)
 	chB := make(chan answerResult, 1)
@@ -453,7 +453,7 @@ func TestUDPCloseWithSocketsOutstanding(t *testing.T) {
 	rl := startLoop(t)
 	var r *Resolver
 	rl.Do(func() {
-		r = NewResolver(rl.Loop, testConfig(5*time.Second, 2, srv.addr), nil, &Options{UDPMaxQueries: 2})
+		r = NewResolver(rl.Loop, testConfig(5*time.Second, 2, srv.addr), nil, &ResolverConfig{UDPMaxQueries: 2})
 	})
 	fds := len(testutil.OpenFds())
 	ch := make(chan error, 3)

@@ -49,26 +49,26 @@ import (
 	"github.com/eddyloop/eddy/evnet"
 )
 
-// Defaults of AdapterOptions (the value a zero field takes).
+// Defaults of AdapterConfig (the value a zero field takes).
 const (
-	// DefaultAdapterWorkers is the default AdapterOptions.Workers. Handlers
+	// DefaultAdapterWorkers is the default AdapterConfig.Workers. Handlers
 	// written for net/http block (on a database, another service), so the
 	// bound is set by memory and the services behind, not by the cores.
 	DefaultAdapterWorkers = 256
-	// DefaultAdapterQueueLen is the default AdapterOptions.QueueLen.
+	// DefaultAdapterQueueLen is the default AdapterConfig.QueueLen.
 	DefaultAdapterQueueLen = 1024
-	// DefaultAdapterBodyBuffer is the default AdapterOptions.MaxBodyBuffer.
+	// DefaultAdapterBodyBuffer is the default AdapterConfig.MaxBodyBuffer.
 	DefaultAdapterBodyBuffer = 64 << 10
-	// DefaultAdapterWriteBuffer is the default AdapterOptions.WriteBuffer.
+	// DefaultAdapterWriteBuffer is the default AdapterConfig.WriteBuffer.
 	DefaultAdapterWriteBuffer = 32 << 10
-	// DefaultAdapterIdleTimeout is the default AdapterOptions.IdleTimeout.
+	// DefaultAdapterIdleTimeout is the default AdapterConfig.IdleTimeout.
 	DefaultAdapterIdleTimeout = time.Second
 )
 
-// AdapterOptions configures Adapt. A nil *AdapterOptions, like a zero
+// AdapterConfig configures Adapt. A nil *AdapterConfig, like a zero
 // field, means the documented defaults; a negative QueueLen means no
 // queue.
-type AdapterOptions struct {
+type AdapterConfig struct {
 	// Workers is the most goroutines running handlers at once, for all
 	// the loops the adapter serves (default DefaultAdapterWorkers, 256).
 	// Goroutines start on demand and exit after IdleTimeout without work:
@@ -102,7 +102,7 @@ type AdapterOptions struct {
 }
 
 // Adapt returns a Handler that serves h, a standard http.Handler, on a
-// bounded pool of goroutines (see AdapterOptions). The loop parses each
+// bounded pool of goroutines (see AdapterConfig). The loop parses each
 // request, builds its *http.Request and hands it to a goroutine of the
 // pool, which runs h.ServeHTTP and gives the goroutine back when it
 // returns: a goroutine is held only while a request runs, never by a
@@ -129,7 +129,7 @@ type AdapterOptions struct {
 // runs), when the server resets the connection (Close, the end of
 // Shutdown's grace period), and when the handler returns. A graceful
 // Shutdown lets running handlers finish, as net/http's does; cancel
-// AdapterOptions.BaseContext to stop long ones.
+// AdapterConfig.BaseContext to stop long ones.
 //
 // The body is read from the connection as the handler reads it: reading
 // it first sends 100 Continue to a client that waits for it, and the
@@ -168,8 +168,8 @@ type AdapterOptions struct {
 // connection then closes. A panic with http.ErrAbortHandler closes the
 // connection after what was sent, without a log. A write that fails
 // (a deadline, the client gone) also ends the response cut.
-func Adapt(h http.Handler, opts *AdapterOptions) Handler {
-	var o AdapterOptions
+func Adapt(h http.Handler, opts *AdapterConfig) Handler {
+	var o AdapterConfig
 	if opts != nil {
 		o = *opts
 	}

@@ -23,7 +23,7 @@ var stdHello = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // the address.
 func benchServe(b *testing.B, h evhttp.Handler) string {
 	b.Helper()
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // the loop reads and parses the requests, and each runs on a goroutine of
 // the adapter's pool only while it is being answered.
 func ExampleAdapt() {
-	loop, err := eddy.NewLoop(eddy.Config{})
+	loop, err := eddy.NewLoop(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func ExampleAdapt() {
 	mux.HandleFunc("GET /hello/{name}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Hello, %s! (%s %s)", r.PathValue("name"), r.Method, r.Proto)
 	})
-	srv := &evhttp.Server{Handler: evhttp.Adapt(mux, &evhttp.AdapterOptions{Workers: 64})}
+	srv := &evhttp.Server{Handler: evhttp.Adapt(mux, &evhttp.AdapterConfig{Workers: 64})}
 	ln, err := srv.Serve(loop, "tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)

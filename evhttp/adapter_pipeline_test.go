@@ -18,7 +18,7 @@ import (
 // adStartCounting is adStart with a count, in parsed, of the requests the
 // server has parsed and handed to the adapter: the test can wait until
 // requests pipelined behind a running handler have been parsed.
-func adStartCounting(t *testing.T, parsed *atomic.Int64, h http.Handler, opts *evhttp.AdapterOptions, srv *evhttp.Server) *svServer {
+func adStartCounting(t *testing.T, parsed *atomic.Int64, h http.Handler, opts *evhttp.AdapterConfig, srv *evhttp.Server) *svServer {
 	t.Helper()
 	opts, srv = adDefaults(opts, srv)
 	ad := evhttp.Adapt(h, opts)
@@ -92,7 +92,7 @@ func TestAdaptPipelinedBackToBack(t *testing.T) {
 			return
 		}
 		io.WriteString(w, r.URL.Path)
-	}), &evhttp.AdapterOptions{WriteBuffer: 4096}, nil)
+	}), &evhttp.AdapterConfig{WriteBuffer: 4096}, nil)
 	c, br := svDial(t, s.addr)
 	var paths []string
 	for i := range n {
@@ -308,7 +308,7 @@ func TestAdaptTwoAdapters(t *testing.T) {
 			return
 		}
 		handler("b").ServeHTTP(w, r)
-	}), &evhttp.AdapterOptions{Workers: 1, QueueLen: -1})
+	}), &evhttp.AdapterConfig{Workers: 1, QueueLen: -1})
 	s := svStart(t, &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		if strings.HasPrefix(string(r.Path()), "/b") {
 			b.ServeHTTP1(w, r)

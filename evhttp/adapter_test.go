@@ -30,18 +30,18 @@ import (
 
 // adStart serves h through evhttp.Adapt (see svStart), with a short idle
 // timeout for the pool's goroutines unless opts sets one.
-func adStart(t testing.TB, h http.Handler, opts *evhttp.AdapterOptions, srv *evhttp.Server) *svServer {
+func adStart(t testing.TB, h http.Handler, opts *evhttp.AdapterConfig, srv *evhttp.Server) *svServer {
 	t.Helper()
 	opts, srv = adDefaults(opts, srv)
 	srv.Handler = evhttp.Adapt(h, opts)
 	return svStart(t, srv)
 }
 
-// adDefaults fills in adStart's defaults: a zero AdapterOptions and
+// adDefaults fills in adStart's defaults: a zero AdapterConfig and
 // Server where nil, and a short idle timeout for the pool's goroutines.
-func adDefaults(opts *evhttp.AdapterOptions, srv *evhttp.Server) (*evhttp.AdapterOptions, *evhttp.Server) {
+func adDefaults(opts *evhttp.AdapterConfig, srv *evhttp.Server) (*evhttp.AdapterConfig, *evhttp.Server) {
 	if opts == nil {
-		opts = &evhttp.AdapterOptions{}
+		opts = &evhttp.AdapterConfig{}
 	}
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 100 * time.Millisecond
@@ -437,7 +437,7 @@ func TestAdaptPoolBound(t *testing.T) {
 		running.Add(1)
 		<-release
 		io.WriteString(w, "done")
-	}), &evhttp.AdapterOptions{Workers: 2, QueueLen: 1}, &evhttp.Server{
+	}), &evhttp.AdapterConfig{Workers: 2, QueueLen: 1}, &evhttp.Server{
 		ConnState: func(_ *evnet.Conn, st evhttp.ConnState) {
 			if st == evhttp.StateActive {
 				active.Add(1)
@@ -492,7 +492,7 @@ func TestAdaptPoolBound(t *testing.T) {
 func TestAdaptIdleConns(t *testing.T) {
 	s := adStart(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "Hello, World!")
-	}), &evhttp.AdapterOptions{IdleTimeout: 20 * time.Millisecond}, nil)
+	}), &evhttp.AdapterConfig{IdleTimeout: 20 * time.Millisecond}, nil)
 	// The pool's goroutines exit once idle: wait for the count to settle.
 	settled := func(limit int) (int, bool) {
 		n := 0
@@ -585,7 +585,7 @@ func TestAdaptBodyBackpressure(t *testing.T) {
 		<-release
 		n, err := io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "%d %v", n+1, err)
-	}), &evhttp.AdapterOptions{MaxBodyBuffer: 32 << 10}, &evhttp.Server{MaxBodyBytes: -1})
+	}), &evhttp.AdapterConfig{MaxBodyBuffer: 32 << 10}, &evhttp.Server{MaxBodyBytes: -1})
 	c, br := svDial(t, s.addr)
 	c.(*net.TCPConn).SetWriteBuffer(64 << 10)
 	c.SetDeadline(time.Now().Add(60 * time.Second))
@@ -1076,7 +1076,7 @@ func TestAdaptLoopClosed(t *testing.T) {
 			written.Add(1)
 		}
 	}), opts)}
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1130,7 +1130,7 @@ func TestAdaptUnreadBody(t *testing.T) {
 		var b [1]byte
 		io.ReadFull(r.Body, b[:])
 		io.WriteString(w, "ok")
-	}), &evhttp.AdapterOptions{IdleTimeout: 100 * time.Millisecond})
+	}), &evhttp.AdapterConfig{IdleTimeout: 100 * time.Millisecond})
 	for _, tc := range []struct {
 		name string
 		h    evhttp.Handler

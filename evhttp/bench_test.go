@@ -38,7 +38,7 @@ func newPairHarness(tb testing.TB, srv *evhttp.Server) *pairHarness {
 // newHarness serves a (which it takes over) and talks on b.
 func newHarness(tb testing.TB, srv *evhttp.Server, a, b int) *pairHarness {
 	tb.Helper()
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func newHarness(tb testing.TB, srv *evhttp.Server, a, b int) *pairHarness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := evnet.Adopt(l, fd, srv.ConnHandler(), evnet.Options{})
+	c, err := evnet.Adopt(l, fd, srv.ConnHandler(), &evnet.ConnConfig{})
 	if err != nil {
 		tb.Fatal(err)
 	}

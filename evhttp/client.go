@@ -224,7 +224,7 @@ type ClientConfig struct {
 	Resolver evdns.HostResolver
 	// Conn holds the evnet options of the connections (watermarks, limits).
 	// Its IdleTimeout is ignored (see IdleTimeout above).
-	Conn evnet.Options
+	Conn evnet.ConnConfig
 }
 
 func (cfg ClientConfig) withDefaults() ClientConfig {

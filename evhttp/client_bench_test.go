@@ -75,7 +75,7 @@ func clChain(tb testing.TB, l *eddy.Loop, c *evhttp.Client, req *evhttp.ClientRe
 // the client's CPU and allocations per request.
 func BenchmarkClientKeepAliveGet(b *testing.B) {
 	url := clStartHello(b)
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestClientAllocs(t *testing.T) {
 	}
 	clLeakCheck(t)
 	url := clStartHello(t)
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func BenchmarkClientConcurrentGet(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			url := clStartHello(b)
-			l, err := eddy.NewLoop(eddy.Config{})
+			l, err := eddy.NewLoop(nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -95,7 +95,7 @@ func (h *clHost) dial(call *ClientCall) {
 		cc.dialTimer.Start(c.loop)
 	}
 	if call.u.ip.IsValid() {
-		conn, err := evnet.Dialer{Options: c.cfg.Conn}.Dial(c.loop, "tcp", cc.addr, hd)
+		conn, err := evnet.Dialer{Conn: c.cfg.Conn}.Dial(c.loop, "tcp", cc.addr, hd)
 		if err != nil {
 			cc.dialFailed(err)
 			return

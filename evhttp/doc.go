@@ -47,7 +47,7 @@
 // contexts canceled when the client goes away work as with net/http. A
 // goroutine is held only while a request runs: an idle keep-alive
 // connection holds none, and a request that finds the pool busy and its
-// queue full (AdapterOptions.QueueLen) is answered 503 at once. A
+// queue full (AdapterConfig.QueueLen) is answered 503 at once. A
 // response that fits in the write buffer and is not flushed goes out in
 // one write; requests pipelined behind a running one are parsed ahead,
 // and the worker that finishes a response goes straight on to the next,

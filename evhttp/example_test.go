@@ -32,7 +32,7 @@ func exampleGet(method, url, body string) {
 // A server on one loop, with a synchronous handler: what it writes before
 // returning is the response, sent with a Content-Length.
 func Example() {
-	loop, err := eddy.NewLoop(eddy.Config{})
+	loop, err := eddy.NewLoop(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func Example() {
 // An asynchronous handler ends its response later, here from a timer,
 // and stops the timer in OnDone should the client leave first.
 func ExampleResponseWriter_Async() {
-	loop, _ := eddy.NewLoop(eddy.Config{})
+	loop, _ := eddy.NewLoop(nil)
 	defer loop.Close()
 	srv := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		w.Async()
@@ -94,7 +94,7 @@ func ExampleResponseWriter_Async() {
 // response is chunked, and when the client reads slower than it sends,
 // the handler pauses the body until the output has drained.
 func ExampleRequest_OnBody() {
-	loop, _ := eddy.NewLoop(eddy.Config{})
+	loop, _ := eddy.NewLoop(nil)
 	defer loop.Close()
 	srv := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		w.OnDrain(func(w *evhttp.ResponseWriter) { w.Request().ResumeBody() })
@@ -125,7 +125,7 @@ func ExampleRequest_OnBody() {
 // ReadAll gathers a body; a body that came whole with its head is not
 // even copied.
 func ExampleRequest_ReadAll() {
-	loop, _ := eddy.NewLoop(eddy.Config{})
+	loop, _ := eddy.NewLoop(nil)
 	defer loop.Close()
 	srv := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		r.ReadAll(func(w *evhttp.ResponseWriter, r *evhttp.Request, body []byte, err error) {
@@ -152,7 +152,7 @@ func ExampleRequest_ReadAll() {
 // in OnDrain. The server never holds more than the connection's high
 // watermark of it.
 func ExampleResponseWriter_OnDrain() {
-	loop, _ := eddy.NewLoop(eddy.Config{})
+	loop, _ := eddy.NewLoop(nil)
 	defer loop.Close()
 	chunk := []byte(strings.Repeat("x", 64<<10))
 	srv := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
@@ -195,7 +195,7 @@ func ExampleResponseWriter_OnDrain() {
 // One server on every loop of a group: each loop accepts on its own
 // SO_REUSEPORT listener and serves its connections alone.
 func ExampleServer_ServeGroup() {
-	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: 2})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 2})
 	if err != nil {
 		log.Fatal(err)
 	}

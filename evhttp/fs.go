@@ -14,21 +14,21 @@ import (
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 )
 
-// Defaults of the FileServerOptions fields.
+// Defaults of the FileServerConfig fields.
 const (
-	// DefaultFileIndex is the default FileServerOptions.Index.
+	// DefaultFileIndex is the default FileServerConfig.Index.
 	DefaultFileIndex = "index.html"
-	// DefaultFileCacheTTL is the default FileServerOptions.CacheTTL.
+	// DefaultFileCacheTTL is the default FileServerConfig.CacheTTL.
 	DefaultFileCacheTTL = time.Second
-	// DefaultFileCacheSize is the default FileServerOptions.CacheSize.
+	// DefaultFileCacheSize is the default FileServerConfig.CacheSize.
 	DefaultFileCacheSize = 256
-	// DefaultMaxRanges is the default FileServerOptions.MaxRanges.
+	// DefaultMaxRanges is the default FileServerConfig.MaxRanges.
 	DefaultMaxRanges = 16
 )
 
-// FileServerOptions holds the settings of a FileServer. The zero value
-// (or a nil *FileServerOptions) is the default of every field.
-type FileServerOptions struct {
+// FileServerConfig holds the settings of a FileServer. The zero value
+// (or a nil *FileServerConfig) is the default of every field.
+type FileServerConfig struct {
 	// Index is the name of the file served for a directory (default
 	// DefaultFileIndex). A directory without it is answered 403: there
 	// is no listing.
@@ -117,7 +117,7 @@ type FileServerOptions struct {
 //
 // The cached files of a loop are closed when they expire and when the
 // loop is closed.
-func FileServer(root string, opts *FileServerOptions) Handler {
+func FileServer(root string, opts *FileServerConfig) Handler {
 	s := &fileServer{root: root}
 	if opts != nil {
 		s.opts = *opts
@@ -147,7 +147,7 @@ func FileServer(root string, opts *FileServerOptions) Handler {
 type fileServer struct {
 	root     string
 	index    string
-	opts     FileServerOptions
+	opts     FileServerConfig
 	realRoot atomic.Pointer[string] // root resolved, once it could be
 	loops    sync.Map               // *eddy.Loop -> *fsLoop
 }

@@ -23,7 +23,7 @@ func fsBenchFile(tb testing.TB) (root string, data []byte) {
 
 const fsBenchReq = "GET /small.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
-func benchmarkFileServer(b *testing.B, opts *evhttp.FileServerOptions, pipelined int) {
+func benchmarkFileServer(b *testing.B, opts *evhttp.FileServerConfig, pipelined int) {
 	root, data := fsBenchFile(b)
 	h := newPairHarness(b, &evhttp.Server{Handler: evhttp.FileServer(root, opts)})
 	one := h.roundTrip(b, []byte(fsBenchReq), 0)
@@ -52,7 +52,7 @@ func BenchmarkFileServerCachedPipelined16(b *testing.B) { benchmarkFileServer(b,
 // BenchmarkFileServerUncached opens and stats the file on the work pool
 // for every request (CacheTTL negative).
 func BenchmarkFileServerUncached(b *testing.B) {
-	benchmarkFileServer(b, &evhttp.FileServerOptions{CacheTTL: -1}, 1)
+	benchmarkFileServer(b, &evhttp.FileServerConfig{CacheTTL: -1}, 1)
 }
 
 // TestFileServerAllocs: a GET of a cached file, a 304 and a range
@@ -67,7 +67,7 @@ func TestFileServerAllocs(t *testing.T) {
 		{"pipelined", strings.Repeat(fsBenchReq, 8)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newPairHarness(t, &evhttp.Server{Handler: evhttp.FileServer(root, &evhttp.FileServerOptions{CacheTTL: 1 << 40})})
+			h := newPairHarness(t, &evhttp.Server{Handler: evhttp.FileServer(root, &evhttp.FileServerConfig{CacheTTL: 1 << 40})})
 			req := []byte(tc.req)
 			one := h.roundTrip(t, []byte(fsBenchReq), 0)
 			for !bytes.HasSuffix(one, data) {

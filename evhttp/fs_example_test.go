@@ -43,7 +43,7 @@ func ExampleFileServer() {
 	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<h1>Hello</h1>"), 0o644)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("one two three"), 0o644)
 
-	loop, err := eddy.NewLoop(eddy.Config{})
+	loop, err := eddy.NewLoop(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func ExampleResponseWriter_SendFile() {
 	os.WriteFile(path, []byte("header|the part we want|trailer"), 0o644)
 	defer os.Remove(path)
 
-	loop, _ := eddy.NewLoop(eddy.Config{})
+	loop, _ := eddy.NewLoop(nil)
 	defer loop.Close()
 	srv := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		w.Async()

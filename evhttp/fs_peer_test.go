@@ -206,8 +206,8 @@ func TestFileServerCache(t *testing.T) {
 		return body
 	}
 
-	cached := fsStart(t, root, &evhttp.FileServerOptions{CacheTTL: 300 * time.Millisecond})
-	uncached := fsStart(t, root, &evhttp.FileServerOptions{CacheTTL: -1})
+	cached := fsStart(t, root, &evhttp.FileServerConfig{CacheTTL: 300 * time.Millisecond})
+	uncached := fsStart(t, root, &evhttp.FileServerConfig{CacheTTL: -1})
 	if a, b := get(cached), get(uncached); a != "one" || b != "one" {
 		t.Fatalf("%q, %q", a, b)
 	}
@@ -248,7 +248,7 @@ func TestFileServerCacheLimit(t *testing.T) {
 		}
 		return n
 	}
-	s := fsStart(t, root, &evhttp.FileServerOptions{CacheSize: 3, CacheTTL: time.Hour})
+	s := fsStart(t, root, &evhttp.FileServerConfig{CacheSize: 3, CacheTTL: time.Hour})
 	c, br := svDial(t, s.addr)
 	for i := range 10 {
 		fmt.Fprintf(c, "GET /%d.txt HTTP/1.1\r\nHost: x\r\n\r\n", i)
@@ -284,7 +284,7 @@ func TestFileServerClientGone(t *testing.T) {
 	f, _ := os.Create(big)
 	f.Truncate(32 << 20)
 	f.Close()
-	s := fsStart(t, root, &evhttp.FileServerOptions{CacheTTL: -1})
+	s := fsStart(t, root, &evhttp.FileServerConfig{CacheTTL: -1})
 	for range 5 {
 		c, err := net.Dial("tcp", s.addr)
 		if err != nil {
@@ -322,11 +322,11 @@ func TestFileServerClientGone(t *testing.T) {
 func TestFileServerGroup(t *testing.T) {
 	root, _ := fsTree(t)
 	data, _ := os.ReadFile(filepath.Join(root, "data.bin"))
-	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: 2, Loop: eddy.Config{Debug: true}})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 2, Loop: eddy.Config{Debug: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &evhttp.Server{Handler: evhttp.FileServer(root, &evhttp.FileServerOptions{CacheTTL: time.Hour})}
+	srv := &evhttp.Server{Handler: evhttp.FileServer(root, &evhttp.FileServerConfig{CacheTTL: time.Hour})}
 	ln, err := srv.ServeGroup(g, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func fsTree(t testing.TB) (root, outside string) {
 }
 
 // fsStart serves FileServer(root, opts) on a loop of its own.
-func fsStart(t testing.TB, root string, opts *evhttp.FileServerOptions) *svServer {
+func fsStart(t testing.TB, root string, opts *evhttp.FileServerConfig) *svServer {
 	t.Helper()
 	return svStart(t, &evhttp.Server{Handler: evhttp.FileServer(root, opts)})
 }
@@ -279,7 +279,7 @@ func TestFileServerRange(t *testing.T) {
 	root, _ := fsTree(t)
 	data, _ := os.ReadFile(filepath.Join(root, "data.bin"))
 	size := int64(len(data))
-	s := fsStart(t, root, &evhttp.FileServerOptions{MaxRanges: 4})
+	s := fsStart(t, root, &evhttp.FileServerConfig{MaxRanges: 4})
 	url := "http://" + s.addr + "/data.bin"
 	resp, err := http.Get(url)
 	if err != nil {

@@ -205,8 +205,8 @@ func (s *Server) setup() {
 			accessLog:     s.AccessLog,
 			connState:     s.ConnState,
 			logf:          s.ErrorLog,
-			highWater:     s.ListenConfig.Options.HighWater,
-			maxPending:    s.ListenConfig.Options.MaxBuffered,
+			highWater:     s.ListenConfig.Conn.HighWater,
+			maxPending:    s.ListenConfig.Conn.MaxBuffered,
 		}
 		switch {
 		case c.limits.MaxBodyBytes == 0:
@@ -234,7 +234,7 @@ func (s *Server) setup() {
 		}
 		s.cfg = c
 		s.lc = s.ListenConfig
-		s.lc.Options.IdleTimeout, s.lc.Options.WriteTimeout = 0, 0
+		s.lc.Conn.IdleTimeout, s.lc.Conn.WriteTimeout = 0, 0
 		s.netH = evnet.Handler{
 			OnOpen:  s.onOpen,
 			OnData:  onData,

@@ -249,7 +249,7 @@ func TestStartShutdown(t *testing.T) {
 
 // TestServeGroup serves on two loops, over TCP and a Unix socket.
 func TestServeGroup(t *testing.T) {
-	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: 2, Loop: eddy.Config{Debug: true}})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 2, Loop: eddy.Config{Debug: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

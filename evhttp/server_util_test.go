@@ -51,7 +51,7 @@ func svStart(t testing.TB, srv *evhttp.Server) *svServer {
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = s.logs.printf
 	}
-	l, err := eddy.NewLoop(eddy.Config{Debug: true})
+	l, err := eddy.NewLoop(&eddy.Config{Debug: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func (e *echoProto) onData(c *evnet.Conn, p []byte) int {
 // connection is the protocol's: its callbacks get what the client sends,
 // and the server no longer counts it.
 func ExampleResponseWriter_Upgrade() {
-	loop, err := eddy.NewLoop(eddy.Config{})
+	loop, err := eddy.NewLoop(nil)
 	if err != nil {
 		log.Fatal(err)
 	}

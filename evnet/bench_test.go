@@ -22,14 +22,14 @@ type echoRig struct {
 
 func newEchoRig(t testing.TB, size int) *echoRig {
 	t.Helper()
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
 	a, b := testutil.Socketpair(t)
 	srv := &echoServer{}
-	c, err := evnet.Adopt(l, a, srv.handler(), evnet.Options{})
+	c, err := evnet.Adopt(l, a, srv.handler(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func itoa(n int) string {
 // evhttp's keep-alive timeout is), on a loop with 1,000 timed
 // connections: the connection stays in its slot, nothing is relinked.
 func BenchmarkSetTimer(b *testing.B) {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func BenchmarkSetTimer(b *testing.B) {
 	var conns []*evnet.Conn
 	for range 1000 {
 		a, _ := testutil.Socketpair(b)
-		c, err := evnet.Adopt(l, a, h, evnet.Options{})
+		c, err := evnet.Adopt(l, a, h, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

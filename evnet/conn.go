@@ -53,7 +53,7 @@ type Handler struct {
 // adopted connection) have in common. Immutable after creation.
 type shared struct {
 	h  Handler
-	o  Options
+	o  ConnConfig
 	ls *loopState
 	// m is the Group member that keeps track of the connections, or nil:
 	// open and callClose tell it, whatever the connection's handler.
@@ -522,7 +522,7 @@ func (c *Conn) reportEOF() {
 // never blocks. With an empty queue it makes one write system call. It
 // returns len(p) and nil when all of p was sent or queued; the connection
 // keeps its own copy of what it queued. A Write that would take the queue
-// past Options.MaxBuffered closes the connection with ErrOverflow and
+// past ConnConfig.MaxBuffered closes the connection with ErrOverflow and
 // returns that error, and so does a kernel error (wrapped). After Close
 // it returns ErrClosed, and after CloseWrite ErrWriteClosed. Full tells
 // when the producer should stop.
@@ -922,7 +922,7 @@ func (c *Conn) StopTimer() {
 }
 
 // SetNoDelay sets or clears TCP_NODELAY (set by default unless
-// Options.Delay).
+// ConnConfig.Delay).
 func (c *Conn) SetNoDelay(on bool) error {
 	return c.setInt(unix.IPPROTO_TCP, unix.TCP_NODELAY, on)
 }

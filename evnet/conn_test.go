@@ -393,7 +393,7 @@ func TestFdReuseAfterClose(t *testing.T) {
 	var c *evnet.Conn
 	rl.Do(func() {
 		var err error
-		c, err = evnet.Adopt(rl.Loop, a, evnet.Handler{OnData: func(*evnet.Conn, []byte) int { return 0 }}, evnet.Options{})
+		c, err = evnet.Adopt(rl.Loop, a, evnet.Handler{OnData: func(*evnet.Conn, []byte) int { return 0 }}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,7 +465,7 @@ func TestPeerVanishes(t *testing.T) {
 
 func netipLoopback() netip.AddrPort { return netip.MustParseAddrPort("127.0.0.1:0") }
 
-// TestOverflow: a Write past Options.MaxBuffered, or unconsumed input past
+// TestOverflow: a Write past ConnConfig.MaxBuffered, or unconsumed input past
 // it, closes the connection with ErrOverflow instead of growing.
 func TestOverflow(t *testing.T) {
 	rl := startLoop(t)
@@ -474,9 +474,10 @@ func TestOverflow(t *testing.T) {
 	var werr error
 	rl.Do(func() {
 		c, err := evnet.Adopt(rl.Loop, a, evnet.Handler{
-			OnData:  func(c *evnet.Conn, p []byte) int { return 0 }, // consumes nothing
+			OnData:  func(c *evnet.Conn, p []byte) int { return 0 },
 			OnClose: func(c *evnet.Conn, err error) { reason = err },
-		}, evnet.Options{MaxBuffered: 1 << 20})
+		}, &evnet.ConnConfig{MaxBuffered: 1 << 20})
+
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -495,7 +496,8 @@ func TestOverflow(t *testing.T) {
 		_, err := evnet.Adopt(rl.Loop, c2, evnet.Handler{
 			OnData:  func(c *evnet.Conn, p []byte) int { return 0 },
 			OnClose: func(c *evnet.Conn, err error) { reason = err },
-		}, evnet.Options{MaxBuffered: 64 << 10})
+		}, &evnet.ConnConfig{MaxBuffered: 64 << 10})
+
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,12 +13,12 @@ import (
 )
 
 // Dialer holds the options of Dial. Its zero value dials with no timeout
-// and the default Options.
+// and the default ConnConfig.
 type Dialer struct {
 	// Timeout bounds the connect; zero means none (the kernel's own).
 	Timeout time.Duration
-	// Options apply to the connection.
-	Options Options
+	// Conn applies to the connection.
+	Conn ConnConfig
 }
 
 // Dial connects to address with a nonblocking connect, using a Dialer with
@@ -62,7 +62,7 @@ func (d Dialer) Dial(l *eddy.Loop, network, address string, h Handler) (*Conn, e
 	if err != nil {
 		return nil, fmt.Errorf("evnet: dial %s %s: %w", network, address, err)
 	}
-	o := d.Options
+	o := d.Conn
 	if family == unix.AF_UNIX {
 		o.Delay = true // nothing to set
 	}
@@ -87,8 +87,13 @@ func (d Dialer) Dial(l *eddy.Loop, network, address string, h Handler) (*Conn, e
 // over: a connected socket, a pipe, a child's stdio, or the dup of a
 // net.Conn's or os.File's descriptor. It is made nonblocking; from here on
 // the connection owns it and closes it. OnOpen runs before Adopt returns.
-// Adopt must be called on the loop's goroutine.
-func Adopt(l *eddy.Loop, fd int, h Handler, o Options) (*Conn, error) {
+// cfg (nil for the defaults) sets its limits. Adopt must be called on the
+// loop's goroutine.
+func Adopt(l *eddy.Loop, fd int, h Handler, cfg *ConnConfig) (*Conn, error) {
+	var o ConnConfig
+	if cfg != nil {
+		o = *cfg
+	}
 	if fd < 0 {
 		return nil, errors.New("evnet: adopt: negative descriptor")
 	}

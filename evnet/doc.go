@@ -32,13 +32,13 @@
 //
 // # Backpressure
 //
-// The output queue has a high and a low watermark (Options.HighWater and
+// The output queue has a high and a low watermark (ConnConfig.HighWater and
 // LowWater): Full reports that the queue is over the high mark, and
 // Handler.OnDrain runs when it falls back to the low mark. A producer stops
 // at Full and resumes in OnDrain; a proxy or an echo server pauses reading
 // from its source (PauseRead) and resumes it in OnDrain (ResumeRead), which
 // makes a slow reader slow down the writer instead of making memory grow.
-// Options.MaxBuffered is a hard cap: a connection whose queue (or
+// ConnConfig.MaxBuffered is a hard cap: a connection whose queue (or
 // unconsumed input) would grow past it is closed with ErrOverflow.
 //
 // # Callback order
@@ -95,7 +95,7 @@
 //
 // # Timeouts
 //
-// SetIdleTimeout and SetWriteTimeout (or Options.IdleTimeout and
+// SetIdleTimeout and SetWriteTimeout (or ConnConfig.IdleTimeout and
 // WriteTimeout) close a connection with ErrTimeout. They cost no timer or
 // goroutine per connection: each loop has one timing wheel with one Timer
 // (ticking every 50ms while any connection has a timeout), activity only
@@ -112,7 +112,7 @@
 // Dial connects with a nonblocking connect (EINPROGRESS, writable,
 // SO_ERROR) and an optional timeout; Adopt turns any open descriptor (a
 // pipe, a child's stdio, the dup of a net.Conn's descriptor) into a Conn.
-// TCP connections get TCP_NODELAY unless Options.Delay.
+// TCP connections get TCP_NODELAY unless ConnConfig.Delay.
 //
 // # Several cores
 //
@@ -126,5 +126,5 @@
 // # The special problem of running out of descriptors
 //
 // See Listener: accepting pauses for 100ms and is reported once through
-// Options.Logf; the server never spins and never stops serving.
+// ConnConfig.Logf; the server never spins and never stops serving.
 package evnet

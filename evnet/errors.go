@@ -25,7 +25,7 @@ var (
 	// ErrAborted means Abort was called: the connection was reset.
 	ErrAborted = errors.New("evnet: connection aborted locally")
 	// ErrOverflow means the output queue (or the unconsumed input) would
-	// have grown past Options.MaxBuffered: the connection was closed instead.
+	// have grown past ConnConfig.MaxBuffered: the connection was closed instead.
 	ErrOverflow = errors.New("evnet: buffer limit exceeded")
 	// ErrClosed is returned by methods of a connection or listener that is
 	// closed or closing.

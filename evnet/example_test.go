@@ -12,7 +12,7 @@ import (
 // line, half-closes, and prints what comes back; the server echoes with
 // backpressure (PauseRead when Full, ResumeRead in OnDrain).
 func Example() {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -70,7 +70,7 @@ func Example() {
 // and given again with the next bytes. Here a line protocol consumes whole
 // lines only, so a line split across reads arrives whole.
 func ExampleHandler_lines() {
-	l, _ := eddy.NewLoop(eddy.Config{})
+	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
 	r, w := pipe()
 	h := evnet.Handler{
@@ -86,11 +86,11 @@ func ExampleHandler_lines() {
 		},
 		OnClose: func(c *evnet.Conn, reason error) { fmt.Println("closed:", reason) },
 	}
-	if _, err := evnet.Adopt(l, r, h, evnet.Options{}); err != nil {
+	if _, err := evnet.Adopt(l, r, h, nil); err != nil {
 		fmt.Println(err)
 		return
 	}
-	writer, _ := evnet.Adopt(l, w, evnet.Handler{}, evnet.Options{})
+	writer, _ := evnet.Adopt(l, w, evnet.Handler{}, nil)
 	writer.Write([]byte("first li"))
 	l.RunNoWait()
 	writer.Write([]byte("ne\nsecond line\n"))

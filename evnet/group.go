@@ -12,7 +12,8 @@ import (
 	"github.com/eddyloop/eddy"
 )
 
-// GroupConfig holds the options of a Group. Its zero value is the default.
+// GroupConfig holds the settings of a Group. The zero value (or a nil
+// *GroupConfig) is the default of every field.
 type GroupConfig struct {
 	// Loops is the number of loops; zero or less means GOMAXPROCS.
 	Loops int
@@ -56,15 +57,20 @@ type member struct {
 	err       error // Run's error
 }
 
-// NewGroup creates the loops of a group and starts their goroutines.
-func NewGroup(cfg GroupConfig) (*Group, error) {
+// NewGroup creates the loops of a group configured by c (nil for the
+// defaults) and starts their goroutines.
+func NewGroup(c *GroupConfig) (*Group, error) {
+	var cfg GroupConfig
+	if c != nil {
+		cfg = *c
+	}
 	n := cfg.Loops
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
 	g := &Group{}
 	for range n {
-		l, err := eddy.NewLoop(cfg.Loop)
+		l, err := eddy.NewLoop(&cfg.Loop)
 		if err != nil {
 			for _, m := range g.members {
 				m.loop.Close()

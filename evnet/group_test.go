@@ -17,7 +17,7 @@ import (
 // acceptor, round-robin hand-off) echo; Shutdown closes idle connections,
 // lets a busy one drain and resets one whose peer never reads.
 func TestGroup(t *testing.T) {
-	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: 3})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

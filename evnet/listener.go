@@ -13,15 +13,15 @@ import (
 
 // ListenConfig holds the options of a listener. Its zero value is the
 // default: SO_REUSEADDR (for TCP), no SO_REUSEPORT, the system's largest
-// backlog, and the default Options for the connections.
+// backlog, and the default ConnConfig for the connections.
 type ListenConfig struct {
 	// ReusePort sets SO_REUSEPORT, so that several listeners (one per loop)
 	// can share the address and the kernel spreads connections among them.
 	ReusePort bool
 	// Backlog is the listen backlog; zero means SOMAXCONN.
 	Backlog int
-	// Options apply to every accepted connection.
-	Options Options
+	// Conn applies to every accepted connection.
+	Conn ConnConfig
 }
 
 // Listener accepts stream connections on a loop and serves each with the
@@ -32,7 +32,7 @@ type ListenConfig struct {
 // listening socket stays readable, which would make a naive loop spin. A
 // Listener instead stops accepting for 100ms (the connections already open
 // go on being served), tries again, and reports the condition once through
-// Options.Logf until accepting succeeds again.
+// ConnConfig.Logf until accepting succeeds again.
 type Listener struct {
 	w       eddy.IO
 	retry   eddy.Timer
@@ -71,7 +71,7 @@ func (lc ListenConfig) listen(l *eddy.Loop, network, address string, h Handler, 
 	var (
 		sa     unix.Sockaddr
 		family int
-		o      = sock.ListenOptions{ReusePort: lc.ReusePort, Backlog: lc.Backlog}
+		o      = sock.ListenConfig{ReusePort: lc.ReusePort, Backlog: lc.Backlog}
 		ln     = &Listener{network: network}
 	)
 	switch network {
@@ -105,7 +105,7 @@ func (lc ListenConfig) listen(l *eddy.Loop, network, address string, h Handler, 
 	if family != unix.AF_UNIX {
 		ln.addr, _ = sock.LocalAddr(fd)
 	}
-	ln.sh = &shared{h: h, o: lc.Options.withDefaults(), ls: acquire(l), m: m}
+	ln.sh = &shared{h: h, o: lc.Conn.withDefaults(), ls: acquire(l), m: m}
 	ln.w.Init(ln.onAccept, fd, eddy.Read)
 	ln.retry.Init(ln.onRetry, acceptRetryDelay, 0)
 	if err := ln.w.Start(l); err != nil {

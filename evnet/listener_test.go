@@ -226,7 +226,8 @@ func TestAdoptNetConn(t *testing.T) {
 				return len(p)
 			},
 			OnClose: func(c *evnet.Conn, err error) { reason = err },
-		}, evnet.Options{})
+		}, nil)
+
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,14 +250,14 @@ func emfileChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer l.Close()
 	srv := &echoServer{}
-	lc := evnet.ListenConfig{Options: evnet.Options{Logf: func(f string, a ...any) {
+	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{Logf: func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, f+"\n", a...)
 	}}}
 	ln, err := lc.Listen(l, "tcp", "127.0.0.1:0", srv.handler())
@@ -270,7 +271,8 @@ func emfileChild() int {
 			ln.Close()
 			srv.closeAll()
 		},
-	}, evnet.Options{})
+	}, nil)
+
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -19,7 +19,7 @@ import (
 // listener stops listening; a packet socket gets OnClose(eddy.ErrClosed).
 // TestMain's check finds no descriptor left open.
 func TestLoopCloseClosesSockets(t *testing.T) {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestLoopCloseClosesSockets(t *testing.T) {
 	if _, err := evnet.Adopt(l, p[0], evnet.Handler{
 		OnData:  func(c *evnet.Conn, b []byte) int { return len(b) },
 		OnClose: func(c *evnet.Conn, reason error) { reasons["pipe"] = reason },
-	}, evnet.Options{}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := evnet.ListenUDP(l, netip.MustParseAddrPort("127.0.0.1:0"),

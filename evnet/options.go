@@ -2,13 +2,13 @@ package evnet
 
 import "time"
 
-// Default limits of the output queue (see Options).
+// Default limits of the output queue (see ConnConfig).
 const (
-	// DefaultHighWater is the default Options.HighWater.
+	// DefaultHighWater is the default ConnConfig.HighWater.
 	DefaultHighWater = 64 << 10
-	// DefaultLowWater is the default Options.LowWater.
+	// DefaultLowWater is the default ConnConfig.LowWater.
 	DefaultLowWater = 16 << 10
-	// DefaultMaxBuffered is the default Options.MaxBuffered.
+	// DefaultMaxBuffered is the default ConnConfig.MaxBuffered.
 	DefaultMaxBuffered = 8 << 20
 	// ReadBufferSize is the size of the read buffer that all the
 	// connections of a loop share.
@@ -24,10 +24,11 @@ const (
 	acceptRetryDelay = 100 * time.Millisecond
 )
 
-// Options are the limits and defaults of the connections of a listener, or
-// of one dialled or adopted connection. The zero value means the defaults.
-// Options are copied when a listener or connection is created.
-type Options struct {
+// ConnConfig are the limits and defaults of the connections of a listener, or
+// of one dialled or adopted connection. The zero value (or a nil
+// *ConnConfig) means the defaults. A ConnConfig is copied when a listener
+// or connection is created.
+type ConnConfig struct {
 	// HighWater is the output queue size, in bytes, above which Full
 	// reports true (default DefaultHighWater).
 	HighWater int
@@ -54,7 +55,7 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-func (o Options) withDefaults() Options {
+func (o ConnConfig) withDefaults() ConnConfig {
 	if o.HighWater <= 0 {
 		o.HighWater = DefaultHighWater
 	}

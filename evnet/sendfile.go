@@ -95,7 +95,7 @@ func (q *outq) total() int64 { return int64(q.n) + q.fileN }
 // writable, without being copied into the process. With an empty queue it
 // is sent at once, as far as the kernel takes it. A region counts for the
 // watermarks by its bytes not yet sent (Full, OnDrain, Buffered), but not
-// for Options.MaxBuffered, since it holds no memory: a producer that
+// for ConnConfig.MaxBuffered, since it holds no memory: a producer that
 // sends a large file waits for OnDrain like one that writes it.
 //
 // Where sendfile is missing or refuses the descriptors, the region is

@@ -319,7 +319,7 @@ func TestSendFileWatermarks(t *testing.T) {
 		},
 	}
 	var ln *evnet.Listener
-	lc := evnet.ListenConfig{Options: evnet.Options{HighWater: 64 << 10, LowWater: 32 << 10, MaxBuffered: 256 << 10}}
+	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{HighWater: 64 << 10, LowWater: 32 << 10, MaxBuffered: 256 << 10}}
 	rl.Do(func() { ln, _ = lc.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
 	defer rl.Do(func() { ln.Close() })
 	nc := dialTCP(t, ln)

@@ -104,7 +104,7 @@ func adoptPair(t *testing.T, rl *runLoop, pre string, eof bool, h evnet.Handler)
 	peer.SetDeadline(time.Now().Add(20 * time.Second))
 	var c *evnet.Conn
 	rl.Do(func() {
-		c, err = evnet.Adopt(rl.Loop, a, h, evnet.Options{})
+		c, err = evnet.Adopt(rl.Loop, a, h, nil)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +413,7 @@ func TestSetHandlerDial(t *testing.T) {
 // old one never), resets the one whose peer does not read at the drain
 // deadline, and returns once they are all closed.
 func TestSetHandlerGroup(t *testing.T) {
-	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: 2})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func fakeLoop(t *testing.T) (*eddy.Loop, *eddytest.Backend) {
 	t.Helper()
 	clock := eddytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	be := eddytest.NewBackend(clock)
-	l, err := eddy.NewLoop(eddy.Config{Backend: be, Clock: clock})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestIdleTimeout(t *testing.T) {
 		},
 		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
 	}
-	if _, err := evnet.Adopt(l, a, h, evnet.Options{IdleTimeout: 5 * time.Second}); err != nil {
+	if _, err := evnet.Adopt(l, a, h, &evnet.ConnConfig{IdleTimeout: 5 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	// Activity at 3s pushes the deadline to 8s.
@@ -90,7 +90,7 @@ func TestWriteTimeout(t *testing.T) {
 		OnData:  func(c *evnet.Conn, p []byte) int { return len(p) },
 		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
 	}
-	if _, err := evnet.Adopt(l, a, h, evnet.Options{}); err != nil {
+	if _, err := evnet.Adopt(l, a, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Run(); err != nil {
@@ -109,7 +109,8 @@ func TestTimeoutOff(t *testing.T) {
 	c, err := evnet.Adopt(l, a, evnet.Handler{
 		OnData:  func(c *evnet.Conn, p []byte) int { return len(p) },
 		OnClose: func(c *evnet.Conn, err error) { reason = err },
-	}, evnet.Options{IdleTimeout: time.Second})
+	}, &evnet.ConnConfig{IdleTimeout: time.Second})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,8 @@ func TestManyTimeouts(t *testing.T) {
 					bad++
 				}
 			},
-		}, evnet.Options{})
+		}, nil)
+
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +202,7 @@ func TestDialIdleTimeout(t *testing.T) {
 	start := l.Now()
 	var reason error
 	var openedAt, closedAt time.Duration
-	d := evnet.Dialer{Options: evnet.Options{IdleTimeout: 2 * time.Second}}
+	d := evnet.Dialer{Conn: evnet.ConnConfig{IdleTimeout: 2 * time.Second}}
 	c, err := d.Dial(l, "tcp", ap.String(), evnet.Handler{
 		OnOpen:  func(*evnet.Conn) { openedAt = l.Now().Sub(start) },
 		OnData:  func(c *evnet.Conn, p []byte) int { return len(p) },
@@ -245,7 +247,7 @@ func TestSetTimer(t *testing.T) {
 		},
 		OnClose: func(c *evnet.Conn, err error) { reason, closedAt = err, l.Now().Sub(start) },
 	}
-	c, err := evnet.Adopt(l, a, h, evnet.Options{})
+	c, err := evnet.Adopt(l, a, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +273,7 @@ func TestSetTimer(t *testing.T) {
 	b, _ := testutil.Socketpair(t)
 	h.OnTimer = nil
 	start = l.Now()
-	c, err = evnet.Adopt(l, b, h, evnet.Options{})
+	c, err = evnet.Adopt(l, b, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -222,8 +222,8 @@ func (c *PacketConn) setConfig(cfg *PacketConfig) {
 	c.perPacket = udpForcePerPacket || !udpHaveBatch
 }
 
-func (c *PacketConn) sockOptions() sock.UDPOptions {
-	return sock.UDPOptions{
+func (c *PacketConn) sockOptions() sock.UDPConfig {
+	return sock.UDPConfig{
 		ReuseAddr:   c.cfg.ReuseAddr,
 		ReusePort:   c.cfg.ReusePort,
 		ReadBuffer:  c.cfg.ReadBuffer,

@@ -11,7 +11,7 @@ import (
 // A UDP echo server and a connected client on one loop. The loop runs
 // until both are closed, since nothing else keeps it alive.
 func ExampleListenUDP() {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Println(err)
 		return

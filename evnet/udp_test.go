@@ -44,7 +44,7 @@ func udpNewLoop(t testing.TB) *eddy.Loop {
 			t.Errorf("descriptors left open: %v", extra)
 		}
 	})
-	l, err := eddy.NewLoop(eddy.Config{Debug: true})
+	l, err := eddy.NewLoop(&eddy.Config{Debug: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -803,7 +803,7 @@ func BenchmarkUDPEcho(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			udpForcePerPacket = perPacket
 			defer func() { udpForcePerPacket = false }()
-			l, err := eddy.NewLoop(eddy.Config{})
+			l, err := eddy.NewLoop(nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -824,7 +824,7 @@ func BenchmarkUDPEcho(b *testing.B) {
 // server on the same loop drained every 32 writes so that loopback drops
 // none; ns/op is per datagram, received included. It must not allocate.
 func BenchmarkUDPWriteConnected(b *testing.B) {
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
 	}

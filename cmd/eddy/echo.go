@@ -55,7 +55,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: *loops})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops})
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
 		return 1
@@ -70,7 +70,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := &echoServer{}
-	lc := evnet.ListenConfig{Options: evnet.Options{Logf: logf}}
+	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{Logf: logf}}
 	ln, err := g.Listen("tcp", ap.String(), lc, srv.handler())
 	if err != nil {
 		return fail(err)

@@ -20,7 +20,7 @@ import (
 // ends. It returns the server's address and what it logged.
 func startEchoUDP(t *testing.T, addr string) (netip.AddrPort, func() string) {
 	t.Helper()
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		return fail(err)
 	}

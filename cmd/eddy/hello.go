@@ -63,7 +63,7 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 	}
 
 	// 1. A loop. It owns the backend from here on and closes it in Close.
-	loop, err := eddy.NewLoop(eddy.Config{Backend: be})
+	loop, err := eddy.NewLoop(&eddy.Config{Backend: be})
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy hello: %v\n", err)
 		return 1

@@ -42,7 +42,7 @@ type testServer struct {
 // stopped, and its loop closed, when the test ends.
 func startHello(t *testing.T) *testServer {
 	t.Helper()
-	l, err := eddy.NewLoop(eddy.Config{Debug: true})
+	l, err := eddy.NewLoop(&eddy.Config{Debug: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +519,7 @@ func TestHelloPollBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := eddy.NewLoop(eddy.Config{Backend: be})
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,13 +105,13 @@ func runResolve(args []string, stdout, stderr io.Writer) int {
 		conf.UseVC = true
 	}
 
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy resolve: %v\n", err)
 		return 2
 	}
 	defer l.Close()
-	r := evdns.NewResolver(l, conf, nil, &evdns.Options{CacheSize: -1})
+	r := evdns.NewResolver(l, conf, nil, &evdns.ResolverConfig{CacheSize: -1})
 	defer r.Close()
 
 	// Every lookup of every question starts at once; the answers are

@@ -79,7 +79,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(evnet.GroupConfig{Loops: *loops})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops})
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy serve: %v\n", err)
 		return 1

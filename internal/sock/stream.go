@@ -8,10 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ListenOptions are the options of ListenStream. The zero value asks for a
+// ListenConfig are the options of ListenStream. The zero value asks for a
 // dual-stack socket when the address is the IPv6 unspecified address, no
 // SO_REUSEPORT and the system's largest backlog.
-type ListenOptions struct {
+type ListenConfig struct {
 	// ReusePort sets SO_REUSEPORT, so that several sockets (one per loop)
 	// may listen on the same address and the kernel spreads connections.
 	ReusePort bool
@@ -25,7 +25,7 @@ type ListenOptions struct {
 // ListenStream returns a nonblocking listening stream socket bound to the
 // socket address sa of the given family (AF_INET, AF_INET6 or AF_UNIX),
 // with SO_REUSEADDR set for IP sockets.
-func ListenStream(family int, sa unix.Sockaddr, o ListenOptions) (int, error) {
+func ListenStream(family int, sa unix.Sockaddr, o ListenConfig) (int, error) {
 	fd, err := Socket(family, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return -1, fmt.Errorf("sock: socket: %w", err)

@@ -15,7 +15,7 @@ func TestConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lfd, err := ListenStream(family, sa, ListenOptions{ReusePort: true, Backlog: 8})
+	lfd, err := ListenStream(family, sa, ListenConfig{ReusePort: true, Backlog: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

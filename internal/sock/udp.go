@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// UDPOptions are the socket options ListenUDP and DialUDP set before they
+// UDPConfig are the socket options ListenUDP and DialUDP set before they
 // bind or connect. The zero value keeps the kernel's defaults.
-type UDPOptions struct {
+type UDPConfig struct {
 	// ReuseAddr sets SO_REUSEADDR. For UDP on Linux it lets several
 	// sockets that all set it bind one address (as SO_REUSEPORT does, but
 	// without spreading the datagrams): the usual setting for multicast
@@ -27,7 +27,7 @@ type UDPOptions struct {
 
 // ListenUDP returns a nonblocking UDP socket bound to ap (port 0 picks a
 // free port: see LocalAddr), and its address family.
-func ListenUDP(ap netip.AddrPort, o UDPOptions) (fd, family int, err error) {
+func ListenUDP(ap netip.AddrPort, o UDPConfig) (fd, family int, err error) {
 	sa, family, err := Sockaddr(ap)
 	if err != nil {
 		return -1, 0, err
@@ -48,7 +48,7 @@ func ListenUDP(ap netip.AddrPort, o UDPOptions) (fd, family int, err error) {
 // the local address and port. Connecting a UDP socket sends nothing: it
 // fixes the peer, filters datagrams from others, and lets ICMP errors
 // (ECONNREFUSED) be reported on the socket.
-func DialUDP(laddr, raddr netip.AddrPort, o UDPOptions) (fd, family int, err error) {
+func DialUDP(laddr, raddr netip.AddrPort, o UDPConfig) (fd, family int, err error) {
 	rsa, family, err := Sockaddr(raddr)
 	if err != nil {
 		return -1, 0, err
@@ -78,7 +78,7 @@ func DialUDP(laddr, raddr netip.AddrPort, o UDPOptions) (fd, family int, err err
 	return fd, family, nil
 }
 
-func udpSocket(family int, o UDPOptions) (int, error) {
+func udpSocket(family int, o UDPConfig) (int, error) {
 	fd, err := Socket(family, unix.SOCK_DGRAM, unix.IPPROTO_UDP)
 	if err != nil {
 		return -1, fmt.Errorf("sock: socket: %w", err)

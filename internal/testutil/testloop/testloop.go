@@ -22,7 +22,7 @@ type Loop struct {
 // from returning while the test has nothing active on the loop.
 func Start(t testing.TB) *Loop {
 	t.Helper()
-	l, err := eddy.NewLoop(eddy.Config{})
+	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,4 +54,18 @@ func (rl *Loop) Do(f func()) {
 	ch := make(chan struct{})
 	rl.Post(func() { f(); close(ch) })
 	<-ch
+}
+
+// Barrier returns once the loop has handled every event that was ready
+// when it was called: the way to know that nothing happened, instead of
+// sleeping. Bytes written to a loopback socket are in the peer's receive
+// queue when the write returns, so after Barrier the loop has read them.
+// It makes two Post round trips: events ready in the kernel are handled in
+// the iteration whose wait reports them, before that iteration's posted
+// functions, and the second trip covers whatever the first iteration's
+// callbacks started (a write that the peer's handler answers, a timer due
+// now).
+func (rl *Loop) Barrier() {
+	rl.Do(func() {})
+	rl.Do(func() {})
 }
