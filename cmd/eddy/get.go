@@ -21,7 +21,7 @@ import (
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evdns"
-	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evnet"
 )
 
@@ -77,7 +77,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		}
 		return evdns.Dial(resolver, "tcp", hostport, timeout, h, done).Cancel
 	}
-	c := evhttp.NewClient(l, &evhttp.ClientConfig{Dial: dial})
+	c := evclient.New(l, &evclient.Config{Dial: dial})
 
 	// The body goes to out on the loop's work pool, one piece at a time,
 	// while the response is paused: a slow reader of stdout slows the
@@ -89,8 +89,8 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		finished bool // OnDone ran
 		buf      []byte
 	)
-	c.Stream(&evhttp.ClientRequest{URL: fs.Arg(0)}, evhttp.ClientHandler{
-		OnResponse: func(_ *evhttp.ClientCall, resp *evhttp.ClientResponse) {
+	c.Stream(&evclient.Request{URL: fs.Arg(0)}, evclient.Handler{
+		OnResponse: func(_ *evclient.Call, resp *evclient.Response) {
 			status = resp.Status
 			if *verbose {
 				fmt.Fprintln(stderr, resp.StatusLine())
@@ -100,7 +100,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 				})
 			}
 		},
-		OnBody: func(call *evhttp.ClientCall, p []byte) {
+		OnBody: func(call *evclient.Call, p []byte) {
 			buf = append(buf[:0], p...)
 			call.PauseRead()
 			writing = true
@@ -130,7 +130,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 				c.Close()
 			}
 		},
-		OnDone: func(_ *evhttp.ClientCall, err error) {
+		OnDone: func(_ *evclient.Call, err error) {
 			finished = true
 			if err != nil && failure == nil {
 				failure = err

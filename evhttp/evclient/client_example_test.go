@@ -1,4 +1,4 @@
-package evhttp_test
+package evclient_test
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evdns"
-	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evnet"
 )
 
@@ -28,12 +28,12 @@ func ExampleClient() {
 		log.Fatal(err)
 	}
 	defer l.Close()
-	c := evhttp.NewClient(l, &evhttp.ClientConfig{Timeout: 10 * time.Second})
+	c := evclient.New(l, &evclient.Config{Timeout: 10 * time.Second})
 
 	names := []string{"eddy", "loop", "world"}
 	var get func(i int)
 	get = func(i int) {
-		c.Get(srv.URL+"/?name="+names[i], func(resp *evhttp.ClientResponse, err error) {
+		c.Get(srv.URL+"/?name="+names[i], func(resp *evclient.Response, err error) {
 			if err != nil {
 				fmt.Println(err)
 				c.Close()
@@ -73,13 +73,13 @@ func ExampleClient_Stream() {
 		log.Fatal(err)
 	}
 	defer l.Close()
-	c := evhttp.NewClient(l, nil)
+	c := evclient.New(l, nil)
 
 	piece := []byte(strings.Repeat("x", 1000))
 	left := 5000 // pieces to send: 5 MB
 	var answer strings.Builder
-	c.Stream(&evhttp.ClientRequest{Method: "POST", URL: srv.URL + "/upload", StreamBody: true}, evhttp.ClientHandler{
-		OnWrite: func(call *evhttp.ClientCall) {
+	c.Stream(&evclient.Request{Method: "POST", URL: srv.URL + "/upload", StreamBody: true}, evclient.Handler{
+		OnWrite: func(call *evclient.Call) {
 			for left > 0 && !call.Full() {
 				call.Write(piece)
 				left--
@@ -88,9 +88,9 @@ func ExampleClient_Stream() {
 				call.CloseBody()
 			}
 		},
-		OnResponse: func(_ *evhttp.ClientCall, resp *evhttp.ClientResponse) { fmt.Println("status", resp.Status) },
-		OnBody:     func(_ *evhttp.ClientCall, p []byte) { answer.Write(p) }, // p is only valid during the call
-		OnDone: func(_ *evhttp.ClientCall, err error) {
+		OnResponse: func(_ *evclient.Call, resp *evclient.Response) { fmt.Println("status", resp.Status) },
+		OnBody:     func(_ *evclient.Call, p []byte) { answer.Write(p) }, // p is only valid during the call
+		OnDone: func(_ *evclient.Call, err error) {
 			fmt.Println(answer.String(), err)
 			c.Close()
 		},
@@ -103,10 +103,10 @@ func ExampleClient_Stream() {
 	// got 5000000 bytes, [chunked] <nil>
 }
 
-// Host names are resolved by a ClientDialFunc; evdns.Dial resolves on the
+// Host names are resolved by a DialFunc; evdns.Dial resolves on the
 // loop and connects with Happy Eyeballs. Here the name comes from a hosts
 // table, so that no DNS server is asked.
-func ExampleClientDialFunc() {
+func ExampleDialFunc() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Host: %s", r.Host)
 	}))
@@ -121,12 +121,12 @@ func ExampleClientDialFunc() {
 	hosts, _ := evdns.ParseHosts([]byte("127.0.0.1 app.internal\n"))
 	r := evdns.NewResolver(l, evdns.DefaultConfig(), hosts, nil) // or evdns.SystemConfig()
 	defer r.Close()
-	c := evhttp.NewClient(l, &evhttp.ClientConfig{
+	c := evclient.New(l, &evclient.Config{
 		Dial: func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) func() bool {
 			return evdns.Dial(r, "tcp", hostport, timeout, h, done).Cancel
 		},
 	})
-	c.Get("http://app.internal:"+port+"/", func(resp *evhttp.ClientResponse, err error) {
+	c.Get("http://app.internal:"+port+"/", func(resp *evclient.Response, err error) {
 		if err != nil {
 			fmt.Println(err)
 		} else {

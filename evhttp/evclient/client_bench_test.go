@@ -1,11 +1,11 @@
-package evhttp_test
+package evclient_test
 
 import (
 	"bytes"
 	"testing"
 
 	"github.com/eddyloop/eddy"
-	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evnet"
 )
 
@@ -49,10 +49,10 @@ func clHelloData(c *evnet.Conn, p []byte) int {
 // clChain runs n keep-alive GETs one after the other on l, each started
 // from the callback of the one before, and returns when they are done.
 // It runs the loop itself: the caller owns l.
-func clChain(tb testing.TB, l *eddy.Loop, c *evhttp.Client, req *evhttp.ClientRequest, n int) {
+func clChain(tb testing.TB, l *eddy.Loop, c *evclient.Client, req *evclient.Request, n int) {
 	i := 0
-	var next func(*evhttp.ClientResponse, error)
-	next = func(resp *evhttp.ClientResponse, err error) {
+	var next func(*evclient.Response, error)
+	next = func(resp *evclient.Response, err error) {
 		if err != nil || resp.Status != 200 || len(resp.Body) != 13 {
 			tb.Errorf("request %d: %v", i, err)
 			l.Break(eddy.BreakAll)
@@ -80,9 +80,9 @@ func BenchmarkClientKeepAliveGet(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	c := evhttp.NewClient(l, nil)
+	c := evclient.New(l, nil)
 	defer c.Close()
-	req := &evhttp.ClientRequest{URL: url}
+	req := &evclient.Request{URL: url}
 	clChain(b, l, c, req, 100) // warm up: the connection, its buffers
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -107,9 +107,9 @@ func TestClientAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	c := evhttp.NewClient(l, nil)
+	c := evclient.New(l, nil)
 	defer c.Close()
-	req := &evhttp.ClientRequest{URL: url}
+	req := &evclient.Request{URL: url}
 	clChain(t, l, c, req, 100)
 	// AllocsPerRun runs with GOMAXPROCS 1, where the two loops take turns
 	// slowly: few runs are enough.
@@ -126,10 +126,10 @@ func TestClientAllocs(t *testing.T) {
 func BenchmarkClientConcurrentGet(b *testing.B) {
 	for _, bc := range []struct {
 		name string
-		cfg  evhttp.ClientConfig
+		cfg  evclient.Config
 	}{
-		{"conns=8", evhttp.ClientConfig{MaxConnsPerHost: 8}},
-		{"conns=2,pipelined", evhttp.ClientConfig{MaxConnsPerHost: 2, Pipelining: true, MaxPipeline: 32}},
+		{"conns=8", evclient.Config{MaxConnsPerHost: 8}},
+		{"conns=2,pipelined", evclient.Config{MaxConnsPerHost: 2, Pipelining: true, MaxPipeline: 32}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			url := clStartHello(b)
@@ -138,13 +138,13 @@ func BenchmarkClientConcurrentGet(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer l.Close()
-			c := evhttp.NewClient(l, &bc.cfg)
+			c := evclient.New(l, &bc.cfg)
 			defer c.Close()
-			req := &evhttp.ClientRequest{URL: url}
+			req := &evclient.Request{URL: url}
 			run := func(n int) {
 				started, finished := 0, 0
-				var next func(*evhttp.ClientResponse, error)
-				next = func(resp *evhttp.ClientResponse, err error) {
+				var next func(*evclient.Response, error)
+				next = func(resp *evclient.Response, err error) {
 					if err != nil {
 						b.Error(err)
 					}

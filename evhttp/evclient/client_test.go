@@ -1,4 +1,4 @@
-package evhttp_test
+package evclient_test
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ import (
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evdns"
-	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/internal/testutil"
 )
@@ -89,7 +89,7 @@ func TestClientGetKeepAlive(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for i := range 5 {
 		resp := clGet(t, rl, c, srv.URL+"/a?i="+strconv.Itoa(i))
-		want := fmt.Sprintf("GET /a?i=%d host=%s ua=%s len=0 sum=%s te=[] expect=", i, host, evhttp.ClientDefaultUserAgent, clSum(nil))
+		want := fmt.Sprintf("GET /a?i=%d host=%s ua=%s len=0 sum=%s te=[] expect=", i, host, evclient.DefaultUserAgent, clSum(nil))
 		if resp.Status != 200 || string(resp.Body) != want {
 			t.Fatalf("GET %d: %d %q, want 200 %q", i, resp.Status, resp.Body, want)
 		}
@@ -125,7 +125,7 @@ func TestClientHead(t *testing.T) {
 	}))
 	rl := clStartLoop(t)
 	c := clNewClient(t, rl, nil)
-	resp, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "HEAD", URL: srv.URL})
+	resp, err := clDo(t, rl, c, &evclient.Request{Method: "HEAD", URL: srv.URL})
 	if err != nil || resp.Status != 200 || len(resp.Body) != 0 || resp.ContentLength != 1234 {
 		t.Fatalf("HEAD: %v %+v", err, resp)
 	}
@@ -165,7 +165,7 @@ func TestClientPostBytes(t *testing.T) {
 	c := clNewClient(t, rl, nil)
 	for _, n := range []int{0, 10, 20 << 10, 5 << 20} {
 		body := clPattern(n, uint64(n))
-		resp, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "POST", URL: srv.URL + "/post", Body: body,
+		resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/post", Body: body,
 			Header: http.Header{"User-Agent": {"tester/1"}}})
 		if err != nil {
 			t.Fatalf("POST %d bytes: %v", n, err)
@@ -191,8 +191,8 @@ func TestClientChunkedUpload(t *testing.T) {
 	var body bytes.Buffer
 	ch := make(chan error, 1)
 	rl.Post(func() {
-		call := c.Stream(&evhttp.ClientRequest{Method: "PUT", URL: srv.URL + "/up?slow=1", StreamBody: true}, evhttp.ClientHandler{
-			OnWrite: func(call *evhttp.ClientCall) {
+		call := c.Stream(&evclient.Request{Method: "PUT", URL: srv.URL + "/up?slow=1", StreamBody: true}, evclient.Handler{
+			OnWrite: func(call *evclient.Call) {
 				for off < total {
 					if call.Full() {
 						fullStops++
@@ -208,8 +208,8 @@ func TestClientChunkedUpload(t *testing.T) {
 				}
 				call.CloseBody()
 			},
-			OnBody: func(_ *evhttp.ClientCall, p []byte) { body.Write(p) },
-			OnDone: func(_ *evhttp.ClientCall, err error) { ch <- err },
+			OnBody: func(_ *evclient.Call, p []byte) { body.Write(p) },
+			OnDone: func(_ *evclient.Call, err error) { ch <- err },
 		})
 		if _, err := call.Write(data[:early]); err != nil {
 			t.Errorf("early Write: %v", err)
@@ -219,7 +219,7 @@ func TestClientChunkedUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := strings.TrimPrefix(srv.URL, "http://")
-	want := fmt.Sprintf("PUT /up?slow=1 host=%s ua=%s len=%d sum=%s te=[chunked] expect=", host, evhttp.ClientDefaultUserAgent, total, clSum(data))
+	want := fmt.Sprintf("PUT /up?slow=1 host=%s ua=%s len=%d sum=%s te=[chunked] expect=", host, evclient.DefaultUserAgent, total, clSum(data))
 	if body.String() != want {
 		t.Errorf("got %q, want %q", body.String(), want)
 	}
@@ -268,15 +268,15 @@ func TestClientLargeResponse(t *testing.T) {
 			var resume eddy.Timer
 			ch := make(chan error, 1)
 			rl.Post(func() {
-				var call *evhttp.ClientCall
+				var call *evclient.Call
 				resume.Init(func(*eddy.Timer) { paused = false; call.ResumeRead() }, 2*time.Millisecond, 0)
-				call = c.Stream(&evhttp.ClientRequest{URL: url}, evhttp.ClientHandler{
-					OnResponse: func(call *evhttp.ClientCall, resp *evhttp.ClientResponse) {
+				call = c.Stream(&evclient.Request{URL: url}, evclient.Handler{
+					OnResponse: func(call *evclient.Call, resp *evclient.Response) {
 						if resp.Status != 200 {
 							t.Errorf("status %d", resp.Status)
 						}
 					},
-					OnBody: func(call *evhttp.ClientCall, p []byte) {
+					OnBody: func(call *evclient.Call, p []byte) {
 						if paused {
 							whilePaused++
 						}
@@ -289,7 +289,7 @@ func TestClientLargeResponse(t *testing.T) {
 							resume.Start(rl.Loop)
 						}
 					},
-					OnDone: func(_ *evhttp.ClientCall, err error) { resume.Stop(); ch <- err },
+					OnDone: func(_ *evclient.Call, err error) { resume.Stop(); ch <- err },
 				})
 			})
 			if err := <-ch; err != nil {
@@ -365,11 +365,11 @@ func TestClientRetryStale(t *testing.T) {
 
 	// Connection 2: a POST on the reused connection is not retried.
 	clGet(t, rl, c, srv.URL()+"/3")
-	_, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "POST", URL: srv.URL() + "/4", Body: []byte("x")})
-	if !errors.Is(err, evhttp.ErrClientConnClosed) || !errors.Is(err, evnet.ErrEOF) {
-		t.Fatalf("POST on a stale connection: %v, want ErrClientConnClosed", err)
+	_, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL() + "/4", Body: []byte("x")})
+	if !errors.Is(err, evclient.ErrConnClosed) || !errors.Is(err, evnet.ErrEOF) {
+		t.Fatalf("POST on a stale connection: %v, want ErrConnClosed", err)
 	}
-	if !strings.Contains(err.Error(), "evhttp: POST "+srv.URL()+"/4: connection closed before") {
+	if !strings.Contains(err.Error(), "evclient: POST "+srv.URL()+"/4: connection closed before") {
 		t.Errorf("error text %q", err)
 	}
 }
@@ -383,11 +383,11 @@ func TestClientServerClosesMidResponse(t *testing.T) {
 	})
 	rl := clStartLoop(t)
 	c := clNewClient(t, rl, nil)
-	_, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: srv.URL()})
-	if !errors.Is(err, evhttp.ErrClientConnClosed) {
-		t.Fatalf("got %v, want ErrClientConnClosed", err)
+	_, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL()})
+	if !errors.Is(err, evclient.ErrConnClosed) {
+		t.Fatalf("got %v, want ErrConnClosed", err)
 	}
-	var ce *evhttp.ClientError
+	var ce *evclient.Error
 	if !errors.As(err, &ce) || ce.Method != "GET" || ce.URL != srv.URL() {
 		t.Errorf("error %#v", err)
 	}
@@ -399,12 +399,12 @@ func TestClientServerClosesMidResponse(t *testing.T) {
 	var got []byte
 	ch := make(chan error, 1)
 	rl.Post(func() {
-		c.Stream(&evhttp.ClientRequest{URL: srv.URL()}, evhttp.ClientHandler{
-			OnBody: func(_ *evhttp.ClientCall, p []byte) { got = append(got, p...) },
-			OnDone: func(_ *evhttp.ClientCall, err error) { ch <- err },
+		c.Stream(&evclient.Request{URL: srv.URL()}, evclient.Handler{
+			OnBody: func(_ *evclient.Call, p []byte) { got = append(got, p...) },
+			OnDone: func(_ *evclient.Call, err error) { ch <- err },
 		})
 	})
-	if err := <-ch; !errors.Is(err, evhttp.ErrClientConnClosed) || string(got) != "0123456789" {
+	if err := <-ch; !errors.Is(err, evclient.ErrConnClosed) || string(got) != "0123456789" {
 		t.Errorf("Stream: %v, body %q", err, got)
 	}
 }
@@ -418,12 +418,12 @@ func TestClientPipelining(t *testing.T) {
 		io.WriteString(w, r.URL.Query().Get("i"))
 	}))
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{Pipelining: true, MaxConnsPerHost: 1, MaxPipeline: 4})
+	c := clNewClient(t, rl, &evclient.Config{Pipelining: true, MaxConnsPerHost: 1, MaxPipeline: 4})
 	const n = 10
 	ch := make(chan string, n)
 	rl.Post(func() {
 		for i := range n {
-			c.Get(srv.URL+"/?i="+strconv.Itoa(i), func(resp *evhttp.ClientResponse, err error) {
+			c.Get(srv.URL+"/?i="+strconv.Itoa(i), func(resp *evclient.Response, err error) {
 				if err != nil {
 					ch <- err.Error()
 					return
@@ -442,7 +442,7 @@ func TestClientPipelining(t *testing.T) {
 		t.Errorf("stats %+v, server connections %d", st, srv.newConns.Load())
 	}
 	// A POST is not pipelined, but goes after the others.
-	resp, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "POST", URL: srv.URL + "/?i=9", Body: []byte("x")})
+	resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/?i=9", Body: []byte("x")})
 	if err != nil || string(resp.Body) != "9" {
 		t.Errorf("POST: %v", err)
 	}
@@ -466,12 +466,12 @@ func TestClientPipelineRetry(t *testing.T) {
 		io.Copy(io.Discard, r)
 	})
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{Pipelining: true, MaxConnsPerHost: 1})
+	c := clNewClient(t, rl, &evclient.Config{Pipelining: true, MaxConnsPerHost: 1})
 	const n = 3
 	ch := make(chan string, n)
 	rl.Post(func() {
 		for i := range n {
-			c.Get(srv.URL()+"/?i="+strconv.Itoa(i), func(resp *evhttp.ClientResponse, err error) {
+			c.Get(srv.URL()+"/?i="+strconv.Itoa(i), func(resp *evclient.Response, err error) {
 				if err != nil {
 					ch <- err.Error()
 					return
@@ -535,7 +535,7 @@ func TestClientRedirects(t *testing.T) {
 		{307, `POST /echo?from=307 body="payload"`},
 		{308, `POST /echo?from=308 body="payload"`},
 	} {
-		resp, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "POST", URL: srv.URL + "/code/" + strconv.Itoa(tt.code),
+		resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/code/" + strconv.Itoa(tt.code),
 			Body: []byte("payload"), Header: http.Header{"Authorization": {"Bearer x"}}})
 		if err != nil {
 			t.Fatalf("%d: %v", tt.code, err)
@@ -553,9 +553,9 @@ func TestClientRedirects(t *testing.T) {
 	ch := make(chan int, 1)
 	rl.Post(func() {
 		var status int
-		call := c.Stream(&evhttp.ClientRequest{Method: "POST", URL: srv.URL + "/code/307", StreamBody: true}, evhttp.ClientHandler{
-			OnResponse: func(_ *evhttp.ClientCall, r *evhttp.ClientResponse) { status = r.Status },
-			OnDone:     func(*evhttp.ClientCall, error) { ch <- status },
+		call := c.Stream(&evclient.Request{Method: "POST", URL: srv.URL + "/code/307", StreamBody: true}, evclient.Handler{
+			OnResponse: func(_ *evclient.Call, r *evclient.Response) { status = r.Status },
+			OnDone:     func(*evclient.Call, error) { ch <- status },
 		})
 		call.Write([]byte("streamed"))
 		call.CloseBody()
@@ -563,13 +563,13 @@ func TestClientRedirects(t *testing.T) {
 	if got := <-ch; got != 307 {
 		t.Errorf("streamed POST to a 307: status %d", got)
 	}
-	if _, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: srv.URL + "/tohttps"}); !errors.Is(err, evhttp.ErrClientHTTPS) {
+	if _, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL + "/tohttps"}); !errors.Is(err, evclient.ErrHTTPS) {
 		t.Errorf("redirect to https: %v", err)
 	}
 
 	// The limit.
-	c2 := clNewClient(t, rl, &evhttp.ClientConfig{MaxRedirects: 2})
-	if _, err := clDo(t, rl, c2, &evhttp.ClientRequest{URL: srv.URL + "/r/5"}); !errors.Is(err, evhttp.ErrClientTooManyRedirects) {
+	c2 := clNewClient(t, rl, &evclient.Config{MaxRedirects: 2})
+	if _, err := clDo(t, rl, c2, &evclient.Request{URL: srv.URL + "/r/5"}); !errors.Is(err, evclient.ErrTooManyRedirects) {
 		t.Errorf("limit 2: %v", err)
 	} else if !strings.Contains(err.Error(), "/r/3: too many redirects: stopped after 2") {
 		t.Errorf("error text: %v", err)
@@ -578,7 +578,7 @@ func TestClientRedirects(t *testing.T) {
 		t.Errorf("2 redirects under limit 2: %d", resp.Redirects)
 	}
 	// Not followed at all.
-	c3 := clNewClient(t, rl, &evhttp.ClientConfig{MaxRedirects: -1})
+	c3 := clNewClient(t, rl, &evclient.Config{MaxRedirects: -1})
 	if resp := clGet(t, rl, c3, srv.URL+"/r/1"); resp.Status != 301 || resp.Header("Location") != "/r/0" {
 		t.Errorf("MaxRedirects -1: %d %q", resp.Status, resp.Header("Location"))
 	}
@@ -591,11 +591,11 @@ func TestClientHeaderTimeout(t *testing.T) {
 		io.Copy(io.Discard, r) // never answers
 	})
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{HeaderTimeout: 200 * time.Millisecond})
+	c := clNewClient(t, rl, &evclient.Config{HeaderTimeout: 200 * time.Millisecond})
 	start := time.Now()
-	_, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: srv.URL()})
-	if !errors.Is(err, evhttp.ErrClientHeaderTimeout) {
-		t.Fatalf("got %v, want ErrClientHeaderTimeout", err)
+	_, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL()})
+	if !errors.Is(err, evclient.ErrHeaderTimeout) {
+		t.Fatalf("got %v, want ErrHeaderTimeout", err)
 	}
 	if d := time.Since(start); d < 200*time.Millisecond || d > 3*time.Second {
 		t.Errorf("timed out after %v", d)
@@ -619,11 +619,11 @@ func TestClientTimeout(t *testing.T) {
 	}))
 	defer close(stop)
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{Timeout: 300 * time.Millisecond})
+	c := clNewClient(t, rl, &evclient.Config{Timeout: 300 * time.Millisecond})
 	start := time.Now()
-	_, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: srv.URL})
-	if !errors.Is(err, evhttp.ErrClientTimeout) {
-		t.Fatalf("got %v, want ErrClientTimeout", err)
+	_, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL})
+	if !errors.Is(err, evclient.ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
 	}
 	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
 		t.Errorf("timed out after %v", d)
@@ -640,11 +640,11 @@ func TestClientConnectErrors(t *testing.T) {
 	ln.Close()
 	rl := clStartLoop(t)
 	c := clNewClient(t, rl, nil)
-	_, err = clDo(t, rl, c, &evhttp.ClientRequest{URL: "http://" + dead + "/x"})
-	if !errors.Is(err, evhttp.ErrClientConnect) || !errors.Is(err, unix.ECONNREFUSED) {
-		t.Fatalf("closed port: %v, want ErrClientConnect and ECONNREFUSED", err)
+	_, err = clDo(t, rl, c, &evclient.Request{URL: "http://" + dead + "/x"})
+	if !errors.Is(err, evclient.ErrConnect) || !errors.Is(err, unix.ECONNREFUSED) {
+		t.Fatalf("closed port: %v, want ErrConnect and ECONNREFUSED", err)
 	}
-	want := "evhttp: GET http://" + dead + "/x: could not connect to " + dead + ": "
+	want := "evclient: GET http://" + dead + "/x: could not connect to " + dead + ": "
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %q, want it to start with %q", err, want)
 	}
@@ -692,11 +692,11 @@ func TestClientConnectTimeout(t *testing.T) {
 		if addr == "" {
 			t.Skip("the kernel accepted every connection: no hanging connect to time out")
 		}
-		c := clNewClient(t, rl, &evhttp.ClientConfig{ConnectTimeout: 150 * time.Millisecond})
+		c := clNewClient(t, rl, &evclient.Config{ConnectTimeout: 150 * time.Millisecond})
 		start := time.Now()
-		_, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: "http://" + addr + "/"})
-		if !errors.Is(err, evhttp.ErrClientConnectTimeout) {
-			t.Fatalf("got %v, want ErrClientConnectTimeout", err)
+		_, err := clDo(t, rl, c, &evclient.Request{URL: "http://" + addr + "/"})
+		if !errors.Is(err, evclient.ErrConnectTimeout) {
+			t.Fatalf("got %v, want ErrConnectTimeout", err)
 		}
 		if d := time.Since(start); d < 150*time.Millisecond || d > 3*time.Second {
 			t.Errorf("timed out after %v", d)
@@ -706,18 +706,18 @@ func TestClientConnectTimeout(t *testing.T) {
 		}
 	})
 	t.Run("dial-func", func(t *testing.T) {
-		// A ClientDialFunc that never finishes: the client's own timer
+		// A DialFunc that never finishes: the client's own timer
 		// ends the dial and cancels it.
 		var canceled bool
-		c := clNewClient(t, rl, &evhttp.ClientConfig{
+		c := clNewClient(t, rl, &evclient.Config{
 			ConnectTimeout: 100 * time.Millisecond,
 			Dial: func(string, time.Duration, evnet.Handler, func(*evnet.Conn, error)) func() bool {
 				return func() bool { canceled = true; return true }
 			},
 		})
-		_, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: "http://slow.example/"})
-		if !errors.Is(err, evhttp.ErrClientConnectTimeout) {
-			t.Fatalf("got %v, want ErrClientConnectTimeout", err)
+		_, err := clDo(t, rl, c, &evclient.Request{URL: "http://slow.example/"})
+		if !errors.Is(err, evclient.ErrConnectTimeout) {
+			t.Fatalf("got %v, want ErrConnectTimeout", err)
 		}
 		rl.Do(func() {
 			if !canceled {
@@ -748,7 +748,7 @@ func TestClientResolveHostsFile(t *testing.T) {
 		r = evdns.NewResolver(rl.Loop, evdns.DefaultConfig(), hosts, nil)
 	})
 	t.Cleanup(func() { rl.Do(r.Close) })
-	c := clNewClient(t, rl, &evhttp.ClientConfig{
+	c := clNewClient(t, rl, &evclient.Config{
 		Dial: func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) func() bool {
 			return evdns.Dial(r, "tcp", hostport, timeout, h, done).Cancel
 		},
@@ -764,14 +764,14 @@ func TestClientResolveHostsFile(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	// A name the hosts table lacks fails with the resolver's error.
-	_, err = clDo(t, rl, c, &evhttp.ClientRequest{URL: "http://nowhere.invalid./"})
-	if err == nil || !errors.Is(err, evhttp.ErrClientConnect) {
+	_, err = clDo(t, rl, c, &evclient.Request{URL: "http://nowhere.invalid./"})
+	if err == nil || !errors.Is(err, evclient.ErrConnect) {
 		t.Errorf("unknown name: %v", err)
 	}
 
-	// Without a Dial function, names go through ClientConfig.Resolver.
-	c2 := clNewClient(t, rl, &evhttp.ClientConfig{Resolver: r})
-	if resp, err := clDo(t, rl, c2, &evhttp.ClientRequest{URL: url}); err != nil || !strings.HasPrefix(string(resp.Body), "GET /named ") {
+	// Without a Dial function, names go through Config.Resolver.
+	c2 := clNewClient(t, rl, &evclient.Config{Resolver: r})
+	if resp, err := clDo(t, rl, c2, &evclient.Request{URL: url}); err != nil || !strings.HasPrefix(string(resp.Body), "GET /named ") {
 		t.Errorf("through Resolver: %v", err)
 	}
 }
@@ -783,14 +783,14 @@ func TestClientExpectContinue(t *testing.T) {
 	mux.HandleFunc("/deny", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 401) })
 	srv := clNewServer(t, mux)
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{ExpectContinueTimeout: 10 * time.Second})
+	c := clNewClient(t, rl, &evclient.Config{ExpectContinueTimeout: 10 * time.Second})
 	body := clPattern(100<<10, 5)
-	resp, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "POST", URL: srv.URL + "/echo", Body: body, ExpectContinue: true})
+	resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/echo", Body: body, ExpectContinue: true})
 	if err != nil || !strings.Contains(string(resp.Body), "len=102400 sum="+clSum(body)+" te=[] expect=100-continue") {
 		t.Fatalf("with 100 Continue: %v %q", err, resp.Body)
 	}
 	start := time.Now()
-	resp, err = clDo(t, rl, c, &evhttp.ClientRequest{Method: "POST", URL: srv.URL + "/deny", Body: body, ExpectContinue: true})
+	resp, err = clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/deny", Body: body, ExpectContinue: true})
 	if err != nil || resp.Status != 401 {
 		t.Fatalf("denied: %v %+v", err, resp)
 	}
@@ -848,8 +848,8 @@ func TestClientRawResponses(t *testing.T) {
 		t.Errorf("folded header %q", v)
 	}
 	for _, path := range []string{"/bad", "/badlen", "/101", "/chunks"} {
-		if _, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: srv.URL() + path}); !errors.Is(err, evhttp.ErrClientMalformed) {
-			t.Errorf("%s: %v, want ErrClientMalformed", path, err)
+		if _, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL() + path}); !errors.Is(err, evclient.ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", path, err)
 		}
 	}
 }
@@ -859,23 +859,23 @@ func TestClientRequestErrors(t *testing.T) {
 	rl := clStartLoop(t)
 	c := clNewClient(t, rl, nil)
 	for _, tt := range []struct {
-		req  evhttp.ClientRequest
+		req  evclient.Request
 		want error
 	}{
-		{evhttp.ClientRequest{URL: "https://example.com/"}, evhttp.ErrClientHTTPS},
-		{evhttp.ClientRequest{URL: "ftp://example.com/"}, evhttp.ErrClientScheme},
-		{evhttp.ClientRequest{URL: "example.com/"}, evhttp.ErrClientURL},
-		{evhttp.ClientRequest{URL: "http:///path"}, evhttp.ErrClientURL},
-		{evhttp.ClientRequest{URL: "http://127.0.0.1:99999/"}, evhttp.ErrClientURL},
-		{evhttp.ClientRequest{URL: "http://[::1/"}, evhttp.ErrClientURL},
-		{evhttp.ClientRequest{URL: "http://127.0.0.1:1/", Method: "GE T"}, evhttp.ErrClientRequest},
-		{evhttp.ClientRequest{URL: "http://127.0.0.1:1/", Header: http.Header{"Bad Name": {"x"}}}, evhttp.ErrClientRequest},
-		{evhttp.ClientRequest{URL: "http://127.0.0.1:1/", Header: http.Header{"X": {"a\r\nInjected: 1"}}}, evhttp.ErrClientRequest},
+		{evclient.Request{URL: "https://example.com/"}, evclient.ErrHTTPS},
+		{evclient.Request{URL: "ftp://example.com/"}, evclient.ErrScheme},
+		{evclient.Request{URL: "example.com/"}, evclient.ErrURL},
+		{evclient.Request{URL: "http:///path"}, evclient.ErrURL},
+		{evclient.Request{URL: "http://127.0.0.1:99999/"}, evclient.ErrURL},
+		{evclient.Request{URL: "http://[::1/"}, evclient.ErrURL},
+		{evclient.Request{URL: "http://127.0.0.1:1/", Method: "GE T"}, evclient.ErrRequest},
+		{evclient.Request{URL: "http://127.0.0.1:1/", Header: http.Header{"Bad Name": {"x"}}}, evclient.ErrRequest},
+		{evclient.Request{URL: "http://127.0.0.1:1/", Header: http.Header{"X": {"a\r\nInjected: 1"}}}, evclient.ErrRequest},
 	} {
 		var got error
 		var ran bool
 		rl.Do(func() {
-			call := c.Do(&tt.req, func(_ *evhttp.ClientResponse, err error) { got, ran = err, true })
+			call := c.Do(&tt.req, func(_ *evclient.Response, err error) { got, ran = err, true })
 			if call != nil || !ran {
 				t.Errorf("%s: error not reported at once", tt.req.URL)
 			}
@@ -885,7 +885,7 @@ func TestClientRequestErrors(t *testing.T) {
 		}
 	}
 	rl.Do(c.Close)
-	if _, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: "http://127.0.0.1:1/"}); !errors.Is(err, evhttp.ErrClientClosed) {
+	if _, err := clDo(t, rl, c, &evclient.Request{URL: "http://127.0.0.1:1/"}); !errors.Is(err, evclient.ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 }
@@ -895,19 +895,19 @@ func TestClientBodyLimit(t *testing.T) {
 	data := clPattern(100<<10, 1)
 	srv := clNewServer(t, clBigHandler(data))
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{MaxBodyBytes: 50 << 10})
+	c := clNewClient(t, rl, &evclient.Config{MaxBodyBytes: 50 << 10})
 	for _, q := range []string{"", "?chunked=1"} {
-		if _, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: srv.URL + q}); !errors.Is(err, evhttp.ErrClientBodyTooLarge) {
-			t.Errorf("%q: %v, want ErrClientBodyTooLarge", q, err)
+		if _, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL + q}); !errors.Is(err, evclient.ErrBodyTooLarge) {
+			t.Errorf("%q: %v, want ErrBodyTooLarge", q, err)
 		}
 	}
 	// Stream has no limit.
 	var n int
 	ch := make(chan error, 1)
 	rl.Post(func() {
-		c.Stream(&evhttp.ClientRequest{URL: srv.URL}, evhttp.ClientHandler{
-			OnBody: func(_ *evhttp.ClientCall, p []byte) { n += len(p) },
-			OnDone: func(_ *evhttp.ClientCall, err error) { ch <- err },
+		c.Stream(&evclient.Request{URL: srv.URL}, evclient.Handler{
+			OnBody: func(_ *evclient.Call, p []byte) { n += len(p) },
+			OnDone: func(_ *evclient.Call, err error) { ch <- err },
 		})
 	})
 	if err := <-ch; err != nil || n != len(data) {
@@ -924,12 +924,12 @@ func TestClientCancelAndClose(t *testing.T) {
 		io.Copy(io.Discard, r) // never answers; returns when the client closes
 	})
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{MaxConnsPerHost: 1})
+	c := clNewClient(t, rl, &evclient.Config{MaxConnsPerHost: 1})
 	ran := make(chan string, 4)
-	var call1, call2 *evhttp.ClientCall
+	var call1, call2 *evclient.Call
 	rl.Do(func() {
-		call1 = c.Get(srv.URL()+"/1", func(*evhttp.ClientResponse, error) { ran <- "1" })
-		call2 = c.Get(srv.URL()+"/2", func(*evhttp.ClientResponse, error) { ran <- "2" }) // queued behind
+		call1 = c.Get(srv.URL()+"/1", func(*evclient.Response, error) { ran <- "1" })
+		call2 = c.Get(srv.URL()+"/2", func(*evclient.Response, error) { ran <- "2" }) // queued behind
 	})
 	<-gotReq
 	rl.Do(func() {
@@ -948,11 +948,11 @@ func TestClientCancelAndClose(t *testing.T) {
 	})
 	errc := make(chan error, 1)
 	rl.Do(func() {
-		c.Get(srv.URL()+"/3", func(_ *evhttp.ClientResponse, err error) { errc <- err })
+		c.Get(srv.URL()+"/3", func(_ *evclient.Response, err error) { errc <- err })
 	})
 	<-gotReq
 	rl.Do(c.Close)
-	if err := <-errc; !errors.Is(err, evhttp.ErrClientClosed) {
+	if err := <-errc; !errors.Is(err, evclient.ErrClosed) {
 		t.Errorf("in flight at Close: %v", err)
 	}
 	select {
@@ -969,12 +969,12 @@ func TestClientConnLimits(t *testing.T) {
 		io.WriteString(w, "x")
 	}))
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{MaxConnsPerHost: 2, MaxIdleConnsPerHost: 1, IdleTimeout: 300 * time.Millisecond})
+	c := clNewClient(t, rl, &evclient.Config{MaxConnsPerHost: 2, MaxIdleConnsPerHost: 1, IdleTimeout: 300 * time.Millisecond})
 	const n = 6
 	ch := make(chan error, n)
 	rl.Post(func() {
 		for range n {
-			c.Get(srv.URL, func(_ *evhttp.ClientResponse, err error) { ch <- err })
+			c.Get(srv.URL, func(_ *evclient.Response, err error) { ch <- err })
 		}
 		if st := c.Stats(); st.Open != 2 || st.Queued != n-2 {
 			t.Errorf("stats %+v", st)
@@ -1001,7 +1001,7 @@ func TestClientDisableKeepAlives(t *testing.T) {
 	clLeakCheck(t)
 	srv := clNewServer(t, http.HandlerFunc(clEcho))
 	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evhttp.ClientConfig{DisableKeepAlives: true})
+	c := clNewClient(t, rl, &evclient.Config{DisableKeepAlives: true})
 	for range 3 {
 		clGet(t, rl, c, srv.URL)
 	}
@@ -1023,9 +1023,9 @@ func TestClientCallbacksReenter(t *testing.T) {
 	// Paused at the head of a response without a body: it ends anyway.
 	ch := make(chan error, 1)
 	rl.Post(func() {
-		c.Stream(&evhttp.ClientRequest{Method: "HEAD", URL: srv.URL}, evhttp.ClientHandler{
-			OnResponse: func(call *evhttp.ClientCall, _ *evhttp.ClientResponse) { call.PauseRead() },
-			OnDone:     func(_ *evhttp.ClientCall, err error) { ch <- err },
+		c.Stream(&evclient.Request{Method: "HEAD", URL: srv.URL}, evclient.Handler{
+			OnResponse: func(call *evclient.Call, _ *evclient.Response) { call.PauseRead() },
+			OnDone:     func(_ *evclient.Call, err error) { ch <- err },
 		})
 	})
 	if err := <-ch; err != nil {
@@ -1040,15 +1040,15 @@ func TestClientCallbacksReenter(t *testing.T) {
 	var bodies int
 	done := make(chan struct{})
 	rl.Post(func() {
-		c.Stream(&evhttp.ClientRequest{URL: srv.URL}, evhttp.ClientHandler{
-			OnBody: func(call *evhttp.ClientCall, p []byte) {
+		c.Stream(&evclient.Request{URL: srv.URL}, evclient.Handler{
+			OnBody: func(call *evclient.Call, p []byte) {
 				bodies++
 				if !call.Cancel() {
 					t.Error("Cancel from OnBody")
 				}
 				close(done)
 			},
-			OnDone: func(*evhttp.ClientCall, error) { t.Error("OnDone after Cancel") },
+			OnDone: func(*evclient.Call, error) { t.Error("OnDone after Cancel") },
 		})
 	})
 	<-done
@@ -1057,18 +1057,18 @@ func TestClientCallbacksReenter(t *testing.T) {
 	}
 
 	// Close from a callback, with other calls in flight and queued.
-	c2 := clNewClient(t, rl, &evhttp.ClientConfig{MaxConnsPerHost: 1})
+	c2 := clNewClient(t, rl, &evclient.Config{MaxConnsPerHost: 1})
 	errs := make(chan error, 3)
 	rl.Post(func() {
-		c2.Stream(&evhttp.ClientRequest{URL: srv.URL}, evhttp.ClientHandler{
-			OnBody: func(*evhttp.ClientCall, []byte) { c2.Close() },
-			OnDone: func(_ *evhttp.ClientCall, err error) { errs <- err },
+		c2.Stream(&evclient.Request{URL: srv.URL}, evclient.Handler{
+			OnBody: func(*evclient.Call, []byte) { c2.Close() },
+			OnDone: func(_ *evclient.Call, err error) { errs <- err },
 		})
-		c2.Get(srv.URL, func(_ *evhttp.ClientResponse, err error) { errs <- err })
-		c2.Get(srv.URL, func(_ *evhttp.ClientResponse, err error) { errs <- err })
+		c2.Get(srv.URL, func(_ *evclient.Response, err error) { errs <- err })
+		c2.Get(srv.URL, func(_ *evclient.Response, err error) { errs <- err })
 	})
 	for range 3 {
-		if err := <-errs; !errors.Is(err, evhttp.ErrClientClosed) {
+		if err := <-errs; !errors.Is(err, evclient.ErrClosed) {
 			t.Errorf("closed from a callback: %v", err)
 		}
 	}
@@ -1092,7 +1092,7 @@ func TestClientRedirectOtherHost(t *testing.T) {
 	}))
 	rl := clStartLoop(t)
 	c := clNewClient(t, rl, nil)
-	resp, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: first.URL + "/here", Host: "virtual.example",
+	resp, err := clDo(t, rl, c, &evclient.Request{URL: first.URL + "/here", Host: "virtual.example",
 		Header: http.Header{"Authorization": {"Bearer secret"}, "Cookie": {"a=b"}, "X-Keep": {"kept"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 //go:build race
 
-package evhttp_test
+package evclient_test
 
 // clRace reports whether the race detector is on: it allocates, so
 // allocation budgets are not checked under it.

@@ -1,4 +1,4 @@
-package evhttp
+package evclient
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"github.com/eddyloop/eddy/evnet"
 )
 
-// The states of a ClientCall (see the table at the top of client.go).
+// The states of a Call (see the table at the top of client.go).
 const (
 	clQueued  uint8 = iota + 1 // in its host's queue
 	clDialing                  // bound to a connection being dialled
@@ -21,22 +21,22 @@ const (
 	clDone                     // ended; no callback will run
 )
 
-// ClientCall is one request in progress, from Do or Stream to its last
+// Call is one request in progress, from Do or Stream to its last
 // callback: the handle to cancel it, pause the delivery of its response
 // body, and write a streamed request body. Its methods must be called on
 // the loop's goroutine.
-type ClientCall struct {
+type Call struct {
 	timer  eddy.Timer // first: clCallTimer finds the call from it
 	client *Client
-	req    ClientRequest // the current hop, a copy of the program's
-	u      clURL         // req.URL, parsed
-	h      ClientHandler
-	done   func(*ClientResponse, error)
+	req    Request // the current hop, a copy of the program's
+	u      clURL   // req.URL, parsed
+	h      Handler
+	done   func(*Response, error)
 	gather bool // Do: the body goes into resp.Body
 	state  uint8
 	host   *clHost
 	conn   *clConn // the connection carrying the call, or dialled for it
-	resp   ClientResponse
+	resp   Response
 
 	closeReq  bool // the request says "Connection: close"
 	gotBytes  bool // a byte of a response arrived: no retry after that
@@ -44,9 +44,9 @@ type ClientCall struct {
 	reused    bool // written on a reused connection, or behind another request
 	retried   bool
 	paused    bool
-	discard   bool           // the body is not the program's: a redirect or an error follows it
-	next      *ClientRequest // the redirect to follow at the end of the body
-	endErr    error          // the error to end with at the end of the body
+	discard   bool     // the body is not the program's: a redirect or an error follows it
+	next      *Request // the redirect to follow at the end of the body
+	endErr    error    // the error to end with at the end of the body
 	redirects int
 
 	// The request body.
@@ -65,18 +65,18 @@ type ClientCall struct {
 
 // clCallTimer is the timer callback of every call: one function for all,
 // where a method value would cost an allocation per call.
-func clCallTimer(t *eddy.Timer) { (*ClientCall)(unsafe.Pointer(t)).onTimer() }
+func clCallTimer(t *eddy.Timer) { (*Call)(unsafe.Pointer(t)).onTimer() }
 
 // Client returns the call's Client.
-func (call *ClientCall) Client() *Client { return call.client }
+func (call *Call) Client() *Client { return call.client }
 
 // URL returns the URL being requested: the request's, or that of the
 // redirect being followed.
-func (call *ClientCall) URL() string { return call.req.URL }
+func (call *Call) URL() string { return call.req.URL }
 
 // Response returns the final response once its head has arrived (it is
 // the one OnResponse and Do's callback get), or nil before.
-func (call *ClientCall) Response() *ClientResponse {
+func (call *Call) Response() *Response {
 	if !call.gotHead || call.discard {
 		return nil
 	}
@@ -86,8 +86,8 @@ func (call *ClientCall) Response() *ClientResponse {
 // Cancel stops the call: it leaves its host's queue, or the connection
 // carrying it is closed (the other requests pipelined on it are retried),
 // and no callback of it runs again. It reports whether the call was still
-// in progress; a nil ClientCall gives false.
-func (call *ClientCall) Cancel() bool {
+// in progress; a nil Call gives false.
+func (call *Call) Cancel() bool {
 	if call == nil || call.state == clDone {
 		return false
 	}
@@ -100,7 +100,7 @@ func (call *ClientCall) Cancel() bool {
 // PauseRead stops the delivery of the response body until ResumeRead: the
 // connection stops reading, its kernel buffers fill and the server is slowed
 // down. A call paused before its response arrives stops at the head.
-func (call *ClientCall) PauseRead() {
+func (call *Call) PauseRead() {
 	if call.state == clDone || call.paused {
 		return
 	}
@@ -111,7 +111,7 @@ func (call *ClientCall) PauseRead() {
 }
 
 // ResumeRead resumes the delivery of the response body after PauseRead.
-func (call *ClientCall) ResumeRead() {
+func (call *Call) ResumeRead() {
 	if !call.paused {
 		return
 	}
@@ -122,24 +122,24 @@ func (call *ClientCall) ResumeRead() {
 }
 
 // IsPaused reports whether PauseRead is in force.
-func (call *ClientCall) IsPaused() bool { return call.paused }
+func (call *Call) IsPaused() bool { return call.paused }
 
 // Write sends p as part of a streamed request body (as one chunk), or holds
 // a copy of it until the request is on a connection; it never blocks. Full
 // tells when to stop; OnWrite asks for more. Once the server has answered
 // without waiting for the body, the bytes are dropped. Write returns
-// ErrClientNotStreaming for a request without StreamBody,
-// ErrClientBodyClosed after CloseBody, ErrClientDone after the call ended,
+// ErrNotStreaming for a request without StreamBody,
+// ErrBodyClosed after CloseBody, ErrDone after the call ended,
 // and the connection's error if it failed (the call then ends with an
 // error, possibly before Write returns).
-func (call *ClientCall) Write(p []byte) (int, error) {
+func (call *Call) Write(p []byte) (int, error) {
 	switch {
 	case !call.req.StreamBody:
-		return 0, ErrClientNotStreaming
+		return 0, ErrNotStreaming
 	case call.state == clDone:
-		return 0, ErrClientDone
+		return 0, ErrDone
 	case call.bodyClosed:
-		return 0, ErrClientBodyClosed
+		return 0, ErrBodyClosed
 	case len(p) == 0:
 		return 0, nil
 	case call.abandoned:
@@ -157,7 +157,7 @@ func (call *ClientCall) Write(p []byte) (int, error) {
 // the connection's output queue is over its high watermark (or, before the
 // request is on a connection, that much is held). OnWrite runs when it
 // may go on.
-func (call *ClientCall) Full() bool {
+func (call *Call) Full() bool {
 	if cc := call.writing(); cc != nil {
 		return cc.conn.Full()
 	}
@@ -172,15 +172,15 @@ func (call *ClientCall) Full() bool {
 }
 
 // CloseBody ends a streamed request body: the last chunk is sent once what
-// was written before is. It returns ErrClientNotStreaming for a request
-// without StreamBody and ErrClientDone after the call ended; closing twice
+// was written before is. It returns ErrNotStreaming for a request
+// without StreamBody and ErrDone after the call ended; closing twice
 // does nothing.
-func (call *ClientCall) CloseBody() error {
+func (call *Call) CloseBody() error {
 	switch {
 	case !call.req.StreamBody:
-		return ErrClientNotStreaming
+		return ErrNotStreaming
 	case call.state == clDone:
-		return ErrClientDone
+		return ErrDone
 	case call.bodyClosed:
 		return nil
 	}
@@ -192,7 +192,7 @@ func (call *ClientCall) CloseBody() error {
 }
 
 // writing returns the connection the call's body goes to now, or nil.
-func (call *ClientCall) writing() *clConn {
+func (call *Call) writing() *clConn {
 	cc := call.conn
 	if call.state != clOnConn || cc.writer != call || !call.headSent || call.waitContinue {
 		return nil
@@ -201,23 +201,23 @@ func (call *ClientCall) writing() *clConn {
 }
 
 // prepare checks the current hop's request and parses its URL.
-func (call *ClientCall) prepare() error {
+func (call *Call) prepare() error {
 	u, err := clParseURL(call.req.URL)
 	if err != nil {
 		return err
 	}
 	call.u = u
 	if m := call.req.method(); !h1.ValidFieldName(m) {
-		return fmt.Errorf("%w: method %q", ErrClientRequest, m)
+		return fmt.Errorf("%w: method %q", ErrRequest, m)
 	}
 	call.closeReq = false
 	for k, vs := range call.req.Header {
 		if !h1.ValidFieldName(k) {
-			return fmt.Errorf("%w: header field name %q", ErrClientRequest, k)
+			return fmt.Errorf("%w: header field name %q", ErrRequest, k)
 		}
 		for _, v := range vs {
 			if !h1.ValidFieldValue(v) {
-				return fmt.Errorf("%w: value of header field %s", ErrClientRequest, k)
+				return fmt.Errorf("%w: value of header field %s", ErrRequest, k)
 			}
 		}
 		switch {
@@ -235,19 +235,19 @@ func (call *ClientCall) prepare() error {
 		}
 	}
 	if h := call.req.Host; h != "" && !h1.ValidFieldValue(h) || strings.ContainsAny(call.req.Host, " \t") {
-		return fmt.Errorf("%w: Host %q", ErrClientRequest, call.req.Host)
+		return fmt.Errorf("%w: Host %q", ErrRequest, call.req.Host)
 	}
 	return nil
 }
 
 // pipelinable reports whether the call may be pipelined.
-func (call *ClientCall) pipelinable() bool {
+func (call *Call) pipelinable() bool {
 	return call.req.replayable() && !call.req.ExpectContinue && !call.closeReq
 }
 
 // enqueue puts the call at the end of its host's queue and lets the host
 // schedule it.
-func (call *ClientCall) enqueue() {
+func (call *Call) enqueue() {
 	c := call.client
 	h := c.hosts[call.u.key]
 	if h == nil {
@@ -263,18 +263,18 @@ func (call *ClientCall) enqueue() {
 
 // resetAttempt forgets what one attempt of the request did, before a
 // retry or a redirect.
-func (call *ClientCall) resetAttempt() {
+func (call *Call) resetAttempt() {
 	call.gotBytes, call.gotHead, call.reused, call.paused = false, false, false, false
 	call.discard, call.next, call.endErr = false, nil, nil
 	call.headSent, call.sent, call.waitContinue, call.abandoned = false, false, false, false
 	call.bodyOff = 0
 	call.headerDL, call.expectDL = time.Time{}, time.Time{}
-	call.resp = ClientResponse{}
+	call.resp = Response{}
 	call.armTimer()
 }
 
 // redirect follows call.next.
-func (call *ClientCall) redirect() {
+func (call *Call) redirect() {
 	call.client.stats.Redirects++
 	call.redirects++
 	call.req = *call.next
@@ -289,7 +289,7 @@ func (call *ClientCall) redirect() {
 
 // detach takes the call out of its queue or connection. A connection
 // carrying it is closed at once: the state of its response is unknown.
-func (call *ClientCall) detach() {
+func (call *Call) detach() {
 	switch call.state {
 	case clQueued:
 		call.host.remove(call)
@@ -305,7 +305,7 @@ func (call *ClientCall) detach() {
 }
 
 // fail ends the call with err, wherever it is.
-func (call *ClientCall) fail(err error) {
+func (call *Call) fail(err error) {
 	if call.state == clDone {
 		return
 	}
@@ -314,7 +314,7 @@ func (call *ClientCall) fail(err error) {
 }
 
 // finish ends the call and runs its last callback.
-func (call *ClientCall) finish(err error) {
+func (call *Call) finish(err error) {
 	if call.state == clDone {
 		return
 	}
@@ -323,9 +323,9 @@ func (call *ClientCall) finish(err error) {
 	call.timer.Stop()
 	call.pend = nil
 	if err != nil {
-		var ce *ClientError
+		var ce *Error
 		if !errors.As(err, &ce) {
-			err = &ClientError{Method: call.req.method(), URL: call.req.URL, Err: err}
+			err = &Error{Method: call.req.method(), URL: call.req.URL, Err: err}
 		}
 	}
 	if call.gather {
@@ -345,7 +345,7 @@ func (call *ClientCall) finish(err error) {
 }
 
 // armTimer sets the call's timer to its nearest deadline.
-func (call *ClientCall) armTimer() {
+func (call *Call) armTimer() {
 	var dl time.Time
 	for _, d := range [...]time.Time{call.wholeDL, call.headerDL, call.expectDL} {
 		if !d.IsZero() && (dl.IsZero() || d.Before(dl)) {
@@ -362,15 +362,15 @@ func (call *ClientCall) armTimer() {
 }
 
 // onTimer handles the deadline that came.
-func (call *ClientCall) onTimer() {
+func (call *Call) onTimer() {
 	now := call.client.loop.Now()
 	due := func(d time.Time) bool { return !d.IsZero() && !now.Before(d) }
 	switch {
 	case due(call.wholeDL):
-		call.fail(fmt.Errorf("%w (after %v)", ErrClientTimeout, call.client.cfg.Timeout))
+		call.fail(fmt.Errorf("%w (after %v)", ErrTimeout, call.client.cfg.Timeout))
 		return
 	case due(call.headerDL):
-		call.fail(fmt.Errorf("%w (after %v)", ErrClientHeaderTimeout, call.client.cfg.HeaderTimeout))
+		call.fail(fmt.Errorf("%w (after %v)", ErrHeaderTimeout, call.client.cfg.HeaderTimeout))
 		return
 	case due(call.expectDL):
 		// No "100 Continue" in time: send the body anyway, as net/http.
@@ -385,10 +385,10 @@ func (call *ClientCall) onTimer() {
 	}
 }
 
-// ClientResponse is a response: its status, its head (read with Header,
+// Response is a response: its status, its head (read with Header,
 // Values, VisitHeaders), and with Do its whole body. It stays valid after
 // the call ends; it is read-only.
-type ClientResponse struct {
+type Response struct {
 	// Status is the status code.
 	Status int
 	// ProtoMinor is the minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
@@ -410,7 +410,7 @@ type ClientResponse struct {
 }
 
 // Reason returns the reason phrase of the status line, such as "OK".
-func (r *ClientResponse) Reason() string {
+func (r *Response) Reason() string {
 	line := r.statusLine()
 	if len(line) > 13 {
 		return string(line[13:])
@@ -420,9 +420,9 @@ func (r *ClientResponse) Reason() string {
 
 // StatusLine returns the status line as received, without its line end:
 // "HTTP/1.1 200 OK".
-func (r *ClientResponse) StatusLine() string { return string(r.statusLine()) }
+func (r *Response) StatusLine() string { return string(r.statusLine()) }
 
-func (r *ClientResponse) statusLine() []byte {
+func (r *Response) statusLine() []byte {
 	line := r.head
 	for i, c := range line {
 		if c == '\n' {
@@ -438,7 +438,7 @@ func (r *ClientResponse) statusLine() []byte {
 
 // Header returns the value of the first header field named name (without
 // regard to case), or "".
-func (r *ClientResponse) Header(name string) string {
+func (r *Response) Header(name string) string {
 	var v string
 	clVisit(r.head, true, func(n, value []byte) bool {
 		if clEqualFold(n, name) {
@@ -452,7 +452,7 @@ func (r *ClientResponse) Header(name string) string {
 
 // Values returns the values of every header field named name (without
 // regard to case), in order, or nil.
-func (r *ClientResponse) Values(name string) []string {
+func (r *Response) Values(name string) []string {
 	var vs []string
 	clVisit(r.head, true, func(n, value []byte) bool {
 		if clEqualFold(n, name) {
@@ -465,13 +465,13 @@ func (r *ClientResponse) Values(name string) []string {
 
 // VisitHeaders calls f with each header field, in order, until f returns
 // false. The slices are the response's own: f must not modify them.
-func (r *ClientResponse) VisitHeaders(f func(name, value []byte) bool) {
+func (r *Response) VisitHeaders(f func(name, value []byte) bool) {
 	clVisit(r.head, true, f)
 }
 
 // Headers returns the header fields as an http.Header, a new map with
 // canonical keys.
-func (r *ClientResponse) Headers() http.Header {
+func (r *Response) Headers() http.Header {
 	h := make(http.Header)
 	clVisit(r.head, true, func(n, v []byte) bool {
 		h.Add(string(n), string(v))
@@ -482,7 +482,7 @@ func (r *ClientResponse) Headers() http.Header {
 
 // Trailer returns the value of the first trailer field named name of a
 // chunked body, or "". Trailers are known once the body is complete.
-func (r *ClientResponse) Trailer(name string) string {
+func (r *Response) Trailer(name string) string {
 	var v string
 	clVisit(r.trailer, false, func(n, value []byte) bool {
 		if clEqualFold(n, name) {

@@ -1,4 +1,4 @@
-package evhttp
+package evclient
 
 import (
 	"slices"
@@ -11,22 +11,22 @@ import (
 type clHost struct {
 	client  *Client
 	key     string
-	conns   int           // connections dialling, busy or idle
-	open    []*clConn     // the same connections
-	idle    []*clConn     // the idle ones, most recently used last
-	waiting []*ClientCall // calls waiting for a connection, from wHead on
-	wHead   int           // index of the first waiting call
-	busy    bool          // schedule is running
-	again   bool          // schedule must look again
+	conns   int       // connections dialling, busy or idle
+	open    []*clConn // the same connections
+	idle    []*clConn // the idle ones, most recently used last
+	waiting []*Call   // calls waiting for a connection, from wHead on
+	wHead   int       // index of the first waiting call
+	busy    bool      // schedule is running
+	again   bool      // schedule must look again
 }
 
 func (h *clHost) queued() int { return len(h.waiting) - h.wHead }
 
 // push adds a call at the end of the queue.
-func (h *clHost) push(call *ClientCall) { h.waiting = append(h.waiting, call) }
+func (h *clHost) push(call *Call) { h.waiting = append(h.waiting, call) }
 
 // pop takes the first call off the queue.
-func (h *clHost) pop() *ClientCall {
+func (h *clHost) pop() *Call {
 	call := h.waiting[h.wHead]
 	h.waiting[h.wHead] = nil
 	h.wHead++
@@ -41,7 +41,7 @@ func (h *clHost) pop() *ClientCall {
 }
 
 // remove takes a call out of the queue, wherever it is.
-func (h *clHost) remove(call *ClientCall) {
+func (h *clHost) remove(call *Call) {
 	for i := h.wHead; i < len(h.waiting); i++ {
 		if h.waiting[i] == call {
 			if i == h.wHead {

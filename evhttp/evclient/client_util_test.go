@@ -1,4 +1,4 @@
-package evhttp_test
+package evclient_test
 
 import (
 	"bufio"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
@@ -54,30 +54,30 @@ type clLoop = testloop.Loop
 func clStartLoop(t testing.TB) *clLoop { return testloop.Start(t) }
 
 // clNewClient makes a Client on rl, closed when the test ends.
-func clNewClient(t testing.TB, rl *clLoop, cfg *evhttp.ClientConfig) *evhttp.Client {
-	var c *evhttp.Client
-	rl.Do(func() { c = evhttp.NewClient(rl.Loop, cfg) })
+func clNewClient(t testing.TB, rl *clLoop, cfg *evclient.Config) *evclient.Client {
+	var c *evclient.Client
+	rl.Do(func() { c = evclient.New(rl.Loop, cfg) })
 	t.Cleanup(func() { rl.Do(c.Close) })
 	return c
 }
 
 // clStats returns c's counters, read on its loop.
-func clStats(rl *clLoop, c *evhttp.Client) (s evhttp.ClientStats) {
+func clStats(rl *clLoop, c *evclient.Client) (s evclient.Stats) {
 	rl.Do(func() { s = c.Stats() })
 	return s
 }
 
 type clResult struct {
-	resp *evhttp.ClientResponse
+	resp *evclient.Response
 	err  error
 }
 
 // clDo runs c.Do on the loop and waits for its result.
-func clDo(t testing.TB, rl *clLoop, c *evhttp.Client, req *evhttp.ClientRequest) (*evhttp.ClientResponse, error) {
+func clDo(t testing.TB, rl *clLoop, c *evclient.Client, req *evclient.Request) (*evclient.Response, error) {
 	t.Helper()
 	ch := make(chan clResult, 1)
 	rl.Post(func() {
-		c.Do(req, func(r *evhttp.ClientResponse, err error) { ch <- clResult{r, err} })
+		c.Do(req, func(r *evclient.Response, err error) { ch <- clResult{r, err} })
 	})
 	select {
 	case r := <-ch:
@@ -89,9 +89,9 @@ func clDo(t testing.TB, rl *clLoop, c *evhttp.Client, req *evhttp.ClientRequest)
 }
 
 // clGet is clDo for a GET that must succeed.
-func clGet(t testing.TB, rl *clLoop, c *evhttp.Client, url string) *evhttp.ClientResponse {
+func clGet(t testing.TB, rl *clLoop, c *evclient.Client, url string) *evclient.Response {
 	t.Helper()
-	resp, err := clDo(t, rl, c, &evhttp.ClientRequest{URL: url})
+	resp, err := clDo(t, rl, c, &evclient.Request{URL: url})
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

@@ -1,4 +1,4 @@
-package evhttp_test
+package evclient_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy"
-	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
@@ -138,7 +138,7 @@ func TestClientNginx(t *testing.T) {
 	if resp.Status != 200 || !bytes.Equal(resp.Body, small) || resp.Header("Server") == "" {
 		t.Fatalf("small: %d %q, Server %q", resp.Status, resp.Body, resp.Header("Server"))
 	}
-	resp, err := clDo(t, rl, c, &evhttp.ClientRequest{Method: "HEAD", URL: base + "/large.bin"})
+	resp, err := clDo(t, rl, c, &evclient.Request{Method: "HEAD", URL: base + "/large.bin"})
 	if err != nil || resp.ContentLength != int64(len(large)) || len(resp.Body) != 0 {
 		t.Fatalf("HEAD: %v %+v", err, resp)
 	}
@@ -160,10 +160,10 @@ func TestClientNginx(t *testing.T) {
 	var resume eddy.Timer
 	ch := make(chan error, 1)
 	rl.Post(func() {
-		var call *evhttp.ClientCall
+		var call *evclient.Call
 		resume.Init(func(*eddy.Timer) { call.ResumeRead() }, time.Millisecond, 0)
-		call = c.Stream(&evhttp.ClientRequest{URL: base + "/large.bin"}, evhttp.ClientHandler{
-			OnBody: func(call *evhttp.ClientCall, p []byte) {
+		call = c.Stream(&evclient.Request{URL: base + "/large.bin"}, evclient.Handler{
+			OnBody: func(call *evclient.Call, p []byte) {
 				before := got.Len()
 				got.Write(p)
 				if got.Len()/(1<<20) != before/(1<<20) {
@@ -172,7 +172,7 @@ func TestClientNginx(t *testing.T) {
 					resume.Start(rl.Loop)
 				}
 			},
-			OnDone: func(_ *evhttp.ClientCall, err error) { resume.Stop(); ch <- err },
+			OnDone: func(_ *evclient.Call, err error) { resume.Stop(); ch <- err },
 		})
 	})
 	if err := <-ch; err != nil {
@@ -197,7 +197,7 @@ func TestClientNginx(t *testing.T) {
 	}
 
 	// Several at once, on several connections, with pipelining too.
-	for _, cfg := range []evhttp.ClientConfig{{MaxConnsPerHost: 3}, {MaxConnsPerHost: 2, Pipelining: true}} {
+	for _, cfg := range []evclient.Config{{MaxConnsPerHost: 3}, {MaxConnsPerHost: 2, Pipelining: true}} {
 		c := clNewClient(t, rl, &cfg)
 		const n = 20
 		results := make(chan error, n)
@@ -207,7 +207,7 @@ func TestClientNginx(t *testing.T) {
 				if i%5 == 0 {
 					url = base + "/large.bin"
 				}
-				c.Get(url, func(resp *evhttp.ClientResponse, err error) {
+				c.Get(url, func(resp *evclient.Response, err error) {
 					if err == nil && (i%5 == 0 && !bytes.Equal(resp.Body, large) || i%5 != 0 && !bytes.Equal(resp.Body, small)) {
 						err = fmt.Errorf("request %d: wrong body (%d bytes)", i, len(resp.Body))
 					}

@@ -1,4 +1,4 @@
-package evhttp
+package evclient
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ var clCRLF = []byte("\r\n")
 type clConn struct {
 	client *Client
 	host   *clHost
-	conn   *evnet.Conn // nil while a ClientDialFunc dials
+	conn   *evnet.Conn // nil while a DialFunc dials
 	addr   string      // the address dialled, for errors
 	state  uint8
 
@@ -58,14 +58,14 @@ type clConn struct {
 	served     int   // responses read
 
 	// Dialling.
-	dialFor    *ClientCall // the call the dial is for, while it wants it
-	hookDial   bool        // a ClientDialFunc is dialling
+	dialFor    *Call // the call the dial is for, while it wants it
+	hookDial   bool  // a DialFunc is dialling
 	cancelDial func() bool
 	timedOut   bool
 	dialTimer  eddy.Timer
 
-	calls  []*ClientCall
-	writer *ClientCall
+	calls  []*Call
+	writer *Call
 
 	parser h1.Parser
 	resp   h1.Response
@@ -78,7 +78,7 @@ type clConn struct {
 }
 
 // dial starts a new connection for call.
-func (h *clHost) dial(call *ClientCall) {
+func (h *clHost) dial(call *Call) {
 	c := h.client
 	cc := &clConn{client: c, host: h, state: clConnDialing, dialFor: call, addr: call.u.dialAddr()}
 	cc.parser.Limits = &c.limits
@@ -110,7 +110,7 @@ func (h *clHost) dial(call *ClientCall) {
 	}
 }
 
-// dialed is the ClientDialFunc's done callback.
+// dialed is the DialFunc's done callback.
 func (cc *clConn) dialed(conn *evnet.Conn, err error) {
 	cc.hookDial, cc.cancelDial = false, nil
 	if err != nil {
@@ -131,7 +131,7 @@ func (cc *clConn) onDialTimeout(*eddy.Timer) {
 		if cancel != nil {
 			cancel()
 		}
-		cc.dialFailed(ErrClientConnectTimeout)
+		cc.dialFailed(ErrConnectTimeout)
 		return
 	}
 	cc.conn.Abort() // OnClose, without OnOpen: dialFailed
@@ -154,9 +154,9 @@ func (cc *clConn) dialFailed(err error) {
 		case cc.abortErr != nil:
 			err = cc.abortErr
 		case cc.timedOut:
-			err = fmt.Errorf("%w: %s after %v", ErrClientConnectTimeout, cc.addr, c.cfg.ConnectTimeout)
+			err = fmt.Errorf("%w: %s after %v", ErrConnectTimeout, cc.addr, c.cfg.ConnectTimeout)
 		default:
-			err = fmt.Errorf("%w to %s: %w", ErrClientConnect, cc.addr, err)
+			err = fmt.Errorf("%w to %s: %w", ErrConnect, cc.addr, err)
 		}
 		call.finish(err)
 	}
@@ -177,7 +177,7 @@ func (cc *clConn) onOpen(conn *evnet.Conn) {
 }
 
 // front returns the call whose response is being read, or nil.
-func (cc *clConn) front() *ClientCall {
+func (cc *clConn) front() *Call {
 	if len(cc.calls) == 0 {
 		return nil
 	}
@@ -185,7 +185,7 @@ func (cc *clConn) front() *ClientCall {
 }
 
 // detach takes a call off the connection (which is then aborted).
-func (cc *clConn) detach(call *ClientCall) {
+func (cc *clConn) detach(call *Call) {
 	if i := slices.Index(cc.calls, call); i >= 0 {
 		cc.calls = slices.Delete(cc.calls, i, i+1)
 	}
@@ -205,12 +205,12 @@ func (cc *clConn) abort(err error) {
 		cc.abortErr = err
 	}
 	cc.host.unidle(cc)
-	if cc.conn == nil { // a ClientDialFunc is dialling
+	if cc.conn == nil { // a DialFunc is dialling
 		if cancel := cc.cancelDial; cancel != nil {
 			cc.hookDial, cc.cancelDial = false, nil
 			cancel()
 		}
-		cc.dialFailed(ErrClientClosed)
+		cc.dialFailed(ErrClosed)
 		return
 	}
 	cc.conn.Abort()
@@ -227,7 +227,7 @@ func (cc *clConn) shut() {
 }
 
 // startCall writes call's request on the connection.
-func (cc *clConn) startCall(call *ClientCall) {
+func (cc *clConn) startCall(call *Call) {
 	c := cc.client
 	call.state = clOnConn
 	call.conn = cc
@@ -269,12 +269,12 @@ func (cc *clConn) startCall(call *ClientCall) {
 
 // expects reports whether the request holds its body back for "100
 // Continue".
-func (call *ClientCall) expects() bool {
+func (call *Call) expects() bool {
 	return call.req.ExpectContinue && (call.req.StreamBody || len(call.req.Body) > 0)
 }
 
 // appendHead appends the request head of call to b.
-func (cc *clConn) appendHead(b []byte, call *ClientCall, expect bool) []byte {
+func (cc *clConn) appendHead(b []byte, call *Call, expect bool) []byte {
 	c := cc.client
 	req := &call.req
 	m := req.method()
@@ -331,7 +331,7 @@ func (cc *clConn) appendHead(b []byte, call *ClientCall, expect bool) []byte {
 
 // sendBody writes as much of call's body as the connection takes, and
 // ends the request when it is all written.
-func (cc *clConn) sendBody(call *ClientCall) {
+func (cc *clConn) sendBody(call *Call) {
 	for cc.writer == call && call.state == clOnConn && !cc.closing {
 		if !call.req.StreamBody {
 			body := call.req.Body
@@ -397,7 +397,7 @@ func (cc *clConn) writeChunk(p []byte) (int, error) {
 }
 
 // bodyDone ends the writing of call's request.
-func (cc *clConn) bodyDone(call *ClientCall) {
+func (cc *clConn) bodyDone(call *Call) {
 	c := cc.client
 	call.sent = true
 	cc.writer = nil
@@ -448,7 +448,7 @@ func (cc *clConn) onData(conn *evnet.Conn, p []byte) int {
 			}
 			cc.parser.Reset()
 			if err != nil {
-				call.fail(fmt.Errorf("%w: %w", ErrClientMalformed, err))
+				call.fail(fmt.Errorf("%w: %w", ErrMalformed, err))
 				return len(p)
 			}
 			head := p[used : used+n]
@@ -465,7 +465,7 @@ func (cc *clConn) onData(conn *evnet.Conn, p []byte) int {
 			return used
 		}
 		if err != nil {
-			call.fail(fmt.Errorf("%w: %w", ErrClientMalformed, err))
+			call.fail(fmt.Errorf("%w: %w", ErrMalformed, err))
 			return len(p)
 		}
 		used += n
@@ -488,13 +488,13 @@ func clIsRedirect(status int) bool {
 }
 
 // onHead handles a response head of call.
-func (cc *clConn) onHead(call *ClientCall, head []byte) {
+func (cc *clConn) onHead(call *Call, head []byte) {
 	c := cc.client
 	r := &cc.resp
 	if r.Status < 200 {
 		switch {
 		case r.Status == 101:
-			call.fail(fmt.Errorf("%w: unexpected 101 Switching Protocols", ErrClientMalformed))
+			call.fail(fmt.Errorf("%w: unexpected 101 Switching Protocols", ErrMalformed))
 		case r.Status == 100 && call.waitContinue:
 			call.waitContinue = false
 			call.expectDL = time.Time{}
@@ -525,7 +525,7 @@ func (cc *clConn) onHead(call *ClientCall, head []byte) {
 			call.discard, call.endErr = true, err
 		case follow && call.redirects >= c.cfg.MaxRedirects:
 			call.discard = true
-			call.endErr = fmt.Errorf("%w: stopped after %d", ErrClientTooManyRedirects, call.redirects)
+			call.endErr = fmt.Errorf("%w: stopped after %d", ErrTooManyRedirects, call.redirects)
 		case follow:
 			call.discard, call.next = true, &next
 		}
@@ -542,7 +542,7 @@ func (cc *clConn) onHead(call *ClientCall, head []byte) {
 			cl = 0
 		}
 		if cl > c.cfg.MaxBodyBytes {
-			call.fail(fmt.Errorf("%w: Content-Length %d", ErrClientBodyTooLarge, cl))
+			call.fail(fmt.Errorf("%w: Content-Length %d", ErrBodyTooLarge, cl))
 			return
 		}
 		// One allocation for the head and a body of known length (up to
@@ -562,13 +562,13 @@ func (cc *clConn) onHead(call *ClientCall, head []byte) {
 }
 
 // deliver hands a piece of body to the call.
-func (cc *clConn) deliver(call *ClientCall, p []byte) {
+func (cc *clConn) deliver(call *Call, p []byte) {
 	switch {
 	case call.discard:
 	case call.gather:
 		resp := &call.resp
 		if max := cc.client.cfg.MaxBodyBytes; int64(len(resp.Body))+int64(len(p)) > max {
-			call.fail(fmt.Errorf("%w (%d bytes)", ErrClientBodyTooLarge, max))
+			call.fail(fmt.Errorf("%w (%d bytes)", ErrBodyTooLarge, max))
 			return
 		}
 		resp.Body = append(resp.Body, p...)
@@ -580,7 +580,7 @@ func (cc *clConn) deliver(call *ClientCall, p []byte) {
 // responseDone ends the response of call, the front call: the connection
 // goes back to the pool (or closes), then the call ends or goes on to its
 // redirect.
-func (cc *clConn) responseDone(call *ClientCall) {
+func (cc *clConn) responseDone(call *Call) {
 	c := cc.client
 	cc.inBody = false
 	if !call.discard && len(cc.body.Trailers) > 0 {
@@ -608,7 +608,7 @@ func (cc *clConn) responseDone(call *ClientCall) {
 
 // complete ends a call whose response body ended: it follows the
 // redirect, or finishes.
-func (call *ClientCall) complete() {
+func (call *Call) complete() {
 	if call.next != nil {
 		call.redirect()
 		return
@@ -635,7 +635,7 @@ func (cc *clConn) onClose(conn *evnet.Conn, reason error) {
 	cc.calls, cc.writer = nil, nil
 	inBody := cc.inBody
 	cc.inBody = false
-	var retries []*ClientCall
+	var retries []*Call
 	for i, call := range calls {
 		if call.state != clOnConn || call.conn != cc {
 			continue
@@ -660,7 +660,7 @@ func (cc *clConn) onClose(conn *evnet.Conn, reason error) {
 			call.state = clQueued
 			retries = append(retries, call)
 		default:
-			call.finish(fmt.Errorf("%w: %w", ErrClientConnClosed, reason))
+			call.finish(fmt.Errorf("%w: %w", ErrConnClosed, reason))
 		}
 	}
 	if len(retries) > 0 {

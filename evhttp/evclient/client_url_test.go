@@ -1,4 +1,4 @@
-package evhttp
+package evclient
 
 import (
 	"errors"
@@ -36,18 +36,18 @@ func TestClientParseURL(t *testing.T) {
 		in   string
 		want error
 	}{
-		{"https://host/", ErrClientHTTPS},
-		{"ws://host/", ErrClientScheme},
-		{"host/path", ErrClientURL},
-		{"http://", ErrClientURL},
-		{"http://:80/", ErrClientURL},
-		{"http://host:0/", ErrClientURL},
-		{"http://host:65536/", ErrClientURL},
-		{"http://host:8x/", ErrClientURL},
-		{"http://[::1/", ErrClientURL},
-		{"http://[1.2.3.4]/", ErrClientURL},
-		{"http://ho st/", ErrClientURL},
-		{"http://host%41/", ErrClientURL},
+		{"https://host/", ErrHTTPS},
+		{"ws://host/", ErrScheme},
+		{"host/path", ErrURL},
+		{"http://", ErrURL},
+		{"http://:80/", ErrURL},
+		{"http://host:0/", ErrURL},
+		{"http://host:65536/", ErrURL},
+		{"http://host:8x/", ErrURL},
+		{"http://[::1/", ErrURL},
+		{"http://[1.2.3.4]/", ErrURL},
+		{"http://ho st/", ErrURL},
+		{"http://host%41/", ErrURL},
 	} {
 		if _, err := clParseURL(tt.in); !errors.Is(err, tt.want) {
 			t.Errorf("clParseURL(%q): %v, want %v", tt.in, err, tt.want)

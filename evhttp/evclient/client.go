@@ -1,10 +1,10 @@
-package evhttp
+package evclient
 
 // The HTTP/1.1 client.
 //
 // A Client belongs to one eddy Loop and does everything there: it dials,
 // writes requests, parses responses with package h1 and calls the program
-// back, with no goroutine and no lock. Each request is a ClientCall that
+// back, with no goroutine and no lock. Each request is a Call that
 // lives from Do (or Stream) until its last callback:
 //
 //	state        where the call is                           what ends it
@@ -40,137 +40,137 @@ import (
 	"github.com/eddyloop/eddy/evnet"
 )
 
-// Defaults of the ClientConfig fields.
+// Defaults of the Config fields.
 const (
-	// ClientDefaultMaxConnsPerHost is the default ClientConfig.MaxConnsPerHost.
-	ClientDefaultMaxConnsPerHost = 16
-	// ClientDefaultMaxIdleConns is the default ClientConfig.MaxIdleConns.
-	ClientDefaultMaxIdleConns = 128
-	// ClientDefaultIdleTimeout is the default ClientConfig.IdleTimeout, as
+	// DefaultMaxConnsPerHost is the default Config.MaxConnsPerHost.
+	DefaultMaxConnsPerHost = 16
+	// DefaultMaxIdleConns is the default Config.MaxIdleConns.
+	DefaultMaxIdleConns = 128
+	// DefaultIdleTimeout is the default Config.IdleTimeout, as
 	// net/http's DefaultTransport.
-	ClientDefaultIdleTimeout = 90 * time.Second
-	// ClientDefaultConnectTimeout is the default ClientConfig.ConnectTimeout.
-	ClientDefaultConnectTimeout = 30 * time.Second
-	// ClientDefaultExpectContinueTimeout is the default
-	// ClientConfig.ExpectContinueTimeout, as net/http's DefaultTransport.
-	ClientDefaultExpectContinueTimeout = time.Second
-	// ClientDefaultMaxRedirects is the default ClientConfig.MaxRedirects,
+	DefaultIdleTimeout = 90 * time.Second
+	// DefaultConnectTimeout is the default Config.ConnectTimeout.
+	DefaultConnectTimeout = 30 * time.Second
+	// DefaultExpectContinueTimeout is the default
+	// Config.ExpectContinueTimeout, as net/http's DefaultTransport.
+	DefaultExpectContinueTimeout = time.Second
+	// DefaultMaxRedirects is the default Config.MaxRedirects,
 	// as net/http's.
-	ClientDefaultMaxRedirects = 10
-	// ClientDefaultMaxBodyBytes is the default ClientConfig.MaxBodyBytes.
-	ClientDefaultMaxBodyBytes = 64 << 20
-	// ClientDefaultMaxPipeline is the default ClientConfig.MaxPipeline.
-	ClientDefaultMaxPipeline = 8
-	// ClientDefaultUserAgent is the User-Agent sent when neither the
-	// ClientConfig nor the request sets one.
-	ClientDefaultUserAgent = "eddy-evhttp/1.1"
+	DefaultMaxRedirects = 10
+	// DefaultMaxBodyBytes is the default Config.MaxBodyBytes.
+	DefaultMaxBodyBytes = 64 << 20
+	// DefaultMaxPipeline is the default Config.MaxPipeline.
+	DefaultMaxPipeline = 8
+	// DefaultUserAgent is the User-Agent sent when neither the
+	// Config nor the request sets one.
+	DefaultUserAgent = "eddy-evhttp/1.1"
 )
 
 // The errors of the client. The error given to a callback is a
-// *ClientError that names the request and wraps one of these (and the
+// *Error that names the request and wraps one of these (and the
 // cause beneath, such as an evnet or h1 error or an errno), so test them
 // with errors.Is.
 var (
-	// ErrClientClosed means the Client was closed: the request was
+	// ErrClosed means the Client was closed: the request was
 	// stopped, or made after Close.
-	ErrClientClosed = errors.New("evhttp: client closed")
-	// ErrClientURL means the URL is not an absolute http URL the client
+	ErrClosed = errors.New("evclient: client closed")
+	// ErrURL means the URL is not an absolute http URL the client
 	// can use.
-	ErrClientURL = errors.New("evhttp: invalid URL")
-	// ErrClientHTTPS means the URL (or a redirect) is https, which the
+	ErrURL = errors.New("evclient: invalid URL")
+	// ErrHTTPS means the URL (or a redirect) is https, which the
 	// client does not speak.
-	ErrClientHTTPS = errors.New("evhttp: https is not supported")
-	// ErrClientScheme means the URL has a scheme other than http.
-	ErrClientScheme = errors.New("evhttp: unsupported URL scheme")
-	// ErrClientRequest means the request itself is invalid: a method that
+	ErrHTTPS = errors.New("evclient: https is not supported")
+	// ErrScheme means the URL has a scheme other than http.
+	ErrScheme = errors.New("evclient: unsupported URL scheme")
+	// ErrRequest means the request itself is invalid: a method that
 	// is not a token, a header field name that is not a token, a value
 	// with control characters.
-	ErrClientRequest = errors.New("evhttp: invalid request")
-	// ErrClientConnect means the connection could not be made; the
+	ErrRequest = errors.New("evclient: invalid request")
+	// ErrConnect means the connection could not be made; the
 	// cause (refused, unreachable, a DNS error) is wrapped too.
-	ErrClientConnect = errors.New("evhttp: could not connect")
-	// ErrClientConnectTimeout means the connection was not made within
-	// ClientConfig.ConnectTimeout.
-	ErrClientConnectTimeout = errors.New("evhttp: connect timed out")
-	// ErrClientHeaderTimeout means the response head did not arrive
-	// within ClientConfig.HeaderTimeout of the request being sent.
-	ErrClientHeaderTimeout = errors.New("evhttp: timed out waiting for the response head")
-	// ErrClientTimeout means the whole request (redirects included) took
-	// longer than ClientConfig.Timeout.
-	ErrClientTimeout = errors.New("evhttp: request timed out")
-	// ErrClientConnClosed means the connection closed (or failed) before
+	ErrConnect = errors.New("evclient: could not connect")
+	// ErrConnectTimeout means the connection was not made within
+	// Config.ConnectTimeout.
+	ErrConnectTimeout = errors.New("evclient: connect timed out")
+	// ErrHeaderTimeout means the response head did not arrive
+	// within Config.HeaderTimeout of the request being sent.
+	ErrHeaderTimeout = errors.New("evclient: timed out waiting for the response head")
+	// ErrTimeout means the whole request (redirects included) took
+	// longer than Config.Timeout.
+	ErrTimeout = errors.New("evclient: request timed out")
+	// ErrConnClosed means the connection closed (or failed) before
 	// the response was complete; the evnet reason is wrapped too.
-	ErrClientConnClosed = errors.New("evhttp: connection closed before the response was complete")
-	// ErrClientMalformed means the response could not be parsed; the h1
+	ErrConnClosed = errors.New("evclient: connection closed before the response was complete")
+	// ErrMalformed means the response could not be parsed; the h1
 	// error is wrapped too. The connection is closed.
-	ErrClientMalformed = errors.New("evhttp: malformed response")
-	// ErrClientBodyTooLarge means a body gathered by Do grew past
-	// ClientConfig.MaxBodyBytes.
-	ErrClientBodyTooLarge = errors.New("evhttp: response body larger than MaxBodyBytes")
-	// ErrClientTooManyRedirects means the redirects went on past
-	// ClientConfig.MaxRedirects.
-	ErrClientTooManyRedirects = errors.New("evhttp: too many redirects")
-	// ErrClientRedirect means a redirect's Location could not be used.
-	ErrClientRedirect = errors.New("evhttp: bad redirect")
-	// ErrClientBodyClosed is returned by ClientCall.Write after CloseBody.
-	ErrClientBodyClosed = errors.New("evhttp: write after the request body was closed")
-	// ErrClientNotStreaming is returned by ClientCall.Write and CloseBody
-	// for a request whose ClientRequest.StreamBody is false.
-	ErrClientNotStreaming = errors.New("evhttp: request body is not streamed")
-	// ErrClientDone is returned by ClientCall.Write and CloseBody once the
+	ErrMalformed = errors.New("evclient: malformed response")
+	// ErrBodyTooLarge means a body gathered by Do grew past
+	// Config.MaxBodyBytes.
+	ErrBodyTooLarge = errors.New("evclient: response body larger than MaxBodyBytes")
+	// ErrTooManyRedirects means the redirects went on past
+	// Config.MaxRedirects.
+	ErrTooManyRedirects = errors.New("evclient: too many redirects")
+	// ErrRedirect means a redirect's Location could not be used.
+	ErrRedirect = errors.New("evclient: bad redirect")
+	// ErrBodyClosed is returned by Call.Write after CloseBody.
+	ErrBodyClosed = errors.New("evclient: write after the request body was closed")
+	// ErrNotStreaming is returned by Call.Write and CloseBody
+	// for a request whose Request.StreamBody is false.
+	ErrNotStreaming = errors.New("evclient: request body is not streamed")
+	// ErrDone is returned by Call.Write and CloseBody once the
 	// call has ended (or was canceled).
-	ErrClientDone = errors.New("evhttp: request already ended")
+	ErrDone = errors.New("evclient: request already ended")
 )
 
-// ClientError is the error a request reports: the method and URL of the
+// Error is the error a request reports: the method and URL of the
 // request (of the hop that failed, after redirects) and the reason, which
-// wraps one of the ErrClient variables and often a cause beneath it.
-type ClientError struct {
+// wraps one of the Err variables and often a cause beneath it.
+type Error struct {
 	// Method and URL are the request's, at the hop that failed.
 	Method, URL string
 	// Err is the reason.
 	Err error
 }
 
-// Error returns "evhttp: METHOD URL: REASON".
-func (e *ClientError) Error() string {
-	return "evhttp: " + e.Method + " " + e.URL + ": " + strings.TrimPrefix(e.Err.Error(), "evhttp: ")
+// Error returns "evclient: METHOD URL: REASON".
+func (e *Error) Error() string {
+	return "evclient: " + e.Method + " " + e.URL + ": " + strings.TrimPrefix(e.Err.Error(), "evclient: ")
 }
 
 // Unwrap returns the reason, for errors.Is and errors.As.
-func (e *ClientError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
-// ClientDialFunc connects to hostport ("name:port") for a Client, which
+// DialFunc connects to hostport ("name:port") for a Client, which
 // uses it for URLs whose host is a name. It has the contract of evdns.Dial,
 // which is what it is meant to wrap (Happy Eyeballs over the loop's
 // resolver): done runs once on the loop, with the connection before the
 // connection's OnOpen, or with an error and a nil connection; h serves the
 // connection; cancel stops the dial, after which done never runs. done may
 // run before the function returns. timeout bounds the dial (the Client
-// also enforces ClientConfig.ConnectTimeout on its own).
+// also enforces Config.ConnectTimeout on its own).
 //
 // The usual value, for a *evdns.Resolver r:
 //
 //	func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) func() bool {
 //		return evdns.Dial(r, "tcp", hostport, timeout, h, done).Cancel
 //	}
-type ClientDialFunc func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) (cancel func() bool)
+type DialFunc func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) (cancel func() bool)
 
-// ClientConfig holds the settings of a Client. The zero value (or a nil
-// *ClientConfig) is the default of every field; it is copied by NewClient.
-type ClientConfig struct {
+// Config holds the settings of a Client. The zero value (or a nil
+// *Config) is the default of every field; it is copied by New.
+type Config struct {
 	// MaxConnsPerHost bounds the connections to one host (scheme, host
 	// and port), dialling, busy and idle together (default
-	// ClientDefaultMaxConnsPerHost). Requests beyond it wait, in order,
+	// DefaultMaxConnsPerHost). Requests beyond it wait, in order,
 	// for a connection of the host to come free.
 	MaxConnsPerHost int
 	// MaxIdleConns bounds the idle connections kept over all hosts
-	// (default ClientDefaultMaxIdleConns); the least recently used one is
+	// (default DefaultMaxIdleConns); the least recently used one is
 	// closed to make room. MaxIdleConnsPerHost bounds those of one host
 	// (default MaxConnsPerHost). A negative value keeps none.
 	MaxIdleConns, MaxIdleConnsPerHost int
 	// IdleTimeout closes a connection that stayed idle that long (default
-	// ClientDefaultIdleTimeout; negative: never).
+	// DefaultIdleTimeout; negative: never).
 	IdleTimeout time.Duration
 	// DisableKeepAlives sends "Connection: close" and uses each connection
 	// for one request.
@@ -183,10 +183,10 @@ type ClientConfig struct {
 	// "Connection: close". Off by default, as in every browser.
 	Pipelining bool
 	// MaxPipeline bounds the requests in flight on one connection with
-	// Pipelining (default ClientDefaultMaxPipeline).
+	// Pipelining (default DefaultMaxPipeline).
 	MaxPipeline int
 	// ConnectTimeout bounds a connect, name resolution included (default
-	// ClientDefaultConnectTimeout; negative: none).
+	// DefaultConnectTimeout; negative: none).
 	ConnectTimeout time.Duration
 	// HeaderTimeout bounds the wait for the response head once the whole
 	// request is written (zero: none), as net/http's
@@ -196,27 +196,27 @@ type ClientConfig struct {
 	// redirects and retries included (zero: none).
 	Timeout time.Duration
 	// ExpectContinueTimeout is how long a request with
-	// ClientRequest.ExpectContinue waits for "100 Continue" before it
-	// sends its body anyway (default ClientDefaultExpectContinueTimeout).
+	// Request.ExpectContinue waits for "100 Continue" before it
+	// sends its body anyway (default DefaultExpectContinueTimeout).
 	ExpectContinueTimeout time.Duration
 	// MaxRedirects is the number of redirects followed before a request
-	// fails with ErrClientTooManyRedirects (default
-	// ClientDefaultMaxRedirects); negative means redirects are not
+	// fails with ErrTooManyRedirects (default
+	// DefaultMaxRedirects); negative means redirects are not
 	// followed but delivered as the response.
 	MaxRedirects int
 	// MaxBodyBytes bounds a body gathered by Do (default
-	// ClientDefaultMaxBodyBytes); Stream has no limit.
+	// DefaultMaxBodyBytes); Stream has no limit.
 	MaxBodyBytes int64
 	// MaxHeaderBytes bounds a response head (default package h1's 64 KiB).
 	MaxHeaderBytes int
 	// UserAgent is the User-Agent of requests that set none (default
-	// ClientDefaultUserAgent; "-" sends none).
+	// DefaultUserAgent; "-" sends none).
 	UserAgent string
-	// Dial connects to hosts given by name (see ClientDialFunc). Literal
+	// Dial connects to hosts given by name (see DialFunc). Literal
 	// addresses are dialled directly with evnet. Without it, host names
 	// are resolved with Resolver and connected to with evdns.Dial (Happy
 	// Eyeballs).
-	Dial ClientDialFunc
+	Dial DialFunc
 	// Resolver resolves host names when Dial is nil. Without it, the
 	// Client makes its own evdns.Resolver on its loop when it first needs
 	// one, configured from the system's resolv.conf and hosts file (read
@@ -227,37 +227,37 @@ type ClientConfig struct {
 	Conn evnet.ConnConfig
 }
 
-func (cfg ClientConfig) withDefaults() ClientConfig {
+func (cfg Config) withDefaults() Config {
 	if cfg.MaxConnsPerHost <= 0 {
-		cfg.MaxConnsPerHost = ClientDefaultMaxConnsPerHost
+		cfg.MaxConnsPerHost = DefaultMaxConnsPerHost
 	}
 	if cfg.MaxIdleConns == 0 {
-		cfg.MaxIdleConns = ClientDefaultMaxIdleConns
+		cfg.MaxIdleConns = DefaultMaxIdleConns
 	}
 	if cfg.MaxIdleConnsPerHost == 0 {
 		cfg.MaxIdleConnsPerHost = cfg.MaxConnsPerHost
 	}
 	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = ClientDefaultIdleTimeout
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.MaxPipeline <= 0 {
-		cfg.MaxPipeline = ClientDefaultMaxPipeline
+		cfg.MaxPipeline = DefaultMaxPipeline
 	}
 	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = ClientDefaultConnectTimeout
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	if cfg.ExpectContinueTimeout <= 0 {
-		cfg.ExpectContinueTimeout = ClientDefaultExpectContinueTimeout
+		cfg.ExpectContinueTimeout = DefaultExpectContinueTimeout
 	}
 	if cfg.MaxRedirects == 0 {
-		cfg.MaxRedirects = ClientDefaultMaxRedirects
+		cfg.MaxRedirects = DefaultMaxRedirects
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = ClientDefaultMaxBodyBytes
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	switch cfg.UserAgent {
 	case "":
-		cfg.UserAgent = ClientDefaultUserAgent
+		cfg.UserAgent = DefaultUserAgent
 	case "-":
 		cfg.UserAgent = ""
 	}
@@ -265,8 +265,8 @@ func (cfg ClientConfig) withDefaults() ClientConfig {
 	return cfg
 }
 
-// ClientStats are a Client's counters.
-type ClientStats struct {
+// Stats are a Client's counters.
+type Stats struct {
 	// Requests counts the requests written: every hop of a redirect and
 	// every retry counts.
 	Requests uint64
@@ -298,11 +298,11 @@ type ClientStats struct {
 // connection does: CloseIdle or Close lets it return.
 type Client struct {
 	loop   *eddy.Loop
-	cfg    ClientConfig
+	cfg    Config
 	own    *evdns.Resolver // the Resolver the Client made, if any
 	hosts  map[string]*clHost
 	closed bool
-	stats  ClientStats
+	stats  Stats
 	limits h1.Limits // the response parsers'
 	// The idle connections of every host, least recently used first:
 	// where MaxIdleConns takes from.
@@ -310,9 +310,9 @@ type Client struct {
 	idle               int
 }
 
-// NewClient returns a Client on the loop l with the configuration cfg (nil
+// New returns a Client on the loop l with the configuration cfg (nil
 // for the defaults). It must be called on l's goroutine or before l runs.
-func NewClient(l *eddy.Loop, cfg *ClientConfig) *Client {
+func New(l *eddy.Loop, cfg *Config) *Client {
 	c := &Client{loop: l, hosts: make(map[string]*clHost)}
 	if cfg != nil {
 		c.cfg = *cfg
@@ -350,14 +350,14 @@ func (c *Client) dial(hostport string, timeout time.Duration, h evnet.Handler, d
 func (c *Client) Loop() *eddy.Loop { return c.loop }
 
 // Get is Do for a GET request of url.
-func (c *Client) Get(url string, done func(resp *ClientResponse, err error)) *ClientCall {
-	return c.Do(&ClientRequest{URL: url}, done)
+func (c *Client) Get(url string, done func(resp *Response, err error)) *Call {
+	return c.Do(&Request{URL: url}, done)
 }
 
 // Do sends req and calls done once, on the loop, with the final response
 // (redirects followed, 1xx responses skipped) and its whole body in
-// ClientResponse.Body, at most ClientConfig.MaxBodyBytes of it, or with a
-// nil response and a *ClientError. The ClientRequest is copied: the
+// Response.Body, at most Config.MaxBodyBytes of it, or with a
+// nil response and a *Error. The Request is copied: the
 // program may reuse it once Do returns, but not the bytes of its Body,
 // which are sent from where they are (and sent again on a retry or a
 // 307/308 redirect).
@@ -365,8 +365,8 @@ func (c *Client) Get(url string, done func(resp *ClientResponse, err error)) *Cl
 // An error found at once (a bad URL, a closed Client) calls done before
 // Do returns, which then returns nil; otherwise Do returns the call,
 // which may be canceled or, for a streamed body, written to.
-func (c *Client) Do(req *ClientRequest, done func(resp *ClientResponse, err error)) *ClientCall {
-	call := &ClientCall{client: c, gather: true, done: done}
+func (c *Client) Do(req *Request, done func(resp *Response, err error)) *Call {
+	call := &Call{client: c, gather: true, done: done}
 	return c.start(call, req)
 }
 
@@ -378,16 +378,16 @@ func (c *Client) Do(req *ClientRequest, done func(resp *ClientResponse, err erro
 //
 // An error found at once calls h.OnDone before Stream returns, which then
 // returns nil.
-func (c *Client) Stream(req *ClientRequest, h ClientHandler) *ClientCall {
-	call := &ClientCall{client: c, h: h}
+func (c *Client) Stream(req *Request, h Handler) *Call {
+	call := &Call{client: c, h: h}
 	return c.start(call, req)
 }
 
-func (c *Client) start(call *ClientCall, req *ClientRequest) *ClientCall {
+func (c *Client) start(call *Call, req *Request) *Call {
 	call.req = *req
 	call.timer.Init(clCallTimer, 0, 0)
 	if c.closed {
-		call.finish(ErrClientClosed)
+		call.finish(ErrClosed)
 		return nil
 	}
 	if err := call.prepare(); err != nil {
@@ -406,7 +406,7 @@ func (c *Client) start(call *ClientCall, req *ClientRequest) *ClientCall {
 }
 
 // Stats returns the Client's counters.
-func (c *Client) Stats() ClientStats {
+func (c *Client) Stats() Stats {
 	s := c.stats
 	s.Idle = c.idle
 	for _, h := range c.hosts {
@@ -428,7 +428,7 @@ func (c *Client) CloseIdle() {
 }
 
 // Close stops the Client: the requests waiting or in flight fail with
-// ErrClientClosed (their callbacks run), every connection is closed, and
+// ErrClosed (their callbacks run), every connection is closed, and
 // later requests fail at once. Closing a closed Client does nothing.
 func (c *Client) Close() {
 	if c.closed {
@@ -441,16 +441,16 @@ func (c *Client) Close() {
 	c.CloseIdle()
 	for _, h := range c.hosts {
 		for h.queued() > 0 {
-			h.pop().finish(ErrClientClosed)
+			h.pop().finish(ErrClosed)
 		}
 		for _, cc := range slices.Clone(h.open) {
-			cc.abort(ErrClientClosed)
+			cc.abort(ErrClosed)
 		}
 	}
 }
 
-// ClientRequest is a request to send with Client.Do or Client.Stream.
-type ClientRequest struct {
+// Request is a request to send with Client.Do or Client.Stream.
+type Request struct {
 	// Method is the request method; "" means GET.
 	Method string
 	// URL is the absolute http URL to request: "http://host[:port]/path?query".
@@ -459,7 +459,7 @@ type ClientRequest struct {
 	// Header holds the header fields to send. Host, Content-Length,
 	// Transfer-Encoding and Trailer are set by the client and ignored here;
 	// "Connection: close" is honoured; User-Agent overrides
-	// ClientConfig.UserAgent (an empty one sends none).
+	// Config.UserAgent (an empty one sends none).
 	Header http.Header
 	// Host, if set, is sent as the Host header instead of the URL's host.
 	Host string
@@ -467,20 +467,20 @@ type ClientRequest struct {
 	// PATCH without a body send "Content-Length: 0".
 	Body []byte
 	// StreamBody makes the body streamed, with the chunked transfer coding:
-	// the program writes it with ClientCall.Write, pacing itself with
-	// ClientCall.Full and ClientHandler.OnWrite, and ends it with
-	// ClientCall.CloseBody. Body is ignored then. A streamed body cannot
+	// the program writes it with Call.Write, pacing itself with
+	// Call.Full and Handler.OnWrite, and ends it with
+	// Call.CloseBody. Body is ignored then. A streamed body cannot
 	// be sent twice, so such a request is neither retried nor pipelined,
 	// and a 307 or 308 answer to it is delivered rather than followed.
 	StreamBody bool
 	// ExpectContinue sends "Expect: 100-continue" and holds the body back
 	// until the server answers "100 Continue", or for
-	// ClientConfig.ExpectContinueTimeout. A final answer that comes
+	// Config.ExpectContinueTimeout. A final answer that comes
 	// first is delivered, and the body is never sent.
 	ExpectContinue bool
 }
 
-func (r *ClientRequest) method() string {
+func (r *Request) method() string {
 	if r.Method == "" {
 		return "GET"
 	}
@@ -489,7 +489,7 @@ func (r *ClientRequest) method() string {
 
 // idempotent reports whether the request may be sent twice (RFC 9110
 // §9.2.2; an Idempotency-Key header counts, as in net/http).
-func (r *ClientRequest) idempotent() bool {
+func (r *Request) idempotent() bool {
 	switch r.method() {
 	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
 		return true
@@ -507,9 +507,9 @@ func (r *ClientRequest) idempotent() bool {
 
 // replayable reports whether the request can be sent again: idempotent,
 // with no body or a body given as bytes.
-func (r *ClientRequest) replayable() bool { return r.idempotent() && !r.StreamBody }
+func (r *Request) replayable() bool { return r.idempotent() && !r.StreamBody }
 
-// ClientHandler holds the callbacks of Client.Stream. Every field may be
+// Handler holds the callbacks of Client.Stream. Every field may be
 // nil. They run on the loop's goroutine, in this order:
 //
 //	callback     when                                                 how often
@@ -522,24 +522,24 @@ func (r *ClientRequest) replayable() bool { return r.idempotent() && !r.StreamBo
 //
 // OnWrite may still run after OnResponse when the server answers before
 // the body is sent. A canceled call gets no further callback.
-type ClientHandler struct {
+type Handler struct {
 	// OnWrite asks for more of a streamed request body (see
-	// ClientRequest.StreamBody): it runs when the request head is on the
+	// Request.StreamBody): it runs when the request head is on the
 	// connection (after "100 Continue" with ExpectContinue), and again
 	// each time the connection's output queue drains after Full. It
 	// writes with call.Write until call.Full reports true, or ends the
 	// body with call.CloseBody; it may also write nothing and let the
 	// program write later, from any callback on the loop.
-	OnWrite func(call *ClientCall)
+	OnWrite func(call *Call)
 	// OnResponse runs with the head of the final response. The
-	// ClientResponse stays valid after the call ends.
-	OnResponse func(call *ClientCall, resp *ClientResponse)
+	// Response stays valid after the call ends.
+	OnResponse func(call *Call, resp *Response)
 	// OnBody receives a piece of the response body. p is only valid during
 	// the call (it is the connection's read buffer): copy what must be
 	// kept. call.PauseRead stops the delivery (backpressure: the
 	// server is slowed down) until call.ResumeRead.
-	OnBody func(call *ClientCall, p []byte)
+	OnBody func(call *Call, p []byte)
 	// OnDone runs exactly once when the call ends: with nil after the whole
-	// body was delivered, or with a *ClientError.
-	OnDone func(call *ClientCall, err error)
+	// body was delivered, or with a *Error.
+	OnDone func(call *Call, err error)
 }

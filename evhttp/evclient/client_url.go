@@ -1,4 +1,4 @@
-package evhttp
+package evclient
 
 import (
 	"fmt"
@@ -23,19 +23,19 @@ type clURL struct {
 }
 
 // clParseURL parses an absolute http URL. https and other schemes are
-// refused with ErrClientHTTPS and ErrClientScheme.
+// refused with ErrHTTPS and ErrScheme.
 func clParseURL(raw string) (clURL, error) {
 	var u clURL
 	i := strings.Index(raw, "://")
 	if i <= 0 {
-		return u, fmt.Errorf("%w %q: not an absolute http URL", ErrClientURL, raw)
+		return u, fmt.Errorf("%w %q: not an absolute http URL", ErrURL, raw)
 	}
 	switch scheme := raw[:i]; {
 	case strings.EqualFold(scheme, "http"):
 	case strings.EqualFold(scheme, "https"):
-		return u, fmt.Errorf("%w: %q", ErrClientHTTPS, raw)
+		return u, fmt.Errorf("%w: %q", ErrHTTPS, raw)
 	default:
-		return u, fmt.Errorf("%w %q in %q", ErrClientScheme, scheme, raw)
+		return u, fmt.Errorf("%w %q in %q", ErrScheme, scheme, raw)
 	}
 	rest := raw[i+3:]
 	if j := strings.IndexByte(rest, '#'); j >= 0 {
@@ -50,7 +50,7 @@ func clParseURL(raw string) (clURL, error) {
 	if at := strings.LastIndexByte(auth, '@'); at >= 0 {
 		ui, err := url.PathUnescape(auth[:at])
 		if err != nil {
-			return u, fmt.Errorf("%w %q: bad userinfo", ErrClientURL, raw)
+			return u, fmt.Errorf("%w %q: bad userinfo", ErrURL, raw)
 		}
 		u.userinfo = ui
 		auth = auth[at+1:]
@@ -59,7 +59,7 @@ func clParseURL(raw string) (clURL, error) {
 	if strings.HasPrefix(auth, "[") {
 		k := strings.IndexByte(auth, ']')
 		if k < 0 {
-			return u, fmt.Errorf("%w %q: missing ']' in host", ErrClientURL, raw)
+			return u, fmt.Errorf("%w %q: missing ']' in host", ErrURL, raw)
 		}
 		host = auth[1:k]
 		switch after := auth[k+1:]; {
@@ -67,24 +67,24 @@ func clParseURL(raw string) (clURL, error) {
 		case after[0] == ':':
 			port = after[1:]
 		default:
-			return u, fmt.Errorf("%w %q: bad host", ErrClientURL, raw)
+			return u, fmt.Errorf("%w %q: bad host", ErrURL, raw)
 		}
 		a, err := netip.ParseAddr(host)
 		if err != nil || !a.Is6() {
-			return u, fmt.Errorf("%w %q: bad IPv6 address", ErrClientURL, raw)
+			return u, fmt.Errorf("%w %q: bad IPv6 address", ErrURL, raw)
 		}
 		u.ip = a
 	} else if k := strings.LastIndexByte(auth, ':'); k >= 0 {
 		host, port = auth[:k], auth[k+1:]
 	}
 	if host == "" {
-		return u, fmt.Errorf("%w %q: missing host", ErrClientURL, raw)
+		return u, fmt.Errorf("%w %q: missing host", ErrURL, raw)
 	}
 	if !u.ip.IsValid() {
 		for i := 0; i < len(host); i++ {
 			c := host[i]
 			if c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}%/", c) >= 0 {
-				return u, fmt.Errorf("%w %q: bad host", ErrClientURL, raw)
+				return u, fmt.Errorf("%w %q: bad host", ErrURL, raw)
 			}
 		}
 		if strings.Trim(host, "0123456789.") == "" { // else ParseAddr's error would allocate
@@ -100,12 +100,12 @@ func clParseURL(raw string) (clURL, error) {
 		n := 0
 		for i := 0; i < len(port); i++ {
 			if port[i] < '0' || port[i] > '9' || n > 65535 {
-				return u, fmt.Errorf("%w %q: bad port", ErrClientURL, raw)
+				return u, fmt.Errorf("%w %q: bad port", ErrURL, raw)
 			}
 			n = n*10 + int(port[i]-'0')
 		}
 		if n == 0 || n > 65535 {
-			return u, fmt.Errorf("%w %q: bad port", ErrClientURL, raw)
+			return u, fmt.Errorf("%w %q: bad port", ErrURL, raw)
 		}
 		if port == "80" {
 			explicit = false
@@ -188,7 +188,7 @@ func clEscapeTarget(t string) string {
 // followed when the body cannot be sent again (a streamed one). It returns
 // follow false when the response is to be delivered as it is (no Location,
 // or a 307/308 with a body that cannot be replayed).
-func clRedirect(req *ClientRequest, status int, location string) (next ClientRequest, follow bool, err error) {
+func clRedirect(req *Request, status int, location string) (next Request, follow bool, err error) {
 	includeBody := false
 	method := req.method()
 	switch status {
@@ -209,14 +209,14 @@ func clRedirect(req *ClientRequest, status int, location string) (next ClientReq
 	}
 	base, err := url.Parse(req.URL)
 	if err != nil {
-		return next, false, fmt.Errorf("%w: %v", ErrClientRedirect, err)
+		return next, false, fmt.Errorf("%w: %v", ErrRedirect, err)
 	}
 	to, err := base.Parse(location)
 	if err != nil {
-		return next, false, fmt.Errorf("%w %q: %v", ErrClientRedirect, location, err)
+		return next, false, fmt.Errorf("%w %q: %v", ErrRedirect, location, err)
 	}
 	to.Fragment, to.RawFragment = "", ""
-	next = ClientRequest{Method: method, URL: to.String(), ExpectContinue: req.ExpectContinue && includeBody}
+	next = Request{Method: method, URL: to.String(), ExpectContinue: req.ExpectContinue && includeBody}
 	if includeBody {
 		next.Body = req.Body
 	}
