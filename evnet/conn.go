@@ -1,10 +1,14 @@
 package evnet
 
+// The Conn type and its life: the handler and the flags, opening
+// (accepted, adopted, dialled), the readiness callback that dispatches to
+// the read and write paths, closing (Close, CloseWrite, Abort, errors) and
+// the socket options. The read path is in read.go, the write path in
+// write.go (and sendfile.go), the timeouts in timeout.go.
+
 import (
 	"fmt"
-	"math"
 	"net/netip"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -77,9 +81,6 @@ const (
 	fHandler                       // x.h replaces sh.h (SetHandler)
 	fEOFDue                        // the peer's EOF, to report to a handler set after it came
 )
-
-// notReading are the flags under which a connection does not read.
-const notReading = fClosed | fClosing | fPaused | fEOF | fConnecting
 
 // Conn is a stream connection (TCP, Unix, or an adopted descriptor) on a
 // loop. Its methods must be called on the loop's goroutine. A Conn holds
@@ -162,45 +163,6 @@ func (c *Conn) handler() *Handler {
 	return &c.sh.h
 }
 
-// input returns the unconsumed input.
-func (c *Conn) input() []byte {
-	if c.x == nil {
-		return nil
-	}
-	return c.x.in
-}
-
-// outq is the output queue of a connection while it has one.
-type outq struct {
-	bufs [][]byte // bufs[0] is the next to send
-	n    int      // bytes queued in bufs (what MaxBuffered bounds)
-	// File regions queued with SendFile, in order, and where they sit
-	// among bufs (see sendfile.go).
-	files []*fileRegion
-	fileN int64 // bytes of the file regions not sent yet
-	tail  int   // buffers queued after the last region
-}
-
-// timing holds the timeouts of a connection, and its links in the loop's
-// timing wheel. Times are nanoseconds since loopState.base.
-type timing struct {
-	idle, wto  int64
-	lastRead   int64
-	lastWrite  int64
-	connDL     int64 // dial deadline, or -1
-	alarm      int64 // SetTimer's time, or -1
-	prev, next *Conn
-	// at is the tick whose slot holds the connection (slot at%wheelSlots),
-	// -1 when it is not in the wheel, tslotBusy while onTick has it.
-	at int64
-}
-
-// minChunk is the smallest chunk of the output queue.
-const minChunk = 16 << 10
-
-// maxIovecs bounds the buffers of one writev.
-const maxIovecs = 64
-
 func newConn(sh *shared, fd int) *Conn {
 	c := &Conn{sh: sh}
 	c.w.Init(connIO, fd, eddy.Read)
@@ -227,74 +189,6 @@ func (c *Conn) start(events eddy.Events) error {
 		c.sh.ls.schedule(c)
 	}
 	return nil
-}
-
-func (c *Conn) timing() *timing {
-	if c.tm == nil {
-		now := c.sh.ls.now()
-		c.tm = &timing{lastRead: now, lastWrite: now, connDL: -1, alarm: -1, at: -1}
-	}
-	return c.tm
-}
-
-// deadline returns c's earliest deadline, or -1.
-func (c *Conn) deadline() int64 {
-	dl := c.failAt()
-	if c.tm != nil && c.flags&fClosed == 0 {
-		if a := c.tm.alarm; a >= 0 && (dl < 0 || a < dl) {
-			dl = a
-		}
-	}
-	return dl
-}
-
-// failAt returns when c times out (dial, idle or write timeout), or -1.
-func (c *Conn) failAt() int64 {
-	t := c.tm
-	if t == nil || c.flags&fClosed != 0 {
-		return -1
-	}
-	dl := int64(-1)
-	earliest := func(d int64) {
-		if dl < 0 || d < dl {
-			dl = d
-		}
-	}
-	if c.flags&fConnecting != 0 {
-		if t.connDL >= 0 {
-			earliest(t.connDL)
-		}
-		return dl
-	}
-	if t.idle > 0 {
-		earliest(t.lastRead + t.idle)
-	}
-	if t.wto > 0 && c.q != nil {
-		earliest(t.lastWrite + t.wto)
-	}
-	return dl
-}
-
-// expire is the wheel's verdict on c, now: it fails with ErrTimeout if
-// one of its timeouts has passed, else its SetTimer time, if come, rings.
-func (c *Conn) expire(now int64) {
-	if dl := c.failAt(); dl >= 0 && dl <= now {
-		c.fail(ErrTimeout)
-		return
-	}
-	t := c.tm
-	if c.closed() || t.alarm < 0 || t.alarm > now {
-		return
-	}
-	t.alarm = -1
-	f := c.handler().OnTimer
-	if f == nil {
-		c.fail(ErrTimeout)
-		return
-	}
-	c.flags |= fInCb
-	f(c)
-	c.leave()
 }
 
 func (c *Conn) closed() bool { return c.flags&fClosed != 0 }
@@ -389,25 +283,6 @@ func (c *Conn) onIO(ev eddy.Events) {
 	}
 }
 
-// redeliver gives OnData the input left unconsumed again (ResumeRead,
-// SetHandler), then reports an EOF due to a new handler.
-func (c *Conn) redeliver() {
-	c.flags &^= fRedeliver
-	if len(c.input()) > 0 {
-		c.deliver(nil)
-	}
-	// Not if OnData paused, closed, or asked for another round.
-	if c.flags&fEOFDue != 0 && c.flags&(fClosed|fClosing|fPaused|fRedeliver) == 0 {
-		c.flags &^= fEOFDue
-		c.reportEOF()
-	}
-}
-
-// reading reports whether c wants to read.
-func (c *Conn) reading() bool {
-	return c.flags&notReading == 0
-}
-
 // interest sets the watcher's events from c's state.
 func (c *Conn) interest() {
 	if c.closed() {
@@ -423,71 +298,6 @@ func (c *Conn) interest() {
 	c.w.Modify(ev)
 }
 
-func (c *Conn) readSome() {
-	ls := c.sh.ls
-	buf := ls.readBuf()
-	for range maxReadsPerEvent {
-		if c.flags&(notReading|fRedeliver) != 0 {
-			return // fRedeliver: the input left goes first (ResumeRead, SetHandler)
-		}
-		n, err := rawRead(c.w.Fd(), buf)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return
-		case err != nil:
-			c.fail(reason("read", err))
-			return
-		case n == 0:
-			c.eof()
-			return
-		}
-		if c.tm != nil {
-			c.tm.lastRead = ls.now()
-		}
-		c.deliver(buf[:n])
-		if n < len(buf) {
-			return // most likely all there was; level-triggered if not
-		}
-	}
-}
-
-// deliver gives OnData the unconsumed input followed by p, and keeps
-// what it leaves.
-func (c *Conn) deliver(p []byte) {
-	data := p
-	if in := c.input(); len(in) > 0 {
-		if len(in)+len(p) > c.sh.o.MaxBuffered {
-			c.fail(ErrOverflow)
-			return
-		}
-		c.x.in = append(in, p...)
-		data = c.x.in
-	}
-	k := len(data)
-	if f := c.handler().OnData; f != nil {
-		c.flags |= fInCb
-		k = f(c, data)
-		c.leave()
-		k = min(max(k, 0), len(data))
-	}
-	if c.closed() {
-		return
-	}
-	rest := data[k:]
-	switch in := c.input(); {
-	case len(rest) == 0:
-		if in != nil {
-			c.x.in = nil
-		}
-	case len(in) > 0:
-		c.x.in = in[:copy(in, rest)]
-	default:
-		c.extra().in = append(make([]byte, 0, max(len(rest), 512)), rest...)
-	}
-}
-
 // leave ends a callback of c's, and runs OnClose if c closed meanwhile.
 func (c *Conn) leave() {
 	c.flags &^= fInCb
@@ -496,264 +306,6 @@ func (c *Conn) leave() {
 		c.callClose()
 	}
 }
-
-func (c *Conn) eof() {
-	c.flags |= fEOF
-	c.interest()
-	c.reportEOF()
-}
-
-// reportEOF tells the handler that the peer shut down its side: OnEOF,
-// or, without one, Close with ErrEOF.
-func (c *Conn) reportEOF() {
-	if f := c.handler().OnEOF; f != nil {
-		c.flags |= fInCb
-		f(c)
-		c.leave()
-		return
-	}
-	if c.why == whyNone {
-		c.why = whyEOF
-	}
-	c.Close()
-}
-
-// Write sends p, or queues what the kernel does not take at once, and
-// never blocks. With an empty queue it makes one write system call. It
-// returns len(p) and nil when all of p was sent or queued; the connection
-// keeps its own copy of what it queued. A Write that would take the queue
-// past ConnConfig.MaxBuffered closes the connection with ErrOverflow and
-// returns that error, and so does a kernel error (wrapped). After Close
-// it returns ErrClosed, and after CloseWrite ErrWriteClosed. Full tells
-// when the producer should stop.
-func (c *Conn) Write(p []byte) (int, error) {
-	switch {
-	case c.flags&(fClosed|fClosing) != 0:
-		return 0, ErrClosed
-	case c.flags&fWriteShut != 0:
-		return 0, ErrWriteClosed
-	case len(p) == 0:
-		return 0, nil
-	}
-	n := 0
-	if c.q == nil && c.flags&fConnecting == 0 {
-		var err error
-		for {
-			n, err = rawWrite(c.w.Fd(), p)
-			if err != unix.EINTR {
-				break
-			}
-		}
-		switch {
-		case err == unix.EAGAIN:
-			n = 0
-		case err != nil:
-			c.fail(reason("write", err))
-			return 0, c.reason()
-		}
-		if n == len(p) {
-			if c.tm != nil {
-				c.tm.lastWrite = c.sh.ls.now()
-			}
-			return n, nil
-		}
-	}
-	if err := c.enqueue(p[n:]); err != nil {
-		return n, err
-	}
-	return len(p), nil
-}
-
-// enqueue copies p to the output queue.
-func (c *Conn) enqueue(p []byte) error {
-	q := c.q
-	queued := 0
-	if q != nil {
-		queued = q.n
-	}
-	if queued+len(p) > c.sh.o.MaxBuffered {
-		c.fail(ErrOverflow)
-		return ErrOverflow
-	}
-	first := q == nil
-	if first {
-		q = &outq{}
-		c.q = q
-	}
-	q.n += len(p)
-	if k := len(q.bufs); k > 0 && q.appendable() {
-		last := q.bufs[k-1]
-		m := min(cap(last)-len(last), len(p))
-		q.bufs[k-1] = append(last, p[:m]...)
-		p = p[m:]
-	}
-	if len(p) > 0 {
-		q.bufs = append(q.bufs, append(make([]byte, 0, max(len(p), minChunk)), p...))
-		q.addedBuf()
-	}
-	c.queued(first)
-	return nil
-}
-
-// queued notes what was just added to the output queue: the high
-// watermark, and, if the queue was empty before (first), the write
-// interest and the write timeout.
-func (c *Conn) queued(first bool) {
-	if c.q.total() > int64(c.sh.o.HighWater) {
-		c.flags |= fOverHigh
-	}
-	if first {
-		c.interest()
-		if c.tm != nil {
-			c.tm.lastWrite = c.sh.ls.now()
-			if c.tm.wto > 0 {
-				c.sh.ls.schedule(c)
-			}
-		}
-	}
-}
-
-// flush writes the output queue with writev until the kernel refuses.
-func (c *Conn) flush() {
-	q := c.q
-	for q.n > 0 || len(q.files) > 0 {
-		if len(q.files) > 0 && q.files[0].nbufs == 0 {
-			if !c.flushRegion(q) {
-				if c.closed() {
-					return
-				}
-				break // the kernel is full
-			}
-			continue
-		}
-		iov := q.bufs[:min(maxIovecs, q.bufsBefore())]
-		n, offered, err := writev(c.w.Fd(), iov)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			n, offered = 0, 1
-		case err != nil:
-			c.fail(reason("write", err))
-			return
-		}
-		if c.tm != nil && n > 0 {
-			c.tm.lastWrite = c.sh.ls.now()
-		}
-		q.n -= n
-		short := n < offered
-		for n > 0 {
-			b := q.bufs[0]
-			if n < len(b) {
-				q.bufs[0] = b[n:]
-				break
-			}
-			n -= len(b)
-			q.bufs[0] = nil
-			q.bufs = q.bufs[1:]
-			q.sentBuf()
-		}
-		if short {
-			break // the kernel took less than offered: it is full
-		}
-	}
-	if q.n == 0 && len(q.files) == 0 {
-		c.q = nil
-		c.drained()
-		return
-	}
-	if c.flags&fOverHigh != 0 && q.total() <= int64(c.sh.o.LowWater) {
-		c.drain()
-	}
-}
-
-// drain runs OnDrain, the queue having fallen to the low mark.
-func (c *Conn) drain() {
-	c.flags &^= fOverHigh
-	if f := c.handler().OnDrain; f != nil {
-		c.flags |= fInCb
-		f(c)
-		c.leave()
-	}
-}
-
-// drained runs when the output queue has just emptied.
-func (c *Conn) drained() {
-	switch {
-	case c.flags&fClosing != 0:
-		c.finish()
-		return
-	case c.flags&(fWriteShut|fShutDone) == fWriteShut:
-		c.shutdown()
-		if c.closed() {
-			return
-		}
-	}
-	c.interest()
-	if c.flags&fOverHigh != 0 {
-		c.drain()
-	}
-}
-
-func (c *Conn) shutdown() {
-	c.flags |= fShutDone
-	if err := unix.Shutdown(c.w.Fd(), unix.SHUT_WR); err != nil && err != unix.ENOTCONN && err != unix.ENOTSOCK {
-		c.fail(reason("shutdown", err))
-		return
-	}
-	if c.flags&fEOF != 0 { // both directions are done
-		if c.why == whyNone {
-			c.why = whyEOF
-		}
-		c.finish()
-	}
-}
-
-// Buffered returns the number of bytes in the output queue, the bytes
-// of the file regions not sent yet (SendFile) included.
-func (c *Conn) Buffered() int {
-	if c.q == nil {
-		return 0
-	}
-	return int(min(c.q.total(), math.MaxInt))
-}
-
-// Full reports whether the output queue is over the high watermark: the
-// producer should stop writing until OnDrain runs.
-func (c *Conn) Full() bool { return c.Buffered() > c.sh.o.HighWater }
-
-// Peek returns the input that OnData left unconsumed.
-// The slice is valid until the next callback or method call on c.
-func (c *Conn) Peek() []byte { return c.input() }
-
-// PauseRead stops reading from the connection until ResumeRead; the
-// kernel's buffer fills and the peer is slowed down (backpressure).
-func (c *Conn) PauseRead() {
-	if c.closed() || c.flags&fPaused != 0 {
-		return
-	}
-	c.flags |= fPaused
-	c.interest()
-}
-
-// ResumeRead starts reading again after PauseRead. Input left unconsumed
-// is given to OnData again in the next loop iteration, even if no new
-// bytes arrive (and an EOF due to a handler set by SetHandler is
-// reported after it).
-func (c *Conn) ResumeRead() {
-	if c.closed() || c.flags&fPaused == 0 {
-		return
-	}
-	c.flags &^= fPaused
-	c.interest()
-	if len(c.input()) > 0 || c.flags&fEOFDue != 0 {
-		c.flags |= fRedeliver
-		c.sh.ls.loop.Feed(&c.w, eddy.Read)
-	}
-}
-
-// IsPaused reports whether reading is paused.
-func (c *Conn) IsPaused() bool { return c.flags&fPaused != 0 }
 
 // CloseWrite shuts the connection down for writing (a TCP FIN) once the
 // output queue is flushed, and keeps reading. Further Writes return
@@ -770,6 +322,20 @@ func (c *Conn) CloseWrite() error {
 		c.shutdown()
 	}
 	return nil
+}
+
+func (c *Conn) shutdown() {
+	c.flags |= fShutDone
+	if err := unix.Shutdown(c.w.Fd(), unix.SHUT_WR); err != nil && err != unix.ENOTCONN && err != unix.ENOTSOCK {
+		c.fail(reason("shutdown", err))
+		return
+	}
+	if c.flags&fEOF != 0 { // both directions are done
+		if c.why == whyNone {
+			c.why = whyEOF
+		}
+		c.finish()
+	}
 }
 
 // Close closes the connection gracefully: it stops reading, flushes the
@@ -867,58 +433,6 @@ func (c *Conn) callClose() {
 	if m != nil {
 		m.maybeDone()
 	}
-}
-
-// SetIdleTimeout closes the connection with ErrTimeout when nothing is
-// read from it for d, counted from now and from every read; zero turns it
-// off. Cheap: it costs no timer or goroutine of its own.
-func (c *Conn) SetIdleTimeout(d time.Duration) {
-	if c.closed() {
-		return
-	}
-	t := c.timing()
-	t.idle = int64(max(d, 0))
-	t.lastRead = c.sh.ls.now()
-	c.sh.ls.schedule(c)
-}
-
-// SetWriteTimeout closes the connection with ErrTimeout when its output
-// queue is not empty and the kernel took none of it for d; zero turns it
-// off.
-func (c *Conn) SetWriteTimeout(d time.Duration) {
-	if c.closed() {
-		return
-	}
-	t := c.timing()
-	t.wto = int64(max(d, 0))
-	t.lastWrite = c.sh.ls.now()
-	c.sh.ls.schedule(c)
-}
-
-// SetTimer makes the handler's OnTimer run once, d from now; without an
-// OnTimer, the connection is then closed with ErrTimeout: a deadline. A
-// later call replaces the time, StopTimer cancels it, and closing the
-// connection forgets it. Like the idle and write timeouts it costs no
-// timer or goroutine of its own: it rings from the loop's timing wheel,
-// never early and at most two ticks (100 ms) late, so it suits timeouts,
-// not precise scheduling (for that, an eddy.Timer). On a connection still
-// connecting, OnTimer may run before OnOpen.
-func (c *Conn) SetTimer(d time.Duration) {
-	if c.closed() {
-		return
-	}
-	t := c.timing()
-	t.alarm = c.sh.ls.now() + int64(max(d, 0))
-	c.sh.ls.schedule(c)
-}
-
-// StopTimer cancels the time set with SetTimer, if any.
-func (c *Conn) StopTimer() {
-	if c.tm == nil || c.tm.alarm < 0 || c.closed() {
-		return
-	}
-	c.tm.alarm = -1
-	c.sh.ls.schedule(c)
 }
 
 // SetNoDelay sets or clears TCP_NODELAY (set by default unless

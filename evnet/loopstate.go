@@ -1,9 +1,13 @@
 package evnet
 
+// The per-loop state that the loop's connections, listeners and packet
+// sockets share: the read buffer, the count of users, and the registry
+// of sockets to close when the loop closes. The timing wheel it embeds
+// is in timeout.go.
+
 import (
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/eddyloop/eddy"
 )
@@ -26,27 +30,8 @@ type loopState struct {
 	listeners []*Listener
 	packets   []*PacketConn
 
-	// The timing wheel: connections with a timeout sit in the slot of their
-	// deadline (rounded up to a tick), or of an earlier tick. Activity only
-	// stores a time in the connection; a connection moves to a later slot
-	// only when its slot comes up and its deadline turns out to be later
-	// (libev's "move the timer only when it would fire"), to an earlier
-	// one at once. One Timer ticks while the wheel holds any connection.
-	wheel  [wheelSlots]*Conn
-	timed  int   // connections in the wheel
-	tick   int64 // index of the next slot to process, in ticks since base
-	ticker eddy.Timer
+	timingWheel // the connections' timeouts (timeout.go)
 }
-
-const (
-	// tslotBusy marks a connection that onTick has taken out of its slot.
-	tslotBusy  = -2
-	wheelSlots = 256
-	// wheelTick is the resolution of connection timeouts: a connection
-	// times out at most two ticks after its deadline (the ticker's phase
-	// is its start's, not the slots').
-	wheelTick = 50 * time.Millisecond
-)
 
 var (
 	statesMu sync.Mutex
@@ -142,97 +127,3 @@ func (s *loopState) readBuf() []byte {
 
 // now returns the loop's cached time as nanoseconds since s.base.
 func (s *loopState) now() int64 { return int64(s.loop.Monotonic()) - s.base }
-
-// schedule puts c in the wheel for its current deadline, or takes it out
-// if it has none. A connection already in the slot of an earlier tick
-// stays there: when that slot comes up, onTick moves it on. So a deadline
-// pushed later (a SetTimer per request, say) costs no relinking.
-func (s *loopState) schedule(c *Conn) {
-	if c.tm.at == tslotBusy {
-		return // onTick is looking at c and will schedule it
-	}
-	dl := c.deadline()
-	if dl < 0 {
-		if c.tm.at >= 0 {
-			s.unlink(c)
-		}
-		return
-	}
-	if !s.ticker.IsActive() {
-		s.tick = max(s.tick, s.now()/int64(wheelTick))
-	}
-	t := (dl + int64(wheelTick) - 1) / int64(wheelTick)
-	if t < s.tick {
-		t = s.tick
-	}
-	if at := c.tm.at; at >= 0 {
-		if at <= t {
-			return // its slot comes up first
-		}
-		s.unlink(c)
-	}
-	slot := t % wheelSlots
-	c.tm.at = t
-	c.tm.prev = nil
-	c.tm.next = s.wheel[slot]
-	if c.tm.next != nil {
-		c.tm.next.tm.prev = c
-	}
-	s.wheel[slot] = c
-	s.timed++
-	if s.timed == 1 {
-		s.ticker.Start(s.loop)
-	}
-}
-
-func (s *loopState) unlink(c *Conn) {
-	if c.tm.prev != nil {
-		c.tm.prev.tm.next = c.tm.next
-	} else {
-		s.wheel[c.tm.at%wheelSlots] = c.tm.next
-	}
-	if c.tm.next != nil {
-		c.tm.next.tm.prev = c.tm.prev
-	}
-	c.tm.prev, c.tm.next, c.tm.at = nil, nil, -1
-	s.timed--
-	if s.timed == 0 {
-		s.ticker.Stop()
-	}
-}
-
-// onTick processes the slots whose time has come.
-func (s *loopState) onTick(*eddy.Timer) {
-	now := s.now()
-	end := now / int64(wheelTick)
-	for s.tick <= end && s.timed > 0 {
-		slot := s.tick % wheelSlots
-		s.tick++ // before the callbacks: what they schedule goes to a later slot
-		c := s.wheel[slot]
-		s.wheel[slot] = nil
-		var list *Conn
-		for c != nil { // detach the slot: rescheduling may refill it
-			next := c.tm.next
-			c.tm.next, c.tm.prev = list, nil
-			c.tm.at = tslotBusy
-			s.timed--
-			list = c
-			c = next
-		}
-		for c = list; c != nil; {
-			next := c.tm.next
-			c.tm.next, c.tm.at = nil, -1
-			c.expire(now)
-			if !c.closed() {
-				s.schedule(c)
-			}
-			c = next
-		}
-	}
-	if s.timed == 0 {
-		s.ticker.Stop()
-	}
-	if s.tick <= end {
-		s.tick = end + 1
-	}
-}
