@@ -92,7 +92,7 @@ const (
 // An idle connection is kept small: what only some connections need lives
 // in a side struct, allocated when first needed.
 type Conn struct {
-	w     eddy.IO // first: connIO finds the Conn from it
+	w     eddy.IO // first: connIO finds the Conn from it (checked at compile time)
 	sh    *shared
 	q     *outq      // unsent output; nil when there is none
 	tm    *timing    // timeouts; nil when there are none
@@ -173,6 +173,12 @@ func newConn(sh *shared, fd int) *Conn {
 // the watcher: one function for all, where a method value (c.onIO) would
 // cost an allocation per connection.
 func connIO(w *eddy.IO, ev eddy.Events) { (*Conn)(unsafe.Pointer(w)).onIO(ev) }
+
+// The cast in connIO is sound only while the watcher is at offset 0 of
+// Conn. This declaration checks it at compile time: an array whose
+// length is w's offset is a [0]struct{} only when the offset is 0, so
+// moving w, or putting a field before it, fails the build here.
+var _ [0]struct{} = [unsafe.Offsetof(Conn{}.w)]struct{}{}
 
 // start registers c with the loop and sets up its timeouts.
 func (c *Conn) start(events eddy.Events) error {
