@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // Limits that the C library (glibc's resolv.h) applies to resolv.conf
@@ -357,24 +359,7 @@ func searchList(names []string) []string {
 // normalizeName returns name in lower case (ASCII only) without one
 // trailing dot. It does not allocate when name is already normalised.
 func normalizeName(name string) string {
-	return lowerASCII(strings.TrimSuffix(name, "."))
-}
-
-// lowerASCII returns name with ASCII letters in lower case. It does not
-// allocate when name has no upper-case letter.
-func lowerASCII(name string) string {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(name)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return name
+	return ascii.ToLower(strings.TrimSuffix(name, "."))
 }
 
 // validDomain reports whether name, without a trailing dot, is a domain

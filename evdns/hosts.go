@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // DefaultHostsFile is the path of the system hosts file.
@@ -75,7 +77,7 @@ func ParseHosts(data []byte) (*Hosts, error) {
 		addr = addr.Unmap()
 		for _, written := range f[1:] {
 			written = strings.TrimSuffix(written, ".")
-			key := lowerASCII(written) // one trailing dot only: "a.." is invalid
+			key := ascii.ToLower(written) // one trailing dot only: "a.." is invalid
 			if !validDomain(key) {
 				continue
 			}
@@ -101,33 +103,11 @@ func (h *Hosts) addName(key string, addr netip.Addr) {
 func (h *Hosts) addAddr(addr netip.Addr, name string) {
 	names := h.byAddr[addr]
 	for _, n := range names {
-		if equalFoldASCII(n, name) {
+		if ascii.EqualFold(n, name) {
 			return
 		}
 	}
 	h.byAddr[addr] = append(names, name)
-}
-
-// equalFoldASCII reports whether a and b are equal with ASCII letters
-// compared case-insensitively. Unlike strings.EqualFold it compares other
-// bytes exactly, so two different invalid UTF-8 bytes differ.
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // ReadHosts reads and parses the hosts file at path. A file that does not
@@ -161,10 +141,8 @@ func (h *Hosts) Lookup(name string) []netip.Addr {
 	}
 	var buf [253]byte
 	n := copy(buf[:], name)
-	for i := 0; i < n; i++ {
-		if c := buf[i]; 'A' <= c && c <= 'Z' {
-			buf[i] = c + 'a' - 'A'
-		}
+	for i := range n {
+		buf[i] = ascii.Lower(buf[i])
 	}
 	// The conversion in a map index does not allocate.
 	addrs := h.byName[string(buf[:n])]

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // MaxCNAMEHops is the longest CNAME chain a lookup follows, counting the
@@ -88,22 +90,7 @@ func ReverseName(addr netip.Addr) string {
 // nameIs reports whether n is the fully qualified name fqdn, compared
 // case-insensitively as DNS names are.
 func nameIs(n dnsmessage.Name, fqdn string) bool {
-	if int(n.Length) != len(fqdn) {
-		return false
-	}
-	for i := 0; i < len(fqdn); i++ {
-		x, y := n.Data[i], fqdn[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return ascii.EqualFold(n.Data[:n.Length], fqdn)
 }
 
 // follow finds the records of qtype for name in an answer section,
@@ -138,11 +125,11 @@ func follow(answers []dnsmessage.Resource, name string, qtype dnsmessage.Type, h
 		if next == "" {
 			return nil, cnames, target, ttl, false
 		}
-		if len(cnames) >= hops || equalFoldASCII(next, name) {
+		if len(cnames) >= hops || ascii.EqualFold(next, name) {
 			return nil, cnames, target, ttl, true
 		}
 		for _, c := range cnames {
-			if equalFoldASCII(c, next) {
+			if ascii.EqualFold(c, next) {
 				return nil, cnames, target, ttl, true
 			}
 		}

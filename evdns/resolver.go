@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // Defaults of the ResolverConfig fields.
@@ -429,7 +430,7 @@ func (r *Resolver) ask(req *Request, i int, name string, qtype dnsmessage.Type) 
 		req.onResult(i, &result{err: ErrClosed})
 		return
 	}
-	k := qkey{name: lowerASCII(name), qtype: qtype}
+	k := qkey{name: ascii.ToLower(name), qtype: qtype}
 	if e := r.cache.get(ckey{name: k.name, qtype: qtype}, r.loop.Now()); e != nil {
 		r.stats.QueryCacheHits++
 		req.onResult(i, e.res)
