@@ -104,8 +104,10 @@ type Config struct {
 	// always asking the first one first (option rotate).
 	Rotate bool
 
-	// EDNS0 enables the EDNS0 extension, which advertises a larger UDP
-	// payload size (option edns0).
+	// EDNS0 records option edns0. A Resolver does not consult it: every
+	// query carries an EDNS0 OPT record advertising EDNSBufferSize bytes,
+	// set or not, and a server that answers FORMERR is asked again
+	// without it (see the package doc).
 	EDNS0 bool
 
 	// UseVC sends queries over TCP instead of UDP (option use-vc, also

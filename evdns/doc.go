@@ -9,7 +9,8 @@
 //
 //   - ParseResolvConf and ReadResolvConf read resolv.conf(5) with glibc's
 //     semantics into a Config (servers, search list, ndots, timeout,
-//     attempts and the options the resolver honours); ApplyEnv adds
+//     attempts and the options, of which edns0 alone changes nothing:
+//     EDNS0 is always on); ApplyEnv adds
 //     the LOCALDOMAIN and RES_OPTIONS environment variables, ApplyHostname
 //     the default search domain, and SystemConfig does all of it for this
 //     process.
@@ -35,8 +36,11 @@
 //
 // Each query goes over UDP with a random ID from a ChaCha8 source seeded
 // by crypto/rand, and an EDNS0 OPT record advertising EDNSBufferSize
-// bytes. UDP sockets are shared among the queries to a server, as c-ares
-// shares them (ARES_OPT_UDP_MAX_QUERIES): each server has a current
+// bytes. The OPT record is always sent, whether resolv.conf has option
+// edns0 or not (Config.EDNS0 records the option and changes nothing); a
+// server that answers FORMERR is asked again without it. UDP sockets are
+// shared among the queries to a server, as c-ares shares them
+// (ARES_OPT_UDP_MAX_QUERIES): each server has a current
 // socket, connected to it, with a random source port from the kernel's
 // ephemeral range, which carries up to ResolverConfig.UDPMaxQueries attempts
 // (DefaultUDPMaxQueries, 32) before a new socket, so a new port, takes
@@ -118,9 +122,4 @@
 // timeout, and then calls Loop.RunNoWait, which runs the resolver's
 // callbacks; lookups are started from the same goroutine. See
 // host_loop_test.go for a complete raw epoll host.
-//
-// # Not yet
-//
-// EDNS0 is always on (whatever option edns0 says); a server that answers
-// FORMERR is asked again without it.
 package evdns

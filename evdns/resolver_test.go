@@ -344,7 +344,13 @@ func TestQueryIDsAndPortsRandom(t *testing.T) {
 		return z.handler(q, n, tcp)
 	})
 	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(time.Second, 1, srv.addr), nil, &ResolverConfig{CacheSize: -1})
+	c := testConfig(time.Second, 1, srv.addr)
+	if c.EDNS0 {
+		t.Fatal("testConfig sets EDNS0")
+	}
+	// Without option edns0 the OPT record goes out all the same: EDNS0 is
+	// always on (see the package doc and Config.EDNS0).
+	r := newTestResolver(t, rl, c, nil, &ResolverConfig{CacheSize: -1})
 	for range 20 {
 		if _, err := lookup(t, rl, r, "www.example.com.", dnsmessage.TypeA); err != nil {
 			t.Fatal(err)
