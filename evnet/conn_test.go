@@ -99,20 +99,19 @@ func TestSlowReader(t *testing.T) {
 			}
 		}
 	}()
-	// Wait for the writer to stall: the kernel buffers and the server's
-	// queue are full, and the server has stopped reading.
-	last := -1
-	for stable := 0; stable < 5; time.Sleep(20 * time.Millisecond) {
-		mu.Lock()
-		w := written
-		mu.Unlock()
-		if w == last {
-			stable++
-		} else {
-			stable, last = 0, w
+	// Wait for the server to stop reading: its queue is full, and nothing
+	// resumes it (OnDrain) while the client reads nothing. The writer
+	// then stalls once the kernel's buffers are full, far short of total.
+	waitLoop(t, rl, "the server to pause", func() bool {
+		for c := range srv.conns {
+			return c.IsPaused()
 		}
-	}
-	if last >= total {
+		return false
+	})
+	mu.Lock()
+	w := written
+	mu.Unlock()
+	if w >= total {
 		t.Fatalf("the writer never stalled")
 	}
 	var paused bool
@@ -278,7 +277,7 @@ func TestResetMidWrite(t *testing.T) {
 	nc.SetLinger(0)
 	nc.Close() // RST
 	waitLoop(t, rl, "close", func() bool { return len(reasons) > 0 })
-	time.Sleep(50 * time.Millisecond)
+	rl.Barrier() // a second OnClose would have run by now
 	rl.Do(func() {
 		if len(reasons) != 1 || !errors.Is(reasons[0], evnet.ErrReset) {
 			t.Errorf("reasons %v, want one ErrReset", reasons)
@@ -374,7 +373,7 @@ func TestCloseInCallbacks(t *testing.T) {
 				nc.Close()
 			}
 			waitLoop(t, rl, "close", func() bool { return closes > 0 })
-			time.Sleep(20 * time.Millisecond)
+			rl.Barrier() // a second OnClose would have run by now
 			rl.Do(func() {
 				if closes != 1 || !errors.Is(reason, tc.want) {
 					t.Errorf("%d closes, reason %v, want 1 and %v", closes, reason, tc.want)
@@ -502,26 +501,20 @@ func TestOverflow(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	// The writer must be done before the test ends and d is closed: a
-	// write to a closed, reused descriptor number would land elsewhere.
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	defer func() { close(stop); <-done }()
-	go func() {
-		defer close(done)
-		buf := make([]byte, 8<<10)
-		for range 32 {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := unix.Write(d, buf); err != nil && err != unix.EAGAIN {
-				return
-			}
-			time.Sleep(time.Millisecond)
+	// The test writes itself, 256 KiB in all: when the socket is full,
+	// the loop reads what is there (Barrier) before the next try. Once the
+	// connection has closed, the write fails.
+	buf := make([]byte, 8<<10)
+	for range 32 {
+		_, err := unix.Write(d, buf)
+		for err == unix.EAGAIN {
+			rl.Barrier()
+			_, err = unix.Write(d, buf)
 		}
-	}()
+		if err != nil {
+			break
+		}
+	}
 	waitLoop(t, rl, "input overflow", func() bool { return reason != nil })
 	rl.Do(func() {
 		if !errors.Is(reason, evnet.ErrOverflow) {

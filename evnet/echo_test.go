@@ -153,6 +153,8 @@ func tortureConn(nc net.Conn, seed uint64, maxMsg, total int) error {
 				return
 			}
 			if pr.IntN(4) == 0 {
+				// Pacing, not waiting: random pauses of the peer make the
+				// server see partial reads and a socket full or not.
 				time.Sleep(time.Duration(pr.IntN(2000)) * time.Microsecond)
 			}
 		}
@@ -179,6 +181,7 @@ func tortureConn(nc net.Conn, seed uint64, maxMsg, total int) error {
 		}
 		n += m
 		if pr.IntN(8) == 0 {
+			// Pacing: a reader that stalls at random fills the server's queue.
 			time.Sleep(time.Duration(pr.IntN(2000)) * time.Microsecond)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // echoOnce dials network/addr with the standard library, sends msg and
@@ -332,11 +333,13 @@ func TestEMFILE(t *testing.T) {
 			t.Fatalf("conn %d: %q %v", i, got, err)
 		}
 	}
-	if !waitFor(5*time.Second, func() bool { return strings.Contains(stderr.String(), "pausing accept") }) {
+	if !testutil.Eventually(5*time.Second, func() bool { return strings.Contains(stderr.String(), "pausing accept") }) {
 		t.Fatalf("no EMFILE report; child said: %s", stderr.String())
 	}
 	// Not spinning: little CPU while paused.
 	before := cpuTicks(cmd.Process.Pid)
+	// A measuring window, not a wait: the child's CPU over half a second
+	// of wall time tells a paused accept from a spinning one.
 	time.Sleep(500 * time.Millisecond)
 	if used := cpuTicks(cmd.Process.Pid) - before; used > 20 {
 		t.Errorf("child used %d ticks of CPU in 500ms while out of descriptors", used)
@@ -371,16 +374,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// waitFor polls cond until it holds or d has passed.
-func waitFor(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return false
 }
 
 // cpuTicks returns the user+system clock ticks of process pid.

@@ -374,7 +374,7 @@ func TestSetHandlerClosed(t *testing.T) {
 			t.Errorf("closed conn: Err %v, Fd %d", c.Err(), c.Fd())
 		}
 	})
-	time.Sleep(20 * time.Millisecond)
+	rl.Barrier() // "late close" (or a second "B close") would have run by now
 	checkLog(t, rl, &lg, `A data "bye"; B close: `+evnet.ErrLocalClose.Error())
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -14,24 +13,10 @@ import (
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
-// socat returns the path of socat. Without it the test fails under CI
-// (test.sh installs it) and is skipped elsewhere.
-func socat(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("socat")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("socat is required under CI: %v", err)
-		}
-		t.Skipf("socat not installed: %v", err)
-	}
-	return path
-}
-
 // TestSocatClient: socat sends a file through the echo server, over TCP
 // and Unix, shuts down its sending side, and must get every byte back.
 func TestSocatClient(t *testing.T) {
-	bin := socat(t)
+	bin := testutil.NeedPeer(t, "socat", "socat")
 	rl := startLoop(t)
 	srv := &echoServer{}
 	ln := listen(t, rl, "tcp", "127.0.0.1:0", evnet.ListenConfig{}, srv)
@@ -56,7 +41,7 @@ func TestSocatClient(t *testing.T) {
 // over Unix and TCP, writes, half-closes, and reads everything back.
 // (socat's PIPE address can deadlock itself on a full pipe: cat cannot.)
 func TestSocatServer(t *testing.T) {
-	bin := socat(t)
+	bin := testutil.NeedPeer(t, "socat", "socat")
 	rl := startLoop(t)
 	port := freePort(t, rl)
 	path := t.TempDir() + "/socat.sock"
@@ -73,7 +58,8 @@ func TestSocatServer(t *testing.T) {
 		var got []byte
 		var reason error
 		var dbg *evnet.Conn
-		// Dial until socat listens.
+		// Dial until socat listens. socat is another process, whose
+		// listen the test cannot see: the sleep paces the retries.
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			var refused bool
 			reason, got = nil, nil
