@@ -11,14 +11,15 @@ import (
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // The states of a Call (see the table at the top of client.go).
 const (
-	clQueued  uint8 = iota + 1 // in its host's queue
-	clDialing                  // bound to a connection being dialled
-	clOnConn                   // in a connection's calls: sending, waiting or receiving
-	clDone                     // ended; no callback will run
+	callQueued  uint8 = iota + 1 // in its host's queue
+	callDialing                  // bound to a connection being dialled
+	callOnConn                   // in a connection's calls: sending, waiting or receiving
+	callDone                     // ended; no callback will run
 )
 
 // Call is one request in progress, from Do or Stream to its last
@@ -26,16 +27,16 @@ const (
 // body, and write a streamed request body. Its methods must be called on
 // the loop's goroutine.
 type Call struct {
-	timer  eddy.Timer // first: clCallTimer finds the call from it
+	timer  eddy.Timer // first: callTimer finds the call from it
 	client *Client
-	req    Request // the current hop, a copy of the program's
-	u      clURL   // req.URL, parsed
+	req    Request   // the current hop, a copy of the program's
+	u      parsedURL // req.URL, parsed
 	h      Handler
 	done   func(*Response, error)
 	gather bool // Do: the body goes into resp.Body
 	state  uint8
-	host   *clHost
-	conn   *clConn // the connection carrying the call, or dialled for it
+	host   *host
+	conn   *conn // the connection carrying the call, or dialled for it
 	resp   Response
 
 	closeReq  bool // the request says "Connection: close"
@@ -63,9 +64,9 @@ type Call struct {
 	wholeDL, headerDL, expectDL time.Time // zero: none
 }
 
-// clCallTimer is the timer callback of every call: one function for all,
+// callTimer is the timer callback of every call: one function for all,
 // where a method value would cost an allocation per call.
-func clCallTimer(t *eddy.Timer) { (*Call)(unsafe.Pointer(t)).onTimer() }
+func callTimer(t *eddy.Timer) { (*Call)(unsafe.Pointer(t)).onTimer() }
 
 // Client returns the call's Client.
 func (call *Call) Client() *Client { return call.client }
@@ -88,11 +89,11 @@ func (call *Call) Response() *Response {
 // and no callback of it runs again. It reports whether the call was still
 // in progress; a nil Call gives false.
 func (call *Call) Cancel() bool {
-	if call == nil || call.state == clDone {
+	if call == nil || call.state == callDone {
 		return false
 	}
 	call.detach()
-	call.state = clDone
+	call.state = callDone
 	call.timer.Stop()
 	return true
 }
@@ -101,12 +102,12 @@ func (call *Call) Cancel() bool {
 // connection stops reading, its kernel buffers fill and the server is slowed
 // down. A call paused before its response arrives stops at the head.
 func (call *Call) PauseRead() {
-	if call.state == clDone || call.paused {
+	if call.state == callDone || call.paused {
 		return
 	}
 	call.paused = true
-	if cc := call.conn; call.state == clOnConn && cc.front() == call {
-		cc.conn.PauseRead()
+	if cc := call.conn; call.state == callOnConn && cc.front() == call {
+		cc.nc.PauseRead()
 	}
 }
 
@@ -116,8 +117,8 @@ func (call *Call) ResumeRead() {
 		return
 	}
 	call.paused = false
-	if cc := call.conn; call.state == clOnConn && cc.front() == call {
-		cc.conn.ResumeRead()
+	if cc := call.conn; call.state == callOnConn && cc.front() == call {
+		cc.nc.ResumeRead()
 	}
 }
 
@@ -136,7 +137,7 @@ func (call *Call) Write(p []byte) (int, error) {
 	switch {
 	case !call.req.StreamBody:
 		return 0, ErrNotStreaming
-	case call.state == clDone:
+	case call.state == callDone:
 		return 0, ErrDone
 	case call.bodyClosed:
 		return 0, ErrBodyClosed
@@ -159,9 +160,9 @@ func (call *Call) Write(p []byte) (int, error) {
 // may go on.
 func (call *Call) Full() bool {
 	if cc := call.writing(); cc != nil {
-		return cc.conn.Full()
+		return cc.nc.Full()
 	}
-	if call.state == clDone || call.abandoned {
+	if call.state == callDone || call.abandoned {
 		return false
 	}
 	hw := call.client.cfg.Conn.HighWater
@@ -179,7 +180,7 @@ func (call *Call) CloseBody() error {
 	switch {
 	case !call.req.StreamBody:
 		return ErrNotStreaming
-	case call.state == clDone:
+	case call.state == callDone:
 		return ErrDone
 	case call.bodyClosed:
 		return nil
@@ -192,9 +193,9 @@ func (call *Call) CloseBody() error {
 }
 
 // writing returns the connection the call's body goes to now, or nil.
-func (call *Call) writing() *clConn {
+func (call *Call) writing() *conn {
 	cc := call.conn
-	if call.state != clOnConn || cc.writer != call || !call.headSent || call.waitContinue {
+	if call.state != callOnConn || cc.writer != call || !call.headSent || call.waitContinue {
 		return nil
 	}
 	return cc
@@ -202,7 +203,7 @@ func (call *Call) writing() *clConn {
 
 // prepare checks the current hop's request and parses its URL.
 func (call *Call) prepare() error {
-	u, err := clParseURL(call.req.URL)
+	u, err := parseURL(call.req.URL)
 	if err != nil {
 		return err
 	}
@@ -222,13 +223,13 @@ func (call *Call) prepare() error {
 		}
 		switch {
 		case len(vs) == 0:
-		case strings.EqualFold(k, "Expect"):
-			if strings.EqualFold(vs[0], "100-continue") {
+		case ascii.EqualFold(k, "Expect"):
+			if ascii.EqualFold(vs[0], "100-continue") {
 				call.req.ExpectContinue = true
 			}
-		case strings.EqualFold(k, "Connection"):
+		case ascii.EqualFold(k, "Connection"):
 			for _, v := range vs {
-				if clHasToken(v, "close") {
+				if h1.HasToken([]byte(v), "close") {
 					call.closeReq = true
 				}
 			}
@@ -251,12 +252,12 @@ func (call *Call) enqueue() {
 	c := call.client
 	h := c.hosts[call.u.key]
 	if h == nil {
-		h = &clHost{client: c, key: call.u.key}
+		h = &host{client: c, key: call.u.key}
 		c.hosts[call.u.key] = h
 	}
 	call.host = h
 	call.conn = nil
-	call.state = clQueued
+	call.state = callQueued
 	h.push(call)
 	h.schedule()
 }
@@ -291,12 +292,12 @@ func (call *Call) redirect() {
 // carrying it is closed at once: the state of its response is unknown.
 func (call *Call) detach() {
 	switch call.state {
-	case clQueued:
+	case callQueued:
 		call.host.remove(call)
 		call.host.maybeDrop()
-	case clDialing:
+	case callDialing:
 		call.conn.dialFor = nil
-	case clOnConn:
+	case callOnConn:
 		cc := call.conn
 		cc.detach(call)
 		cc.abort(nil)
@@ -306,7 +307,7 @@ func (call *Call) detach() {
 
 // fail ends the call with err, wherever it is.
 func (call *Call) fail(err error) {
-	if call.state == clDone {
+	if call.state == callDone {
 		return
 	}
 	call.detach()
@@ -315,10 +316,10 @@ func (call *Call) fail(err error) {
 
 // finish ends the call and runs its last callback.
 func (call *Call) finish(err error) {
-	if call.state == clDone {
+	if call.state == callDone {
 		return
 	}
-	call.state = clDone
+	call.state = callDone
 	call.conn = nil
 	call.timer.Stop()
 	call.pend = nil
@@ -353,7 +354,7 @@ func (call *Call) armTimer() {
 		}
 	}
 	call.timer.Stop()
-	if dl.IsZero() || call.state == clDone {
+	if dl.IsZero() || call.state == callDone {
 		return
 	}
 	l := call.client.loop
@@ -376,11 +377,11 @@ func (call *Call) onTimer() {
 		// No "100 Continue" in time: send the body anyway, as net/http.
 		call.expectDL = time.Time{}
 		call.waitContinue = false
-		if cc := call.conn; call.state == clOnConn && cc.writer == call {
+		if cc := call.conn; call.state == callOnConn && cc.writer == call {
 			cc.sendBody(call)
 		}
 	}
-	if call.state != clDone {
+	if call.state != callDone {
 		call.armTimer()
 	}
 }
@@ -440,8 +441,8 @@ func (r *Response) statusLine() []byte {
 // regard to case), or "".
 func (r *Response) Header(name string) string {
 	var v string
-	clVisit(r.head, true, func(n, value []byte) bool {
-		if clEqualFold(n, name) {
+	visitFields(r.head, true, func(n, value []byte) bool {
+		if ascii.EqualFold(n, name) {
 			v = string(value)
 			return false
 		}
@@ -454,8 +455,8 @@ func (r *Response) Header(name string) string {
 // regard to case), in order, or nil.
 func (r *Response) Values(name string) []string {
 	var vs []string
-	clVisit(r.head, true, func(n, value []byte) bool {
-		if clEqualFold(n, name) {
+	visitFields(r.head, true, func(n, value []byte) bool {
+		if ascii.EqualFold(n, name) {
 			vs = append(vs, string(value))
 		}
 		return true
@@ -466,14 +467,14 @@ func (r *Response) Values(name string) []string {
 // VisitHeaders calls f with each header field, in order, until f returns
 // false. The slices are the response's own: f must not modify them.
 func (r *Response) VisitHeaders(f func(name, value []byte) bool) {
-	clVisit(r.head, true, f)
+	visitFields(r.head, true, f)
 }
 
 // Headers returns the header fields as an http.Header, a new map with
 // canonical keys.
 func (r *Response) Headers() http.Header {
 	h := make(http.Header)
-	clVisit(r.head, true, func(n, v []byte) bool {
+	visitFields(r.head, true, func(n, v []byte) bool {
 		h.Add(string(n), string(v))
 		return true
 	})
@@ -484,8 +485,8 @@ func (r *Response) Headers() http.Header {
 // chunked body, or "". Trailers are known once the body is complete.
 func (r *Response) Trailer(name string) string {
 	var v string
-	clVisit(r.trailer, false, func(n, value []byte) bool {
-		if clEqualFold(n, name) {
+	visitFields(r.trailer, false, func(n, value []byte) bool {
+		if ascii.EqualFold(n, name) {
 			v = string(value)
 			return false
 		}
@@ -494,10 +495,10 @@ func (r *Response) Trailer(name string) string {
 	return v
 }
 
-// clVisit calls f with the fields of a head (after its start line when
+// visitFields calls f with the fields of a head (after its start line when
 // start is set), until an empty line or f returns false. Heads were
 // checked by package h1: a line is "name: value", ended by LF or CR LF.
-func clVisit(head []byte, start bool, f func(name, value []byte) bool) {
+func visitFields(head []byte, start bool, f func(name, value []byte) bool) {
 	h := head
 	if start {
 		i := 0
@@ -542,37 +543,4 @@ func clVisit(head []byte, start bool, f func(name, value []byte) bool) {
 			return
 		}
 	}
-}
-
-// clEqualFold reports whether b equals s without regard to ASCII case.
-func clEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// clHasToken reports whether the comma-separated list v holds token,
-// without regard to case.
-func clHasToken(v, token string) bool {
-	for v != "" {
-		var t string
-		t, v, _ = strings.Cut(v, ",")
-		if strings.EqualFold(strings.TrimSpace(t), token) {
-			return true
-		}
-	}
-	return false
 }

@@ -300,20 +300,20 @@ type Client struct {
 	loop   *eddy.Loop
 	cfg    Config
 	own    *evdns.Resolver // the Resolver the Client made, if any
-	hosts  map[string]*clHost
+	hosts  map[string]*host
 	closed bool
 	stats  Stats
 	limits h1.Limits // the response parsers'
 	// The idle connections of every host, least recently used first:
 	// where MaxIdleConns takes from.
-	idleHead, idleTail *clConn
+	idleHead, idleTail *conn
 	idle               int
 }
 
 // New returns a Client on the loop l with the configuration cfg (nil
 // for the defaults). It must be called on l's goroutine or before l runs.
 func New(l *eddy.Loop, cfg *Config) *Client {
-	c := &Client{loop: l, hosts: make(map[string]*clHost)}
+	c := &Client{loop: l, hosts: make(map[string]*host)}
 	if cfg != nil {
 		c.cfg = *cfg
 	}
@@ -385,7 +385,7 @@ func (c *Client) Stream(req *Request, h Handler) *Call {
 
 func (c *Client) start(call *Call, req *Request) *Call {
 	call.req = *req
-	call.timer.Init(clCallTimer, 0, 0)
+	call.timer.Init(callTimer, 0, 0)
 	if c.closed {
 		call.finish(ErrClosed)
 		return nil
@@ -399,7 +399,7 @@ func (c *Client) start(call *Call, req *Request) *Call {
 		call.armTimer()
 	}
 	call.enqueue()
-	if call.state == clDone {
+	if call.state == callDone {
 		return nil
 	}
 	return call

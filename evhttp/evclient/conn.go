@@ -12,41 +12,42 @@ import (
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
-// The states of a clConn.
+// The states of a conn.
 const (
-	clConnDialing uint8 = iota + 1
-	clOpen
-	clClosed
+	connDialing uint8 = iota + 1
+	connOpen
+	connClosed
 )
 
 const (
-	// clInlineBody is the largest body (or chunk) copied behind its head
+	// inlineBody is the largest body (or chunk) copied behind its head
 	// (or chunk header) so that both leave in one write.
-	clInlineBody = 16 << 10
-	// clBodyPiece is the most of a request body written at once; the rest
+	inlineBody = 16 << 10
+	// bodyPiece is the most of a request body written at once; the rest
 	// waits for OnDrain once the connection is Full.
-	clBodyPiece = 256 << 10
-	// clKeepBuf is the largest write buffer a connection keeps between
+	bodyPiece = 256 << 10
+	// keepBuf is the largest write buffer a connection keeps between
 	// requests.
-	clKeepBuf = 64 << 10
-	// clMaxPrealloc is the most of a body of known length that Do
+	keepBuf = 64 << 10
+	// maxPrealloc is the most of a body of known length that Do
 	// allocates before its bytes arrive.
-	clMaxPrealloc = 4 << 20
+	maxPrealloc = 4 << 20
 )
 
-var clCRLF = []byte("\r\n")
+var crlf = []byte("\r\n")
 
-// clConn is one connection of a host's pool. It carries calls in order:
+// conn is one connection of a host's pool. It carries calls in order:
 // calls[0] is the one whose response is being read, writer the one whose
 // request is being written (the last one, with pipelining). It reuses one
 // parser, response, body decoder and write buffer for all its requests.
 // Loop goroutine only.
-type clConn struct {
+type conn struct {
 	client *Client
-	host   *clHost
-	conn   *evnet.Conn // nil while a DialFunc dials
+	host   *host
+	nc     *evnet.Conn // nil while a DialFunc dials
 	addr   string      // the address dialled, for errors
 	state  uint8
 
@@ -74,19 +75,19 @@ type clConn struct {
 
 	// The pool.
 	inIdle             bool
-	idlePrev, idleNext *clConn
+	idlePrev, idleNext *conn
 }
 
 // dial starts a new connection for call.
-func (h *clHost) dial(call *Call) {
+func (h *host) dial(call *Call) {
 	c := h.client
-	cc := &clConn{client: c, host: h, state: clConnDialing, dialFor: call, addr: call.u.dialAddr()}
+	cc := &conn{client: c, host: h, state: connDialing, dialFor: call, addr: call.u.dialAddr()}
 	cc.parser.Limits = &c.limits
 	cc.body.Limits = c.limits
 	h.conns++
 	h.open = append(h.open, cc)
 	c.stats.Dials++
-	call.state = clDialing
+	call.state = callDialing
 	call.conn = cc
 	hd := evnet.Handler{OnOpen: cc.onOpen, OnData: cc.onData, OnDrain: cc.onDrain, OnClose: cc.onClose}
 	timeout := max(c.cfg.ConnectTimeout, 0)
@@ -95,12 +96,12 @@ func (h *clHost) dial(call *Call) {
 		cc.dialTimer.Start(c.loop)
 	}
 	if call.u.ip.IsValid() {
-		conn, err := evnet.Dialer{Conn: c.cfg.Conn}.Dial(c.loop, "tcp", cc.addr, hd)
+		nc, err := evnet.Dialer{Conn: c.cfg.Conn}.Dial(c.loop, "tcp", cc.addr, hd)
 		if err != nil {
 			cc.dialFailed(err)
 			return
 		}
-		cc.conn = conn
+		cc.nc = nc
 		return
 	}
 	cc.hookDial = true
@@ -111,17 +112,17 @@ func (h *clHost) dial(call *Call) {
 }
 
 // dialed is the DialFunc's done callback.
-func (cc *clConn) dialed(conn *evnet.Conn, err error) {
+func (cc *conn) dialed(nc *evnet.Conn, err error) {
 	cc.hookDial, cc.cancelDial = false, nil
 	if err != nil {
 		cc.dialFailed(err)
 		return
 	}
-	cc.conn = conn // OnOpen follows
+	cc.nc = nc // OnOpen follows
 }
 
-func (cc *clConn) onDialTimeout(*eddy.Timer) {
-	if cc.state != clConnDialing {
+func (cc *conn) onDialTimeout(*eddy.Timer) {
+	if cc.state != connDialing {
 		return
 	}
 	cc.timedOut = true
@@ -134,21 +135,21 @@ func (cc *clConn) onDialTimeout(*eddy.Timer) {
 		cc.dialFailed(ErrConnectTimeout)
 		return
 	}
-	cc.conn.Abort() // OnClose, without OnOpen: dialFailed
+	cc.nc.Abort() // OnClose, without OnOpen: dialFailed
 }
 
 // dialFailed ends a dial that did not connect.
-func (cc *clConn) dialFailed(err error) {
-	if cc.state == clClosed {
+func (cc *conn) dialFailed(err error) {
+	if cc.state == connClosed {
 		return
 	}
-	cc.state = clClosed
+	cc.state = connClosed
 	cc.dialTimer.Stop()
 	cc.hookDial, cc.cancelDial = false, nil
 	h, c := cc.host, cc.client
 	h.removeConn(cc)
 	c.stats.DialErrors++
-	if call := cc.dialFor; call != nil && call.state == clDialing && call.conn == cc {
+	if call := cc.dialFor; call != nil && call.state == callDialing && call.conn == cc {
 		cc.dialFor = nil
 		switch {
 		case cc.abortErr != nil:
@@ -163,13 +164,13 @@ func (cc *clConn) dialFailed(err error) {
 	h.schedule()
 }
 
-func (cc *clConn) onOpen(conn *evnet.Conn) {
-	cc.conn = conn
+func (cc *conn) onOpen(nc *evnet.Conn) {
+	cc.nc = nc
 	cc.dialTimer.Stop()
-	cc.state = clOpen
+	cc.state = connOpen
 	call := cc.dialFor
 	cc.dialFor = nil
-	if call != nil && call.state == clDialing && call.conn == cc && !cc.client.closed {
+	if call != nil && call.state == callDialing && call.conn == cc && !cc.client.closed {
 		cc.startCall(call)
 		return
 	}
@@ -177,7 +178,7 @@ func (cc *clConn) onOpen(conn *evnet.Conn) {
 }
 
 // front returns the call whose response is being read, or nil.
-func (cc *clConn) front() *Call {
+func (cc *conn) front() *Call {
 	if len(cc.calls) == 0 {
 		return nil
 	}
@@ -185,7 +186,7 @@ func (cc *clConn) front() *Call {
 }
 
 // detach takes a call off the connection (which is then aborted).
-func (cc *clConn) detach(call *Call) {
+func (cc *conn) detach(call *Call) {
 	if i := slices.Index(cc.calls, call); i >= 0 {
 		cc.calls = slices.Delete(cc.calls, i, i+1)
 	}
@@ -196,8 +197,8 @@ func (cc *clConn) detach(call *Call) {
 
 // abort closes the connection at once (a reset); err, if not nil, is
 // what its calls fail with, instead of being retried.
-func (cc *clConn) abort(err error) {
-	if cc.closing || cc.state == clClosed {
+func (cc *conn) abort(err error) {
+	if cc.closing || cc.state == connClosed {
 		return
 	}
 	cc.closing = true
@@ -205,7 +206,7 @@ func (cc *clConn) abort(err error) {
 		cc.abortErr = err
 	}
 	cc.host.unidle(cc)
-	if cc.conn == nil { // a DialFunc is dialling
+	if cc.nc == nil { // a DialFunc is dialling
 		if cancel := cc.cancelDial; cancel != nil {
 			cc.hookDial, cc.cancelDial = false, nil
 			cancel()
@@ -213,23 +214,23 @@ func (cc *clConn) abort(err error) {
 		cc.dialFailed(ErrClosed)
 		return
 	}
-	cc.conn.Abort()
+	cc.nc.Abort()
 }
 
 // shut closes the connection gracefully.
-func (cc *clConn) shut() {
-	if cc.closing || cc.state == clClosed {
+func (cc *conn) shut() {
+	if cc.closing || cc.state == connClosed {
 		return
 	}
 	cc.closing = true
 	cc.host.unidle(cc)
-	cc.conn.Close()
+	cc.nc.Close()
 }
 
 // startCall writes call's request on the connection.
-func (cc *clConn) startCall(call *Call) {
+func (cc *conn) startCall(call *Call) {
 	c := cc.client
-	call.state = clOnConn
+	call.state = callOnConn
 	call.conn = cc
 	call.reused = cc.served > 0 || len(cc.calls) > 0
 	c.stats.Requests++
@@ -246,16 +247,16 @@ func (cc *clConn) startCall(call *Call) {
 	}
 	expect := call.expects()
 	cc.wbuf = cc.appendHead(cc.wbuf[:0], call, expect)
-	if body := call.req.Body; !call.req.StreamBody && !expect && len(body) <= clInlineBody {
+	if body := call.req.Body; !call.req.StreamBody && !expect && len(body) <= inlineBody {
 		cc.wbuf = append(cc.wbuf, body...)
 		call.bodyOff = len(body)
 	}
 	call.headSent = true
-	_, err := cc.conn.Write(cc.wbuf)
-	if cap(cc.wbuf) > clKeepBuf {
+	_, err := cc.nc.Write(cc.wbuf)
+	if cap(cc.wbuf) > keepBuf {
 		cc.wbuf = nil
 	}
-	if err != nil || call.state != clOnConn || call.conn != cc {
+	if err != nil || call.state != callOnConn || call.conn != cc {
 		return // the connection failed: its OnClose has the call
 	}
 	if expect {
@@ -274,7 +275,7 @@ func (call *Call) expects() bool {
 }
 
 // appendHead appends the request head of call to b.
-func (cc *clConn) appendHead(b []byte, call *Call, expect bool) []byte {
+func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 	c := cc.client
 	req := &call.req
 	m := req.method()
@@ -288,13 +289,13 @@ func (cc *clConn) appendHead(b []byte, call *Call, expect bool) []byte {
 	for k, vs := range req.Header {
 		ua := false
 		switch {
-		case strings.EqualFold(k, "Host"), strings.EqualFold(k, "Content-Length"),
-			strings.EqualFold(k, "Transfer-Encoding"), strings.EqualFold(k, "Trailer"),
-			strings.EqualFold(k, "Expect"):
+		case ascii.EqualFold(k, "Host"), ascii.EqualFold(k, "Content-Length"),
+			ascii.EqualFold(k, "Transfer-Encoding"), ascii.EqualFold(k, "Trailer"),
+			ascii.EqualFold(k, "Expect"):
 			continue
-		case strings.EqualFold(k, "User-Agent"):
+		case ascii.EqualFold(k, "User-Agent"):
 			hasUA, ua = true, true
-		case strings.EqualFold(k, "Authorization"):
+		case ascii.EqualFold(k, "Authorization"):
 			hasAuth = true
 		}
 		for _, v := range vs {
@@ -326,24 +327,24 @@ func (cc *clConn) appendHead(b []byte, call *Call, expect bool) []byte {
 	if c.cfg.DisableKeepAlives && !call.closeReq {
 		b = h1.AppendHeader(b, "Connection", "close")
 	}
-	return append(b, clCRLF...)
+	return append(b, crlf...)
 }
 
 // sendBody writes as much of call's body as the connection takes, and
 // ends the request when it is all written.
-func (cc *clConn) sendBody(call *Call) {
-	for cc.writer == call && call.state == clOnConn && !cc.closing {
+func (cc *conn) sendBody(call *Call) {
+	for cc.writer == call && call.state == callOnConn && !cc.closing {
 		if !call.req.StreamBody {
 			body := call.req.Body
 			if call.bodyOff >= len(body) {
 				cc.bodyDone(call)
 				return
 			}
-			if cc.conn.Full() {
+			if cc.nc.Full() {
 				return // OnDrain goes on
 			}
-			n := min(len(body)-call.bodyOff, clBodyPiece)
-			if _, err := cc.conn.Write(body[call.bodyOff : call.bodyOff+n]); err != nil {
+			n := min(len(body)-call.bodyOff, bodyPiece)
+			if _, err := cc.nc.Write(body[call.bodyOff : call.bodyOff+n]); err != nil {
 				return
 			}
 			call.bodyOff += n
@@ -359,13 +360,13 @@ func (cc *clConn) sendBody(call *Call) {
 		}
 		if call.bodyClosed {
 			cc.wbuf = h1.AppendLastChunk(cc.wbuf[:0], nil)
-			if _, err := cc.conn.Write(cc.wbuf); err != nil {
+			if _, err := cc.nc.Write(cc.wbuf); err != nil {
 				return
 			}
 			cc.bodyDone(call)
 			return
 		}
-		if cc.conn.Full() || call.inWrite || call.h.OnWrite == nil {
+		if cc.nc.Full() || call.inWrite || call.h.OnWrite == nil {
 			return
 		}
 		before := call.written
@@ -379,17 +380,17 @@ func (cc *clConn) sendBody(call *Call) {
 }
 
 // writeChunk writes p as one chunk of a streamed body.
-func (cc *clConn) writeChunk(p []byte) (int, error) {
+func (cc *conn) writeChunk(p []byte) (int, error) {
 	cc.wbuf = h1.AppendChunkHeader(cc.wbuf[:0], len(p))
-	if len(p) <= clInlineBody {
-		cc.wbuf = append(append(cc.wbuf, p...), clCRLF...)
-		if _, err := cc.conn.Write(cc.wbuf); err != nil {
+	if len(p) <= inlineBody {
+		cc.wbuf = append(append(cc.wbuf, p...), crlf...)
+		if _, err := cc.nc.Write(cc.wbuf); err != nil {
 			return 0, err
 		}
 		return len(p), nil
 	}
-	for _, b := range [...][]byte{cc.wbuf, p, clCRLF} {
-		if _, err := cc.conn.Write(b); err != nil {
+	for _, b := range [...][]byte{cc.wbuf, p, crlf} {
+		if _, err := cc.nc.Write(b); err != nil {
 			return 0, err
 		}
 	}
@@ -397,7 +398,7 @@ func (cc *clConn) writeChunk(p []byte) (int, error) {
 }
 
 // bodyDone ends the writing of call's request.
-func (cc *clConn) bodyDone(call *Call) {
+func (cc *conn) bodyDone(call *Call) {
 	c := cc.client
 	call.sent = true
 	cc.writer = nil
@@ -410,17 +411,17 @@ func (cc *clConn) bodyDone(call *Call) {
 	}
 }
 
-func (cc *clConn) onDrain(*evnet.Conn) {
+func (cc *conn) onDrain(*evnet.Conn) {
 	if w := cc.writer; w != nil && w.headSent && !w.waitContinue {
 		cc.sendBody(w)
 	}
 }
 
 // onData reads responses: heads, then bodies, for the calls in order.
-func (cc *clConn) onData(conn *evnet.Conn, p []byte) int {
+func (cc *conn) onData(nc *evnet.Conn, p []byte) int {
 	used := 0
 	for {
-		if cc.closing || cc.state != clOpen {
+		if cc.closing || cc.state != connOpen {
 			return len(p)
 		}
 		call := cc.front()
@@ -436,7 +437,7 @@ func (cc *clConn) onData(conn *evnet.Conn, p []byte) int {
 		}
 		if !cc.inBody {
 			if call.paused {
-				conn.PauseRead()
+				nc.PauseRead()
 				return used
 			}
 			if used == len(p) {
@@ -457,7 +458,7 @@ func (cc *clConn) onData(conn *evnet.Conn, p []byte) int {
 			continue
 		}
 		if call.paused && !call.discard && !cc.body.Done() {
-			conn.PauseRead()
+			nc.PauseRead()
 			return used
 		}
 		n, payload, done, err := cc.body.Decode(p[used:])
@@ -478,8 +479,8 @@ func (cc *clConn) onData(conn *evnet.Conn, p []byte) int {
 	}
 }
 
-// clIsRedirect reports whether a status is a redirect the client follows.
-func clIsRedirect(status int) bool {
+// isRedirect reports whether a status is a redirect the client follows.
+func isRedirect(status int) bool {
 	switch status {
 	case 301, 302, 303, 307, 308:
 		return true
@@ -488,7 +489,7 @@ func clIsRedirect(status int) bool {
 }
 
 // onHead handles a response head of call.
-func (cc *clConn) onHead(call *Call, head []byte) {
+func (cc *conn) onHead(call *Call, head []byte) {
 	c := cc.client
 	r := &cc.resp
 	if r.Status < 200 {
@@ -518,8 +519,8 @@ func (cc *clConn) onHead(call *Call, head []byte) {
 	}
 	cc.body.ResetResponse(r)
 	cc.inBody = true
-	if clIsRedirect(r.Status) && c.cfg.MaxRedirects >= 0 {
-		next, follow, err := clRedirect(&call.req, r.Status, string(r.Headers.Get("Location")))
+	if isRedirect(r.Status) && c.cfg.MaxRedirects >= 0 {
+		next, follow, err := nextHop(&call.req, r.Status, string(r.Headers.Get("Location")))
 		switch {
 		case err != nil:
 			call.discard, call.endErr = true, err
@@ -546,8 +547,8 @@ func (cc *clConn) onHead(call *Call, head []byte) {
 			return
 		}
 		// One allocation for the head and a body of known length (up to
-		// clMaxPrealloc: a server's claim alone does not get more memory).
-		buf := make([]byte, len(head), len(head)+int(min(cl, clMaxPrealloc)))
+		// maxPrealloc: a server's claim alone does not get more memory).
+		buf := make([]byte, len(head), len(head)+int(min(cl, maxPrealloc)))
 		copy(buf, head)
 		resp.head = buf[:len(head):len(head)]
 		if cl > 0 {
@@ -562,7 +563,7 @@ func (cc *clConn) onHead(call *Call, head []byte) {
 }
 
 // deliver hands a piece of body to the call.
-func (cc *clConn) deliver(call *Call, p []byte) {
+func (cc *conn) deliver(call *Call, p []byte) {
 	switch {
 	case call.discard:
 	case call.gather:
@@ -580,7 +581,7 @@ func (cc *clConn) deliver(call *Call, p []byte) {
 // responseDone ends the response of call, the front call: the connection
 // goes back to the pool (or closes), then the call ends or goes on to its
 // redirect.
-func (cc *clConn) responseDone(call *Call) {
+func (cc *conn) responseDone(call *Call) {
 	c := cc.client
 	cc.inBody = false
 	if !call.discard && len(cc.body.Trailers) > 0 {
@@ -593,8 +594,8 @@ func (cc *clConn) responseDone(call *Call) {
 	cc.calls = slices.Delete(cc.calls, 0, 1)
 	cc.served++
 	call.conn = nil
-	if call.paused && cc.conn.IsPaused() {
-		cc.conn.ResumeRead() // pausing was the call's, not the connection's
+	if call.paused && cc.nc.IsPaused() {
+		cc.nc.ResumeRead() // pausing was the call's, not the connection's
 	}
 	switch {
 	case c.closed || cc.closeAfter || c.cfg.DisableKeepAlives:
@@ -619,15 +620,15 @@ func (call *Call) complete() {
 // onClose handles the end of an open connection: a body read until the
 // end of the connection is complete; the other calls it carried are
 // retried on a new connection when they may be, or fail.
-func (cc *clConn) onClose(conn *evnet.Conn, reason error) {
-	if cc.state == clConnDialing {
+func (cc *conn) onClose(_ *evnet.Conn, reason error) {
+	if cc.state == connDialing {
 		cc.dialFailed(reason)
 		return
 	}
-	if cc.state == clClosed {
+	if cc.state == connClosed {
 		return
 	}
-	cc.state = clClosed
+	cc.state = connClosed
 	cc.closing = true
 	h, c := cc.host, cc.client
 	h.removeConn(cc)
@@ -637,7 +638,7 @@ func (cc *clConn) onClose(conn *evnet.Conn, reason error) {
 	cc.inBody = false
 	var retries []*Call
 	for i, call := range calls {
-		if call.state != clOnConn || call.conn != cc {
+		if call.state != callOnConn || call.conn != cc {
 			continue
 		}
 		call.conn = nil
@@ -657,7 +658,7 @@ func (cc *clConn) onClose(conn *evnet.Conn, reason error) {
 			call.retried = call.retried || !unread
 			c.stats.Retries++
 			call.resetAttempt()
-			call.state = clQueued
+			call.state = callQueued
 			retries = append(retries, call)
 		default:
 			call.finish(fmt.Errorf("%w: %w", ErrConnClosed, reason))

@@ -4,29 +4,29 @@ import (
 	"slices"
 )
 
-// clHost is the pool of one host (host and port: the scheme is always
+// host is the pool of one host (host and port: the scheme is always
 // http): its connections, the idle ones among them, and the calls
 // waiting for one. A host is forgotten when it has neither connections
 // nor calls waiting. Loop goroutine only.
-type clHost struct {
+type host struct {
 	client  *Client
 	key     string
-	conns   int       // connections dialling, busy or idle
-	open    []*clConn // the same connections
-	idle    []*clConn // the idle ones, most recently used last
-	waiting []*Call   // calls waiting for a connection, from wHead on
-	wHead   int       // index of the first waiting call
-	busy    bool      // schedule is running
-	again   bool      // schedule must look again
+	conns   int     // connections dialling, busy or idle
+	open    []*conn // the same connections
+	idle    []*conn // the idle ones, most recently used last
+	waiting []*Call // calls waiting for a connection, from wHead on
+	wHead   int     // index of the first waiting call
+	busy    bool    // schedule is running
+	again   bool    // schedule must look again
 }
 
-func (h *clHost) queued() int { return len(h.waiting) - h.wHead }
+func (h *host) queued() int { return len(h.waiting) - h.wHead }
 
 // push adds a call at the end of the queue.
-func (h *clHost) push(call *Call) { h.waiting = append(h.waiting, call) }
+func (h *host) push(call *Call) { h.waiting = append(h.waiting, call) }
 
 // pop takes the first call off the queue.
-func (h *clHost) pop() *Call {
+func (h *host) pop() *Call {
 	call := h.waiting[h.wHead]
 	h.waiting[h.wHead] = nil
 	h.wHead++
@@ -41,7 +41,7 @@ func (h *clHost) pop() *Call {
 }
 
 // remove takes a call out of the queue, wherever it is.
-func (h *clHost) remove(call *Call) {
+func (h *host) remove(call *Call) {
 	for i := h.wHead; i < len(h.waiting); i++ {
 		if h.waiting[i] == call {
 			if i == h.wHead {
@@ -59,7 +59,7 @@ func (h *clHost) remove(call *Call) {
 // under MaxConnsPerHost. It may be reached again from the callbacks it
 // causes (a write that fails and retries, a dial that fails at once): the
 // inner call only asks the running one to look again.
-func (h *clHost) schedule() {
+func (h *host) schedule() {
 	if h.busy {
 		h.again = true
 		return
@@ -76,7 +76,7 @@ func (h *clHost) schedule() {
 	h.maybeDrop()
 }
 
-func (h *clHost) scheduleOnce() {
+func (h *host) scheduleOnce() {
 	c := h.client
 	for h.queued() > 0 && !c.closed {
 		call := h.waiting[h.wHead]
@@ -103,11 +103,11 @@ func (h *clHost) scheduleOnce() {
 
 // pipelineConn returns the open connection with the fewest requests in
 // flight that may take one more behind them, or nil.
-func (h *clHost) pipelineConn() *clConn {
-	var best *clConn
+func (h *host) pipelineConn() *conn {
+	var best *conn
 	max := h.client.cfg.MaxPipeline
 	for _, cc := range h.open {
-		if cc.state != clOpen || cc.closing || cc.closeAfter || cc.writer != nil ||
+		if cc.state != connOpen || cc.closing || cc.closeAfter || cc.writer != nil ||
 			len(cc.calls) == 0 || len(cc.calls) >= max {
 			continue
 		}
@@ -126,7 +126,7 @@ func (h *clHost) pipelineConn() *clConn {
 }
 
 // popIdle takes the most recently used idle connection, or returns nil.
-func (h *clHost) popIdle() *clConn {
+func (h *host) popIdle() *conn {
 	n := len(h.idle)
 	if n == 0 {
 		return nil
@@ -139,7 +139,7 @@ func (h *clHost) popIdle() *clConn {
 // release takes back a connection that finished its requests: it serves
 // a waiting call, or waits in the pool (within the idle limits), or is
 // closed.
-func (h *clHost) release(cc *clConn) {
+func (h *host) release(cc *conn) {
 	c := h.client
 	if c.closed || cc.closeAfter || cc.closing {
 		cc.shut()
@@ -162,7 +162,7 @@ func (h *clHost) release(cc *clConn) {
 	c.idleTail = cc
 	c.idle++
 	if c.cfg.IdleTimeout > 0 {
-		cc.conn.SetIdleTimeout(c.cfg.IdleTimeout)
+		cc.nc.SetIdleTimeout(c.cfg.IdleTimeout)
 	}
 	h.schedule()
 	if !cc.inIdle {
@@ -181,7 +181,7 @@ func (h *clHost) release(cc *clConn) {
 }
 
 // unidle takes a connection out of the pool.
-func (h *clHost) unidle(cc *clConn) {
+func (h *host) unidle(cc *conn) {
 	if !cc.inIdle {
 		return
 	}
@@ -202,13 +202,13 @@ func (h *clHost) unidle(cc *clConn) {
 	}
 	cc.idlePrev, cc.idleNext = nil, nil
 	c.idle--
-	if c.cfg.IdleTimeout > 0 && cc.state == clOpen && !cc.closing {
-		cc.conn.SetIdleTimeout(0)
+	if c.cfg.IdleTimeout > 0 && cc.state == connOpen && !cc.closing {
+		cc.nc.SetIdleTimeout(0)
 	}
 }
 
 // removeConn forgets a connection that closed.
-func (h *clHost) removeConn(cc *clConn) {
+func (h *host) removeConn(cc *conn) {
 	h.unidle(cc)
 	if i := slices.Index(h.open, cc); i >= 0 {
 		h.open = slices.Delete(h.open, i, i+1)
@@ -217,7 +217,7 @@ func (h *clHost) removeConn(cc *clConn) {
 }
 
 // maybeDrop forgets the host when nothing refers to it any more.
-func (h *clHost) maybeDrop() {
+func (h *host) maybeDrop() {
 	if h.conns == 0 && h.queued() == 0 && !h.busy && h.client.hosts[h.key] == h {
 		delete(h.client.hosts, h.key)
 	}

@@ -6,13 +6,15 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
-// clURL is a parsed absolute http URL, cut into what a request needs.
+// parsedURL is a parsed absolute http URL, cut into what a request needs.
 // Every string is a substring of the URL unless the URL needed fixing
 // (upper-case host, bytes that must be escaped), so parsing a well-formed
 // URL allocates nothing.
-type clURL struct {
+type parsedURL struct {
 	host      string     // host name or address, lower case, without brackets
 	port      string     // decimal port, "80" when the URL has none
 	key       string     // the pool key: host, or host:port when the port is not 80
@@ -22,17 +24,17 @@ type clURL struct {
 	ip        netip.Addr // the host as an address, if it is one
 }
 
-// clParseURL parses an absolute http URL. https and other schemes are
+// parseURL parses an absolute http URL. https and other schemes are
 // refused with ErrHTTPS and ErrScheme.
-func clParseURL(raw string) (clURL, error) {
-	var u clURL
+func parseURL(raw string) (parsedURL, error) {
+	var u parsedURL
 	i := strings.Index(raw, "://")
 	if i <= 0 {
 		return u, fmt.Errorf("%w %q: not an absolute http URL", ErrURL, raw)
 	}
 	switch scheme := raw[:i]; {
-	case strings.EqualFold(scheme, "http"):
-	case strings.EqualFold(scheme, "https"):
+	case ascii.EqualFold(scheme, "http"):
+	case ascii.EqualFold(scheme, "https"):
 		return u, fmt.Errorf("%w: %q", ErrHTTPS, raw)
 	default:
 		return u, fmt.Errorf("%w %q in %q", ErrScheme, scheme, raw)
@@ -111,17 +113,15 @@ func clParseURL(raw string) (clURL, error) {
 			explicit = false
 		}
 	}
-	u.host, u.port, u.authority = host, port, auth
-	if clHasUpper(host) {
-		u.host = strings.ToLower(host)
-		u.authority = strings.ToLower(auth)
-	}
+	// Host names compare without regard to case: the pool key and the Host
+	// header use lower case (ToLower returns its argument when it has none).
+	u.host, u.port, u.authority = ascii.ToLower(host), port, ascii.ToLower(auth)
 	switch {
 	case !explicit && u.ip.Is6():
 		u.key = "[" + u.host + "]"
 	case !explicit:
 		u.key = u.host
-	case u.authority == auth && !clHasUpper(auth):
+	case u.authority == auth:
 		u.key = auth // host:port as written: no allocation
 	case u.ip.Is6():
 		u.key = "[" + u.host + "]:" + port
@@ -134,31 +134,22 @@ func clParseURL(raw string) (clURL, error) {
 	case target[0] == '?':
 		target = "/" + target
 	}
-	u.target = clEscapeTarget(target)
+	u.target = escapeTarget(target)
 	return u, nil
 }
 
 // dialAddr returns the address to dial: "host:port" or "[v6]:port".
-func (u *clURL) dialAddr() string {
+func (u *parsedURL) dialAddr() string {
 	if u.ip.Is6() {
 		return "[" + u.host + "]:" + u.port
 	}
 	return u.host + ":" + u.port
 }
 
-func clHasUpper(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return true
-		}
-	}
-	return false
-}
-
-// clEscapeTarget percent-encodes the bytes a request-target cannot hold
+// escapeTarget percent-encodes the bytes a request-target cannot hold
 // (controls, space, non-ASCII and a few delimiters), as net/url does for a
 // path; a target without them is returned as it is.
-func clEscapeTarget(t string) string {
+func escapeTarget(t string) string {
 	bad := func(c byte) bool {
 		return c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
 	}
@@ -182,13 +173,13 @@ func clEscapeTarget(t string) string {
 	return string(b)
 }
 
-// clRedirect computes the next hop of a redirect, following net/http's
+// nextHop computes the next hop of a redirect, following net/http's
 // rules: 301, 302 and 303 turn any method but GET and HEAD into GET and
 // drop the body; 307 and 308 keep the method and the body, and are not
 // followed when the body cannot be sent again (a streamed one). It returns
 // follow false when the response is to be delivered as it is (no Location,
 // or a 307/308 with a body that cannot be replayed).
-func clRedirect(req *Request, status int, location string) (next Request, follow bool, err error) {
+func nextHop(req *Request, status int, location string) (next Request, follow bool, err error) {
 	includeBody := false
 	method := req.method()
 	switch status {
@@ -220,7 +211,7 @@ func clRedirect(req *Request, status int, location string) (next Request, follow
 	if includeBody {
 		next.Body = req.Body
 	}
-	sameHost := strings.EqualFold(base.Host, to.Host)
+	sameHost := ascii.EqualFold(base.Host, to.Host)
 	if sameHost {
 		next.Host = req.Host
 	}

@@ -21,15 +21,15 @@ func TestClientParseURL(t *testing.T) {
 		{"http://u%20ser:p@host/x", "host", "host:80", "host", "/x", "u ser:p"},
 		{"http://host/a b/ü", "host", "host:80", "host", "/a%20b/%C3%BC", ""},
 	} {
-		u, err := clParseURL(tt.in)
+		u, err := parseURL(tt.in)
 		if err != nil {
-			t.Errorf("clParseURL(%q): %v", tt.in, err)
+			t.Errorf("parseURL(%q): %v", tt.in, err)
 			continue
 		}
 		got := []string{u.key, u.dialAddr(), u.authority, u.target, u.userinfo}
 		want := []string{tt.key, tt.dial, tt.authority, tt.target, tt.user}
 		if strings.Join(got, " | ") != strings.Join(want, " | ") {
-			t.Errorf("clParseURL(%q) = %q, want %q", tt.in, got, want)
+			t.Errorf("parseURL(%q) = %q, want %q", tt.in, got, want)
 		}
 	}
 	for _, tt := range []struct {
@@ -49,8 +49,8 @@ func TestClientParseURL(t *testing.T) {
 		{"http://ho st/", ErrURL},
 		{"http://host%41/", ErrURL},
 	} {
-		if _, err := clParseURL(tt.in); !errors.Is(err, tt.want) {
-			t.Errorf("clParseURL(%q): %v, want %v", tt.in, err, tt.want)
+		if _, err := parseURL(tt.in); !errors.Is(err, tt.want) {
+			t.Errorf("parseURL(%q): %v, want %v", tt.in, err, tt.want)
 		}
 	}
 }
@@ -58,13 +58,13 @@ func TestClientParseURL(t *testing.T) {
 // TestClientParseURLAllocs: a well-formed URL is cut, not copied.
 func TestClientParseURLAllocs(t *testing.T) {
 	for _, in := range []string{"http://example.com/path?q=1", "http://127.0.0.1:8080/x"} {
-		if n := testing.AllocsPerRun(100, func() { clParseURL(in) }); n != 0 {
-			t.Errorf("clParseURL(%q): %v allocations", in, n)
+		if n := testing.AllocsPerRun(100, func() { parseURL(in) }); n != 0 {
+			t.Errorf("parseURL(%q): %v allocations", in, n)
 		}
 	}
 }
 
-// FuzzClientParseURL checks that what clParseURL accepts can be sent: a
+// FuzzClientParseURL checks that what parseURL accepts can be sent: a
 // target in origin form without bytes a request line cannot hold, and the
 // same host and port as net/url finds.
 func FuzzClientParseURL(f *testing.F) {
@@ -72,16 +72,16 @@ func FuzzClientParseURL(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		u, err := clParseURL(s)
+		u, err := parseURL(s)
 		if err != nil {
 			return
 		}
 		if !strings.HasPrefix(u.target, "/") || u.key == "" || u.host == "" {
-			t.Fatalf("clParseURL(%q) = %+v", s, u)
+			t.Fatalf("parseURL(%q) = %+v", s, u)
 		}
 		for i := 0; i < len(u.target); i++ {
 			if c := u.target[i]; c <= ' ' || c >= 0x7f {
-				t.Fatalf("clParseURL(%q): target %q", s, u.target)
+				t.Fatalf("parseURL(%q): target %q", s, u.target)
 			}
 		}
 		if p, err := url.Parse(s); err == nil && p.Opaque == "" && strings.EqualFold(p.Scheme, "http") {
@@ -90,7 +90,7 @@ func FuzzClientParseURL(f *testing.F) {
 				port = "80"
 			}
 			if !strings.EqualFold(p.Hostname(), u.host) || port != u.port {
-				t.Fatalf("clParseURL(%q): host %q port %q, net/url %q %q", s, u.host, u.port, p.Hostname(), port)
+				t.Fatalf("parseURL(%q): host %q port %q, net/url %q %q", s, u.host, u.port, p.Hostname(), port)
 			}
 		}
 	})
