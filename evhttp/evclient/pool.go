@@ -1,5 +1,17 @@
 package evclient
 
+// The pool. The connections of a host (its pool key: host and port) are
+// its pool; a connection goes
+//
+//	dialling -> open (busy: requests in flight) <-> idle (in the pool) -> closed
+//
+// An idle connection has an idle timeout (evnet's,
+// on its timing wheel) and is dropped as soon as its close is seen (EOF,
+// reset, timeout); a busy one is never in the idle list, so a connection
+// is handed to one request at a time, or to several in order with
+// pipelining. The idle connections of all hosts also form one list, least
+// recently used first, from which MaxIdleConns takes.
+
 import (
 	"slices"
 )

@@ -1,0 +1,98 @@
+package evclient
+
+import "net/http"
+
+// Request is a request to send with Client.Do or Client.Stream.
+type Request struct {
+	// Method is the request method; "" means GET.
+	Method string
+	// URL is the absolute http URL to request: "http://host[:port]/path?query".
+	// Userinfo in it becomes basic authentication; a fragment is dropped.
+	URL string
+	// Header holds the header fields to send. Host, Content-Length,
+	// Transfer-Encoding and Trailer are set by the client and ignored here;
+	// "Connection: close" is honoured; User-Agent overrides
+	// Config.UserAgent (an empty one sends none).
+	Header http.Header
+	// Host, if set, is sent as the Host header instead of the URL's host.
+	Host string
+	// Body is the request body, sent with Content-Length. POST, PUT and
+	// PATCH without a body send "Content-Length: 0".
+	Body []byte
+	// StreamBody makes the body streamed, with the chunked transfer coding:
+	// the program writes it with Call.Write, pacing itself with
+	// Call.Full and Handler.OnWrite, and ends it with
+	// Call.CloseBody. Body is ignored then. A streamed body cannot
+	// be sent twice, so such a request is neither retried nor pipelined,
+	// and a 307 or 308 answer to it is delivered rather than followed.
+	StreamBody bool
+	// ExpectContinue sends "Expect: 100-continue" and holds the body back
+	// until the server answers "100 Continue", or for
+	// Config.ExpectContinueTimeout. A final answer that comes
+	// first is delivered, and the body is never sent.
+	ExpectContinue bool
+}
+
+func (r *Request) method() string {
+	if r.Method == "" {
+		return "GET"
+	}
+	return r.Method
+}
+
+// idempotent reports whether the request may be sent twice (RFC 9110
+// §9.2.2; an Idempotency-Key header counts, as in net/http).
+func (r *Request) idempotent() bool {
+	switch r.method() {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	if r.Header != nil {
+		if _, ok := r.Header["Idempotency-Key"]; ok {
+			return true
+		}
+		if _, ok := r.Header["X-Idempotency-Key"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// replayable reports whether the request can be sent again: idempotent,
+// with no body or a body given as bytes.
+func (r *Request) replayable() bool { return r.idempotent() && !r.StreamBody }
+
+// Handler holds the callbacks of Client.Stream. Every field may be
+// nil. They run on the loop's goroutine, in this order:
+//
+//	callback     when                                                 how often
+//	----------   --------------------------------------------------   -----------------
+//	OnWrite      a streamed body can be written (head sent, or the     zero or more times
+//	             connection drained after Full)
+//	OnResponse   the head of the final response arrived               at most once
+//	OnBody       a piece of the body arrived                          zero or more times
+//	OnDone       the body is complete (nil) or the request failed     exactly once, last
+//
+// OnWrite may still run after OnResponse when the server answers before
+// the body is sent. A canceled call gets no further callback.
+type Handler struct {
+	// OnWrite asks for more of a streamed request body (see
+	// Request.StreamBody): it runs when the request head is on the
+	// connection (after "100 Continue" with ExpectContinue), and again
+	// each time the connection's output queue drains after Full. It
+	// writes with call.Write until call.Full reports true, or ends the
+	// body with call.CloseBody; it may also write nothing and let the
+	// program write later, from any callback on the loop.
+	OnWrite func(call *Call)
+	// OnResponse runs with the head of the final response. The
+	// Response stays valid after the call ends.
+	OnResponse func(call *Call, resp *Response)
+	// OnBody receives a piece of the response body. p is only valid during
+	// the call (it is the connection's read buffer): copy what must be
+	// kept. call.PauseRead stops the delivery (backpressure: the
+	// server is slowed down) until call.ResumeRead.
+	OnBody func(call *Call, p []byte)
+	// OnDone runs exactly once when the call ends: with nil after the whole
+	// body was delivered, or with a *Error.
+	OnDone func(call *Call, err error)
+}
