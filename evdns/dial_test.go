@@ -3,11 +3,11 @@ package evdns
 import (
 	"errors"
 	"net/netip"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyloop/eddy/evnet"
@@ -15,21 +15,6 @@ import (
 
 // Every dial test stays on loopback: the names come from a hosts table,
 // and the resolver's only server is a closed loopback port.
-
-func TestSortAddrs(t *testing.T) {
-	in := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1", "2001:db8::2")
-	got := sortAddrs("tcp", in)
-	want := addrs("2001:db8::1", "192.0.2.1", "2001:db8::2", "192.0.2.2", "192.0.2.3")
-	if !slices.Equal(got, want) {
-		t.Errorf("tcp: %v, want %v", got, want)
-	}
-	if got := sortAddrs("tcp4", in); !slices.Equal(got, in[:3]) {
-		t.Errorf("tcp4: %v", got)
-	}
-	if got := sortAddrs("tcp6", in); !slices.Equal(got, in[3:]) {
-		t.Errorf("tcp6: %v", got)
-	}
-}
 
 // dialServer is an evnet listener on the test loop that counts the
 // connections it accepted and those that closed.
@@ -296,4 +281,31 @@ func TestDialCancel(t *testing.T) {
 			t.Errorf("callback ran after Cancel")
 		}
 	})
+}
+
+func TestDialSilentAAAADoesNotStall(t *testing.T) {
+	// The A answer comes at once and the AAAA answer never: the dial
+	// connects over IPv4 after the resolution delay, not after the AAAA
+	// question's timeout, which the win then cancels.
+	rl := startLoop(t)
+	s := listenOn(t, rl, "127.0.0.1:0")
+	srv := newFakeServer(t, func(q *dnsmessage.Message, n int, tcp bool) []fakeReply {
+		if q.Questions[0].Type != dnsmessage.TypeA {
+			return nil
+		}
+		return []fakeReply{{msg: reply(q, dnsmessage.RCodeSuccess, []dnsmessage.Resource{rrA("v4only.test.", "127.0.0.1", 300)}, nil)}}
+	})
+	r := newTestResolver(t, rl, testConfig(30*time.Second, 1, srv.addr), nil, nil)
+	start := time.Now()
+	res, _ := dialName(t, rl, r, Dialer{}, "v4only.test.:"+strconv.Itoa(int(s.ln.Addr().Port())))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v: the dial waited for the AAAA answer", took)
+	}
+	rl.Do(func() { res.c.Close() })
+	if st := stats(rl, r); st.InFlight != 0 {
+		t.Errorf("%d queries in flight after the dial", st.InFlight)
+	}
 }

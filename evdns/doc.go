@@ -94,12 +94,19 @@
 // # Dialling by name
 //
 // Dial (and Dialer.Dial) resolves the host of a "name:port" and connects
-// with Happy Eyeballs (RFC 8305): the addresses sorted IPv6 first with the
-// families interleaved, one attempt started at a time, the next one after
-// Dialer.AttemptDelay (DefaultAttemptDelay, 250 ms) or at once when an
-// attempt fails, the first connection wins and the others are closed
-// before they reach the program's evnet.Handler; Dialer.Timeout bounds
-// the whole dial (ErrDialTimeout). Errors name the address dialled.
+// with Happy Eyeballs (RFC 8305). The A and AAAA questions go out together
+// and connecting starts with the first answer that allows it: the AAAA
+// answer at once; an A answer that comes first after
+// Dialer.ResolutionDelay (DefaultResolutionDelay, 50 ms), unless the AAAA
+// answer comes within it. The addresses are tried with the families
+// alternating, IPv6 first, those of a late answer joining the list; one
+// attempt starts at a time, the next one after Dialer.AttemptDelay
+// (DefaultAttemptDelay, 250 ms) or at once when an attempt fails. A family
+// whose question fails or times out holds nothing up. The first
+// connection wins and the others are closed before they reach the
+// program's evnet.Handler; Dialer.Timeout bounds the whole dial
+// (ErrDialTimeout), and Dialing.Cancel stops the lookup and closes every
+// attempt. Errors name the address dialled.
 //
 // # The system resolver strategy
 //
@@ -109,7 +116,9 @@
 // (NewSystemResolver): the same LookupHost and LookupAddr callbacks, each
 // lookup made by Go's net.DefaultResolver on the loop's work pool
 // (eddy.LaneSlow, so that slow lookups never hold up fast work) and its
-// result handed back to the loop. Dial takes either (HostResolver).
+// result handed back to the loop. Dial takes either (HostResolver); a
+// SystemResolver gives both families' addresses in one answer, so with it
+// the attempts start when the whole lookup is over.
 //
 // # Driving the resolver from a foreign loop
 //

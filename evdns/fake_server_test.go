@@ -22,6 +22,7 @@ import (
 type fakeReply struct {
 	msg       []byte
 	delay     time.Duration // sent after this delay
+	gate      chan struct{} // if not nil, sent once the test closes it
 	otherPort bool          // sent from another socket (another port)
 }
 
@@ -45,6 +46,7 @@ type fakeServer struct {
 
 	udpQueries, tcpQueries atomic.Int64
 	wg                     sync.WaitGroup
+	quit                   chan struct{} // closed by close: gated replies are dropped
 }
 
 // newFakeServer starts a fake server with handler h (which may be changed
@@ -53,7 +55,7 @@ type fakeServer struct {
 // transport, counted from 1.
 func newFakeServer(t testing.TB, h func(q *dnsmessage.Message, n int, tcp bool) []fakeReply) *fakeServer {
 	t.Helper()
-	s := &fakeServer{t: t, handler: h, conns: map[net.Conn]bool{}}
+	s := &fakeServer{t: t, handler: h, conns: map[net.Conn]bool{}, quit: make(chan struct{})}
 	var err error
 	for range 10 {
 		if s.udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
@@ -100,6 +102,9 @@ func (s *fakeServer) sources() ([]netip.AddrPort, []uint16) {
 
 func (s *fakeServer) close() {
 	s.mu.Lock()
+	if !s.closed { // a test may close the server before its cleanup does
+		close(s.quit)
+	}
 	s.closed = true
 	for c := range s.conns {
 		c.Close()
@@ -140,16 +145,28 @@ func (s *fakeServer) serveUDP() {
 	}
 }
 
-// send sends r now, or from a goroutine after its delay.
+// send sends r now, or from a goroutine after its delay or once its gate
+// is open.
 func (s *fakeServer) send(r fakeReply, write func([]byte)) {
-	if r.delay == 0 {
+	if r.delay == 0 && r.gate == nil {
 		write(r.msg)
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		time.Sleep(r.delay)
+		if r.gate != nil {
+			select {
+			case <-r.gate:
+			case <-s.quit:
+				return
+			}
+		}
+		if r.delay > 0 {
+			// The script's delay: a real server's late answer, on real
+			// time, which the resolver under test must live through.
+			time.Sleep(r.delay)
+		}
 		write(r.msg)
 	}()
 }

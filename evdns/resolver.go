@@ -260,6 +260,10 @@ type Request struct {
 	cbHost func([]netip.Addr, error)
 	cbAns  func(*Answer, error)
 	cbAddr func([]string, error)
+	// cbEach, set by lookupHostEach, receives the addresses of a question
+	// as soon as they are known; given records whose addresses it had.
+	cbEach func(addrs []netip.Addr, more bool, err error)
+	given  [2]bool
 
 	pending int
 	subs    [2]*query
@@ -319,6 +323,24 @@ func (req *Request) Cancel() bool {
 // If the answer is at hand (hosts table, cache) cb runs before LookupHost
 // returns, which then returns nil. The addresses are read-only.
 func (r *Resolver) LookupHost(name string, cb func(addrs []netip.Addr, err error)) *Request {
+	return r.lookupHost(name, cb, nil)
+}
+
+// lookupHostEach is LookupHost for Dial's Happy Eyeballs (RFC 8305
+// section 3): cb does not wait for both questions. When the A or the AAAA
+// question is answered with addresses while the other is still pending,
+// the candidate has won, and cb runs at once with that family's
+// addresses and more set; the last call, with more clear, brings the
+// addresses not given yet (none, when the other question found none) or,
+// if nothing was found at all, the error of LookupHost. Answers at hand
+// come in one call.
+func (r *Resolver) lookupHostEach(name string, cb func(addrs []netip.Addr, more bool, err error)) *Request {
+	return r.lookupHost(name, func(a []netip.Addr, err error) { cb(a, false, err) }, cb)
+}
+
+// lookupHost is LookupHost, with lookupHostEach's early callback when
+// each is not nil.
+func (r *Resolver) lookupHost(name string, cb func([]netip.Addr, error), each func([]netip.Addr, bool, error)) *Request {
 	r.stats.Lookups++
 	if addrs := r.hosts.Lookup(name); len(addrs) > 0 {
 		r.stats.CacheHits++
@@ -336,7 +358,7 @@ func (r *Resolver) LookupHost(name string, cb func(addrs []netip.Addr, err error
 		cb([]netip.Addr{a}, nil)
 		return nil
 	}
-	req := &Request{r: r, kind: kindHost, name: name, cbHost: cb, nslots: 2}
+	req := &Request{r: r, kind: kindHost, name: name, cbHost: cb, cbEach: each, nslots: 2}
 	req.slots[0].qtype = dnsmessage.TypeA
 	req.slots[1].qtype = dnsmessage.TypeAAAA
 	return req.begin(Candidates(name, &r.conf))
@@ -526,10 +548,20 @@ func (req *Request) onResult(i int, res *result) {
 		}
 	}
 	req.pending--
-	switch {
-	case req.pending == 0:
+	if req.pending == 0 {
 		req.evaluate()
-	case i == 0 && req.single():
+		return
+	}
+	if req.cbEach != nil && s.err == nil {
+		// Addresses: this candidate wins whatever the other question
+		// brings, so they need not wait for it.
+		req.given[i] = true
+		req.cbEach(addrsOf(s.recs, nil), true, nil)
+		if req.done {
+			return
+		}
+	}
+	if i == 0 && req.single() {
 		req.r.ask(req, 1, req.cands[req.ci], req.slots[1].qtype)
 	}
 }
@@ -613,6 +645,14 @@ func (req *Request) succeed(expires time.Time) {
 		}
 		if !expires.IsZero() {
 			r.cache.put(&centry{key: ckey{name: req.name, qtype: typeHost, final: true}, expires: expires, addrs: addrs})
+		}
+		if req.given != [2]bool{} { // lookupHostEach gave some already
+			addrs = nil
+			for i := range req.nslots {
+				if !req.given[i] {
+					addrs = addrsOf(req.slots[i].recs, addrs)
+				}
+			}
 		}
 		req.cbHost(addrs, nil)
 	case kindType:

@@ -168,7 +168,9 @@ func (s *SystemResolver) LookupAddr(addr netip.Addr, cb func(names []string, err
 
 func (s *SystemResolver) dialLoop() *eddy.Loop { return s.loop }
 
-func (s *SystemResolver) dialLookup(name string, cb func([]netip.Addr, error)) func() {
-	req := s.LookupHost(name, cb)
+// dialLookup answers for both families at once: the system's resolver
+// gives its addresses together.
+func (s *SystemResolver) dialLookup(name string, cb func([]netip.Addr, bool, error)) func() {
+	req := s.LookupHost(name, func(addrs []netip.Addr, err error) { cb(addrs, false, err) })
 	return func() { req.Cancel() }
 }
