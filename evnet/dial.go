@@ -1,5 +1,8 @@
 package evnet
 
+// Connections that do not come from a listener: Dial (a nonblocking
+// connect with a timeout) and Adopt (a descriptor the program hands over).
+
 import (
 	"errors"
 	"fmt"

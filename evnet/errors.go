@@ -1,5 +1,8 @@
 package evnet
 
+// The errors of the package: the reasons a connection closes, and the
+// wrapping of the kernel's errno values.
+
 import (
 	"errors"
 	"fmt"

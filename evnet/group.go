@@ -1,5 +1,8 @@
 package evnet
 
+// Group: several loops, each on its own goroutine, that share the
+// connections of a listener, and their graceful shutdown.
+
 import (
 	"errors"
 	"fmt"

@@ -1,5 +1,8 @@
 package evnet
 
+// Listeners: Listen and ListenConfig, accepting (and pausing when out of
+// descriptors), and the parsing of listen and dial addresses.
+
 import (
 	"fmt"
 	"net/netip"

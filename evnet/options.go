@@ -1,5 +1,8 @@
 package evnet
 
+// The limits and defaults of connections: ConnConfig and the constants
+// behind it.
+
 import "time"
 
 // Default limits of the output queue (see ConnConfig).

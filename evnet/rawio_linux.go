@@ -2,12 +2,6 @@
 
 package evnet
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/unix"
-)
-
 // The connections' descriptors are nonblocking, so their reads and writes
 // never sleep in the kernel: they are made as raw system calls, without
 // telling the Go scheduler that the goroutine enters a system call. That
@@ -15,6 +9,12 @@ import (
 // runtime's monitor thread from taking the processor away from a loop that
 // is busy with many short calls (a hand-off wakes another thread, on the
 // same CPU when the process is pinned to one).
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // zero is a valid address for empty buffers.
 var zero uintptr

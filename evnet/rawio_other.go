@@ -2,6 +2,9 @@
 
 package evnet
 
+// Reads, writes and accepts through x/sys/unix, where the raw system
+// calls of rawio_linux.go are not used.
+
 import (
 	"golang.org/x/sys/unix"
 

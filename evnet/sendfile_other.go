@@ -2,6 +2,8 @@
 
 package evnet
 
+// No sendfile(2) here: every region takes sendfile.go's pread fallback.
+
 import "golang.org/x/sys/unix"
 
 // sendfile is missing on this system: every region is read with pread

@@ -2,6 +2,9 @@
 
 package evnet
 
+// sendfile(2) where the system has it; sendfile.go queues and sends
+// the regions.
+
 import "golang.org/x/sys/unix"
 
 // sendfile sends up to n bytes of the file infd from off to the socket

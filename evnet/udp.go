@@ -1,16 +1,5 @@
 package evnet
 
-import (
-	"errors"
-	"fmt"
-	"net/netip"
-	"sync"
-
-	"github.com/eddyloop/eddy"
-	"github.com/eddyloop/eddy/internal/sock"
-	"golang.org/x/sys/unix"
-)
-
 // UDP on the loop.
 //
 // A PacketConn is a UDP socket watched by one IO watcher. Datagrams are
@@ -29,6 +18,21 @@ import (
 // Linux). A full queue drops the datagram and says so: ErrPacketQueueFull.
 // On Linux the answers a handler writes while a received batch is being
 // delivered are corked: queued, then sent together in one sendmmsg.
+//
+// The file holds the whole of PacketConn, the one mechanism of UDP (its
+// socket, reads, bounded send queue and close), which reads better whole
+// than split like Conn's read and write paths.
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/sock"
+	"golang.org/x/sys/unix"
+)
 
 var (
 	// ErrPacketQueueFull is returned by WriteTo and Write when the kernel's

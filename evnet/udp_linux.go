@@ -2,6 +2,11 @@
 
 package evnet
 
+// Batched UDP on Linux: recvmmsg(2) and sendmmsg(2) move up to udpMaxBatch
+// datagrams per system call, through arrays of mmsghdr, iovec and sockaddr
+// prepared once per loop. Sender addresses are decoded from the raw
+// sockaddr bytes, so that no unix.Sockaddr is allocated per datagram.
+
 import (
 	"net/netip"
 	"strconv"
@@ -10,11 +15,6 @@ import (
 	"github.com/eddyloop/eddy/internal/sock"
 	"golang.org/x/sys/unix"
 )
-
-// Batched UDP on Linux: recvmmsg(2) and sendmmsg(2) move up to udpMaxBatch
-// datagrams per system call, through arrays of mmsghdr, iovec and sockaddr
-// prepared once per loop. Sender addresses are decoded from the raw
-// sockaddr bytes, so that no unix.Sockaddr is allocated per datagram.
 
 // udpHaveBatch reports that this system has recvmmsg and sendmmsg.
 const udpHaveBatch = true

@@ -2,10 +2,10 @@
 
 package evnet
 
-import "net/netip"
-
 // Without recvmmsg and sendmmsg, every PacketConn reads and writes one
 // datagram per system call (recvmsg and sendto, in udp.go).
+
+import "net/netip"
 
 // udpHaveBatch reports that this system has no recvmmsg and sendmmsg.
 const udpHaveBatch = false

@@ -2,6 +2,8 @@
 
 package evnet
 
+// The flush's writev without writev(2): one write per buffer.
+
 import "golang.org/x/sys/unix"
 
 // writev writes the first of bufs, and returns the bytes written and

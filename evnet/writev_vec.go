@@ -2,6 +2,8 @@
 
 package evnet
 
+// The flush's writev(2), one system call for the queue's buffers.
+
 import "golang.org/x/sys/unix"
 
 // writev writes bufs with one writev system call. It returns the bytes
