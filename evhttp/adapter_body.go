@@ -1,5 +1,12 @@
 package evhttp
 
+// The request body of an adapted request, on both sides: the handler's
+// (adBody, the http.Request's Body: a bounded buffer it reads) and the
+// loop's (askBody, onBody, finishBody), which asks the native exchange for
+// the body when the handler first reads it, fills the buffer as the body
+// arrives, pauses the connection while the handler is MaxBodyBuffer
+// behind, and drops the rest when the handler returns without reading it.
+
 import (
 	"errors"
 	"io"
@@ -126,3 +133,83 @@ func (b *adBody) Close() error {
 }
 
 var _ io.ReadCloser = (*adBody)(nil)
+
+// askBody starts the body's delivery, when the handler first reads it.
+func (ar *adReq) askBody() {
+	if ar.over || ar.hijacked {
+		return
+	}
+	ar.bodyAsked = true
+	ar.r.OnBody(ar.onBody)
+}
+
+// onBody is the native body callback: it fills the body's buffer and
+// pauses the connection when the handler is MaxBodyBuffer behind.
+func (ar *adReq) onBody(_ *ResponseWriter, r *Request, p []byte, err error) {
+	b := ar.body
+	b.mu.Lock()
+	if !b.closed && len(p) > 0 {
+		if b.off > 0 {
+			n := copy(b.buf, b.buf[b.off:])
+			b.buf, b.off = b.buf[:n], 0
+		}
+		b.buf = append(b.buf, p...)
+	}
+	if err != nil && b.err == nil {
+		switch {
+		case err == io.EOF:
+			if len(r.trailers) > 0 {
+				b.trailer = make(http.Header, len(r.trailers))
+				for _, f := range r.trailers {
+					k := adKey(f.Name)
+					b.trailer[k] = append(b.trailer[k], string(f.Value))
+				}
+			}
+		case errors.Is(err, ErrBodyTruncated):
+			err = &adBodyError{io.ErrUnexpectedEOF, err}
+		}
+		b.err = err
+	}
+	pause := err == nil && !b.closed && len(b.buf)-b.off >= b.limit
+	if pause {
+		b.paused = true
+	}
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+	if pause {
+		r.PauseBody()
+	}
+}
+
+// finishBody deals with a request body the handler did not read to its
+// end, once it has returned: the rest is read and dropped if it is short
+// (chunked or not), else the connection closes after the response, as
+// the native server does for a body no handler asked for.
+func (ar *adReq) finishBody() {
+	b := ar.body
+	if b == nil || !ar.bodyAsked {
+		return
+	}
+	b.mu.Lock()
+	done := b.err != nil
+	b.closed = true
+	b.buf, b.off = nil, 0
+	b.mu.Unlock()
+	if done {
+		return
+	}
+	// No more body calls: the rest is dropped as the native server drops
+	// a body no handler asked for (net/http drops 256 KiB too).
+	ar.w.x.dropRest()
+	ar.r.ResumeBody()
+}
+
+// adBodyError is a body error that is also io.ErrUnexpectedEOF, as
+// net/http reports a truncated body.
+type adBodyError struct{ std, ev error }
+
+func (e *adBodyError) Error() string   { return e.ev.Error() }
+func (e *adBodyError) Unwrap() []error { return []error{e.std, e.ev} }

@@ -1,5 +1,10 @@
 package evhttp
 
+// The adapter's pool of goroutines (adPool), which run the handlers: a
+// bounded set of workers started on demand, parked when idle and gone
+// after AdapterConfig.IdleTimeout, with a FIFO queue of requests in front
+// of them.
+
 import (
 	"runtime"
 	"sync"

@@ -1,19 +1,22 @@
 package evhttp
 
+// The adapter's http.ResponseWriter (adWriter), on the handler's
+// goroutine: it keeps the header, decides the head at WriteHeader (or the
+// first Write), gathers the body in batch buffers, and turns the response
+// into the outbox's entries (adapter_outbox.go): a batch when a buffer is
+// full or flushed, the end with the last bytes and the trailers when the
+// handler returns, a cut or a panic when it fails. A slow client slows it
+// down: Write waits for a batch buffer to come back from the loop.
+
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/eddyloop/eddy/evhttp/internal/h1"
 )
 
 // adWriter is the http.ResponseWriter of an adapted request. Its methods
@@ -479,92 +482,4 @@ func (rw *adWriter) release() {
 			return
 		}
 	}
-}
-
-// Hijack hands the connection over to the handler (see Adapt): a 101
-// status set with WriteHeader is written to it first, another status is
-// flushed with what was written. What the client sent after the request
-// head is in the bufio.Reader.
-func (rw *adWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	ar := rw.ar
-	switch {
-	case rw.hijacked:
-		return nil, nil, http.ErrHijacked
-	case rw.finished.Load():
-		return nil, nil, errAdapterFinished
-	case rw.err != nil:
-		return nil, nil, rw.err
-	}
-	var head []byte
-	if rw.wroteHeader && !rw.committed {
-		if rw.status == 101 {
-			head = h1.AppendStatusLine(nil, 1, 101)
-			for _, f := range rw.head.fields {
-				if h1.ValidFieldName(f.name) {
-					head = h1.AppendHeader(head, f.name, f.value)
-				}
-			}
-			head = append(head, "\r\n"...)
-			rw.committed = true
-			rw.head = nil
-		} else if err := rw.send(adFlush); err != nil {
-			return nil, nil, err
-		}
-	} else if rw.wroteHeader && rw.buf != nil && len(rw.buf.b) > 0 {
-		if err := rw.send(adFlush); err != nil {
-			return nil, nil, err
-		}
-	}
-	rw.hijacked = true
-	res := make(chan adHandover, 1)
-	ar.push(adEntry{op: adCall, f: func() { ar.hijack(res) }})
-	var h adHandover
-	select {
-	case h = <-res:
-	case <-ar.goneChan():
-		// A descriptor is always sent before gone closes (detach), so
-		// none can be left behind here.
-		select {
-		case h = <-res:
-		default:
-			h.err = ar.goneErr
-		}
-	}
-	if h.err != nil {
-		rw.hijacked = false
-		rw.broke(h.err)
-		return nil, nil, h.err
-	}
-	f := os.NewFile(uintptr(h.fd), "evhttp-hijacked")
-	nc, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("evhttp: hijack: %w", err)
-	}
-	if len(head) > 0 {
-		if _, err := nc.Write(head); err != nil {
-			nc.Close()
-			return nil, nil, err
-		}
-	}
-	br := bufio.NewReaderSize(&adPrefixReader{rest: h.rest, r: nc}, max(4096, len(h.rest)))
-	if len(h.rest) > 0 {
-		br.Peek(len(h.rest)) // into the buffer, where Buffered counts them
-	}
-	return nc, bufio.NewReadWriter(br, bufio.NewWriter(nc)), nil
-}
-
-// adPrefixReader reads rest, then r.
-type adPrefixReader struct {
-	rest []byte
-	r    io.Reader
-}
-
-func (p *adPrefixReader) Read(b []byte) (int, error) {
-	if len(p.rest) > 0 {
-		n := copy(b, p.rest)
-		p.rest = p.rest[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
 }
