@@ -189,6 +189,26 @@ func unpump(be *eddytest.Backend) {
 	}
 }
 
+// pumpUntil runs the fake loop l, reading its real sockets (pump) but
+// letting no fake time pass, until cond holds: answers reach the sockets
+// on real time. It fails the test after testWait.
+func pumpUntil(t *testing.T, l *eddy.Loop, be *eddytest.Backend, what string, cond func() bool) {
+	t.Helper()
+	var err error
+	ok := testutil.Eventually(testWait, func() bool {
+		pump(be)
+		err = l.RunNoWait()
+		unpump(be)
+		return err != nil || cond()
+	})
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case !ok:
+		t.Fatalf("%s: not within %v", what, testWait)
+	}
+}
+
 func TestCacheExpiryFakeClock(t *testing.T) {
 	srv := newFakeServer(t, testZone().handler)
 	l, be, clock := fakeLoop(t)
@@ -202,13 +222,8 @@ func TestCacheExpiryFakeClock(t *testing.T) {
 			}
 			got, done = a, true
 		})
-		for !done && testutil.Eventually(time.Second, func() bool { return srv.udpQueries.Load() > 0 }) {
-			time.Sleep(5 * time.Millisecond) // the answer reaches the socket
-			pump(be)
-			if err := l.RunNoWait(); err != nil {
-				t.Fatal(err)
-			}
-			unpump(be)
+		if !done {
+			pumpUntil(t, l, be, "the answer", func() bool { return done })
 		}
 		return req, got
 	}

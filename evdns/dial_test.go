@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // Every dial test stays on loopback: the names come from a hosts table,
@@ -157,7 +158,8 @@ func fullBacklog(t *testing.T, addr [4]byte, port int) error {
 		t.Fatal(err)
 	}
 	// Fill the queue (a backlog of 0 holds one connection, or two).
-	for range 3 {
+	var first int
+	for i := range 3 {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -168,9 +170,27 @@ func fullBacklog(t *testing.T, addr [4]byte, port int) error {
 		}
 		t.Cleanup(func() { unix.Close(fd) })
 		unix.Connect(fd, &unix.SockaddrInet4{Addr: addr, Port: port})
+		if i == 0 {
+			first = fd
+		}
 	}
-	time.Sleep(50 * time.Millisecond) // let the handshakes settle
+	// The queue is full once the first connection is established.
+	waitWritable(t, first)
 	return nil
+}
+
+// waitWritable waits, up to testWait, for the nonblocking socket fd to
+// become writable: for its connect to complete.
+func waitWritable(t *testing.T, fd int) {
+	t.Helper()
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(pfd, int(testWait/time.Millisecond))
+	for err == unix.EINTR {
+		n, err = unix.Poll(pfd, int(testWait/time.Millisecond))
+	}
+	if err != nil || n != 1 || pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+		t.Fatalf("connect did not complete: %v, revents %#x", err, pfd[0].Revents)
+	}
 }
 
 // listenPair listens on 127.0.0.1 with a port that is free on the second
@@ -249,17 +269,12 @@ func TestDialLosersClosed(t *testing.T) {
 	}
 	// Every connection the servers accepted is closed in the end: the
 	// winners by the test, the losers by Dial.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var open, total int
+	var open, total int
+	if !testutil.Eventually(testWait, func() bool {
 		rl.Do(func() { open = s1.opened + s2.opened - s1.closed - s2.closed; total = s1.opened + s2.opened })
-		if open == 0 && total >= 20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d server connections still open", open, total)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return open == 0 && total >= 20
+	}) {
+		t.Fatalf("%d of %d server connections still open", open, total)
 	}
 }
 
@@ -275,7 +290,7 @@ func TestDialCancel(t *testing.T) {
 			t.Errorf("Cancel: want true then false")
 		}
 	})
-	time.Sleep(20 * time.Millisecond)
+	rl.Barrier() // the closed attempt's events, if any, are handled
 	rl.Do(func() {
 		if called {
 			t.Errorf("callback ran after Cancel")

@@ -157,18 +157,7 @@ func (e *eyeballs) release(qt dnsmessage.Type) {
 // holds: the answers reach the real sockets on real time.
 func (e *eyeballs) runUntil(what string, cond func() bool) {
 	e.t.Helper()
-	ok := testutil.Eventually(testWait, func() bool {
-		pump(e.be)
-		err := e.l.RunNoWait()
-		unpump(e.be)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		return cond()
-	})
-	if !ok {
-		e.t.Fatalf("%s: not within %v", what, testWait)
-	}
+	pumpUntil(e.t, e.l, e.be, what, cond)
 }
 
 // advance lets d of fake time pass and runs what is due.

@@ -23,6 +23,7 @@ type fakeReply struct {
 	msg       []byte
 	delay     time.Duration // sent after this delay
 	gate      chan struct{} // if not nil, sent once the test closes it
+	sent      chan struct{} // if not nil, closed once the reply is written
 	otherPort bool          // sent from another socket (another port)
 }
 
@@ -148,6 +149,10 @@ func (s *fakeServer) serveUDP() {
 // send sends r now, or from a goroutine after its delay or once its gate
 // is open.
 func (s *fakeServer) send(r fakeReply, write func([]byte)) {
+	if r.sent != nil {
+		w := write
+		write = func(b []byte) { w(b); close(r.sent) }
+	}
 	if r.delay == 0 && r.gate == nil {
 		write(r.msg)
 		return

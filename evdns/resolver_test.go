@@ -400,12 +400,13 @@ func TestTimeoutAllServersDown(t *testing.T) {
 }
 
 func TestLateAnswerAfterRetry(t *testing.T) {
-	// The first query is answered late, after the retry has been sent;
-	// the retry is answered at once. The late answer must be dropped.
+	// The first query is answered late, after the retry has been sent
+	// and answered at once. The late answer must be dropped.
 	z := testZone()
+	late, sent := make(chan struct{}), make(chan struct{})
 	srv := newFakeServer(t, func(q *dnsmessage.Message, n int, tcp bool) []fakeReply {
 		if n == 1 {
-			return []fakeReply{{msg: z.answer(q), delay: 150 * time.Millisecond}}
+			return []fakeReply{{msg: z.answer(q), gate: late, sent: sent}}
 		}
 		return z.handler(q, n, tcp)
 	})
@@ -420,7 +421,9 @@ func TestLateAnswerAfterRetry(t *testing.T) {
 	if s.Retries < 1 || s.Timeouts != s.Retries {
 		t.Errorf("stats = %+v", s)
 	}
-	time.Sleep(200 * time.Millisecond) // the late answer arrives now, to a closed port
+	close(late)
+	<-sent       // the late answer has reached the closed port
+	rl.Barrier() // and would have been read by now, were the socket open
 	if s2 := stats(rl, r); s2.InFlight != 0 || s2.Retries != s.Retries || s2.Dropped != 0 {
 		t.Errorf("stats = %+v", s2)
 	}
@@ -537,32 +540,34 @@ func TestCoalescing(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	srv := newFakeServer(t, func(*dnsmessage.Message, int, bool) []fakeReply { return nil })
-	rl := startLoop(t)
-	r := newTestResolver(t, rl, testConfig(100*time.Millisecond, 1, srv.addr), nil, nil)
-	called := make(chan struct{}, 2)
-	var req1, req2 *Request
-	rl.Do(func() {
-		req1 = r.LookupHost("www.example.com.", func([]netip.Addr, error) { called <- struct{}{} })
-		req2 = r.LookupHost("www.example.com.", func([]netip.Addr, error) { called <- struct{}{} })
-		if req1 == nil || req2 == nil {
-			t.Fatal("nil Request for a lookup in progress")
-		}
-		if !req1.Cancel() || req1.Cancel() {
-			t.Error("Cancel results wrong")
-		}
-		if s := r.Stats(); s.InFlight != 2 {
-			t.Errorf("in flight after one of two Cancels: %d", s.InFlight)
-		}
-		req2.Cancel()
-		if s := r.Stats(); s.InFlight != 0 {
-			t.Errorf("in flight after Cancel: %d", s.InFlight)
-		}
-	})
-	time.Sleep(200 * time.Millisecond)
-	select {
-	case <-called:
+	l, _, _ := fakeLoop(t)
+	r := NewResolver(l, testConfig(100*time.Millisecond, 1, srv.addr), nil, nil)
+	defer r.Close()
+	called := 0
+	req1 := r.LookupHost("www.example.com.", func([]netip.Addr, error) { called++ })
+	req2 := r.LookupHost("www.example.com.", func([]netip.Addr, error) { called++ })
+	if req1 == nil || req2 == nil {
+		t.Fatal("nil Request for a lookup in progress")
+	}
+	if !req1.Cancel() || req1.Cancel() {
+		t.Error("Cancel results wrong")
+	}
+	if s := r.Stats(); s.InFlight != 2 {
+		t.Errorf("in flight after one of two Cancels: %d", s.InFlight)
+	}
+	req2.Cancel()
+	if s := r.Stats(); s.InFlight != 0 {
+		t.Errorf("in flight after Cancel: %d", s.InFlight)
+	}
+	// No timer or socket is left to call back: the loop has nothing to
+	// run, and Run returns at once.
+	if l.Alive() {
+		t.Error("the loop is alive after every lookup was canceled")
+	} else if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if called != 0 {
 		t.Fatal("a canceled lookup called back")
-	default:
 	}
 	var nilReq *Request
 	if nilReq.Cancel() {
@@ -827,16 +832,9 @@ func TestRetryFakeClock(t *testing.T) {
 	if !testutil.Eventually(5*time.Second, func() bool { return srv.udpQueries.Load() == 2 }) {
 		t.Fatal("no retry reached the server")
 	}
-	for deadline := time.Now().Add(5 * time.Second); ans == nil && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-		pump(be)
-		if err := l.RunNoWait(); err != nil {
-			t.Fatal(err)
-		}
-		unpump(be)
-		if l.Now().Sub(start) > 5*time.Second {
-			t.Fatal("fake time moved past the retry")
-		}
+	pumpUntil(t, l, be, "the answer to the retry", func() bool { return ans != nil })
+	if l.Now().Sub(start) > 5*time.Second {
+		t.Fatal("fake time moved past the retry")
 	}
 	if ans == nil || at != 5*time.Second || len(ans.Addrs) != 1 {
 		t.Errorf("answer %+v after %v, want 5s", ans, at)
