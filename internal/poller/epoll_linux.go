@@ -20,6 +20,9 @@ type epoll struct {
 	noPwait2 bool
 }
 
+// natives lists the system's own backend, for Names and Open.
+var natives = []builtin{{"epoll", NewEpoll}}
+
 // NewEpoll returns an epoll backend.
 func NewEpoll() (Poller, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)

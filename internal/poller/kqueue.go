@@ -28,6 +28,9 @@ type kqReg struct {
 	ev  Events // the interest last given to Modify; cleared once a OneShot fires
 }
 
+// natives lists the system's own backend, for Names and Open.
+var natives = []builtin{{"kqueue", NewKqueue}}
+
 // NewKqueue returns a kqueue backend.
 func NewKqueue() (Poller, error) {
 	fd, err := unix.Kqueue()

@@ -157,6 +157,34 @@ func (p *poll) Wait(out []Event, timeout time.Duration) (int, error) {
 	return j, nil
 }
 
+// Registered reports whether fd is registered; see Registry.
+func (p *poll) Registered(fd int) bool { return p.reg(fd) != nil }
+
+// Gen returns the generation of fd's registration, or zero; see Registry.
+func (p *poll) Gen(fd int) uint32 {
+	if r := p.reg(fd); r != nil {
+		return r.gen
+	}
+	return 0
+}
+
+// Interest returns the interest registered for fd, or zero when it is not
+// registered or is a OneShot slot disarmed by its report; see Registry.
+func (p *poll) Interest(fd int) Events {
+	if r := p.reg(fd); r != nil && p.fds[r.slot].Fd >= 0 {
+		return r.ev
+	}
+	return 0
+}
+
+// reg returns fd's registration, or nil.
+func (p *poll) reg(fd int) *pollReg {
+	if fd < 0 || fd >= len(p.regs) || p.regs[fd].slot == 0 {
+		return nil
+	}
+	return &p.regs[fd]
+}
+
 // Wake makes the current or next Wait return; it is safe from any goroutine.
 func (p *poll) Wake() error { return p.wake.wake() }
 

@@ -44,11 +44,14 @@
 // New returns the best backend built for the system. The evpoll build tag
 // makes it return the poll(2) backend everywhere, so that the portable
 // backend is tested where CI runs; the other constructors stay available.
+// Names lists the backends built for the system and Open makes one by name.
 //
 // To add a backend: write NAME.go with one //go:build line, implement Poller
-// (and Pollable if it has a descriptor), add it to New, and append it to the
-// backends list of poller_test.go from a NAME_test.go with the same build
-// line, so that the contract suite runs against it.
+// (and Pollable if it has a descriptor), add it to New and to the natives
+// list of its systems (natives is declared once per system, in the file of
+// its mechanism), and append it to the backends list of poller_test.go from
+// a NAME_test.go with the same build line, so that the contract suite runs
+// against it.
 package poller
 
 import (
@@ -126,6 +129,21 @@ type Pollable interface {
 // When ready is false, n is 0 and the caller goes on to Wait.
 type Holder interface {
 	HoldWait(out []Event, d time.Duration) (n int, ready bool, err error)
+}
+
+// Registry is implemented by backends that keep their registrations in
+// user space (poll(2), and package eddytest's fake), so that the loop's
+// debug mode can check them against its own fd table. Like Modify, its
+// methods are called only from the loop's goroutine.
+type Registry interface {
+	// Registered reports whether fd is registered.
+	Registered(fd int) bool
+	// Gen returns the generation of fd's registration, or zero.
+	Gen(fd int) uint32
+	// Interest returns the interest last given to Modify for fd, or zero
+	// when fd is not registered or is a OneShot registration that has
+	// reported since.
+	Interest(fd int) Events
 }
 
 // ErrClosed is returned by a backend used after Close.

@@ -24,7 +24,10 @@ var backends = []backend{{"poll", NewPoll}}
 
 // TestMain fails the run if a test leaves a descriptor open.
 func TestMain(m *testing.M) {
-	time.Sleep(time.Microsecond) // let the runtime open its own poller first
+	// Not a settle: the first timer starts the runtime's network poller
+	// (its epoll and wake-up descriptors), which must be open before the
+	// snapshot of descriptors; a 1µs sleep is the shortest way to start one.
+	time.Sleep(time.Microsecond)
 	before := openFds()
 	code := m.Run()
 	if leaked := slices.DeleteFunc(openFds(), func(fd int) bool {
@@ -175,6 +178,77 @@ func TestNew(t *testing.T) {
 	if p.Name() != defaultName {
 		t.Fatalf("New().Name() = %q, want %q", p.Name(), defaultName)
 	}
+}
+
+// TestNames: Names lists New's backend first, every backend the tests run
+// (the backends list), and nothing twice; Open makes each of them and no
+// other.
+func TestNames(t *testing.T) {
+	names := Names()
+	if len(names) == 0 || names[0] != defaultName {
+		t.Fatalf("Names() = %q, want %q first", names, defaultName)
+	}
+	var tested []string
+	for _, b := range backends {
+		tested = append(tested, b.name)
+	}
+	if got, want := slices.Sorted(slices.Values(names)), slices.Sorted(slices.Values(tested)); !slices.Equal(got, want) {
+		t.Errorf("Names() = %q, want the backends tested here, %q", got, want)
+	}
+	for _, name := range names {
+		p, ok, err := Open(name)
+		if !ok || err != nil {
+			t.Errorf("Open(%q) = %v, %v", name, ok, err)
+			continue
+		}
+		if p.Name() != name {
+			t.Errorf("Open(%q).Name() = %q", name, p.Name())
+		}
+		p.Close()
+	}
+	for _, name := range []string{"", "auto", "select", "EPOLL"} {
+		if p, ok, err := Open(name); ok || p != nil || err != nil {
+			t.Errorf("Open(%q) = %v, %v, %v; want nil, false, nil", name, p, ok, err)
+		}
+	}
+}
+
+// TestPollRegistry: the poll backend reports its registrations (Registry),
+// including a OneShot disarmed by its report, for the loop's debug mode.
+func TestPollRegistry(t *testing.T) {
+	p, err := NewPoll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fds := &fdSet{t: t, open: map[int]bool{}}
+	defer func() {
+		for fd := range fds.open {
+			unix.Close(fd)
+		}
+	}()
+	reg := p.(Registry)
+	check := func(fd int, registered bool, gen uint32, ev Events) {
+		t.Helper()
+		if r, g, e := reg.Registered(fd), reg.Gen(fd), reg.Interest(fd); r != registered || g != gen || e != ev {
+			t.Errorf("fd %d: Registered, Gen, Interest = %v, %d, %#x; want %v, %d, %#x", fd, r, g, e, registered, gen, ev)
+		}
+	}
+	r, w := fds.pipe()
+	check(r, false, 0, 0)
+	check(-1, false, 0, 0)
+	check(1<<20, false, 0, 0)
+	modify(t, p, r, 7, 0, Read)
+	check(r, true, 7, Read)
+	modify(t, p, w, 8, 0, Write|OneShot)
+	check(w, true, 8, Write|OneShot)
+	expectReady(t, p, w, 8, Write, 0)
+	check(w, true, 8, 0) // disarmed until the next Modify
+	modify(t, p, w, 9, Write|OneShot, Write|OneShot)
+	check(w, true, 9, Write|OneShot)
+	modify(t, p, r, 7, Read, 0)
+	check(r, false, 0, 0)
+	check(w, true, 9, Write|OneShot) // moved into r's slot
 }
 
 func TestReadable(t *testing.T) {
