@@ -8,11 +8,21 @@ import (
 // Config holds the settings of a new Loop. The zero value (or a nil *Config)
 // is the documented default for every field.
 type Config struct {
-	// Backend is the readiness backend. Nil picks the best one for the
-	// system: epoll on Linux, kqueue on the BSDs and macOS, poll(2)
-	// elsewhere, or poll(2) everywhere when built with -tags evpoll. A
-	// backend given here is owned by the loop, which closes it.
+	// Backend is a custom readiness backend (see Backend), owned by the
+	// loop, which closes it. A Backend serves one loop: a Config that is
+	// copied for several loops (evnet.GroupConfig.Loop) names a built-in one
+	// with BackendName instead. Nil means the one BackendName names.
 	Backend Backend
+
+	// BackendName picks one of the backends eddy ships, by name: one of
+	// Backends(), that is "epoll" on Linux, "kqueue" on the BSDs and macOS,
+	// and "poll" (poll(2)) on every unix. Empty or "auto" means the
+	// system's default: epoll on Linux, kqueue on the BSDs and macOS,
+	// poll(2) elsewhere, or poll(2) everywhere when built with -tags evpoll.
+	// NewLoop fails with ErrUnknownBackend, naming the valid choices, for
+	// any other name; it also fails when both Backend and BackendName are
+	// set.
+	BackendName string
 
 	// Clock is the source of time. Nil means the system clocks.
 	Clock Clock

@@ -15,6 +15,9 @@ var (
 	// its own to be waited for (the poll backend), so that it can neither be
 	// embedded nor parked in Go's runtime poller.
 	ErrNotPollable = errors.New("eddy: backend has no pollable descriptor")
+	// ErrUnknownBackend is returned by NewLoop when Config.BackendName is
+	// not one of Backends(); the error wrapping it lists them.
+	ErrUnknownBackend = errors.New("eddy: unknown backend")
 	// ErrRunning is returned by Close when called from inside Run.
 	ErrRunning = errors.New("eddy: loop is running")
 	// ErrBadSignal is returned when a Signal is started for a signal that cannot

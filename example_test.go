@@ -1,8 +1,10 @@
 package eddy_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -317,4 +319,24 @@ func ExampleLoop_Once() {
 	// Output:
 	// first wait, ready: false
 	// second wait, ready: true
+}
+
+// A loop on a backend chosen by name: poll(2), which every unix has, here.
+// Backends lists the choices, the system's default first.
+func ExampleBackends() {
+	fmt.Println(slices.Contains(eddy.Backends(), "poll"))
+	l, err := eddy.NewLoop(&eddy.Config{BackendName: "poll"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+	fmt.Println(l.Backend())
+
+	_, err = eddy.NewLoop(&eddy.Config{BackendName: "select"})
+	fmt.Println(errors.Is(err, eddy.ErrUnknownBackend))
+	// Output:
+	// true
+	// poll
+	// true
 }

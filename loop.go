@@ -128,18 +128,16 @@ const (
 
 // NewLoop returns a loop configured by cfg, which it copies; nil (or the
 // zero Config) is the best backend for the system, the system clocks and no
-// debugging.
+// debugging. It fails with ErrUnknownBackend when Config.BackendName names
+// no backend built for this system.
 func NewLoop(cfg *Config) (*Loop, error) {
 	var c Config
 	if cfg != nil {
 		c = *cfg
 	}
-	be := c.Backend
-	if be == nil {
-		var err error
-		if be, err = poller.New(); err != nil {
-			return nil, fmt.Errorf("eddy: backend: %w", err)
-		}
+	be, err := c.backend()
+	if err != nil {
+		return nil, err
 	}
 	clock := c.Clock
 	if clock == nil {
