@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/eddyloop/eddy/internal/poller"
 )
 
 // goid returns the current goroutine's id, read from its stack header. It
@@ -76,17 +78,7 @@ func (l *Loop) verify() {
 	if periodics != l.nperiod {
 		fail("%d periodics in the heap, %d counted", periodics, l.nperiod)
 	}
-	for fd := range l.fdCap() {
-		st := l.fdst(fd)
-		for w := st.first; w != nil; w = w.next {
-			if !w.active || w.loop != l || w.fd != fd {
-				fail("fd %d lists a watcher that is inactive, of another loop, or of fd %d", fd, w.fd)
-			}
-		}
-		if st.first == nil && st.reg != 0 && !st.changed {
-			fail("fd %d is registered with no watcher and no change queued", fd)
-		}
-	}
+	l.verifyFds(fail)
 	pending := 0
 	for p := range l.pend {
 		q := &l.pend[p]
@@ -106,6 +98,47 @@ func (l *Loop) verify() {
 	checkList(fail, "async", l.asyncs.items, l)
 	if l.refs < 0 {
 		fail("reference count %d", l.refs)
+	}
+}
+
+// verifyFds checks the fd table: each entry lists only active watchers of
+// its own fd, holds a registration only while it has watchers or a change
+// queued, and is marked changed exactly when it is in the change queue. With
+// a backend that can say (a poller.Registry), an entry with nothing queued
+// matches the backend's registration of its fd, if the backend has one: same
+// generation, same interest. (The backend may have none: the fd may have been
+// closed while watched, which the kernel notices and the loop cannot.)
+func (l *Loop) verifyFds(fail func(string, ...any)) {
+	reg, _ := l.be.(poller.Registry)
+	changed := 0
+	for fd := range l.fdCap() {
+		st := l.fdst(fd)
+		for w := st.first; w != nil; w = w.next {
+			if !w.active || w.loop != l || w.fd != fd {
+				fail("fd %d lists a watcher that is inactive, of another loop, or of fd %d", fd, w.fd)
+			}
+		}
+		if st.changed {
+			changed++
+			continue
+		}
+		if st.first == nil && st.reg != 0 {
+			fail("fd %d is registered with no watcher and no change queued", fd)
+		}
+		if reg != nil && st.reg != 0 && reg.Registered(fd) {
+			if gen, ev := reg.Gen(fd), reg.Interest(fd); gen != st.gen || ev != st.reg {
+				fail("fd %d is registered with generation %d and interest %#x, but the backend holds generation %d and interest %#x",
+					fd, st.gen, st.reg, gen, ev)
+			}
+		}
+	}
+	for _, fd := range l.changes {
+		if int(fd) >= l.fdCap() || !l.fdst(int(fd)).changed {
+			fail("fd %d is in the change queue but not marked changed", fd)
+		}
+	}
+	if changed != len(l.changes) {
+		fail("%d fds marked changed, %d in the change queue", changed, len(l.changes))
 	}
 }
 

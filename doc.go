@@ -92,8 +92,11 @@
 //
 // Debug mode (Config.Debug, or EDDY_DEBUG=1 in the environment) checks the
 // goroutine rule and panics when it is broken, verifies the loop's data
-// structures after every iteration, and logs callbacks that block the loop
-// for longer than Config.SlowCallback.
+// structures after every iteration (the timer heap's order, the fd table
+// against the watchers, the change queue and, with the poll backend, the
+// backend's registrations and their generations; the pending queues and the
+// watcher lists) and panics at the first broken invariant, and logs
+// callbacks that block the loop for longer than Config.SlowCallback.
 //
 // # Foreign loops
 //
@@ -103,9 +106,14 @@
 // host that is itself an eddy loop. With Config.GoPoller, Run parks its
 // goroutine in Go's own network poller instead of holding an OS thread in
 // the backend's wait; the price is one more readiness check per sleeping
-// iteration (docs/BENCHMARKS.md has the measured figures). A custom readiness mechanism can be given in
-// Config.Backend; package eddytest has a fake one with a fake clock, for
-// deterministic tests of code built on eddy.
+// iteration (docs/BENCHMARKS.md has the measured figures).
+//
+// The loop waits in the system's best readiness backend unless told
+// otherwise: Config.BackendName picks one of the built-in backends by name
+// (Backends lists them: epoll on Linux, kqueue on the BSDs and macOS, poll(2)
+// on every unix), and Config.Backend takes a custom one; package eddytest
+// has a fake one with a fake clock, for deterministic tests of code built
+// on eddy.
 //
 // # Configuration
 //
@@ -137,11 +145,11 @@
 // Time: timers count from the cached time of the iteration. A callback that
 // runs for long makes the cached time stale; UpdateNow refreshes it.
 //
-// Waits: with the default backend on Linux, the loop first looks for
+// Waits: with the epoll backend (Linux's default), the loop first looks for
 // events with a raw epoll_pwait2 that does not sleep and that the Go
 // scheduler does not see, and only when nothing is ready blocks in an
 // ordinary system call. A busy loop thus finds its next events without
 // the scheduler's system call bookkeeping. With GOMAXPROCS=1 the loop
 // yields (runtime.Gosched) before it blocks, so that the goroutines it
-// has woken run first. Config.GoPoller and custom backends do not do this.
+// has woken run first. Config.GoPoller, the poll backend and custom backends do not do this.
 package eddy

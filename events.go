@@ -45,7 +45,10 @@ const (
 //
 // A backend with a descriptor of its own that becomes readable when Wait has
 // something to report should also have a method Fd() int; Loop.Fd, Embed and
-// Config.GoPoller need it.
+// Config.GoPoller need it. One that keeps its registrations in user space
+// may also have methods Registered(fd int) bool, Gen(fd int) uint32 and
+// Interest(fd int) Events (the poll backend and eddytest's fake do): debug
+// mode then checks its registrations against the loop's fd table.
 type Backend = poller.Poller
 
 // BackendEvent is one readiness report from Backend.Wait: the descriptor, the
