@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"os/user"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // The dnsmasq tests run the resolver against a real server: dnsmasq
@@ -28,7 +28,7 @@ import (
 // and a test zone given on its command line. It reads no configuration
 // file, no hosts file and no resolv.conf, and has no upstream server:
 // nothing leaves loopback. Without dnsmasq the tests are skipped, or fail
-// when CI=true.
+// when the CI environment variable is set (testutil.NeedPeer).
 
 // dnsmasqTXT is the TXT set of big.zone.test: 10 strings of 200 bytes,
 // over the 1232 bytes of the EDNS0 buffer, so the UDP answer is truncated
@@ -68,16 +68,7 @@ func startDnsmasq(t testing.TB) netip.AddrPort {
 // startDnsmasqPid is startDnsmasq that also returns dnsmasq's process ID.
 func startDnsmasqPid(t testing.TB) (netip.AddrPort, int) {
 	t.Helper()
-	path, err := exec.LookPath("dnsmasq")
-	if err != nil { // an unprivileged PATH may lack /usr/sbin, where Debian puts it
-		path, err = exec.LookPath("/usr/sbin/dnsmasq")
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("dnsmasq is required on CI (Debian package dnsmasq-base): %v", err)
-		}
-		t.Skipf("dnsmasq not installed (Debian package dnsmasq-base): %v", err)
-	}
+	path := testutil.NeedPeer(t, "dnsmasq", "dnsmasq-base")
 	var out bytes.Buffer
 	for range 5 {
 		port := freePort(t)
