@@ -1,5 +1,11 @@
 package evhttp
 
+// One exchange, a request and its response, and the writing of the
+// response: where its bytes go (its own pending buffer, the loop's
+// coalescing buffer, or the connection), the head and the body's framing
+// (a length, chunked, or until the close), interim responses, the body,
+// the end, and an error response in the handler's place.
+
 import (
 	"strconv"
 	"time"

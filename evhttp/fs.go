@@ -1,5 +1,10 @@
 package evhttp
 
+// FileServer: its configuration, the Handler that answers from the files
+// of a directory, and each loop's cache of open files. Opening a file is in
+// fs_open.go, conditional and range requests in fs_cond.go, request paths
+// in fs_path.go, and sending a file region in fs_send.go.
+
 import (
 	"crypto/rand"
 	"encoding/hex"

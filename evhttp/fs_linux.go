@@ -2,6 +2,9 @@
 
 package evhttp
 
+// The path of an open descriptor, read from /proc, for FileServer's check
+// after an open (see openUnder).
+
 import (
 	"strconv"
 

@@ -1,5 +1,8 @@
 package evhttp
 
+// Request paths for FileServer: a target's path decoded and checked
+// before it is looked up under the root.
+
 // cleanPath decodes the path of a request target and checks that it
 // names something under the root: it returns the path with its percent
 // escapes decoded and its empty and "." segments removed, a final slash

@@ -1,5 +1,8 @@
 package evhttp
 
+// What a Server calls and reports: the Handler interface and the
+// callbacks' types, the states of a connection, and the package's errors.
+
 import (
 	"errors"
 	"time"

@@ -1,5 +1,9 @@
 package evhttp
 
+// The Request a handler sees: views of the parsed head, and the delivery
+// of the request body to the handler (OnBody, ReadAll, PauseBody,
+// ResumeBody).
+
 import (
 	"bytes"
 	"io"

@@ -1,5 +1,9 @@
 package evhttp
 
+// The ResponseWriter a handler answers with, and the Header of a
+// response: the fields a handler sets, with the kinds of field the server
+// treats specially.
+
 import (
 	"fmt"
 	"iter"

@@ -1,5 +1,8 @@
 package h1
 
+// Serialization: status and request lines, header fields, chunks and the
+// Date, appended to a caller's slice.
+
 import (
 	"strconv"
 	"time"

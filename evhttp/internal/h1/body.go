@@ -1,5 +1,8 @@
 package h1
 
+// Message bodies: the incremental decoder (Body) of bodies delimited by a
+// length, chunked, or by the close, and of the trailer section.
+
 // Body decodes a message body in place: it finds the payload in the bytes
 // a connection has buffered, without copying them. The zero value is a
 // finished empty body; Reset, ResetRequest or ResetResponse starts a new

@@ -1,5 +1,9 @@
 package h1
 
+// The lexical level of the grammar: byte classes, tokens, field values,
+// and the elements of comma-separated lists (HasToken). Case folding is
+// package ascii's.
+
 // Byte classes, as bits of one table indexed by byte value.
 const (
 	cTchar  uint8 = 1 << iota // tchar (RFC 9110 §5.6.2): the bytes of a token

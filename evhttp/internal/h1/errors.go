@@ -1,5 +1,8 @@
 package h1
 
+// The faults of a peer's message (Error), each with the status a server
+// answers it with.
+
 import "errors"
 
 // Error is a fault in a peer's message. Status is the HTTP status code a

@@ -1,5 +1,8 @@
 package h1
 
+// Header fields: as parsed (Header, Headers) and looked up; the checks of
+// names and values; a head's end found and its field lines split.
+
 // Header is one field line of a head or trailer section. Name and Value
 // are sub-slices of the buffer that was parsed, with the original bytes
 // and case; Value has its leading and trailing whitespace removed. Both

@@ -1,5 +1,7 @@
 package h1
 
+// The limits a Parser or Body enforces, and their defaults.
+
 // Default limits, close to what nginx and net/http use.
 const (
 	// DefaultMaxRequestLine is the default for Limits.MaxRequestLine: 8 KiB,

@@ -1,5 +1,9 @@
 package h1
 
+// The Parser: a head found in a connection's buffered bytes, its HTTP
+// version, and the fields requests and responses share (Connection,
+// Transfer-Encoding, Content-Length).
+
 import "bytes"
 
 // Parser parses request and response heads from a connection's buffered

@@ -1,5 +1,8 @@
 package h1
 
+// Request heads: the request line, the request-target's forms, and the
+// fields a server acts on (Host, Expect, Upgrade, framing).
+
 // TargetForm is the form of a request-target (RFC 9112 §3.2).
 type TargetForm uint8
 

@@ -1,5 +1,7 @@
 package h1
 
+// Response heads, as a client parses them, and whether they have a body.
+
 // Response is a parsed response head. ParseResponse fills it; a client
 // reuses one Response for all the responses on a connection.
 //

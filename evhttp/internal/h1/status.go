@@ -1,5 +1,7 @@
 package h1
 
+// Status codes: their reason phrases, and the status lines made of them.
+
 // statusText holds the reason phrases of the status codes registered with
 // IANA, as net/http's StatusText has them.
 var statusText = map[int]string{
