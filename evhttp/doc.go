@@ -1,6 +1,19 @@
-// Package evhttp speaks HTTP/1.1 on eddy loops: a server (Server,
-// Handler, Request, ResponseWriter) and a client (Client), on the
-// connections of package evnet, with package h1 for the wire format.
+// Package evhttp is an HTTP/1.1 server on eddy loops, on the connections
+// of package evnet, with package h1 for the wire format. It has four
+// parts:
+//
+//   - the server core: Server, and the native handlers it calls on the
+//     loop (Handler, Request, ResponseWriter), which allocate nothing
+//     once a connection is warm;
+//   - the adapter (Adapt), which serves a standard http.Handler on a
+//     bounded pool of goroutines;
+//   - FileServer, which serves a directory with sendfile(2), with
+//     conditional and range requests;
+//   - protocol upgrades (Request.Upgrade, ResponseWriter.Upgrade), which
+//     hand a connection over to another protocol, such as WebSocket.
+//
+// The HTTP client is not in this package: it is
+// github.com/eddyloop/eddy/evhttp/evclient.
 //
 // # The server in five lines
 //
@@ -38,24 +51,6 @@
 // string(r.Method()) allocates nothing) and copy what must outlive the
 // exchange.
 //
-// # Standard handlers
-//
-// Adapt(h, opts) serves a standard http.Handler: the loop parses the
-// request and builds its *http.Request, a goroutine of a bounded pool
-// runs h.ServeHTTP, and its writes cross back to the loop in batches.
-// http.Flusher, http.Hijacker, http.ResponseController and request
-// contexts canceled when the client goes away work as with net/http. A
-// goroutine is held only while a request runs: an idle keep-alive
-// connection holds none, and a request that finds the pool busy and its
-// queue full (AdapterConfig.QueueLen) is answered 503 at once. A
-// response that fits in the write buffer and is not flushed goes out in
-// one write; requests pipelined behind a running one are parsed ahead,
-// and the worker that finishes a response goes straight on to the next,
-// so a pipelined burst costs one hand-off, not one per request. The cost
-// that stays is a hand-off between goroutines per exchange and the
-// allocations of net/http's types (11 per small request in
-// BenchmarkAdaptPlaintext): the native handler is for the hot paths.
-//
 // # Request bodies
 //
 // The body is read only when the handler asks for it: r.OnBody(fn) gets
@@ -91,17 +86,6 @@
 // until w.Full reports the connection's output queue over its high
 // watermark, and goes on in the function set with w.OnDrain: memory then
 // stays bounded whatever the client's speed.
-//
-// # Files
-//
-// ResponseWriter.SendFile hands a region of an open file to the
-// connection, after the head and the bytes written before it: the
-// connection sends it with sendfile(2), so that a large file costs no
-// memory and a slow client holds no buffer. FileServer serves a directory
-// with it: index files, Content-Type, Last-Modified and ETag, conditional
-// and Range requests, no path out of the directory; files are opened on
-// the work pool and kept open per loop for a second, so that a popular
-// file is answered on the loop at once.
 //
 // # Pipelining
 //
@@ -141,19 +125,6 @@
 // (slowloris); a connection that never sends a byte is closed. Output
 // the client does not read for WriteTimeout closes the connection.
 //
-// # Protocol upgrades
-//
-// r.Upgrade() returns the protocols a client offers to switch to
-// ("websocket"). w.Upgrade(proto, h) accepts one: the server answers
-// "101 Switching Protocols", after the responses to the requests before
-// it, and hands the connection over to h, the callbacks of an evnet
-// connection, which get the bytes the client sent after the request
-// first; the server then forgets the connection (no timeouts, no
-// Shutdown) and leaves it to h, its Context included. Nothing after an
-// upgrade request is parsed as HTTP until the handler has answered it,
-// with a 101 or, ignoring the offer, with any other response, after which
-// HTTP goes on.
-//
 // # Errors
 //
 // A request the parser refuses is answered with the status its fault
@@ -188,4 +159,46 @@
 // (the connection closed, an error) is not reused: its methods go on
 // failing with the error that ended it, so that a late callback is
 // harmless, but it should still stop.
+//
+// # The adapter: standard handlers
+//
+// Adapt(h, opts) serves a standard http.Handler: the loop parses the
+// request and builds its *http.Request, a goroutine of a bounded pool
+// runs h.ServeHTTP, and its writes cross back to the loop in batches.
+// http.Flusher, http.Hijacker, http.ResponseController and request
+// contexts canceled when the client goes away work as with net/http. A
+// goroutine is held only while a request runs: an idle keep-alive
+// connection holds none, and a request that finds the pool busy and its
+// queue full (AdapterConfig.QueueLen) is answered 503 at once. A
+// response that fits in the write buffer and is not flushed goes out in
+// one write; requests pipelined behind a running one are parsed ahead,
+// and the worker that finishes a response goes straight on to the next,
+// so a pipelined burst costs one hand-off, not one per request. The cost
+// that stays is a hand-off between goroutines per exchange and the
+// allocations of net/http's types (11 per small request in
+// BenchmarkAdaptPlaintext): the native handler is for the hot paths.
+//
+// # FileServer and SendFile
+//
+// ResponseWriter.SendFile hands a region of an open file to the
+// connection, after the head and the bytes written before it: the
+// connection sends it with sendfile(2), so that a large file costs no
+// memory and a slow client holds no buffer. FileServer serves a directory
+// with it: index files, Content-Type, Last-Modified and ETag, conditional
+// and Range requests, no path out of the directory; files are opened on
+// the work pool and kept open per loop for a second, so that a popular
+// file is answered on the loop at once.
+//
+// # Protocol upgrades
+//
+// r.Upgrade() returns the protocols a client offers to switch to
+// ("websocket"). w.Upgrade(proto, h) accepts one: the server answers
+// "101 Switching Protocols", after the responses to the requests before
+// it, and hands the connection over to h, the callbacks of an evnet
+// connection, which get the bytes the client sent after the request
+// first; the server then forgets the connection (no timeouts, no
+// Shutdown) and leaves it to h, its Context included. Nothing after an
+// upgrade request is parsed as HTTP until the handler has answered it,
+// with a 101 or, ignoring the offer, with any other response, after which
+// HTTP goes on.
 package evhttp
