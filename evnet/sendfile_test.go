@@ -206,8 +206,8 @@ func testSendFileOrder(t *testing.T, network string) {
 	t.Logf("%d regions, %d bytes, queue peaked at %d bytes", regions, len(want), maxBuffered)
 }
 
-// TestSendFileLarge: a 64 MiB (sparse) file to a client that reads
-// slowly: it arrives whole and in order, the queue counts it against the
+// TestSendFileLarge: a 64 MiB (sparse) file to a client that stops
+// reading at every 8 MiB: it arrives whole and in order, the queue counts it against the
 // watermarks (Full at once, OnDrain once it is nearly sent), and the
 // server's memory does not grow with it.
 func TestSendFileLarge(t *testing.T) {
@@ -266,8 +266,8 @@ func TestSendFileLarge(t *testing.T) {
 		}
 		got += want
 		if got%(8<<20) == 0 {
-			// The reader pauses: the loop sends what the socket takes, and
-			// the region's bytes left keep the queue Full.
+			// The reader stops until the loop has sent what the socket
+			// takes (Barrier): the region's bytes left keep the queue Full.
 			rl.Barrier()
 			rl.Do(func() {
 				if !c.Full() && got < size-(1<<20) {
