@@ -207,9 +207,9 @@ func testSendFileOrder(t *testing.T, network string) {
 }
 
 // TestSendFileLarge: a 64 MiB (sparse) file to a client that stops
-// reading at every 8 MiB: it arrives whole and in order, the queue counts it against the
-// watermarks (Full at once, OnDrain once it is nearly sent), and the
-// server's memory does not grow with it.
+// reading at every 8 MiB: it arrives whole and in order, the queue counts
+// it against the watermarks (Full at once, OnDrain once it is nearly
+// sent), and the server's memory does not grow with it.
 func TestSendFileLarge(t *testing.T) {
 	const size = 64 << 20
 	path := filepath.Join(t.TempDir(), "sparse")
