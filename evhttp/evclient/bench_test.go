@@ -9,22 +9,22 @@ import (
 	"github.com/eddyloop/eddy/evnet"
 )
 
-// clHelloServer is a keep-alive HTTP server written on evnet, on a loop of
+// helloServer is a keep-alive HTTP server written on evnet, on a loop of
 // its own: it answers every request head with the same response and
 // allocates nothing per request, so that allocation counts measure the
 // client alone.
-type clHelloServer struct {
-	rl *clLoop
+type helloServer struct {
+	rl *testLoop
 	ln *evnet.Listener
 }
 
-var clHelloResponse = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!")
+var helloResponse = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!")
 
-func clStartHello(t testing.TB) string {
-	s := &clHelloServer{rl: clStartLoop(t)}
+func startHello(t testing.TB) string {
+	s := &helloServer{rl: startLoop(t)}
 	var err error
 	s.rl.Do(func() {
-		s.ln, err = evnet.Listen(s.rl.Loop, "tcp4", "127.0.0.1:0", evnet.Handler{OnData: clHelloData})
+		s.ln, err = evnet.Listen(s.rl.Loop, "tcp4", "127.0.0.1:0", evnet.Handler{OnData: helloData})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +33,8 @@ func clStartHello(t testing.TB) string {
 	return "http://" + s.ln.Addr().String() + "/hello"
 }
 
-// clHelloData answers each complete request head (requests have no body).
-func clHelloData(c *evnet.Conn, p []byte) int {
+// helloData answers each complete request head (requests have no body).
+func helloData(c *evnet.Conn, p []byte) int {
 	used := 0
 	for {
 		i := bytes.Index(p[used:], []byte("\r\n\r\n"))
@@ -42,14 +42,14 @@ func clHelloData(c *evnet.Conn, p []byte) int {
 			return used
 		}
 		used += i + 4
-		c.Write(clHelloResponse)
+		c.Write(helloResponse)
 	}
 }
 
-// clChain runs n keep-alive GETs one after the other on l, each started
+// chain runs n keep-alive GETs one after the other on l, each started
 // from the callback of the one before, and returns when they are done.
 // It runs the loop itself: the caller owns l.
-func clChain(tb testing.TB, l *eddy.Loop, c *evclient.Client, req *evclient.Request, n int) {
+func chain(tb testing.TB, l *eddy.Loop, c *evclient.Client, req *evclient.Request, n int) {
 	i := 0
 	var next func(*evclient.Response, error)
 	next = func(resp *evclient.Response, err error) {
@@ -74,7 +74,7 @@ func clChain(tb testing.TB, l *eddy.Loop, c *evclient.Client, req *evclient.Requ
 // connection, from Do to its callback, against a server on another loop:
 // the client's CPU and allocations per request.
 func BenchmarkClientKeepAliveGet(b *testing.B) {
-	url := clStartHello(b)
+	url := startHello(b)
 	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		b.Fatal(err)
@@ -83,10 +83,10 @@ func BenchmarkClientKeepAliveGet(b *testing.B) {
 	c := evclient.New(l, nil)
 	defer c.Close()
 	req := &evclient.Request{URL: url}
-	clChain(b, l, c, req, 100) // warm up: the connection, its buffers
+	chain(b, l, c, req, 100) // warm up: the connection, its buffers
 	b.ReportAllocs()
 	b.ResetTimer()
-	clChain(b, l, c, req, b.N)
+	chain(b, l, c, req, b.N)
 	b.StopTimer()
 	if st := c.Stats(); st.Dials != 1 {
 		b.Errorf("stats %+v", st)
@@ -97,11 +97,11 @@ func BenchmarkClientKeepAliveGet(b *testing.B) {
 // by Do: the call (with its timer and response) and one buffer for the
 // head and body; the connection reuses its parser and write buffer.
 func TestClientAllocs(t *testing.T) {
-	if clRace {
+	if raceOn {
 		t.Skip("the race detector allocates")
 	}
-	clLeakCheck(t)
-	url := clStartHello(t)
+	leakCheck(t)
+	url := startHello(t)
 	l, err := eddy.NewLoop(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +110,10 @@ func TestClientAllocs(t *testing.T) {
 	c := evclient.New(l, nil)
 	defer c.Close()
 	req := &evclient.Request{URL: url}
-	clChain(t, l, c, req, 100)
+	chain(t, l, c, req, 100)
 	// AllocsPerRun runs with GOMAXPROCS 1, where the two loops take turns
 	// slowly: few runs are enough.
-	allocs := testing.AllocsPerRun(5, func() { clChain(t, l, c, req, 40) }) / 40
+	allocs := testing.AllocsPerRun(5, func() { chain(t, l, c, req, 40) }) / 40
 	t.Logf("%.2f allocations per keep-alive GET", allocs)
 	if allocs > 3 {
 		t.Errorf("%.2f allocations per keep-alive GET, want at most 3", allocs)
@@ -132,7 +132,7 @@ func BenchmarkClientConcurrentGet(b *testing.B) {
 		{"conns=2,pipelined", evclient.Config{MaxConnsPerHost: 2, Pipelining: true, MaxPipeline: 32}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			url := clStartHello(b)
+			url := startHello(b)
 			l, err := eddy.NewLoop(nil)
 			if err != nil {
 				b.Fatal(err)

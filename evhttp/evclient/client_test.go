@@ -27,8 +27,8 @@ import (
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
-// clPattern returns n bytes of a reproducible pseudo-random pattern.
-func clPattern(n int, seed uint64) []byte {
+// pattern returns n bytes of a reproducible pseudo-random pattern.
+func pattern(n int, seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	b := make([]byte, n)
 	for i := 0; i+8 <= n; i += 8 {
@@ -40,17 +40,17 @@ func clPattern(n int, seed uint64) []byte {
 	return b
 }
 
-func clSum(b []byte) string {
+func digest(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 
-// clEcho answers with what it learnt of the request: method, host, user
+// echoHandler answers with what it learnt of the request: method, host, user
 // agent, body length and hash, transfer encoding, path.
-func clEcho(w http.ResponseWriter, r *http.Request) {
+func echoHandler(w http.ResponseWriter, r *http.Request) {
 	var src io.Reader = r.Body
 	if r.URL.Query().Get("slow") != "" {
-		src = &clSlowReader{r: r.Body}
+		src = &slowReader{r: r.Body}
 	}
 	body, err := io.ReadAll(src)
 	if err != nil {
@@ -61,17 +61,17 @@ func clEcho(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("X-Multi", "a")
 	w.Header().Add("X-Multi", "b")
 	fmt.Fprintf(w, "%s %s host=%s ua=%s len=%d sum=%s te=%v expect=%s", r.Method, r.URL.RequestURI(), r.Host,
-		r.UserAgent(), len(body), clSum(body), r.TransferEncoding, r.Header.Get("Expect"))
+		r.UserAgent(), len(body), digest(body), r.TransferEncoding, r.Header.Get("Expect"))
 }
 
-// clSlowReader reads its first 4 MiB slowly, so that the kernel's buffers
+// slowReader reads its first 4 MiB slowly, so that the kernel's buffers
 // fill up and the writer at the other end sees backpressure.
-type clSlowReader struct {
+type slowReader struct {
 	r io.Reader
 	n int
 }
 
-func (s *clSlowReader) Read(p []byte) (int, error) {
+func (s *slowReader) Read(p []byte) (int, error) {
 	if s.n < 4<<20 {
 		time.Sleep(100 * time.Microsecond)
 		p = p[:min(len(p), 16<<10)]
@@ -82,14 +82,14 @@ func (s *clSlowReader) Read(p []byte) (int, error) {
 }
 
 func TestClientGetKeepAlive(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(clEcho))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for i := range 5 {
-		resp := clGet(t, rl, c, srv.URL+"/a?i="+strconv.Itoa(i))
-		want := fmt.Sprintf("GET /a?i=%d host=%s ua=%s len=0 sum=%s te=[] expect=", i, host, evclient.DefaultUserAgent, clSum(nil))
+		resp := mustGet(t, rl, c, srv.URL+"/a?i="+strconv.Itoa(i))
+		want := fmt.Sprintf("GET /a?i=%d host=%s ua=%s len=0 sum=%s te=[] expect=", i, host, evclient.DefaultUserAgent, digest(nil))
 		if resp.Status != 200 || string(resp.Body) != want {
 			t.Fatalf("GET %d: %d %q, want 200 %q", i, resp.Status, resp.Body, want)
 		}
@@ -109,69 +109,69 @@ func TestClientGetKeepAlive(t *testing.T) {
 	if n := srv.newConns.Load(); n != 1 {
 		t.Errorf("server saw %d connections, want 1 (keep-alive)", n)
 	}
-	st := clStats(rl, c)
+	st := stats(rl, c)
 	if st.Dials != 1 || st.Reused != 4 || st.Requests != 5 || st.Idle != 1 || st.Open != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestClientHead(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1234")
 		if r.Method != "HEAD" {
 			w.Write(make([]byte, 1234))
 		}
 	}))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
-	resp, err := clDo(t, rl, c, &evclient.Request{Method: "HEAD", URL: srv.URL})
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	resp, err := doReq(t, rl, c, &evclient.Request{Method: "HEAD", URL: srv.URL})
 	if err != nil || resp.Status != 200 || len(resp.Body) != 0 || resp.ContentLength != 1234 {
 		t.Fatalf("HEAD: %v %+v", err, resp)
 	}
 	// The connection is reused, so HEAD's body was rightly not waited for.
-	resp = clGet(t, rl, c, srv.URL)
+	resp = mustGet(t, rl, c, srv.URL)
 	if len(resp.Body) != 1234 {
 		t.Fatalf("GET after HEAD: %d bytes", len(resp.Body))
 	}
-	if st := clStats(rl, c); st.Dials != 1 || st.Reused != 1 {
+	if st := stats(rl, c); st.Dials != 1 || st.Reused != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestClientNoBodyStatuses(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		w.WriteHeader(code)
 	}))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 	for _, code := range []int{204, 304, 404} {
-		resp := clGet(t, rl, c, srv.URL+"/?code="+strconv.Itoa(code))
+		resp := mustGet(t, rl, c, srv.URL+"/?code="+strconv.Itoa(code))
 		if resp.Status != code || len(resp.Body) != 0 {
 			t.Errorf("%d: got %d %q", code, resp.Status, resp.Body)
 		}
 	}
-	if st := clStats(rl, c); st.Dials != 1 {
+	if st := stats(rl, c); st.Dials != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestClientPostBytes(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(clEcho))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 	for _, n := range []int{0, 10, 20 << 10, 5 << 20} {
-		body := clPattern(n, uint64(n))
-		resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/post", Body: body,
+		body := pattern(n, uint64(n))
+		resp, err := doReq(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/post", Body: body,
 			Header: http.Header{"User-Agent": {"tester/1"}}})
 		if err != nil {
 			t.Fatalf("POST %d bytes: %v", n, err)
 		}
 		host := strings.TrimPrefix(srv.URL, "http://")
-		want := fmt.Sprintf("POST /post host=%s ua=tester/1 len=%d sum=%s te=[] expect=", host, n, clSum(body))
+		want := fmt.Sprintf("POST /post host=%s ua=tester/1 len=%d sum=%s te=[] expect=", host, n, digest(body))
 		if string(resp.Body) != want {
 			t.Errorf("POST %d bytes: %q, want %q", n, resp.Body, want)
 		}
@@ -179,12 +179,12 @@ func TestClientPostBytes(t *testing.T) {
 }
 
 func TestClientChunkedUpload(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(clEcho))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 	const total = 6 << 20
-	data := clPattern(total, 7)
+	data := pattern(total, 7)
 	early := 1000 // written before the connection is ready
 	off := early
 	var writes, fullStops int
@@ -219,7 +219,7 @@ func TestClientChunkedUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := strings.TrimPrefix(srv.URL, "http://")
-	want := fmt.Sprintf("PUT /up?slow=1 host=%s ua=%s len=%d sum=%s te=[chunked] expect=", host, evclient.DefaultUserAgent, total, clSum(data))
+	want := fmt.Sprintf("PUT /up?slow=1 host=%s ua=%s len=%d sum=%s te=[chunked] expect=", host, evclient.DefaultUserAgent, total, digest(data))
 	if body.String() != want {
 		t.Errorf("got %q, want %q", body.String(), want)
 	}
@@ -228,8 +228,8 @@ func TestClientChunkedUpload(t *testing.T) {
 	}
 }
 
-// clBigHandler serves n pattern bytes, with Content-Length or chunked.
-func clBigHandler(data []byte) http.HandlerFunc {
+// bigHandler serves n pattern bytes, with Content-Length or chunked.
+func bigHandler(data []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("chunked") == "" {
 			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
@@ -245,11 +245,11 @@ func clBigHandler(data []byte) http.HandlerFunc {
 }
 
 func TestClientLargeResponse(t *testing.T) {
-	clLeakCheck(t)
-	data := clPattern(8<<20, 3)
-	srv := clNewServer(t, clBigHandler(data))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	leakCheck(t)
+	data := pattern(8<<20, 3)
+	srv := newCountingServer(t, bigHandler(data))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 	for _, mode := range []string{"length", "chunked"} {
 		t.Run(mode, func(t *testing.T) {
 			url := srv.URL + "/big"
@@ -257,7 +257,7 @@ func TestClientLargeResponse(t *testing.T) {
 				url += "?chunked=1"
 			}
 			// Gathered whole.
-			resp := clGet(t, rl, c, url)
+			resp := mustGet(t, rl, c, url)
 			if len(resp.Body) != len(data) || !bytes.Equal(resp.Body, data) {
 				t.Fatalf("Do: %d bytes, want %d (equal %v)", len(resp.Body), len(data), bytes.Equal(resp.Body, data))
 			}
@@ -303,24 +303,24 @@ func TestClientLargeResponse(t *testing.T) {
 			}
 		})
 	}
-	if st := clStats(rl, c); st.Dials != 1 {
+	if st := stats(rl, c); st.Dials != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestClientServerClosesIdle(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(clEcho))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
-	clGet(t, rl, c, srv.URL)
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	mustGet(t, rl, c, srv.URL)
 	srv.CloseClientConnections()
 	// The close is seen on the loop (EOF) and the connection dropped.
-	if !testutil.Eventually(5*time.Second, func() bool { return clStats(rl, c).Open == 0 }) {
-		t.Fatalf("idle connection not dropped after the server closed it: %+v", clStats(rl, c))
+	if !testutil.Eventually(5*time.Second, func() bool { return stats(rl, c).Open == 0 }) {
+		t.Fatalf("idle connection not dropped after the server closed it: %+v", stats(rl, c))
 	}
-	clGet(t, rl, c, srv.URL)
-	if st := clStats(rl, c); st.Dials != 2 || st.Retries != 0 {
+	mustGet(t, rl, c, srv.URL)
+	if st := stats(rl, c); st.Dials != 2 || st.Retries != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	if n := srv.newConns.Load(); n != 2 {
@@ -334,38 +334,38 @@ func TestClientServerClosesIdle(t *testing.T) {
 // again on a new connection, without the program seeing an error; a POST
 // fails.
 func TestClientRetryStale(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	srv := clNewRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
 		if n%2 == 1 { // the connection made for the retry
 			for {
-				if _, ok2 := clReadRequest(r); !ok2 {
+				if _, ok2 := readRequest(r); !ok2 {
 					return
 				}
 				io.WriteString(conn, ok)
 			}
 		}
-		if _, ok2 := clReadRequest(r); !ok2 {
+		if _, ok2 := readRequest(r); !ok2 {
 			return
 		}
 		io.WriteString(conn, ok) // keep-alive
-		clReadRequest(r)         // the second request: closed unanswered
+		readRequest(r)         // the second request: closed unanswered
 	})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
-	clGet(t, rl, c, srv.URL()+"/1")
-	resp := clGet(t, rl, c, srv.URL()+"/2")
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	mustGet(t, rl, c, srv.URL()+"/1")
+	resp := mustGet(t, rl, c, srv.URL()+"/2")
 	if string(resp.Body) != "ok" {
 		t.Fatalf("body %q", resp.Body)
 	}
-	if st := clStats(rl, c); st.Retries != 1 || st.Dials != 2 {
+	if st := stats(rl, c); st.Retries != 1 || st.Dials != 2 {
 		t.Errorf("stats %+v", st)
 	}
 	rl.Do(c.CloseIdle)
 
 	// Connection 2: a POST on the reused connection is not retried.
-	clGet(t, rl, c, srv.URL()+"/3")
-	_, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL() + "/4", Body: []byte("x")})
+	mustGet(t, rl, c, srv.URL()+"/3")
+	_, err := doReq(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL() + "/4", Body: []byte("x")})
 	if !errors.Is(err, evclient.ErrConnClosed) || !errors.Is(err, evnet.ErrEOF) {
 		t.Fatalf("POST on a stale connection: %v, want ErrConnClosed", err)
 	}
@@ -375,15 +375,15 @@ func TestClientRetryStale(t *testing.T) {
 }
 
 func TestClientServerClosesMidResponse(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
-		if _, ok := clReadRequest(r); ok {
+	leakCheck(t)
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+		if _, ok := readRequest(r); ok {
 			io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
 		}
 	})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
-	_, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL()})
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	_, err := doReq(t, rl, c, &evclient.Request{URL: srv.URL()})
 	if !errors.Is(err, evclient.ErrConnClosed) {
 		t.Fatalf("got %v, want ErrConnClosed", err)
 	}
@@ -391,7 +391,7 @@ func TestClientServerClosesMidResponse(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Method != "GET" || ce.URL != srv.URL() {
 		t.Errorf("error %#v", err)
 	}
-	if st := clStats(rl, c); st.Retries != 0 || st.Open != 0 {
+	if st := stats(rl, c); st.Retries != 0 || st.Open != 0 {
 		t.Errorf("stats %+v", st)
 	}
 
@@ -410,15 +410,15 @@ func TestClientServerClosesMidResponse(t *testing.T) {
 }
 
 func TestClientPipelining(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Later requests answer faster, which must not reorder anything.
 		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
 		time.Sleep(time.Duration(10-i) * time.Millisecond)
 		io.WriteString(w, r.URL.Query().Get("i"))
 	}))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{Pipelining: true, MaxConnsPerHost: 1, MaxPipeline: 4})
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{Pipelining: true, MaxConnsPerHost: 1, MaxPipeline: 4})
 	const n = 10
 	ch := make(chan string, n)
 	rl.Post(func() {
@@ -437,12 +437,12 @@ func TestClientPipelining(t *testing.T) {
 			t.Fatalf("answer %d: %q", i, got)
 		}
 	}
-	st := clStats(rl, c)
+	st := stats(rl, c)
 	if st.Pipelined == 0 || st.Dials != 1 || srv.newConns.Load() != 1 {
 		t.Errorf("stats %+v, server connections %d", st, srv.newConns.Load())
 	}
 	// A POST is not pipelined, but goes after the others.
-	resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/?i=9", Body: []byte("x")})
+	resp, err := doReq(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/?i=9", Body: []byte("x")})
 	if err != nil || string(resp.Body) != "9" {
 		t.Errorf("POST: %v", err)
 	}
@@ -451,9 +451,9 @@ func TestClientPipelining(t *testing.T) {
 // TestClientPipelineRetry: the server answers the first pipelined request
 // and closes; the others are sent again on new connections.
 func TestClientPipelineRetry(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
-		req, ok := clReadRequest(r)
+	leakCheck(t)
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+		req, ok := readRequest(r)
 		if !ok {
 			return
 		}
@@ -465,8 +465,8 @@ func TestClientPipelineRetry(t *testing.T) {
 		conn.(*net.TCPConn).CloseWrite()
 		io.Copy(io.Discard, r)
 	})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{Pipelining: true, MaxConnsPerHost: 1})
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{Pipelining: true, MaxConnsPerHost: 1})
 	const n = 3
 	ch := make(chan string, n)
 	rl.Post(func() {
@@ -485,13 +485,13 @@ func TestClientPipelineRetry(t *testing.T) {
 			t.Fatalf("answer %d: %q", i, got)
 		}
 	}
-	if st := clStats(rl, c); st.Dials != n {
+	if st := stats(rl, c); st.Dials != n {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestClientRedirects(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/r/{n}", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.PathValue("n"))
@@ -517,11 +517,11 @@ func TestClientRedirects(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %s body=%q auth=%q referer=%t", r.Method, r.URL.RequestURI(), body, r.Header.Get("Authorization"), r.Referer() != "")
 	})
-	srv := clNewServer(t, mux)
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	srv := newCountingServer(t, mux)
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 
-	resp := clGet(t, rl, c, srv.URL+"/r/3")
+	resp := mustGet(t, rl, c, srv.URL+"/r/3")
 	if string(resp.Body) != `GET /echo body="" auth="" referer=true` || resp.Redirects != 4 || resp.URL != srv.URL+"/echo" {
 		t.Errorf("/r/3: %q, %d redirects, URL %s", resp.Body, resp.Redirects, resp.URL)
 	}
@@ -535,7 +535,7 @@ func TestClientRedirects(t *testing.T) {
 		{307, `POST /echo?from=307 body="payload"`},
 		{308, `POST /echo?from=308 body="payload"`},
 	} {
-		resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/code/" + strconv.Itoa(tt.code),
+		resp, err := doReq(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/code/" + strconv.Itoa(tt.code),
 			Body: []byte("payload"), Header: http.Header{"Authorization": {"Bearer x"}}})
 		if err != nil {
 			t.Fatalf("%d: %v", tt.code, err)
@@ -545,7 +545,7 @@ func TestClientRedirects(t *testing.T) {
 			t.Errorf("%d: %q, want %q", tt.code, resp.Body, want)
 		}
 	}
-	resp = clGet(t, rl, c, srv.URL+"/nolocation")
+	resp = mustGet(t, rl, c, srv.URL+"/nolocation")
 	if resp.Status != 302 || string(resp.Body) != "no location" {
 		t.Errorf("302 without Location: %d %q", resp.Status, resp.Body)
 	}
@@ -563,52 +563,52 @@ func TestClientRedirects(t *testing.T) {
 	if got := <-ch; got != 307 {
 		t.Errorf("streamed POST to a 307: status %d", got)
 	}
-	if _, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL + "/tohttps"}); !errors.Is(err, evclient.ErrHTTPS) {
+	if _, err := doReq(t, rl, c, &evclient.Request{URL: srv.URL + "/tohttps"}); !errors.Is(err, evclient.ErrHTTPS) {
 		t.Errorf("redirect to https: %v", err)
 	}
 
 	// The limit.
-	c2 := clNewClient(t, rl, &evclient.Config{MaxRedirects: 2})
-	if _, err := clDo(t, rl, c2, &evclient.Request{URL: srv.URL + "/r/5"}); !errors.Is(err, evclient.ErrTooManyRedirects) {
+	c2 := newClient(t, rl, &evclient.Config{MaxRedirects: 2})
+	if _, err := doReq(t, rl, c2, &evclient.Request{URL: srv.URL + "/r/5"}); !errors.Is(err, evclient.ErrTooManyRedirects) {
 		t.Errorf("limit 2: %v", err)
 	} else if !strings.Contains(err.Error(), "/r/3: too many redirects: stopped after 2") {
 		t.Errorf("error text: %v", err)
 	}
-	if resp := clGet(t, rl, c2, srv.URL+"/r/1"); resp.Redirects != 2 {
+	if resp := mustGet(t, rl, c2, srv.URL+"/r/1"); resp.Redirects != 2 {
 		t.Errorf("2 redirects under limit 2: %d", resp.Redirects)
 	}
 	// Not followed at all.
-	c3 := clNewClient(t, rl, &evclient.Config{MaxRedirects: -1})
-	if resp := clGet(t, rl, c3, srv.URL+"/r/1"); resp.Status != 301 || resp.Header("Location") != "/r/0" {
+	c3 := newClient(t, rl, &evclient.Config{MaxRedirects: -1})
+	if resp := mustGet(t, rl, c3, srv.URL+"/r/1"); resp.Status != 301 || resp.Header("Location") != "/r/0" {
 		t.Errorf("MaxRedirects -1: %d %q", resp.Status, resp.Header("Location"))
 	}
 }
 
 func TestClientHeaderTimeout(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
-		clReadRequest(r)
+	leakCheck(t)
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+		readRequest(r)
 		io.Copy(io.Discard, r) // never answers
 	})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{HeaderTimeout: 200 * time.Millisecond})
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{HeaderTimeout: 200 * time.Millisecond})
 	start := time.Now()
-	_, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL()})
+	_, err := doReq(t, rl, c, &evclient.Request{URL: srv.URL()})
 	if !errors.Is(err, evclient.ErrHeaderTimeout) {
 		t.Fatalf("got %v, want ErrHeaderTimeout", err)
 	}
 	if d := time.Since(start); d < 200*time.Millisecond || d > 3*time.Second {
 		t.Errorf("timed out after %v", d)
 	}
-	if st := clStats(rl, c); st.Open != 0 {
+	if st := stats(rl, c); st.Open != 0 {
 		t.Errorf("connection kept after a timeout: %+v", st)
 	}
 }
 
 func TestClientTimeout(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	stop := make(chan struct{})
-	srv := clNewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100")
 		io.WriteString(w, "partial")
 		w.(http.Flusher).Flush()
@@ -618,10 +618,10 @@ func TestClientTimeout(t *testing.T) {
 		}
 	}))
 	defer close(stop)
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{Timeout: 300 * time.Millisecond})
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{Timeout: 300 * time.Millisecond})
 	start := time.Now()
-	_, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL})
+	_, err := doReq(t, rl, c, &evclient.Request{URL: srv.URL})
 	if !errors.Is(err, evclient.ErrTimeout) {
 		t.Fatalf("got %v, want ErrTimeout", err)
 	}
@@ -631,16 +631,16 @@ func TestClientTimeout(t *testing.T) {
 }
 
 func TestClientConnectErrors(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dead := ln.Addr().String()
 	ln.Close()
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
-	_, err = clDo(t, rl, c, &evclient.Request{URL: "http://" + dead + "/x"})
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	_, err = doReq(t, rl, c, &evclient.Request{URL: "http://" + dead + "/x"})
 	if !errors.Is(err, evclient.ErrConnect) || !errors.Is(err, unix.ECONNREFUSED) {
 		t.Fatalf("closed port: %v, want ErrConnect and ECONNREFUSED", err)
 	}
@@ -648,15 +648,15 @@ func TestClientConnectErrors(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %q, want it to start with %q", err, want)
 	}
-	if st := clStats(rl, c); st.DialErrors != 1 || st.Open != 0 {
+	if st := stats(rl, c); st.DialErrors != 1 || st.Open != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
-// clFullBacklog returns the address of a loopback listener whose accept
+// fullBacklog returns the address of a loopback listener whose accept
 // queue is full, so that a new connect hangs (the kernel drops its SYN),
 // or "" when the system accepts the connections anyway.
-func clFullBacklog(t *testing.T) string {
+func fullBacklog(t *testing.T) string {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -685,23 +685,23 @@ func clFullBacklog(t *testing.T) string {
 }
 
 func TestClientConnectTimeout(t *testing.T) {
-	clLeakCheck(t)
-	rl := clStartLoop(t)
+	leakCheck(t)
+	rl := startLoop(t)
 	t.Run("backlog", func(t *testing.T) {
-		addr := clFullBacklog(t)
+		addr := fullBacklog(t)
 		if addr == "" {
 			t.Skip("the kernel accepted every connection: no hanging connect to time out")
 		}
-		c := clNewClient(t, rl, &evclient.Config{ConnectTimeout: 150 * time.Millisecond})
+		c := newClient(t, rl, &evclient.Config{ConnectTimeout: 150 * time.Millisecond})
 		start := time.Now()
-		_, err := clDo(t, rl, c, &evclient.Request{URL: "http://" + addr + "/"})
+		_, err := doReq(t, rl, c, &evclient.Request{URL: "http://" + addr + "/"})
 		if !errors.Is(err, evclient.ErrConnectTimeout) {
 			t.Fatalf("got %v, want ErrConnectTimeout", err)
 		}
 		if d := time.Since(start); d < 150*time.Millisecond || d > 3*time.Second {
 			t.Errorf("timed out after %v", d)
 		}
-		if st := clStats(rl, c); st.Open != 0 || st.DialErrors != 1 {
+		if st := stats(rl, c); st.Open != 0 || st.DialErrors != 1 {
 			t.Errorf("stats %+v", st)
 		}
 	})
@@ -709,13 +709,13 @@ func TestClientConnectTimeout(t *testing.T) {
 		// A DialFunc that never finishes: the client's own timer
 		// ends the dial and cancels it.
 		var canceled bool
-		c := clNewClient(t, rl, &evclient.Config{
+		c := newClient(t, rl, &evclient.Config{
 			ConnectTimeout: 100 * time.Millisecond,
 			Dial: func(string, time.Duration, evnet.Handler, func(*evnet.Conn, error)) func() bool {
 				return func() bool { canceled = true; return true }
 			},
 		})
-		_, err := clDo(t, rl, c, &evclient.Request{URL: "http://slow.example/"})
+		_, err := doReq(t, rl, c, &evclient.Request{URL: "http://slow.example/"})
 		if !errors.Is(err, evclient.ErrConnectTimeout) {
 			t.Fatalf("got %v, want ErrConnectTimeout", err)
 		}
@@ -728,8 +728,8 @@ func TestClientConnectTimeout(t *testing.T) {
 }
 
 func TestClientResolveHostsFile(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(clEcho))
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	dir := t.TempDir()
 	hostsPath := filepath.Join(dir, "hosts")
@@ -740,7 +740,7 @@ func TestClientResolveHostsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl := clStartLoop(t)
+	rl := startLoop(t)
 	var r *evdns.Resolver
 	rl.Do(func() {
 		// DefaultConfig, not the system's: the name is in the hosts table,
@@ -748,49 +748,49 @@ func TestClientResolveHostsFile(t *testing.T) {
 		r = evdns.NewResolver(rl.Loop, evdns.DefaultConfig(), hosts, nil)
 	})
 	t.Cleanup(func() { rl.Do(r.Close) })
-	c := clNewClient(t, rl, &evclient.Config{
+	c := newClient(t, rl, &evclient.Config{
 		Dial: func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) func() bool {
 			return evdns.Dial(r, "tcp", hostport, timeout, h, done).Cancel
 		},
 	})
 	url := "http://WWW.cltest.example:" + port + "/named"
 	for range 2 {
-		resp := clGet(t, rl, c, url)
+		resp := mustGet(t, rl, c, url)
 		if !strings.HasPrefix(string(resp.Body), "GET /named host=www.cltest.example:"+port+" ") {
 			t.Fatalf("body %q", resp.Body)
 		}
 	}
-	if st := clStats(rl, c); st.Dials != 1 {
+	if st := stats(rl, c); st.Dials != 1 {
 		t.Errorf("stats %+v", st)
 	}
 	// A name the hosts table lacks fails with the resolver's error.
-	_, err = clDo(t, rl, c, &evclient.Request{URL: "http://nowhere.invalid./"})
+	_, err = doReq(t, rl, c, &evclient.Request{URL: "http://nowhere.invalid./"})
 	if err == nil || !errors.Is(err, evclient.ErrConnect) {
 		t.Errorf("unknown name: %v", err)
 	}
 
 	// Without a Dial function, names go through Config.Resolver.
-	c2 := clNewClient(t, rl, &evclient.Config{Resolver: r})
-	if resp, err := clDo(t, rl, c2, &evclient.Request{URL: url}); err != nil || !strings.HasPrefix(string(resp.Body), "GET /named ") {
+	c2 := newClient(t, rl, &evclient.Config{Resolver: r})
+	if resp, err := doReq(t, rl, c2, &evclient.Request{URL: url}); err != nil || !strings.HasPrefix(string(resp.Body), "GET /named ") {
 		t.Errorf("through Resolver: %v", err)
 	}
 }
 
 func TestClientExpectContinue(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/echo", clEcho)
+	mux.HandleFunc("/echo", echoHandler)
 	mux.HandleFunc("/deny", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 401) })
-	srv := clNewServer(t, mux)
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{ExpectContinueTimeout: 10 * time.Second})
-	body := clPattern(100<<10, 5)
-	resp, err := clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/echo", Body: body, ExpectContinue: true})
-	if err != nil || !strings.Contains(string(resp.Body), "len=102400 sum="+clSum(body)+" te=[] expect=100-continue") {
+	srv := newCountingServer(t, mux)
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{ExpectContinueTimeout: 10 * time.Second})
+	body := pattern(100<<10, 5)
+	resp, err := doReq(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/echo", Body: body, ExpectContinue: true})
+	if err != nil || !strings.Contains(string(resp.Body), "len=102400 sum="+digest(body)+" te=[] expect=100-continue") {
 		t.Fatalf("with 100 Continue: %v %q", err, resp.Body)
 	}
 	start := time.Now()
-	resp, err = clDo(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/deny", Body: body, ExpectContinue: true})
+	resp, err = doReq(t, rl, c, &evclient.Request{Method: "POST", URL: srv.URL + "/deny", Body: body, ExpectContinue: true})
 	if err != nil || resp.Status != 401 {
 		t.Fatalf("denied: %v %+v", err, resp)
 	}
@@ -798,14 +798,14 @@ func TestClientExpectContinue(t *testing.T) {
 		t.Errorf("the final answer took %v: the client waited for the timeout", d)
 	}
 	// The body never went: that connection is not reused.
-	clGet(t, rl, c, srv.URL+"/echo")
-	if st := clStats(rl, c); st.Dials != 2 {
+	mustGet(t, rl, c, srv.URL+"/echo")
+	if st := stats(rl, c); st.Dials != 2 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestClientRawResponses(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	answers := map[string]string{
 		"/early":   "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal",
 		"/eof":     "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end",
@@ -817,9 +817,9 @@ func TestClientRawResponses(t *testing.T) {
 		"/101":     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n",
 		"/chunks":  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
 	}
-	srv := clNewRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
 		for {
-			req, ok := clReadRequest(r)
+			req, ok := readRequest(r)
 			if !ok {
 				return
 			}
@@ -830,12 +830,12 @@ func TestClientRawResponses(t *testing.T) {
 			}
 		}
 	})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 	for _, tt := range []struct{ path, body string }{
 		{"/early", "final"}, {"/eof", "until the end"}, {"/http10", "old style"}, {"/trailer", "abc"}, {"/early", "final"},
 	} {
-		resp := clGet(t, rl, c, srv.URL()+tt.path)
+		resp := mustGet(t, rl, c, srv.URL()+tt.path)
 		if resp.Status != 200 || string(resp.Body) != tt.body {
 			t.Errorf("%s: %d %q", tt.path, resp.Status, resp.Body)
 		}
@@ -843,21 +843,21 @@ func TestClientRawResponses(t *testing.T) {
 			t.Errorf("trailer %q", resp.Trailer("X-Sum"))
 		}
 	}
-	resp := clGet(t, rl, c, srv.URL()+"/folded")
+	resp := mustGet(t, rl, c, srv.URL()+"/folded")
 	if v := resp.Header("X-Long"); !strings.HasPrefix(v, "one") || !strings.HasSuffix(v, "two") {
 		t.Errorf("folded header %q", v)
 	}
 	for _, path := range []string{"/bad", "/badlen", "/101", "/chunks"} {
-		if _, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL() + path}); !errors.Is(err, evclient.ErrMalformed) {
+		if _, err := doReq(t, rl, c, &evclient.Request{URL: srv.URL() + path}); !errors.Is(err, evclient.ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", path, err)
 		}
 	}
 }
 
 func TestClientRequestErrors(t *testing.T) {
-	clLeakCheck(t)
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	leakCheck(t)
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 	for _, tt := range []struct {
 		req  evclient.Request
 		want error
@@ -885,19 +885,19 @@ func TestClientRequestErrors(t *testing.T) {
 		}
 	}
 	rl.Do(c.Close)
-	if _, err := clDo(t, rl, c, &evclient.Request{URL: "http://127.0.0.1:1/"}); !errors.Is(err, evclient.ErrClosed) {
+	if _, err := doReq(t, rl, c, &evclient.Request{URL: "http://127.0.0.1:1/"}); !errors.Is(err, evclient.ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 }
 
 func TestClientBodyLimit(t *testing.T) {
-	clLeakCheck(t)
-	data := clPattern(100<<10, 1)
-	srv := clNewServer(t, clBigHandler(data))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{MaxBodyBytes: 50 << 10})
+	leakCheck(t)
+	data := pattern(100<<10, 1)
+	srv := newCountingServer(t, bigHandler(data))
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{MaxBodyBytes: 50 << 10})
 	for _, q := range []string{"", "?chunked=1"} {
-		if _, err := clDo(t, rl, c, &evclient.Request{URL: srv.URL + q}); !errors.Is(err, evclient.ErrBodyTooLarge) {
+		if _, err := doReq(t, rl, c, &evclient.Request{URL: srv.URL + q}); !errors.Is(err, evclient.ErrBodyTooLarge) {
 			t.Errorf("%q: %v, want ErrBodyTooLarge", q, err)
 		}
 	}
@@ -916,15 +916,15 @@ func TestClientBodyLimit(t *testing.T) {
 }
 
 func TestClientCancelAndClose(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	gotReq := make(chan struct{}, 4)
-	srv := clNewRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
-		clReadRequest(r)
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+		readRequest(r)
 		gotReq <- struct{}{}
 		io.Copy(io.Discard, r) // never answers; returns when the client closes
 	})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{MaxConnsPerHost: 1})
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{MaxConnsPerHost: 1})
 	ran := make(chan string, 4)
 	var call1, call2 *evclient.Call
 	rl.Do(func() {
@@ -963,13 +963,13 @@ func TestClientCancelAndClose(t *testing.T) {
 }
 
 func TestClientConnLimits(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond)
 		io.WriteString(w, "x")
 	}))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{MaxConnsPerHost: 2, MaxIdleConnsPerHost: 1, IdleTimeout: 300 * time.Millisecond})
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{MaxConnsPerHost: 2, MaxIdleConnsPerHost: 1, IdleTimeout: 300 * time.Millisecond})
 	const n = 6
 	ch := make(chan error, n)
 	rl.Post(func() {
@@ -988,24 +988,24 @@ func TestClientConnLimits(t *testing.T) {
 	if got := srv.newConns.Load(); got != 2 {
 		t.Errorf("server saw %d connections, want 2", got)
 	}
-	if st := clStats(rl, c); st.Idle != 1 || st.Open != 1 {
+	if st := stats(rl, c); st.Idle != 1 || st.Open != 1 {
 		t.Errorf("after: %+v", st)
 	}
 	// The idle timeout closes the last one.
-	if !testutil.Eventually(5*time.Second, func() bool { return clStats(rl, c).Open == 0 }) {
-		t.Errorf("idle timeout: %+v", clStats(rl, c))
+	if !testutil.Eventually(5*time.Second, func() bool { return stats(rl, c).Open == 0 }) {
+		t.Errorf("idle timeout: %+v", stats(rl, c))
 	}
 }
 
 func TestClientDisableKeepAlives(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewServer(t, http.HandlerFunc(clEcho))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, &evclient.Config{DisableKeepAlives: true})
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{DisableKeepAlives: true})
 	for range 3 {
-		clGet(t, rl, c, srv.URL)
+		mustGet(t, rl, c, srv.URL)
 	}
-	if st := clStats(rl, c); st.Dials != 3 || st.Reused != 0 {
+	if st := stats(rl, c); st.Dials != 3 || st.Reused != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	if got := srv.newConns.Load(); got != 3 {
@@ -1014,11 +1014,11 @@ func TestClientDisableKeepAlives(t *testing.T) {
 }
 
 func TestClientCallbacksReenter(t *testing.T) {
-	clLeakCheck(t)
-	data := clPattern(1<<20, 9)
-	srv := clNewServer(t, clBigHandler(data))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	leakCheck(t)
+	data := pattern(1<<20, 9)
+	srv := newCountingServer(t, bigHandler(data))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 
 	// Paused at the head of a response without a body: it ends anyway.
 	ch := make(chan error, 1)
@@ -1031,8 +1031,8 @@ func TestClientCallbacksReenter(t *testing.T) {
 	if err := <-ch; err != nil {
 		t.Fatal(err)
 	}
-	clGet(t, rl, c, srv.URL) // the connection was not left paused
-	if st := clStats(rl, c); st.Dials != 1 {
+	mustGet(t, rl, c, srv.URL) // the connection was not left paused
+	if st := stats(rl, c); st.Dials != 1 {
 		t.Errorf("stats %+v", st)
 	}
 
@@ -1052,12 +1052,12 @@ func TestClientCallbacksReenter(t *testing.T) {
 		})
 	})
 	<-done
-	if st := clStats(rl, c); bodies != 1 || st.Open != 0 {
+	if st := stats(rl, c); bodies != 1 || st.Open != 0 {
 		t.Errorf("after Cancel in OnBody: %d bodies, %+v", bodies, st)
 	}
 
 	// Close from a callback, with other calls in flight and queued.
-	c2 := clNewClient(t, rl, &evclient.Config{MaxConnsPerHost: 1})
+	c2 := newClient(t, rl, &evclient.Config{MaxConnsPerHost: 1})
 	errs := make(chan error, 3)
 	rl.Post(func() {
 		c2.Stream(&evclient.Request{URL: srv.URL}, evclient.Handler{
@@ -1072,17 +1072,17 @@ func TestClientCallbacksReenter(t *testing.T) {
 			t.Errorf("closed from a callback: %v", err)
 		}
 	}
-	if st := clStats(rl, c2); st.Open != 0 || st.Queued != 0 {
+	if st := stats(rl, c2); st.Open != 0 || st.Queued != 0 {
 		t.Errorf("after Close: %+v", st)
 	}
 }
 
 func TestClientRedirectOtherHost(t *testing.T) {
-	clLeakCheck(t)
-	other := clNewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	leakCheck(t)
+	other := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "auth=%q cookie=%q x=%q host=%s", r.Header.Get("Authorization"), r.Header.Get("Cookie"), r.Header.Get("X-Keep"), r.Host)
 	}))
-	first := clNewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	first := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, _ := r.BasicAuth()
 		if r.URL.Path == "/auth" {
 			fmt.Fprintf(w, "user=%s pass=%s", user, pass)
@@ -1090,9 +1090,9 @@ func TestClientRedirectOtherHost(t *testing.T) {
 		}
 		http.Redirect(w, r, other.URL+"/there", http.StatusTemporaryRedirect)
 	}))
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
-	resp, err := clDo(t, rl, c, &evclient.Request{URL: first.URL + "/here", Host: "virtual.example",
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	resp, err := doReq(t, rl, c, &evclient.Request{URL: first.URL + "/here", Host: "virtual.example",
 		Header: http.Header{"Authorization": {"Bearer secret"}, "Cookie": {"a=b"}, "X-Keep": {"kept"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -1102,15 +1102,15 @@ func TestClientRedirectOtherHost(t *testing.T) {
 		t.Errorf("got %q, want %q", resp.Body, want)
 	}
 	u := strings.Replace(first.URL, "http://", "http://al%20ice:s3cret@", 1)
-	if resp := clGet(t, rl, c, u+"/auth#frag"); string(resp.Body) != "user=al ice pass=s3cret" {
+	if resp := mustGet(t, rl, c, u+"/auth#frag"); string(resp.Body) != "user=al ice pass=s3cret" {
 		t.Errorf("userinfo: %q", resp.Body)
 	}
 }
 
 func TestClientUnsolicited(t *testing.T) {
-	clLeakCheck(t)
-	srv := clNewRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
-		if _, ok := clReadRequest(r); !ok {
+	leakCheck(t)
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+		if _, ok := readRequest(r); !ok {
 			return
 		}
 		// An answer, then bytes nobody asked for on the idle connection.
@@ -1119,13 +1119,13 @@ func TestClientUnsolicited(t *testing.T) {
 		io.WriteString(conn, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
 		io.Copy(io.Discard, r)
 	})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
-	clGet(t, rl, c, srv.URL())
-	if !testutil.Eventually(5*time.Second, func() bool { return clStats(rl, c).Open == 0 }) {
-		t.Errorf("connection kept after an unsolicited answer: %+v", clStats(rl, c))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	mustGet(t, rl, c, srv.URL())
+	if !testutil.Eventually(5*time.Second, func() bool { return stats(rl, c).Open == 0 }) {
+		t.Errorf("connection kept after an unsolicited answer: %+v", stats(rl, c))
 	}
-	if resp := clGet(t, rl, c, srv.URL()); string(resp.Body) != "ok" {
+	if resp := mustGet(t, rl, c, srv.URL()); string(resp.Body) != "ok" {
 		t.Errorf("%q", resp.Body)
 	}
 }

@@ -23,7 +23,7 @@ import (
 // keepalive_timeout so that nginx closes idle connections during the test.
 // Without nginx they are skipped, or fail when CI=true.
 
-const clNginxConf = `# written by the evhttp client tests
+const nginxConf = `# written by the evhttp client tests
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -46,9 +46,9 @@ http {
 }
 `
 
-// clStartNginx starts nginx serving the files given (name to contents)
+// startNginx starts nginx serving the files given (name to contents)
 // and returns its base URL; it is stopped when the test ends.
-func clStartNginx(t *testing.T, files map[string][]byte) string {
+func startNginx(t *testing.T, files map[string][]byte) string {
 	t.Helper()
 	path, err := exec.LookPath("nginx")
 	if err != nil { // an unprivileged PATH may lack /usr/sbin, where Debian puts it
@@ -80,7 +80,7 @@ func clStartNginx(t *testing.T, files map[string][]byte) string {
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		conf := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(conf, fmt.Appendf(nil, clNginxConf, dir, port), 0o644); err != nil {
+		if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, port), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out.Reset()
@@ -127,30 +127,30 @@ func clStartNginx(t *testing.T, files map[string][]byte) string {
 }
 
 func TestClientNginx(t *testing.T) {
-	clLeakCheck(t)
+	leakCheck(t)
 	small := []byte("Hello from nginx!\n")
-	large := clPattern(12<<20+12345, 11)
-	base := clStartNginx(t, map[string][]byte{"small.txt": small, "large.bin": large})
-	rl := clStartLoop(t)
-	c := clNewClient(t, rl, nil)
+	large := pattern(12<<20+12345, 11)
+	base := startNginx(t, map[string][]byte{"small.txt": small, "large.bin": large})
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
 
-	resp := clGet(t, rl, c, base+"/small.txt")
+	resp := mustGet(t, rl, c, base+"/small.txt")
 	if resp.Status != 200 || !bytes.Equal(resp.Body, small) || resp.Header("Server") == "" {
 		t.Fatalf("small: %d %q, Server %q", resp.Status, resp.Body, resp.Header("Server"))
 	}
-	resp, err := clDo(t, rl, c, &evclient.Request{Method: "HEAD", URL: base + "/large.bin"})
+	resp, err := doReq(t, rl, c, &evclient.Request{Method: "HEAD", URL: base + "/large.bin"})
 	if err != nil || resp.ContentLength != int64(len(large)) || len(resp.Body) != 0 {
 		t.Fatalf("HEAD: %v %+v", err, resp)
 	}
-	resp = clGet(t, rl, c, base+"/missing")
+	resp = mustGet(t, rl, c, base+"/missing")
 	if resp.Status != 404 {
 		t.Errorf("missing: %d", resp.Status)
 	}
-	resp = clGet(t, rl, c, base+"/large.bin")
+	resp = mustGet(t, rl, c, base+"/large.bin")
 	if !bytes.Equal(resp.Body, large) {
 		t.Fatalf("large, gathered: %d bytes", len(resp.Body))
 	}
-	if st := clStats(rl, c); st.Dials != 1 || st.Reused != 3 {
+	if st := stats(rl, c); st.Dials != 1 || st.Reused != 3 {
 		t.Errorf("keep-alive: %+v", st)
 	}
 
@@ -185,20 +185,20 @@ func TestClientNginx(t *testing.T) {
 	// nginx closes the idle connection after keepalive_timeout (1s): the
 	// client sees it and drops it; the next request goes on a new one and
 	// no error shows.
-	if !testutil.Eventually(5*time.Second, func() bool { return clStats(rl, c).Open == 0 }) {
-		t.Fatalf("nginx's idle close not seen: %+v", clStats(rl, c))
+	if !testutil.Eventually(5*time.Second, func() bool { return stats(rl, c).Open == 0 }) {
+		t.Fatalf("nginx's idle close not seen: %+v", stats(rl, c))
 	}
-	resp = clGet(t, rl, c, base+"/small.txt")
+	resp = mustGet(t, rl, c, base+"/small.txt")
 	if !bytes.Equal(resp.Body, small) {
 		t.Errorf("after idle close: %q", resp.Body)
 	}
-	if st := clStats(rl, c); st.Dials != 2 || st.Retries != 0 {
+	if st := stats(rl, c); st.Dials != 2 || st.Retries != 0 {
 		t.Errorf("after idle close: %+v", st)
 	}
 
 	// Several at once, on several connections, with pipelining too.
 	for _, cfg := range []evclient.Config{{MaxConnsPerHost: 3}, {MaxConnsPerHost: 2, Pipelining: true}} {
-		c := clNewClient(t, rl, &cfg)
+		c := newClient(t, rl, &cfg)
 		const n = 20
 		results := make(chan error, n)
 		rl.Post(func() {
@@ -222,7 +222,7 @@ func TestClientNginx(t *testing.T) {
 		}
 		// A connection nginx closes (keepalive_timeout) just as a request
 		// goes out on it costs a retry on a new one: one dial more.
-		if st := clStats(rl, c); st.Dials > uint64(cfg.MaxConnsPerHost)+st.Retries || st.Open > cfg.MaxConnsPerHost || cfg.Pipelining && st.Pipelined == 0 {
+		if st := stats(rl, c); st.Dials > uint64(cfg.MaxConnsPerHost)+st.Retries || st.Open > cfg.MaxConnsPerHost || cfg.Pipelining && st.Pipelined == 0 {
 			t.Errorf("%+v: %+v", cfg, st)
 		}
 	}

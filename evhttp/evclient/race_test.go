@@ -2,6 +2,6 @@
 
 package evclient_test
 
-// clRace reports whether the race detector is on: it allocates, so
+// raceOn reports whether the race detector is on: it allocates, so
 // allocation budgets are not checked under it.
-const clRace = true
+const raceOn = true

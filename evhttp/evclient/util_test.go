@@ -13,19 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/eddytest"
 	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
 
 // The client tests run on real sockets on loopback. Each test checks for
-// leaks itself (clLeakCheck: descriptors and goroutines back to what they
-// were when it began), so that the package needs no TestMain of its own.
+// leaks itself (leakCheck: descriptors and goroutines back to what they
+// were when it began), so that a leak names its test; TestMain checks the
+// whole run as well.
 
-// clLeakCheck fails the test if, once its cleanups have run, descriptors
+// leakCheck fails the test if, once its cleanups have run, descriptors
 // are left open or goroutines running that were not there when it began.
 // Call it first, so that its cleanup runs last.
-func clLeakCheck(t *testing.T) {
+func leakCheck(t *testing.T) {
 	t.Helper()
 	fds := testutil.OpenFds()
 	g := runtime.NumGoroutine()
@@ -48,36 +51,101 @@ func clLeakCheck(t *testing.T) {
 	})
 }
 
-// clLoop is a loop running on its own goroutine for a test.
-type clLoop = testloop.Loop
+// testLoop is a loop running on its own goroutine for a test.
+type testLoop = testloop.Loop
 
-func clStartLoop(t testing.TB) *clLoop { return testloop.Start(t) }
+func startLoop(t testing.TB) *testLoop { return testloop.Start(t) }
 
-// clNewClient makes a Client on rl, closed when the test ends.
-func clNewClient(t testing.TB, rl *clLoop, cfg *evclient.Config) *evclient.Client {
+// clockLoop is a loop running on its own goroutine for a test, as
+// testloop's, whose clock is fake (eddytest.Clock): its time moves only
+// when the test calls Advance, so that a timeout is tested without waiting
+// for it, and a test that is slow for other reasons (a loaded machine, the
+// race detector) cannot time out by accident. Its sockets are real.
+type clockLoop struct {
+	*eddy.Loop
+	clock *eddytest.Clock
+}
+
+func startClockLoop(t testing.TB) *clockLoop {
+	t.Helper()
+	clock := eddytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l, err := eddy.NewLoop(&eddy.Config{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &clockLoop{Loop: l, clock: clock}
+	// A referenced timer a (fake) day away keeps Run going while the test
+	// has nothing active on the loop.
+	keep := eddy.NewTimer(func(*eddy.Timer) {}, 24*time.Hour, 24*time.Hour)
+	done := make(chan error, 1)
+	go func() { done <- l.Run() }()
+	fl.Do(func() { keep.Start(l) })
+	t.Cleanup(func() {
+		fl.Post(func() { keep.Stop(); l.Break(eddy.BreakAll) })
+		if err := <-done; err != nil {
+			t.Errorf("loop: %v", err)
+		}
+		l.Close()
+	})
+	return fl
+}
+
+// Do runs f on the loop and waits for it to return.
+func (fl *clockLoop) Do(f func()) {
+	ch := make(chan struct{})
+	fl.Post(func() { f(); close(ch) })
+	<-ch
+}
+
+// Advance lets d pass on the loop's clock and returns once the loop has
+// run what came due then, and what that caused (a barrier, as testloop's:
+// the posted function wakes the loop, which reads the clock and runs the
+// due timers before it; the second round trip covers their effects).
+func (fl *clockLoop) Advance(d time.Duration) {
+	fl.clock.Advance(d)
+	fl.Do(func() {})
+	fl.Do(func() {})
+}
+
+// runner is what the helpers need of a test's loop: a *testLoop or a
+// *clockLoop.
+type runner interface {
+	Post(f func())
+	Do(f func())
+}
+
+// newClient makes a Client on rl, closed when the test ends.
+func newClient(t testing.TB, rl runner, cfg *evclient.Config) *evclient.Client {
+	var l *eddy.Loop
+	switch r := rl.(type) {
+	case *testLoop:
+		l = r.Loop
+	case *clockLoop:
+		l = r.Loop
+	}
 	var c *evclient.Client
-	rl.Do(func() { c = evclient.New(rl.Loop, cfg) })
+	rl.Do(func() { c = evclient.New(l, cfg) })
 	t.Cleanup(func() { rl.Do(c.Close) })
 	return c
 }
 
-// clStats returns c's counters, read on its loop.
-func clStats(rl *clLoop, c *evclient.Client) (s evclient.Stats) {
+// stats returns c's counters, read on its loop.
+func stats(rl runner, c *evclient.Client) (s evclient.Stats) {
 	rl.Do(func() { s = c.Stats() })
 	return s
 }
 
-type clResult struct {
+type result struct {
 	resp *evclient.Response
 	err  error
 }
 
-// clDo runs c.Do on the loop and waits for its result.
-func clDo(t testing.TB, rl *clLoop, c *evclient.Client, req *evclient.Request) (*evclient.Response, error) {
+// doReq runs c.Do on the loop and waits for its result.
+func doReq(t testing.TB, rl runner, c *evclient.Client, req *evclient.Request) (*evclient.Response, error) {
 	t.Helper()
-	ch := make(chan clResult, 1)
+	ch := make(chan result, 1)
 	rl.Post(func() {
-		c.Do(req, func(r *evclient.Response, err error) { ch <- clResult{r, err} })
+		c.Do(req, func(r *evclient.Response, err error) { ch <- result{r, err} })
 	})
 	select {
 	case r := <-ch:
@@ -88,24 +156,24 @@ func clDo(t testing.TB, rl *clLoop, c *evclient.Client, req *evclient.Request) (
 	}
 }
 
-// clGet is clDo for a GET that must succeed.
-func clGet(t testing.TB, rl *clLoop, c *evclient.Client, url string) *evclient.Response {
+// mustGet is doReq for a GET that must succeed.
+func mustGet(t testing.TB, rl runner, c *evclient.Client, url string) *evclient.Response {
 	t.Helper()
-	resp, err := clDo(t, rl, c, &evclient.Request{URL: url})
+	resp, err := doReq(t, rl, c, &evclient.Request{URL: url})
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return resp
 }
 
-// clServer is an httptest server that counts the connections it accepts.
-type clServer struct {
+// countingServer is an httptest server that counts the connections it accepts.
+type countingServer struct {
 	*httptest.Server
 	newConns atomic.Int64
 }
 
-func clNewServer(t testing.TB, h http.Handler) *clServer {
-	s := &clServer{}
+func newCountingServer(t testing.TB, h http.Handler) *countingServer {
+	s := &countingServer{}
 	s.Server = httptest.NewUnstartedServer(h)
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -117,22 +185,22 @@ func clNewServer(t testing.TB, h http.Handler) *clServer {
 	return s
 }
 
-// clRawServer is a TCP server for the cases net/http's server will not
+// rawServer is a TCP server for the cases net/http's server will not
 // play: each accepted connection is given to handle, with its number
 // (0, 1, ...), on a goroutine of its own.
-type clRawServer struct {
+type rawServer struct {
 	ln   net.Listener
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	conn []net.Conn
 }
 
-func clNewRawServer(t testing.TB, handle func(n int, c net.Conn, r *bufio.Reader)) *clRawServer {
+func newRawServer(t testing.TB, handle func(n int, c net.Conn, r *bufio.Reader)) *rawServer {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &clRawServer{ln: ln}
+	s := &rawServer{ln: ln}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -164,10 +232,10 @@ func clNewRawServer(t testing.TB, handle func(n int, c net.Conn, r *bufio.Reader
 	return s
 }
 
-func (s *clRawServer) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *rawServer) URL() string { return "http://" + s.ln.Addr().String() }
 
-// clReadRequest reads a request and its body, or reports false.
-func clReadRequest(r *bufio.Reader) (*http.Request, bool) {
+// readRequest reads a request and its body, or reports false.
+func readRequest(r *bufio.Reader) (*http.Request, bool) {
 	req, err := http.ReadRequest(r)
 	if err != nil {
 		return nil, false
