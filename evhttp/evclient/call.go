@@ -59,10 +59,11 @@ type Call struct {
 	conn   *conn // the connection carrying the call, or dialled for it
 	resp   Response
 
-	closeReq  bool // the request says "Connection: close"
-	gotBytes  bool // a byte of a response arrived: no retry after that
-	gotHead   bool // the final head arrived
-	reused    bool // written on a reused connection, or behind another request
+	closeReq  bool   // the request says "Connection: close"
+	offer     string // the protocols an upgrade request offers (its Upgrade field), or ""
+	gotBytes  bool   // a byte of a response arrived: no retry after that
+	gotHead   bool   // the final head arrived
+	reused    bool   // written on a reused connection, or behind another request
 	retried   bool
 	paused    bool
 	discard   bool     // the body is not the program's: a redirect or an error follows it
@@ -242,7 +243,8 @@ func (call *Call) prepare() error {
 	if m := call.req.method(); !h1.ValidFieldName(m) {
 		return fmt.Errorf("%w: method %q", ErrRequest, m)
 	}
-	call.closeReq = false
+	call.closeReq, call.offer = false, ""
+	connUpgrade := false // Connection has the upgrade option
 	for k, vs := range call.req.Header {
 		if !h1.ValidFieldName(k) {
 			return fmt.Errorf("%w: header field name %q", ErrRequest, k)
@@ -260,21 +262,23 @@ func (call *Call) prepare() error {
 			}
 		case ascii.EqualFold(k, "Connection"):
 			for _, v := range vs {
-				if h1.HasToken([]byte(v), "close") {
-					call.closeReq = true
-				}
+				b := []byte(v) // on the stack: HasToken keeps nothing
+				call.closeReq = call.closeReq || h1.HasToken(b, "close")
+				connUpgrade = connUpgrade || h1.HasToken(b, "upgrade")
 			}
+		case ascii.EqualFold(k, "Upgrade"):
+			call.offer = strings.Join(vs, ", ") // vs[0] itself when alone
 		}
 	}
 	if h := call.req.Host; h != "" && !h1.ValidFieldValue(h) || strings.ContainsAny(call.req.Host, " \t") {
 		return fmt.Errorf("%w: Host %q", ErrRequest, call.req.Host)
 	}
-	return nil
+	return call.checkUpgrade(connUpgrade)
 }
 
 // pipelinable reports whether the call may be pipelined.
 func (call *Call) pipelinable() bool {
-	return call.req.replayable() && !call.req.ExpectContinue && !call.closeReq
+	return call.req.replayable() && !call.req.ExpectContinue && !call.closeReq && call.offer == ""
 }
 
 // enqueue puts the call at the end of its host's queue and lets the host

@@ -26,6 +26,10 @@ type Stats struct {
 	// reused connection failed before answering; Redirects the redirects
 	// followed.
 	Retries, Redirects uint64
+	// Upgrades counts the connections handed over to the program after a
+	// 101 Switching Protocols (see Handler.OnUpgrade); they left the
+	// client, and Open no longer counts them.
+	Upgrades uint64
 	// Open is the number of connections now (dialling, busy and idle),
 	// Idle those in the pool, Queued the requests waiting for a
 	// connection.
@@ -107,9 +111,10 @@ func (c *Client) Get(url string, done func(resp *Response, err error)) *Call {
 // which are sent from where they are (and sent again on a retry or a
 // 307/308 redirect).
 //
-// An error found at once (a bad URL, a closed Client) calls done before
-// Do returns, which then returns nil; otherwise Do returns the call,
-// which may be canceled or, for a streamed body, written to.
+// An error found at once (a bad URL, a closed Client, an upgrade request,
+// which needs Stream) calls done before Do returns, which then returns
+// nil; otherwise Do returns the call, which may be canceled or, for a
+// streamed body, written to.
 func (c *Client) Do(req *Request, done func(resp *Response, err error)) *Call {
 	call := &Call{client: c, gather: true, done: done}
 	return c.start(call, req)
@@ -119,7 +124,10 @@ func (c *Client) Do(req *Request, done func(resp *Response, err error)) *Call {
 // OnResponse with the head of the final response, OnBody with each piece of
 // its body, OnDone last, exactly once (unless the call is canceled), with
 // nil when the whole body arrived or the error. A streamed request body
-// is written through h.OnWrite and the call's Write and CloseBody.
+// is written through h.OnWrite and the call's Write and CloseBody. An
+// upgrade request (see Request.Header) is sent only with Stream: if the
+// server switches protocols, h.OnUpgrade gets the connection instead of
+// OnResponse and OnBody.
 //
 // An error found at once calls h.OnDone before Stream returns, which then
 // returns nil.

@@ -55,6 +55,7 @@ type conn struct {
 	closedDone bool  // closed by the client after a response, as it said
 	abortErr   error // the error for the calls when the client aborted it
 	inBody     bool  // reading the body of calls[0]'s final response
+	upgraded   bool  // handed over after a 101: the client's no more
 	served     int   // responses read
 
 	// Dialling.

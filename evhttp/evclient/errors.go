@@ -51,6 +51,12 @@ var (
 	ErrTooManyRedirects = errors.New("evclient: too many redirects")
 	// ErrRedirect means a redirect's Location could not be used.
 	ErrRedirect = errors.New("evclient: bad redirect")
+	// ErrUpgrade means a 101 Switching Protocols answered an upgrade
+	// request in a way the client cannot hand over: to a protocol the
+	// request did not offer, or before the whole request was sent. (A 101
+	// to a request that offered no upgrade is ErrMalformed.) The
+	// connection is closed.
+	ErrUpgrade = errors.New("evclient: bad protocol switch")
 	// ErrBodyClosed is returned by Call.Write after CloseBody.
 	ErrBodyClosed = errors.New("evclient: write after the request body was closed")
 	// ErrNotStreaming is returned by Call.Write and CloseBody

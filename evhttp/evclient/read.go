@@ -48,6 +48,9 @@ func (cc *conn) onData(nc *evnet.Conn, p []byte) int {
 			head := p[used : used+n]
 			used += n
 			cc.onHead(call, head)
+			if cc.upgraded {
+				return used // the rest is the new protocol's: evnet gives it to its handler
+			}
 			continue
 		}
 		if call.paused && !call.discard && !cc.body.Done() {
@@ -79,7 +82,7 @@ func (cc *conn) onHead(call *Call, head []byte) {
 	if r.Status < 200 {
 		switch {
 		case r.Status == 101:
-			call.fail(fmt.Errorf("%w: unexpected 101 Switching Protocols", ErrMalformed))
+			cc.switchProtocols(call, head)
 		case r.Status == 100 && call.waitContinue:
 			call.waitContinue = false
 			call.expectDL = time.Time{}

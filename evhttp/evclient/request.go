@@ -1,6 +1,10 @@
 package evclient
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/eddyloop/eddy/evnet"
+)
 
 // Request is a request to send with Client.Do or Client.Stream.
 type Request struct {
@@ -13,6 +17,14 @@ type Request struct {
 	// Transfer-Encoding and Trailer are set by the client and ignored here;
 	// "Connection: close" is honoured; User-Agent overrides
 	// Config.UserAgent (an empty one sends none).
+	//
+	// "Connection: Upgrade" with an Upgrade field ("Upgrade: websocket")
+	// makes an upgrade request, which asks the server to switch the
+	// connection to one of the protocols named (RFC 9110 §7.8). It must
+	// be sent with Client.Stream and a Handler with OnUpgrade, which gets
+	// the connection after a 101 Switching Protocols (Do, or a Handler
+	// without OnUpgrade, fail at once with ErrRequest, as does one of the
+	// two fields without the other). It is never pipelined.
 	Header http.Header
 	// Host, if set, is sent as the Host header instead of the URL's host.
 	Host string
@@ -71,6 +83,8 @@ func (r *Request) replayable() bool { return r.idempotent() && !r.StreamBody }
 //	             connection drained after Full)
 //	OnResponse   the head of the final response arrived               at most once
 //	OnBody       a piece of the body arrived                          zero or more times
+//	OnUpgrade    a 101 switched protocols (upgrade requests only)     at most once, instead of
+//	                                                                  OnResponse and OnBody
 //	OnDone       the body is complete (nil) or the request failed     exactly once, last
 //
 // OnWrite may still run after OnResponse when the server answers before
@@ -92,7 +106,28 @@ type Handler struct {
 	// kept. call.PauseRead stops the delivery (backpressure: the
 	// server is slowed down) until call.ResumeRead.
 	OnBody func(call *Call, p []byte)
+	// OnUpgrade runs when a 101 Switching Protocols answers an upgrade
+	// request (see Request.Header), with the 101's head and the
+	// connection, which from then on is the program's, not the client's:
+	// it has left its host's pool (Stats.Open no longer counts it; Close
+	// and CloseIdle do not touch it), it has no timeout, and the call is
+	// over (OnDone follows, with nil). OnUpgrade gives the connection to
+	// the new protocol with nc.SetHandler; that handler's OnData first gets
+	// the bytes the server sent after the 101 (read already, with the
+	// head), then what comes next. Until the program sets a handler, the
+	// input is kept (up to Config.Conn.MaxBuffered) and a close is not
+	// reported: OnUpgrade may also close nc, if the handshake fails in the
+	// new protocol's terms. The new protocol speaks first by writing to
+	// nc in OnUpgrade: SetHandler does not call OnOpen.
+	//
+	// The 101 must name in its Upgrade field only protocols the request
+	// offered, and come after the whole request was sent; otherwise the
+	// call fails with ErrUpgrade and the connection is closed. A server
+	// that ignores the upgrade answers as usual: OnResponse, OnBody, and
+	// the connection stays in the pool.
+	OnUpgrade func(call *Call, resp *Response, nc *evnet.Conn)
 	// OnDone runs exactly once when the call ends: with nil after the whole
-	// body was delivered, or with a *Error.
+	// body was delivered (or the connection handed over by OnUpgrade), or
+	// with a *Error.
 	OnDone func(call *Call, err error)
 }

@@ -16,7 +16,8 @@ type Response struct {
 	ProtoMinor int
 	// ContentLength is the Content-Length, or -1 when the body is chunked
 	// or read until the connection closes. For a HEAD request, 204 and 304
-	// it is what the header says, though no body follows.
+	// it is what the header says, though no body follows. For a 101
+	// Switching Protocols it is 0: what follows is the new protocol's.
 	ContentLength int64
 	// Body is the whole body, for Do; nil for Stream, whose body goes to
 	// OnBody.

@@ -106,7 +106,7 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 	if expect {
 		b = h1.AppendHeader(b, "Expect", "100-continue")
 	}
-	if c.cfg.DisableKeepAlives && !call.closeReq {
+	if c.cfg.DisableKeepAlives && !call.closeReq && call.offer == "" {
 		b = h1.AppendHeader(b, "Connection", "close")
 	}
 	return append(b, crlf...)
