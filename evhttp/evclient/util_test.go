@@ -2,11 +2,17 @@ package evclient_test
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +24,7 @@ import (
 	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/testutil/testloop"
+	"golang.org/x/sys/unix"
 )
 
 // The client tests run on real sockets on loopback. Each test checks for
@@ -250,4 +257,105 @@ func readRequest(r *bufio.Reader) (*http.Request, bool) {
 		}
 	}
 	return req, true
+}
+
+// pattern returns n bytes of a reproducible pseudo-random pattern.
+func pattern(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for k := range 8 {
+			b[i+k] = byte(v >> (8 * k))
+		}
+	}
+	return b
+}
+
+func digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// echoHandler answers with what it learnt of the request: method, host, user
+// agent, body length and hash, transfer encoding, path.
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	var src io.Reader = r.Body
+	if r.URL.Query().Get("slow") != "" {
+		src = &slowReader{r: r.Body}
+	}
+	body, err := io.ReadAll(src)
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Add("X-Multi", "a")
+	w.Header().Add("X-Multi", "b")
+	fmt.Fprintf(w, "%s %s host=%s ua=%s len=%d sum=%s te=%v expect=%s", r.Method, r.URL.RequestURI(), r.Host,
+		r.UserAgent(), len(body), digest(body), r.TransferEncoding, r.Header.Get("Expect"))
+}
+
+// slowReader reads its first 4 MiB slowly, so that the kernel's buffers
+// fill up and the writer at the other end sees backpressure.
+type slowReader struct {
+	r io.Reader
+	n int
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if s.n < 4<<20 {
+		time.Sleep(100 * time.Microsecond)
+		p = p[:min(len(p), 16<<10)]
+	}
+	n, err := s.r.Read(p)
+	s.n += n
+	return n, err
+}
+
+// bigHandler serves n pattern bytes, with Content-Length or chunked.
+func bigHandler(data []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("chunked") == "" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			w.Write(data)
+			return
+		}
+		f := w.(http.Flusher)
+		for off := 0; off < len(data); off += 100 << 10 {
+			w.Write(data[off:min(len(data), off+100<<10)])
+			f.Flush()
+		}
+	}
+}
+
+// fullBacklog returns the address of a loopback listener whose accept
+// queue is full, so that a new connect hangs (the kernel drops its SYN),
+// or "" when the system accepts the connections anyway.
+func fullBacklog(t *testing.T) string {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.CloseOnExec(fd)
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	for range 8 {
+		c, err := net.DialTimeout("tcp4", addr, 200*time.Millisecond)
+		if err != nil {
+			return addr // this one hung: the queue is full
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	return ""
 }
