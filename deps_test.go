@@ -15,8 +15,9 @@ import (
 
 // The layering of DESIGN.md, as rules on the packages of this module: a
 // package imports only layers below it. Each rule covers the packages that
-// match pkg and applies to everything they import, directly or not
-// (test files aside: go list -deps follows only the code that gets built).
+// match pkg and applies to everything they import, directly or not, or
+// only to what they import directly when the rule says direct (test files
+// aside either way: go list follows only the code that gets built).
 //
 // Patterns: "." is the module root, "./x" the package x of the module,
 // "./x/..." x and every package below it, "./..." the whole module;
@@ -26,7 +27,10 @@ var layerRules = []struct {
 	pkg  string
 	deny []string // none of the dependencies may match these
 	only []string // if set, every dependency must match one of these
-	why  string
+	// direct applies the rule to the direct imports only: a command may
+	// use evnet, which uses internal/sock, but not internal/sock itself.
+	direct bool
+	why    string
 }{
 	{pkg: ".", deny: []string{"./evnet/...", "./evdns/...", "./evhttp/...", "./eddytest/...", "./internal/testutil/...", "./cmd/..."},
 		why: "the loop is the bottom of the public layers"},
@@ -50,13 +54,16 @@ var layerRules = []struct {
 		why: "test helpers are imported by _test.go files only"},
 	{pkg: "./...", deny: []string{"./cmd/..."},
 		why: "nothing imports the command"},
+	{pkg: "./cmd/...", deny: []string{"./internal/..."}, direct: true,
+		why: "every command is an example a user can copy: public API only (its tests may use internal/testutil)"},
 }
 
 // goPackage is what the rules need from go list -json.
 type goPackage struct {
 	ImportPath string
 	Standard   bool
-	Deps       []string
+	Imports    []string // direct imports
+	Deps       []string // direct and indirect imports
 	Module     *struct{ Path string }
 }
 
@@ -95,7 +102,11 @@ func depsViolations(mod string, pkgs []goPackage) []string {
 			if !match(r.pkg, p.ImportPath) {
 				continue
 			}
-			for _, d := range p.Deps {
+			deps := p.Deps
+			if r.direct {
+				deps = p.Imports
+			}
+			for _, d := range deps {
 				if matchAny(r.deny, d) || r.only != nil && !matchAny(r.only, d) {
 					bad = append(bad, fmt.Sprintf("%s imports %s: %s", p.ImportPath, d, r.why))
 				}
@@ -115,7 +126,7 @@ func goList(t *testing.T, goos, tags string) (mod string, pkgs []goPackage) {
 		t.Fatalf("go list -m: %v", err)
 	}
 	mod = strings.TrimSpace(string(out))
-	cmd := exec.Command("go", "list", "-e", "-deps", "-json=ImportPath,Standard,Deps,Module", "-tags="+tags, "./...")
+	cmd := exec.Command("go", "list", "-e", "-deps", "-json=ImportPath,Standard,Imports,Deps,Module", "-tags="+tags, "./...")
 	cmd.Env = append(os.Environ(), "GOOS="+goos)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -183,6 +194,12 @@ func TestDepsRules(t *testing.T) {
 		mk(mod+"/x", mod+"/eddytest"),                                                    // fine
 		mk(mod+"/y", mod+"/evnet/internal/z"),                                            // fine
 	}
+	// Commands: only what they import directly counts.
+	cmdOK := mk(mod+"/cmd/ok", mod+"/evnet", mod+"/internal/sock", "os")
+	cmdOK.Imports = []string{mod + "/evnet", "os"}
+	cmdBad := mk(mod+"/cmd/bad", mod, mod+"/internal/poller")
+	cmdBad.Imports = []string{mod, mod + "/internal/poller"} // 7
+	pkgs = append(pkgs, cmdOK, cmdBad)
 	got := depsViolations(mod, pkgs)
 	want := []string{
 		mod + " imports " + mod + "/eddytest",
@@ -192,6 +209,7 @@ func TestDepsRules(t *testing.T) {
 		mod + "/evhttp/internal/h1 imports golang.org/x/sys/unix",
 		mod + "/evhttp imports " + mod + "/internal/testutil",
 		mod + "/evhttp imports " + mod + "/cmd/eddy",
+		mod + "/cmd/bad imports " + mod + "/internal/poller",
 	}
 	for _, w := range want {
 		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, w) }) {

@@ -1,26 +1,32 @@
 package main
 
+// The flags every server shares: -backend, the readiness backend of its
+// loops, chosen by name with eddy.Config.BackendName, and -loops.
+
 import (
+	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/eddyloop/eddy"
-	"github.com/eddyloop/eddy/internal/poller"
 )
 
-// backendNames is the list of -backend values, for usage messages: the
-// system's native backend and poll(2), which every unix has.
-const backendNames = nativeBackend + "|poll"
+// backendFlag defines the -backend flag of fs.
+func backendFlag(fs *flag.FlagSet) *string {
+	names := eddy.Backends()
+	return fs.String("backend", "auto", fmt.Sprintf("readiness backend `NAME`: %s (auto: %s)", strings.Join(names, ", "), names[0]))
+}
 
-// newBackend returns the readiness backend named by a -backend flag; the
-// empty name returns nil, which makes eddy.NewLoop pick the system's best.
-func newBackend(name string) (eddy.Backend, error) {
-	switch name {
-	case "":
-		return nil, nil
-	case "poll":
-		return poller.NewPoll()
-	case nativeBackend:
-		return newNativeBackend()
+// loopsFlag defines the -loops flag of fs: one loop per processor unless
+// told otherwise, as nginx's "worker_processes auto".
+func loopsFlag(fs *flag.FlagSet) *int {
+	return fs.Int("loops", 0, "run `N` loops, one goroutine each (0: GOMAXPROCS, one per processor; 1 for benchmarks)")
+}
+
+// countLoops says "1 loop" or "N loops".
+func countLoops(n int) string {
+	if n == 1 {
+		return "1 loop"
 	}
-	return nil, fmt.Errorf("unknown backend %q (want %s)", name, backendNames)
+	return fmt.Sprintf("%d loops", n)
 }

@@ -2,10 +2,11 @@ package main
 
 // eddy echo: a TCP (and Unix, and UDP) echo server on evnet, with
 // backpressure: a connection whose echo the peer does not read fast enough
-// stops being read until its output queue has drained. With -loops N it
-// runs an evnet.Group of N loops.
+// stops being read until its output queue has drained. It runs an
+// evnet.Group of loops, one per processor unless -loops says otherwise.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evnet"
 )
 
@@ -24,11 +26,12 @@ const drainTimeout = time.Second
 
 // runEcho is "eddy echo": it serves until SIGINT or SIGTERM, then exits 0.
 func runEcho(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("echo", "[-addr IP:PORT] [-unix PATH] [-udp] [-loops N] [-quiet]", stderr)
+	fs := newFlagSet("echo", "[-addr IP:PORT] [-unix PATH] [-udp] [-loops N] [-backend NAME] [-quiet]", stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "listen for TCP on `IP:PORT` (IPv4 or [IPv6])")
 	unixPath := fs.String("unix", "", "also listen on the Unix socket `PATH` (@name: Linux abstract)")
 	udp := fs.Bool("udp", false, "also echo UDP datagrams on the -addr address")
-	loops := fs.Int("loops", 1, "run `N` loops, one goroutine each (0: GOMAXPROCS)")
+	loops := loopsFlag(fs)
+	backend := backendFlag(fs)
 	quiet := fs.Bool("quiet", false, "log nothing but errors")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
@@ -55,7 +58,10 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops, Loop: eddy.Config{BackendName: *backend}})
+	if errors.Is(err, eddy.ErrUnknownBackend) {
+		return usageError(fs, "-backend: %v", err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
 		return 1
@@ -75,7 +81,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	logf("listening on tcp %s (%d loops, %s backend)", ln.Addr(), g.Len(), g.Loop(0).Backend())
+	logf("listening on tcp %s (%s, %s backend)", ln.Addr(), countLoops(g.Len()), g.Loop(0).Backend())
 	if *unixPath != "" {
 		if _, err := g.Listen("unix", *unixPath, lc, srv.handler()); err != nil {
 			return fail(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,14 +19,7 @@ import (
 // shared harness does: every byte sent over TCP or Unix comes back, a UDP
 // datagram too, and SIGTERM stops it with exit status 0.
 func TestEchoBinary(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("no go command to build with: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "eddy")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildEddy(t)
 	addr := freeAddr(t)
 	path := filepath.Join(t.TempDir(), "echo.sock")
 	cmd := exec.Command(bin, "echo", "-addr", addr, "-unix", path, "-udp", "-loops", "2")
@@ -91,19 +85,14 @@ func TestEchoBinary(t *testing.T) {
 	}
 }
 
-// TestEchoDefault runs "eddy echo -addr A" as the shared harness does: one
-// loop, TCP only; SIGINT stops it with status 0.
-func TestEchoDefault(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("no go command to build with: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "eddy")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+// startEcho runs "eddy echo -addr A args..." with env added to its
+// environment, and waits until it listens on TCP. It is killed if it still
+// runs when the test ends.
+func startEcho(t *testing.T, bin string, env []string, args ...string) *process {
+	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "echo", "-addr", addr)
+	cmd := exec.Command(bin, append([]string{"echo", "-addr", addr}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	p := &process{cmd: cmd, addr: addr, stderr: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -114,10 +103,23 @@ func TestEchoDefault(t *testing.T) {
 		cmd.Process.Kill()
 		<-p.done
 	})
-	if !testutil.Eventually(10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "(1 loops") }) {
+	if !testutil.Eventually(10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "listening on tcp") }) {
 		t.Fatalf("eddy echo did not start:\n%s", p.stderr.String())
 	}
-	c, err := net.Dial("tcp", addr)
+	return p
+}
+
+// TestEchoDefault runs "eddy echo -addr A" as the shared harness does, with
+// GOMAXPROCS=1: one loop (the default is one per processor), TCP only;
+// SIGINT stops it with status 0. With GOMAXPROCS=3 the default is three
+// loops, and the first line shows -backend's choice.
+func TestEchoDefault(t *testing.T) {
+	bin := buildEddy(t)
+	p := startEcho(t, bin, []string{"GOMAXPROCS=1"})
+	if first := firstLine(p.stderr.String()); !strings.Contains(first, "(1 loop, ") {
+		t.Errorf("first line with GOMAXPROCS=1: %q, want 1 loop", first)
+	}
+	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,11 +131,23 @@ func TestEchoDefault(t *testing.T) {
 		t.Fatalf("echo %q, %v", got, err)
 	}
 	p.stop(t, syscall.SIGINT, "interrupt: stopped after 1 connections")
+
+	p = startEcho(t, bin, []string{"GOMAXPROCS=3"}, "-backend", "poll")
+	if first := firstLine(p.stderr.String()); !strings.Contains(first, "(3 loops, poll backend)") {
+		t.Errorf("first line with GOMAXPROCS=3 -backend poll: %q, want 3 loops and the poll backend", first)
+	}
+	p.stop(t, syscall.SIGTERM, "terminated: stopped after 0 connections")
+}
+
+// firstLine returns the first line of s.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func TestEchoUsage(t *testing.T) {
 	for _, args := range [][]string{
-		{"-loops", "-1"}, {"-addr", "nonsense"}, {"extra"}, {"-nosuchflag"},
+		{"-loops", "-1"}, {"-addr", "nonsense"}, {"extra"}, {"-nosuchflag"}, {"-backend", "select"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if status := runEcho(args, &stdout, &stderr); status != 2 {

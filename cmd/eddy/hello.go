@@ -6,14 +6,19 @@ package main
 //	hello.go       the command, the loop, signals, and the listening socket
 //	hello_conn.go  one connection: reading, writing, backpressure, closing
 //	hello_http.go  just enough HTTP/1.1 to find requests and answer them
+//	hello_sock*.go sockets born nonblocking and close-on-exec (accept4 where
+//	               the system has it)
 //
 // Everything runs on one goroutine, the loop's: the callbacks below are
 // called one at a time and must never block, so every socket is nonblocking
-// and every system call that would wait returns EAGAIN instead.
+// and every system call that would wait returns EAGAIN instead. It uses
+// only eddy's public API and golang.org/x/sys/unix: copy it and go.
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"syscall"
 	"time"
@@ -21,7 +26,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyloop/eddy"
-	"github.com/eddyloop/eddy/internal/sock"
 )
 
 const (
@@ -43,7 +47,7 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("hello", "[-addr IP:PORT] [-stats INTERVAL] [-backend NAME]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	statsEvery := fs.Duration("stats", 0, "print connection counts to stderr every `INTERVAL` (0: never)")
-	backend := fs.String("backend", "", "readiness backend `NAME`: "+backendNames+" (default: the system's best)")
+	backend := backendFlag(fs)
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -57,13 +61,12 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 	if *statsEvery < 0 {
 		return usageError(fs, "-stats: negative interval %v", *statsEvery)
 	}
-	be, err := newBackend(*backend)
-	if err != nil {
+
+	// 1. A loop, on the readiness backend -backend names.
+	loop, err := eddy.NewLoop(&eddy.Config{BackendName: *backend})
+	if errors.Is(err, eddy.ErrUnknownBackend) {
 		return usageError(fs, "-backend: %v", err)
 	}
-
-	// 1. A loop. It owns the backend from here on and closes it in Close.
-	loop, err := eddy.NewLoop(&eddy.Config{Backend: be})
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy hello: %v\n", err)
 		return 1
@@ -93,7 +96,7 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 	}
 
 	// 3. The listening socket and its accept watcher.
-	fd, err := sock.ListenTCP(ap)
+	fd, err := listenTCP(ap)
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy hello: %v\n", err)
 		return 1
@@ -104,7 +107,7 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv.startStats(*statsEvery)
-	bound, _ := sock.LocalAddr(fd)
+	bound, _ := localAddr(fd)
 	fmt.Fprintf(stderr, "eddy hello: listening on http://%s/ (%s backend)\n", bound, loop.Backend())
 
 	// 4. Run until a signal breaks the loop.
@@ -169,7 +172,7 @@ func newHelloServer(l *eddy.Loop, fd int, log io.Writer) (*helloServer, error) {
 // onAccept runs when the listener is readable: connections are waiting.
 func (s *helloServer) onAccept(w *eddy.IO, ev eddy.Events) {
 	for range maxAcceptsPerEvent {
-		fd, err := sock.Accept(s.fd)
+		fd, err := accept(s.fd)
 		switch err {
 		case nil:
 			s.serve(fd)
@@ -259,4 +262,68 @@ func (s *helloServer) close() {
 	for c := range s.conns {
 		c.close()
 	}
+}
+
+// listenTCP returns a nonblocking listening TCP socket bound to ap, an IPv4
+// or IPv6 address; port 0 picks a free port (see localAddr).
+func listenTCP(ap netip.AddrPort) (int, error) {
+	sa, family, err := sockaddr(ap)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := socket(family, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	// SO_REUSEADDR lets a restarted server bind its port again at once,
+	// while connections from its previous run linger in TIME_WAIT.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind %s: %w", ap, err)
+	}
+	// The backlog holds connections the kernel has completed and we have
+	// not accepted yet; the kernel caps it at its own limit.
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listen %s: %w", ap, err)
+	}
+	return fd, nil
+}
+
+// sockaddr converts ap into the form the socket calls take, with its
+// address family. An IPv4-mapped IPv6 address is IPv4; an IPv6 zone names
+// an interface.
+func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int, error) {
+	addr := ap.Addr().Unmap()
+	if addr.Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: addr.As4()}, unix.AF_INET, nil
+	}
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: addr.As16()}
+	if zone := addr.Zone(); zone != "" {
+		ifi, err := net.InterfaceByName(zone)
+		if err != nil {
+			return nil, 0, err
+		}
+		sa.ZoneId = uint32(ifi.Index)
+	}
+	return sa, unix.AF_INET6, nil
+}
+
+// localAddr returns the address the socket fd is bound to.
+func localAddr(fd int) (netip.AddrPort, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)), nil
+	}
+	return netip.AddrPort{}, fmt.Errorf("unexpected socket address %T", sa)
 }

@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eddyloop/eddy"
-	"github.com/eddyloop/eddy/internal/sock"
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
@@ -46,12 +45,12 @@ func startHello(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := sock.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
+	fd, err := listenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		l.Close()
 		t.Fatal(err)
 	}
-	ap, err := sock.LocalAddr(fd)
+	ap, err := localAddr(fd)
 	if err != nil {
 		unix.Close(fd)
 		l.Close()
@@ -514,31 +513,13 @@ func TestHelloStopClosesConnections(t *testing.T) {
 	}
 }
 
-func TestHelloPollBackend(t *testing.T) {
-	be, err := newBackend("poll")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := eddy.NewLoop(&eddy.Config{Backend: be})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if l.Backend() != "poll" {
-		t.Fatalf("backend %q", l.Backend())
-	}
-	if _, err := newBackend("nope"); err == nil {
-		t.Error("newBackend accepted an unknown name")
-	}
-}
-
 func TestHelloIPv6(t *testing.T) {
-	fd, err := sock.ListenTCP(netip.MustParseAddrPort("[::1]:0"))
+	fd, err := listenTCP(netip.MustParseAddrPort("[::1]:0"))
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	defer unix.Close(fd)
-	ap, err := sock.LocalAddr(fd)
+	ap, err := localAddr(fd)
 	if err != nil || !ap.Addr().Is6() || ap.Port() == 0 {
 		t.Fatalf("bound to %v, %v", ap, err)
 	}
@@ -565,6 +546,9 @@ func TestDispatch(t *testing.T) {
 		{[]string{"hello", "-addr", "localhost:80"}, 2, "-addr"},
 		{[]string{"hello", "-stats", "-1s"}, 2, "negative"},
 		{[]string{"hello", "-backend", "select"}, 2, "unknown backend"},
+		{[]string{"hello", "-h"}, 0, "auto: " + eddy.Backends()[0]},
+		{[]string{"serve", "-backend", "select", "-addr", "127.0.0.1:0"}, 2, "unknown backend"},
+		{[]string{"echo", "-backend", "select", "-addr", "127.0.0.1:0"}, 2, "unknown backend"},
 	} {
 		var stdout, stderr bytes.Buffer
 		status := dispatch(tc.args, &stdout, &stderr)

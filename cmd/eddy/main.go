@@ -16,6 +16,17 @@
 // to a loopback address, and every server stops cleanly on SIGINT and SIGTERM
 // (exit status 0). The exit status is 2 for a usage error and 1 for any other
 // failure.
+//
+// The servers take -backend NAME, the readiness backend of their loops:
+// auto (the default: the system's best), or one of eddy.Backends(), that is
+// epoll or poll on Linux, kqueue or poll on the BSDs and macOS. echo and
+// serve run one loop per processor (GOMAXPROCS) unless -loops N says
+// otherwise; -loops 1 is the setting for single-core benchmarks. Their first
+// line of output names the address, the number of loops and the backend.
+//
+// Every command is an example a user can copy: it uses only the public API
+// of eddy and its packages, golang.org/x/sys/unix and the standard library,
+// never eddy's internal packages.
 package main
 
 import (

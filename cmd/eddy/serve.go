@@ -1,7 +1,7 @@
 package main
 
-// eddy serve: the HTTP/1.1 server of package evhttp, on a group of loops.
-// Without -dir it answers every request with "Hello, World!" (the hello
+// eddy serve: the HTTP/1.1 server of package evhttp, on a group of loops,
+// one per processor unless -loops says otherwise. Without -dir it answers every request with "Hello, World!" (the hello
 // contract the benchmark harness checks); with -dir it serves the files
 // of a directory (serve_files.go). Each loop writes an access log line per
 // request to stdout unless -quiet, in batches, so that a slow terminal
@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,9 +40,10 @@ const (
 // runServe is "eddy serve": it serves until SIGINT or SIGTERM, then drains
 // and exits 0.
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-quiet] [-dir DIR | -adapter]", stderr)
+	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-backend NAME] [-quiet] [-dir DIR | -adapter]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
-	loops := fs.Int("loops", 1, "run `N` loops, one goroutine each (0: GOMAXPROCS)")
+	loops := loopsFlag(fs)
+	backend := backendFlag(fs)
 	quiet := fs.Bool("quiet", false, "no access log on stdout")
 	dir := fs.String("dir", "", "serve the files under `DIR` instead of Hello, World!")
 	adapter := fs.Bool("adapter", false, "answer Hello, World! through a standard http.Handler and evhttp.Adapt (to compare with net/http)")
@@ -79,7 +81,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops})
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops, Loop: eddy.Config{BackendName: *backend}})
+	if errors.Is(err, eddy.ErrUnknownBackend) {
+		return usageError(fs, "-backend: %v", err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "eddy serve: %v\n", err)
 		return 1
@@ -115,8 +120,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if *dir != "" {
 		what = "files of " + *dir
 	}
-	fmt.Fprintf(stderr, "eddy serve: listening on http://%s/ (%s; %d loops, %s backend)\n",
-		ln.Addr(), what, g.Len(), g.Loop(0).Backend())
+	fmt.Fprintf(stderr, "eddy serve: listening on http://%s/ (%s; %s, %s backend)\n",
+		ln.Addr(), what, countLoops(g.Len()), g.Loop(0).Backend())
 
 	caught := <-sigs
 	ctx, cancel := context.WithTimeout(context.Background(), serveDrainTimeout)

@@ -42,8 +42,15 @@ type serveProcess struct {
 // startServe runs "eddy serve -addr A args..." and waits until it listens.
 func startServe(t *testing.T, bin string, args ...string) *serveProcess {
 	t.Helper()
+	return startServeEnv(t, bin, nil, args...)
+}
+
+// startServeEnv is startServe with env added to the command's environment.
+func startServeEnv(t *testing.T, bin string, env []string, args ...string) *serveProcess {
+	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, append([]string{"serve", "-addr", addr}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	p := &serveProcess{
 		process: &process{cmd: cmd, addr: addr, stderr: new(syncBuffer), done: make(chan struct{})},
 		stdout:  new(syncBuffer),
@@ -179,6 +186,28 @@ func TestServeBinary(t *testing.T) {
 		p.stop(t, syscall.SIGINT, "interrupt: stopped after 4 connections and 12 requests")
 		if out := p.stdout.String(); out != "" {
 			t.Errorf("-quiet printed %q", out)
+		}
+	})
+
+	t.Run("loops and backend", func(t *testing.T) {
+		// One loop per processor by default; -loops 1 for benchmarks.
+		for _, tc := range []struct {
+			env   string
+			args  []string
+			first string
+		}{
+			{"GOMAXPROCS=3", nil, "(Hello, World!; 3 loops, "},
+			{"GOMAXPROCS=1", nil, "(Hello, World!; 1 loop, "},
+			{"GOMAXPROCS=3", []string{"-loops", "1", "-backend", "poll"}, "(Hello, World!; 1 loop, poll backend)"},
+		} {
+			p := startServeEnv(t, bin, []string{tc.env}, append([]string{"-quiet"}, tc.args...)...)
+			c, br := dialServe(t, p.addr)
+			io.WriteString(c, getRequest)
+			readHellos(t, br, 1)
+			if first := firstLine(p.stderr.String()); !strings.Contains(first, tc.first) {
+				t.Errorf("%s eddy serve %q: first line %q, want %q", tc.env, tc.args, first, tc.first)
+			}
+			p.stop(t, syscall.SIGTERM, "stopped after 1 connections and 1 requests")
 		}
 	})
 
@@ -418,6 +447,7 @@ func rssOf(t *testing.T, pid int) int64 {
 func TestServeUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"-loops", "-1"}, {"-addr", "nonsense"}, {"extra"}, {"-nosuchflag"}, {"-dir", "/nonexistent/eddy"},
+		{"-backend", "select"},
 	} {
 		var stderr bytes.Buffer
 		if status := runServe(args, io.Discard, &stderr); status != 2 {
