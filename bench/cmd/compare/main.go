@@ -418,13 +418,15 @@ func knownPeers() map[string]*peer {
 		return p
 	}
 	ps := map[string]*peer{
+		// One loop, as every peer gets one core (GOMAXPROCS=1): said
+		// outright, since eddy's servers default to one loop per processor.
 		"eddy": {name: "eddy", kind: "eddy", bin: "eddy", reason: map[string]string{}, args: map[string][]string{
-			pEcho: {"echo", "-addr", "{addr}"},
-			pHTTP: {"serve", "-addr", "{addr}", "-quiet"},
+			pEcho: {"echo", "-addr", "{addr}", "-loops", "1"},
+			pHTTP: {"serve", "-addr", "{addr}", "-loops", "1", "-quiet"},
 		}},
 		// eddy's server with a standard http.Handler (evhttp.Adapt).
 		"eddy-adapter": {name: "eddy-adapter", kind: "eddy", bin: "eddy", reason: map[string]string{}, args: map[string][]string{
-			pHTTP: {"serve", "-addr", "{addr}", "-quiet", "-adapter"},
+			pHTTP: {"serve", "-addr", "{addr}", "-loops", "1", "-quiet", "-adapter"},
 		}},
 		"gnet":     goPeer("gnet", pEcho, pHTTP),
 		"nbio":     goPeer("nbio", pEcho, pHTTP),

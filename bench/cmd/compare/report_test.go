@@ -199,7 +199,7 @@ func TestWorkloadsAndPlan(t *testing.T) {
 			t.Errorf("plan(%s) = %q, want %q", d.peers[i].name, got, want)
 		}
 	}
-	if got := d.argv(d.peers[0], pHTTP, "127.0.0.1:9"); !slices.Equal(got[1:], []string{"serve", "-addr", "127.0.0.1:9", "-quiet"}) {
+	if got := d.argv(d.peers[0], pHTTP, "127.0.0.1:9"); !slices.Equal(got[1:], []string{"serve", "-addr", "127.0.0.1:9", "-loops", "1", "-quiet"}) {
 		t.Errorf("eddy's HTTP command line: %q", got)
 	}
 	if got := d.argv(d.peers[1], pEcho, "127.0.0.1:9"); !slices.Equal(got[1:], []string{"-addr", "127.0.0.1:9", "-mode", "echo"}) {
