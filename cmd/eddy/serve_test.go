@@ -189,6 +189,8 @@ func TestServeBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("adapter", func(t *testing.T) { testServeAdapter(t, bin) })
+
 	t.Run("loops and backend", func(t *testing.T) {
 		// One loop per processor by default; -loops 1 for benchmarks.
 		for _, tc := range []struct {
@@ -212,6 +214,69 @@ func TestServeBinary(t *testing.T) {
 	})
 
 	t.Run("dir", func(t *testing.T) { testServeDir(t, bin) })
+}
+
+// testServeAdapter checks -adapter, Hello, World! from a standard
+// http.Handler through evhttp.Adapt: the first line says so; the answer is
+// the native one's, with keep-alive, pipelining, a request body (read and
+// dropped), HEAD and HTTP/1.0; net/http's client gets it too; each request
+// is logged; SIGTERM stops it cleanly, closing an idle connection.
+func testServeAdapter(t *testing.T, bin string) {
+	p := startServe(t, bin, "-adapter")
+	if first := firstLine(p.stderr.String()); !strings.Contains(first, "(Hello, World! through evhttp.Adapt; ") {
+		t.Errorf("first line %q, want it to name evhttp.Adapt", first)
+	}
+	c, br := dialServe(t, p.addr)
+	io.WriteString(c, getRequest)
+	readHellos(t, br, 1)
+	io.WriteString(c, getRequest) // the same connection: keep-alive
+	readHellos(t, br, 1)
+	io.WriteString(c, strings.Repeat(getRequest, 16))
+	readHellos(t, br, 16)
+	body := strings.Repeat("b", 100<<10)
+	fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	fmt.Fprintf(c, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	readHellos(t, br, 2)
+	io.WriteString(c, "HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.0\r\n\r\n")
+	resp, err := http.ReadResponse(br, &http.Request{Method: "HEAD"})
+	if err != nil || resp.StatusCode != 200 || resp.ContentLength != 13 {
+		t.Fatalf("HEAD: %v, %v", resp, err)
+	}
+	rest, _ := io.ReadAll(br) // HTTP/1.0 without keep-alive: the server closes
+	if !strings.HasPrefix(string(rest), "HTTP/1.0 200 OK\r\n") || !strings.HasSuffix(string(rest), "\r\n\r\nHello, World!") {
+		t.Errorf("HTTP/1.0: %q", rest)
+	}
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for i := range 3 {
+		resp, err := client.Post("http://"+p.addr+"/form", "text/plain", strings.NewReader("a=1"))
+		if err != nil {
+			t.Fatalf("net/http POST %d: %v", i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(got) != "Hello, World!" || resp.Header.Get("Content-Type") != "text/plain" {
+			t.Errorf("net/http POST %d: %v %q %v %v", i, resp.Status, got, resp.Header, err)
+		}
+	}
+
+	want := fmt.Sprintf("%s \"GET / HTTP/1.1\" 200 13 ", c.LocalAddr())
+	if !testutil.Eventually(5*time.Second, func() bool {
+		out := p.stdout.String()
+		return strings.Count(out, want) == 18 && strings.Contains(out, "\"POST /upload HTTP/1.1\" 200 13") &&
+			strings.Count(out, "\"POST /form HTTP/1.1\" 200 13") == 3
+	}) {
+		t.Errorf("access log: %d lines like %q in\n%.500s", strings.Count(p.stdout.String(), want), want, p.stdout.String())
+	}
+	idle, ibr := dialServe(t, p.addr)
+	io.WriteString(idle, getRequest)
+	readHellos(t, ibr, 1)
+	p.stop(t, syscall.SIGTERM, "terminated: stopped after 3 connections and 26 requests")
+	if _, err := io.ReadAll(ibr); err != nil {
+		t.Errorf("idle connection at shutdown: %v, want EOF", err)
+	}
 }
 
 // testServeDir checks -dir: index.html, content types, large files,
