@@ -13,6 +13,8 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // newRequest builds the http.Request of r, as net/http's server would.
@@ -126,7 +128,7 @@ func (a *adapter) newRequest(r *Request, ctx context.Context, ac *adConn) (*http
 // isHostField reports whether a field is Host, which the http.Request
 // has apart.
 func isHostField(name []byte) bool {
-	return len(name) == 4 && (name[0]|0x20) == 'h' && (name[1]|0x20) == 'o' && (name[2]|0x20) == 's' && (name[3]|0x20) == 't'
+	return ascii.EqualFold(name, "host")
 }
 
 // adMethod returns the method as a string, without allocating for the
@@ -169,7 +171,7 @@ var adCommonKeys = func() map[string]string {
 		"Upgrade-Insecure-Requests", "Dnt", "Priority",
 	} {
 		m[k] = k
-		m[strings.ToLower(k)] = k
+		m[ascii.ToLower(k)] = k
 	}
 	return m
 }()

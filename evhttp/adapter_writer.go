@@ -17,6 +17,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // adWriter is the http.ResponseWriter of an adapted request. Its methods
@@ -436,7 +439,7 @@ func (rw *adWriter) trailers() []adField {
 // than its declared length, a body without a length for HTTP/1.0.
 func (rw *adWriter) closes(streamed bool) bool {
 	for _, f := range rw.headMem.fields {
-		if foldEq(f.name, "Connection") && hasToken(f.value, "close") {
+		if ascii.EqualFold(f.name, "Connection") && h1.HasToken([]byte(f.value), "close") {
 			return true
 		}
 	}

@@ -201,7 +201,7 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 				w.cl = v
 			}
 		case kConnection:
-			userClose = userClose || hasToken(f.value, "close")
+			userClose = userClose || h1.HasToken([]byte(f.value), "close")
 		case kDate:
 			hasDate = true
 		case kServer:
@@ -416,53 +416,4 @@ func parseLength[T string | []byte](s T) (int64, bool) {
 		v = v*10 + int64(c-'0')
 	}
 	return v, true
-}
-
-// hasToken reports whether the comma-separated list v holds token,
-// without regard to ASCII case.
-func hasToken(v, token string) bool {
-	for v != "" {
-		i := 0
-		for i < len(v) && v[i] != ',' {
-			i++
-		}
-		t := v[:i]
-		for len(t) > 0 && (t[0] == ' ' || t[0] == '\t') {
-			t = t[1:]
-		}
-		for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
-			t = t[:len(t)-1]
-		}
-		if foldEq(t, token) {
-			return true
-		}
-		if i == len(v) {
-			break
-		}
-		v = v[i+1:]
-	}
-	return false
-}
-
-// foldEq reports whether a and b are equal without regard to ASCII case.
-func foldEq(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		c, d := a[i], b[i]
-		if c == d {
-			continue
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,8 @@ package evhttp
 import (
 	"net/http"
 	"time"
+
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // Results of the preconditions.
@@ -140,7 +142,7 @@ const maxParsedRanges = 256
 // range means that none is satisfiable: 416.
 func parseRange(dst []byteRange, v []byte, size int64) (_ []byteRange, ok bool) {
 	v = trimOWS(v)
-	if len(v) < 6 || !foldEq(string(v[:5]), "bytes") || v[5] != '=' {
+	if len(v) < 6 || !ascii.EqualFold(v[:5], "bytes") || v[5] != '=' {
 		return dst, false
 	}
 	v = v[6:]

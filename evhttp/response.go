@@ -9,6 +9,7 @@ import (
 	"iter"
 
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // ResponseWriter writes the response to one request. Its methods must be
@@ -269,27 +270,27 @@ const (
 func fieldKind(name string) uint8 {
 	switch len(name) {
 	case 4:
-		if foldEq(name, "Date") {
+		if ascii.EqualFold(name, "Date") {
 			return kDate
 		}
 	case 6:
-		if foldEq(name, "Server") {
+		if ascii.EqualFold(name, "Server") {
 			return kServer
 		}
 	case 7:
-		if foldEq(name, "Trailer") {
+		if ascii.EqualFold(name, "Trailer") {
 			return kTrailer
 		}
 	case 10:
-		if foldEq(name, "Connection") {
+		if ascii.EqualFold(name, "Connection") {
 			return kConnection
 		}
 	case 14:
-		if foldEq(name, "Content-Length") {
+		if ascii.EqualFold(name, "Content-Length") {
 			return kContentLength
 		}
 	case 17:
-		if foldEq(name, "Transfer-Encoding") {
+		if ascii.EqualFold(name, "Transfer-Encoding") {
 			return kTransferEncoding
 		}
 	}
@@ -315,7 +316,7 @@ func trailerAllowed(f *field) bool {
 		return false
 	}
 	for _, b := range badTrailers {
-		if foldEq(f.name, b) {
+		if ascii.EqualFold(f.name, b) {
 			return false
 		}
 	}
@@ -325,7 +326,7 @@ func trailerAllowed(f *field) bool {
 // Set sets the field name to value, replacing the fields of that name.
 func (h *Header) Set(name, value string) {
 	for i := range h.f {
-		if foldEq(h.f[i].name, name) {
+		if ascii.EqualFold(h.f[i].name, name) {
 			h.f[i].value = value
 			h.del(name, i+1)
 			return
@@ -342,7 +343,7 @@ func (h *Header) Add(name, value string) {
 // Get returns the value of the first field named name, or "".
 func (h *Header) Get(name string) string {
 	for i := range h.f {
-		if foldEq(h.f[i].name, name) {
+		if ascii.EqualFold(h.f[i].name, name) {
 			return h.f[i].value
 		}
 	}
@@ -352,7 +353,7 @@ func (h *Header) Get(name string) string {
 // Has reports whether a field named name is set.
 func (h *Header) Has(name string) bool {
 	for i := range h.f {
-		if foldEq(h.f[i].name, name) {
+		if ascii.EqualFold(h.f[i].name, name) {
 			return true
 		}
 	}
@@ -363,7 +364,7 @@ func (h *Header) Has(name string) bool {
 func (h *Header) Values(name string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for i := range h.f {
-			if foldEq(h.f[i].name, name) && !yield(h.f[i].value) {
+			if ascii.EqualFold(h.f[i].name, name) && !yield(h.f[i].value) {
 				return
 			}
 		}
@@ -387,7 +388,7 @@ func (h *Header) Del(name string) { h.del(name, 0) }
 func (h *Header) del(name string, from int) {
 	j := from
 	for i := from; i < len(h.f); i++ {
-		if !foldEq(h.f[i].name, name) {
+		if !ascii.EqualFold(h.f[i].name, name) {
 			h.f[j] = h.f[i]
 			j++
 		}

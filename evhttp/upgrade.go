@@ -29,6 +29,7 @@ import (
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // The errors of ResponseWriter.Upgrade.
@@ -102,7 +103,7 @@ func (w *ResponseWriter) Upgrade(proto string, h evnet.Handler) error {
 		return err
 	}
 	switch up := x.r.h.Upgrade; {
-	case up == nil || proto == "" || !hasToken(string(up), proto):
+	case up == nil || proto == "" || !h1.HasToken(up, proto):
 		return ErrNotUpgrade
 	case x.flags&xHeadSent != 0:
 		return ErrHeadSent
@@ -137,7 +138,7 @@ func (x *exchange) appendUpgradeHead(dst []byte, proto string) []byte {
 		case kInvalid, kContentLength, kTransferEncoding, kConnection:
 			continue
 		}
-		if foldEq(f.name, "Upgrade") {
+		if ascii.EqualFold(f.name, "Upgrade") {
 			continue
 		}
 		dst = h1.AppendHeader(dst, f.name, f.value)

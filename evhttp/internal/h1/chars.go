@@ -4,6 +4,8 @@ package h1
 // and the elements of comma-separated lists (HasToken). Case folding is
 // package ascii's.
 
+import "github.com/eddyloop/eddy/internal/ascii"
+
 // Byte classes, as bits of one table indexed by byte value.
 const (
 	cTchar  uint8 = 1 << iota // tchar (RFC 9110 §5.6.2): the bytes of a token
@@ -53,27 +55,6 @@ func contains(s string, c int) bool {
 func isTchar(c byte) bool { return class[c]&cTchar != 0 }
 func isValue(c byte) bool { return class[c]&cValue != 0 }
 func isWS(c byte) bool    { return c == ' ' || c == '\t' }
-
-// lower returns c in lower case if it is an ASCII letter.
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// equalFold reports whether b and s are equal under ASCII case folding.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
 
 // trimOWS returns b without leading and trailing SP and HTAB.
 func trimOWS(b []byte) []byte {
@@ -140,7 +121,7 @@ func HasToken(value []byte, token string) bool {
 		if !ok {
 			return false
 		}
-		if equalFold(e, token) {
+		if ascii.EqualFold(e, token) {
 			return true
 		}
 		i = next

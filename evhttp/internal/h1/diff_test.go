@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // The checks net/http's server makes after ReadRequest, with the byte sets
@@ -275,7 +277,7 @@ func headField(data []byte, name string) (string, bool) {
 		if i == 0 {
 			continue
 		}
-		if n, v, ok := bytes.Cut(line, []byte(":")); ok && equalFold(n, name) {
+		if n, v, ok := bytes.Cut(line, []byte(":")); ok && ascii.EqualFold(n, name) {
 			return string(bytes.Trim(v, " \t")), true
 		}
 	}

@@ -1,5 +1,6 @@
 // Package h1 parses and serializes HTTP/1.1 messages: bytes in, results
-// out, no I/O, no loop, no goroutines, and the standard library only. It is
+// out, no I/O, no loop, no goroutines, and nothing but the standard
+// library and the module's ASCII case folding (internal/ascii). It is
 // the wire layer under evhttp's server and client, which run on an event
 // loop: a connection hands the parser the bytes it has buffered, keeps
 // whatever was not consumed, and hands that back together with the next

@@ -3,6 +3,8 @@ package h1
 // Header fields: as parsed (Header, Headers) and looked up; the checks of
 // names and values; a head's end found and its field lines split.
 
+import "github.com/eddyloop/eddy/internal/ascii"
+
 // Header is one field line of a head or trailer section. Name and Value
 // are sub-slices of the buffer that was parsed, with the original bytes
 // and case; Value has its leading and trailing whitespace removed. Both
@@ -25,7 +27,7 @@ func (h Headers) Index(name string, from int) int {
 		from = 0
 	}
 	for i := from; i < len(h); i++ {
-		if equalFold(h[i].Name, name) {
+		if ascii.EqualFold(h[i].Name, name) {
 			return i
 		}
 	}

@@ -4,7 +4,11 @@ package h1
 // version, and the fields requests and responses share (Connection,
 // Transfer-Encoding, Content-Length).
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/eddyloop/eddy/internal/ascii"
+)
 
 // Parser parses request and response heads from a connection's buffered
 // bytes. The zero value is ready to use with the default Limits. A Parser
@@ -149,11 +153,11 @@ func (c *connection) add(v []byte) {
 			return
 		}
 		switch {
-		case equalFold(e, "close"):
+		case ascii.EqualFold(e, "close"):
 			c.close = true
-		case equalFold(e, "keep-alive"):
+		case ascii.EqualFold(e, "keep-alive"):
 			c.keepAlive = true
-		case equalFold(e, "upgrade"):
+		case ascii.EqualFold(e, "upgrade"):
 			c.upgrade = true
 		}
 		i = next
@@ -203,7 +207,7 @@ func (t *transferEncoding) add(v []byte) {
 			continue
 		}
 		t.codings++
-		if equalFold(name, "chunked") {
+		if ascii.EqualFold(name, "chunked") {
 			if len(rest) > 0 {
 				t.malformed = true // chunked has no parameters
 			}

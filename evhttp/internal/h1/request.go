@@ -3,6 +3,8 @@ package h1
 // Request heads: the request line, the request-target's forms, and the
 // fields a server acts on (Host, Expect, Upgrade, framing).
 
+import "github.com/eddyloop/eddy/internal/ascii"
+
 // TargetForm is the form of a request-target (RFC 9112 §3.2).
 type TargetForm uint8
 
@@ -168,27 +170,27 @@ func (p *Parser) parseRequest(b []byte, start, lf int, r *Request) error {
 	for _, h := range hs {
 		switch n := h.Name; len(n) {
 		case 4:
-			if equalFold(n, "host") {
+			if ascii.EqualFold(n, "host") {
 				hosts++
 				r.Host = h.Value
 			}
 		case 6:
-			if equalFold(n, "expect") && minor == 1 {
+			if ascii.EqualFold(n, "expect") && minor == 1 {
 				// RFC 9110 §10.1.1: an HTTP/1.0 expectation is ignored.
 				if err := expect(h.Value, r); err != nil {
 					return err
 				}
 			}
 		case 7:
-			if equalFold(n, "upgrade") && upgrade == nil {
+			if ascii.EqualFold(n, "upgrade") && upgrade == nil {
 				upgrade = h.Value
 			}
 		case 10:
-			if equalFold(n, "connection") {
+			if ascii.EqualFold(n, "connection") {
 				conn.add(h.Value)
 			}
 		case 14:
-			if equalFold(n, "content-length") {
+			if ascii.EqualFold(n, "content-length") {
 				cl, err := parseContentLength(h.Value)
 				if err != nil {
 					return err
@@ -199,7 +201,7 @@ func (p *Parser) parseRequest(b []byte, start, lf int, r *Request) error {
 				r.ContentLength = cl
 			}
 		case 17:
-			if equalFold(n, "transfer-encoding") {
+			if ascii.EqualFold(n, "transfer-encoding") {
 				te.add(h.Value)
 			}
 		}
@@ -246,7 +248,7 @@ func expect(v []byte, r *Request) error {
 		i = next
 		switch {
 		case len(e) == 0:
-		case equalFold(e, "100-continue"):
+		case ascii.EqualFold(e, "100-continue"):
 			r.Expect100 = true
 		default:
 			return ErrExpectation

@@ -2,6 +2,8 @@ package h1
 
 // Response heads, as a client parses them, and whether they have a body.
 
+import "github.com/eddyloop/eddy/internal/ascii"
+
 // Response is a parsed response head. ParseResponse fills it; a client
 // reuses one Response for all the responses on a connection.
 //
@@ -123,11 +125,11 @@ func (p *Parser) parseResponse(b []byte, lf int, method string, r *Response) err
 	for _, h := range hs {
 		switch n := h.Name; len(n) {
 		case 10:
-			if equalFold(n, "connection") {
+			if ascii.EqualFold(n, "connection") {
 				conn.add(h.Value)
 			}
 		case 14:
-			if equalFold(n, "content-length") {
+			if ascii.EqualFold(n, "content-length") {
 				cl, err := parseContentLength(h.Value)
 				if err != nil {
 					return err
@@ -138,7 +140,7 @@ func (p *Parser) parseResponse(b []byte, lf int, method string, r *Response) err
 				r.ContentLength = cl
 			}
 		case 17:
-			if equalFold(n, "transfer-encoding") {
+			if ascii.EqualFold(n, "transfer-encoding") {
 				te.add(h.Value)
 			}
 		}
