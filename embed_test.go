@@ -4,6 +4,7 @@ package eddy
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,10 +86,7 @@ func TestEmbedServesInnerLoop(t *testing.T) {
 				unix.Read(w.Fd(), b[:])
 				steps = append(steps, "io")
 				w.Stop()
-				go func() {
-					time.Sleep(5 * time.Millisecond)
-					inner.Post(post)
-				}()
+				whenAsleep(t, outer, func() { inner.Post(post) })
 			}, r, Read)
 			if err := rd.Start(inner); err != nil {
 				t.Fatal(err)
@@ -98,10 +96,7 @@ func TestEmbedServesInnerLoop(t *testing.T) {
 					t.Errorf("inner timer fired after %v, before its %v", d, delay)
 				}
 				steps = append(steps, "timer")
-				go func() {
-					time.Sleep(5 * time.Millisecond)
-					unix.Write(w, []byte{1})
-				}()
+				whenAsleep(t, outer, func() { unix.Write(w, []byte{1}) })
 			}, delay, 0)
 			tm.Start(inner)
 
@@ -142,10 +137,7 @@ func TestEmbedInnerAsync(t *testing.T) {
 		t.Fatal(err)
 	}
 	embedGuard(t, outer, 5*time.Second)
-	go func() {
-		time.Sleep(10 * time.Millisecond)
-		a.Send()
-	}()
+	whenAsleep(t, outer, a.Send)
 	if err := outer.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -295,6 +287,7 @@ func TestEmbedDrivenByRawEpoll(t *testing.T) {
 	inner.UpdateNow() // timers count from the cached time: make it the present
 	const delay = 30 * time.Millisecond
 	done := false
+	var hostWaiting atomic.Bool // the host is in, or about to enter, epoll_wait
 	var rd IO
 	rd.Init(func(w *IO, ev Events) {
 		var b [8]byte
@@ -317,8 +310,10 @@ func TestEmbedDrivenByRawEpoll(t *testing.T) {
 			t.Errorf("timer fired after %v, before its %v", d, delay)
 		}
 		steps = append(steps, "timer")
-		go func() {
-			time.Sleep(5 * time.Millisecond)
+		go func() { // the byte arrives while the host waits in epoll_wait
+			if !testutil.Eventually(5*time.Second, hostWaiting.Load) {
+				t.Errorf("the host never waited")
+			}
 			unix.Write(w, []byte{1})
 		}()
 	}, delay, 0).Start(inner)
@@ -331,7 +326,10 @@ func TestEmbedDrivenByRawEpoll(t *testing.T) {
 		if d, ok := inner.Timeout(); ok {
 			ms = int((d + time.Millisecond - 1) / time.Millisecond)
 		}
-		if _, err := unix.EpollWait(ep, evs, ms); err != nil && err != unix.EINTR {
+		hostWaiting.Store(true)
+		_, err := unix.EpollWait(ep, evs, ms)
+		hostWaiting.Store(false)
+		if err != nil && err != unix.EINTR {
 			t.Fatalf("epoll_wait: %v", err)
 		}
 		if err := inner.RunNoWait(); err != nil {

@@ -47,12 +47,7 @@ func TestGoPollerRunsWatchers(t *testing.T) {
 	start := time.Now()
 	l.UpdateNow() // timers count from the cached time: make it the present
 	const delay = 30 * time.Millisecond
-	later := func(f func()) {
-		go func() {
-			time.Sleep(5 * time.Millisecond)
-			f()
-		}()
-	}
+	later := func(f func()) { whenAsleep(t, l, f) } // parked in the runtime poller
 	var a Async
 	var rd IO
 	a.Init(func(a *Async) {
@@ -204,7 +199,13 @@ func TestGoPollerHoldsNoThread(t *testing.T) {
 	const n = 50
 	base := procThreads(t)
 	stop := sleepLoops(t, n, true)
-	time.Sleep(50 * time.Millisecond) // give the runtime time to start threads, if it would
+	// Not a settle but the measurement's window: a loop blocked in a
+	// system call has a thread of its own within milliseconds (the
+	// runtime's monitor hands its processor on after 20µs, and the blocked
+	// thread stays), as the second half shows; parked loops must not gain
+	// threads over the same time. No barrier can show that the runtime
+	// will not start a thread: only time passing can.
+	time.Sleep(50 * time.Millisecond)
 	withGP := procThreads(t)
 	stop()
 

@@ -88,10 +88,7 @@ func TestOnceTimerOnly(t *testing.T) {
 func TestOnceFdOnly(t *testing.T) {
 	l := onceLoop(t)
 	r, w := testutil.Pipe(t)
-	go func() {
-		time.Sleep(10 * time.Millisecond)
-		unix.Write(w, []byte{1})
-	}()
+	whenAsleep(t, l, func() { unix.Write(w, []byte{1}) }) // Once's wait has no end but the fd
 	got, calls := onceRun(t, l, r, Read, -1)
 	if got != Read || calls != 1 || len(l.timers) != 0 {
 		t.Errorf("Once without timeout: cb(%v) ran %d times, %d timers; want cb(Read) once, no timer", got, calls, len(l.timers))

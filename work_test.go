@@ -333,11 +333,16 @@ func TestWorkCancel(t *testing.T) {
 }
 
 // Run does not return while work is running, though no watcher is active,
-// and returns once done has run.
+// and returns once done has run. The work ends only once the loop has gone
+// to sleep in Run: a Run that returned early would never sleep.
 func TestWorkKeepsLoopAlive(t *testing.T) {
 	l, _ := newWorkLoop(t, eddy.PoolConfig{})
 	finished := false
-	mustQueue(t, l, eddy.LaneSlow, func() { time.Sleep(30 * time.Millisecond) }, func(err error) {
+	mustQueue(t, l, eddy.LaneSlow, func() {
+		if !testutil.Eventually(5*time.Second, l.Sleeping) {
+			t.Error("the loop never slept in Run while work ran")
+		}
+	}, func(err error) {
 		finished = true
 	})
 	if !l.Alive() || l.Refs() != 1 {
@@ -465,12 +470,14 @@ func TestPoolIdleShutdown(t *testing.T) {
 	l, p := newWorkLoop(t, eddy.PoolConfig{Size: 3, IdleTimeout: 10 * time.Millisecond})
 	for round := range 2 {
 		n := 0
+		gate := make(chan struct{}) // holds the work until the workers are counted
 		for range 10 {
-			mustQueue(t, l, eddy.LaneFast, func() { time.Sleep(time.Millisecond) }, func(error) { n++ })
+			mustQueue(t, l, eddy.LaneFast, func() { <-gate }, func(error) { n++ })
 		}
 		if w := p.Workers(eddy.LaneFast); w < 1 || w > 3 {
 			t.Errorf("round %d: %d workers, want 1 to 3", round, w)
 		}
+		close(gate)
 		if err := l.Run(); err != nil {
 			t.Fatal(err)
 		}
