@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // startEchoUDP runs echoUDP on a fresh port of addr ("127.0.0.1" or "::1")
@@ -111,13 +111,7 @@ func TestEchoUDP(t *testing.T) {
 // TestEchoUDPSocat checks interoperability with socat, a peer that is not
 // Go: it sends a line and prints what comes back.
 func TestEchoUDPSocat(t *testing.T) {
-	socat, err := exec.LookPath("socat")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("socat is required in CI (test.sh installs it): %v", err)
-		}
-		t.Skipf("socat not installed: %v", err)
-	}
+	socat := testutil.NeedPeer(t, "socat", "socat")
 	for _, tc := range []struct{ addr, peer string }{
 		{"127.0.0.1", "UDP4:127.0.0.1:%d"},
 		{"::1", "UDP6:[::1]:%d"},

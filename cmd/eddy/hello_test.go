@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -86,6 +85,17 @@ func (ts *testServer) onLoop(f func()) {
 	<-done
 }
 
+// barrier returns once the server's loop has handled everything the
+// clients sent before the call, and everything that started: the way to
+// know that nothing more will come, instead of waiting a while. Bytes
+// written to a loopback socket are in the server's receive queue when the
+// write returns; two Post round trips cover the iteration that reads them
+// and the one after (see testloop.Barrier).
+func (ts *testServer) barrier() {
+	ts.onLoop(func() {})
+	ts.onLoop(func() {})
+}
+
 // conn returns the server's only connection, waiting for it to be
 // accepted; f runs on the loop with it.
 func (ts *testServer) withConn(t *testing.T, f func(c *helloConn)) {
@@ -155,22 +165,34 @@ func expectEOF(t *testing.T, c net.Conn, want string) {
 	}
 }
 
-// expectNothing checks that nothing more arrives for a moment and the
-// connection stays open.
-func expectNothing(t *testing.T, c net.Conn) {
+// expectNothing checks that the server has sent nothing more on c, and
+// has not closed it, once it has handled all it was sent (barrier): a
+// nonblocking peek must find the receive queue empty.
+func expectNothing(t *testing.T, ts *testServer, c *net.TCPConn) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	var b [1]byte
-	n, err := c.Read(b[:])
-	if !isTimeout(err) {
-		t.Fatalf("want nothing more, got %d bytes %q and %v", n, b[:n], err)
+	ts.barrier()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	var b [64]byte
+	var n int
+	var peekErr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, _, peekErr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return true // one look, never a wait
+	}); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case peekErr == unix.EAGAIN:
+	case peekErr != nil:
+		t.Fatalf("want nothing more, got %v", peekErr)
+	case n == 0:
+		t.Fatalf("want nothing more, got EOF")
+	default:
+		t.Fatalf("want nothing more, got %q", b[:n])
+	}
 }
 
 func clip(b []byte) []byte {
@@ -188,10 +210,7 @@ func writeString(t *testing.T, c net.Conn, s string) {
 }
 
 func TestHelloCurl(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl not installed (test.sh installs it)")
-	}
+	curl := testutil.NeedPeer(t, "curl", "curl")
 	ts := startHello(t)
 	url := "http://" + ts.addr + "/"
 	cmd := exec.Command(curl, "-s", "-v", "--max-time", "5", url, url+"again")
@@ -273,7 +292,7 @@ func TestHelloExactResponse(t *testing.T) {
 	for range 2 {
 		writeString(t, c, getRequest)
 		expect(t, c, helloResponse)
-		expectNothing(t, c)
+		expectNothing(t, ts, c)
 	}
 }
 
@@ -282,7 +301,7 @@ func TestHelloPipelined(t *testing.T) {
 	c := dial(t, ts.addr)
 	writeString(t, c, strings.Repeat(getRequest, 16))
 	expect(t, c, strings.Repeat(helloResponse, 16))
-	expectNothing(t, c)
+	expectNothing(t, ts, c)
 }
 
 func TestHelloFragmented(t *testing.T) {
@@ -296,7 +315,7 @@ func TestHelloFragmented(t *testing.T) {
 				errc <- err
 				return
 			}
-			time.Sleep(200 * time.Microsecond)
+			ts.barrier() // the server reads each piece on its own
 		}
 		errc <- nil
 	}()
@@ -304,7 +323,7 @@ func TestHelloFragmented(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	expectNothing(t, c)
+	expectNothing(t, ts, c)
 }
 
 // smallRecvBuf makes a client socket with a small receive buffer, so that
@@ -335,17 +354,20 @@ func TestHelloPipeline1k(t *testing.T) {
 		_, err := io.WriteString(c, strings.Repeat(getRequest, 1024))
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the server fill its send buffer
+	// Read nothing until the server has filled its send buffer (a write
+	// the kernel did not take whole).
+	if !testutil.Eventually(5*time.Second, func() bool {
+		var stalls uint64
+		ts.onLoop(func() { stalls = ts.srv.stalls })
+		return stalls > 0
+	}) {
+		t.Error("no write was partial: the test did not exercise the output queue")
+	}
 	expect(t, c, strings.Repeat(helloResponse, 1024))
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	expectNothing(t, c)
-	var stalls uint64
-	ts.onLoop(func() { stalls = ts.srv.stalls })
-	if stalls == 0 {
-		t.Error("no write was partial: the test did not exercise the output queue")
-	}
+	expectNothing(t, ts, c)
 }
 
 func TestHelloBackpressure(t *testing.T) {
@@ -382,7 +404,7 @@ func TestHelloBackpressure(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	expectNothing(t, c)
+	expectNothing(t, ts, c)
 	ts.withConn(t, func(hc *helloConn) {
 		if hc.io.Events() != eddy.Read || len(hc.out) != 0 {
 			t.Errorf("after the queue drained: events %v, %d bytes queued; want Read only, nothing queued", hc.io.Events(), len(hc.out))
@@ -405,7 +427,20 @@ func TestHelloLingeringClose(t *testing.T) {
 	ts := startHello(t)
 	c := dial(t, ts.addr)
 	go io.WriteString(c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"+strings.Repeat("x", 1<<20))
-	time.Sleep(50 * time.Millisecond)
+	// Read nothing until the server has answered, shut down its side and
+	// lingers, with input still coming: a server that closed at once
+	// would reset the connection, destroying the unread answer.
+	if !testutil.Eventually(5*time.Second, func() bool {
+		lingering := false
+		ts.onLoop(func() {
+			for hc := range ts.srv.conns {
+				lingering = hc.state == stateLingering
+			}
+		})
+		return lingering
+	}) {
+		t.Fatal("the server never lingered")
+	}
 	expectEOF(t, c, closeResponse)
 }
 
@@ -421,7 +456,7 @@ func TestHelloHTTP10(t *testing.T) {
 		writeString(t, c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
 		expect(t, c, keep)
 	}
-	expectNothing(t, c)
+	expectNothing(t, ts, c)
 }
 
 func TestHelloBadRequests(t *testing.T) {
@@ -447,7 +482,7 @@ func TestHelloBadRequests(t *testing.T) {
 	c := dial(t, ts.addr)
 	writeString(t, c, "GET / HTTP/1.1\r\ncontent-length:  0 \r\n\r\n\r\n"+getRequest)
 	expect(t, c, helloResponse+helloResponse)
-	expectNothing(t, c)
+	expectNothing(t, ts, c)
 }
 
 func TestHelloHeaderTooLarge(t *testing.T) {
@@ -484,7 +519,7 @@ func TestHelloClientHalfClose(t *testing.T) {
 	// A request in two pieces, then EOF: answered, then closed.
 	c := dial(t, ts.addr)
 	writeString(t, c, getRequest[:10])
-	time.Sleep(10 * time.Millisecond)
+	ts.barrier() // the server has read the first piece alone
 	writeString(t, c, getRequest[10:])
 	c.CloseWrite()
 	expectEOF(t, c, helloResponse)

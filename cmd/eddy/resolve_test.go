@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"os/user"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // The resolve tests run "eddy resolve" in-process against dnsmasq started
@@ -69,16 +70,7 @@ func freePort(t *testing.T) int {
 // "127.0.0.1:PORT"; it is stopped when the test ends.
 func startDnsmasq(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("dnsmasq")
-	if err != nil { // an unprivileged PATH may lack /usr/sbin
-		path, err = exec.LookPath("/usr/sbin/dnsmasq")
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("dnsmasq is required on CI (Debian package dnsmasq-base): %v", err)
-		}
-		t.Skipf("dnsmasq not installed (Debian package dnsmasq-base): %v", err)
-	}
+	path := testutil.NeedPeer(t, "dnsmasq", "dnsmasq-base")
 	var out bytes.Buffer
 	for range 5 {
 		port := freePort(t)
@@ -88,25 +80,29 @@ func startDnsmasq(t *testing.T) string {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		// Ready when it answers: until then the port refuses (ICMP), which
-		// makes the lookup fail at once with status 2.
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		// makes the lookup fail at once with status 2. If it exits (the
+		// port was taken meanwhile), try another port.
+		up := false
+		testutil.Eventually(5*time.Second, func() bool {
 			select {
 			case <-exited:
-				deadline = time.Time{}
-				continue
+				return true
 			default:
 			}
-			if st, _, _ := resolve("-server", addr, "-type", "A", "www.zone.test"); st == 0 {
-				t.Cleanup(func() {
-					cmd.Process.Kill()
-					<-exited
-				})
-				return addr
-			}
+			st, _, _ := resolve("-server", addr, "-type", "A", "www.zone.test")
+			up = st == 0
+			return up
+		})
+		if up {
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				<-exited
+			})
+			return addr
 		}
 		cmd.Process.Kill()
 		<-exited

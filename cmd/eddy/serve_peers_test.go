@@ -24,23 +24,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// needTool returns the path of the command tool, from the Debian package
-// pkg. Without it the test is skipped, except in CI, where test.sh has
-// installed it and its absence is a failure.
-func needTool(t *testing.T, tool, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI (test.sh installs the package %s): %v", tool, pkg, err)
-	}
-	t.Skipf("%s not installed (test.sh installs it: apt-get install %s)", tool, pkg)
-	return ""
-}
+	"github.com/eddyloop/eddy/internal/testutil"
+)
 
 // runPeer runs a load generator for at most 60s and returns its standard
 // output; a failure to run or a nonzero exit fails the test.
@@ -110,7 +96,7 @@ func TestServeWrkPipelined(t *testing.T) {
 	bin := buildEddy(t)
 
 	t.Run("wrk", func(t *testing.T) {
-		wrk := needTool(t, "wrk", "wrk")
+		wrk := testutil.NeedPeer(t, "wrk", "wrk")
 		script := filepath.Join(t.TempDir(), "pipeline.lua")
 		if err := os.WriteFile(script, []byte(wrkPipeline), 0o644); err != nil {
 			t.Fatal(err)
@@ -251,7 +237,7 @@ func pipelineFiles(addr string, k int, content []string) error {
 // complete, none failed (ab counts a body of another length as failed),
 // all on the 20 first connections, all 2xx.
 func TestServeAb(t *testing.T) {
-	ab := needTool(t, "ab", "apache2-utils")
+	ab := testutil.NeedPeer(t, "ab", "apache2-utils")
 	p := startServe(t, buildEddy(t), "-quiet")
 	out := runPeer(t, ab, "-k", "-n", "2000", "-c", "20", "-s", "10", "http://"+p.addr+"/")
 	for _, tc := range []struct {
@@ -279,7 +265,7 @@ func TestServeAb(t *testing.T) {
 // TestServeH2load runs h2load over HTTP/1.1 with 4 requests pipelined per
 // connection: all succeeded, all 2xx, on the 10 first connections.
 func TestServeH2load(t *testing.T) {
-	h2load := needTool(t, "h2load", "nghttp2-client")
+	h2load := testutil.NeedPeer(t, "h2load", "nghttp2-client")
 	p := startServe(t, buildEddy(t), "-quiet")
 	out := runPeer(t, h2load, "--h1", "-n", "2000", "-c", "10", "-m", "4", "http://"+p.addr+"/")
 	n := match(t, `requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`, out)
