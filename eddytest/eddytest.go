@@ -73,6 +73,9 @@ func (c *Clock) JumpWall(d time.Duration) {
 // registration with OneShot reports once and then has no interest until the
 // next Modify. Error and Hangup are reported to any registration with Read or
 // Write interest, as the kernel does.
+//
+// A loop in debug mode (eddy.Config.Debug) uses Registered, Gen and Interest
+// to check its fd table against the registrations after every iteration.
 type Backend struct {
 	clock *Clock
 
