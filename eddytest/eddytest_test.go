@@ -14,6 +14,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 
+// The loop's debug mode finds Registered, Gen and Interest by this
+// interface; a change of their signatures would silently turn the check off.
+var _ poller.Registry = (*eddytest.Backend)(nil)
+
 var epoch = time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC)
 
 func TestClock(t *testing.T) {
