@@ -314,64 +314,6 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-// TestSlowloris: a head dribbled past the header timeout gets 408 and a
-// close; a connection that says nothing is closed.
-func TestSlowloris(t *testing.T) {
-	s := svStart(t, &evhttp.Server{HeaderTimeout: 300 * time.Millisecond})
-	c, br := svDial(t, s.addr)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("z", 200)) {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			if _, err := c.Write([]byte{b}); err != nil {
-				return
-			}
-		}
-	}()
-	start := time.Now()
-	resp, _ := svRead(t, br, "GET")
-	if resp.StatusCode != 408 || !resp.Close {
-		t.Errorf("%v Close %v", resp.Status, resp.Close)
-	}
-	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
-		t.Errorf("408 after %v", d)
-	}
-	svExpectEOF(t, c, br)
-
-	quiet, qbr := svDial(t, s.addr)
-	svExpectEOF(t, quiet, qbr)
-	// A kept-alive connection gets the header timeout from the first byte
-	// of its next request, not from the end of the previous one.
-	ka, kbr := svDial(t, s.addr)
-	io.WriteString(ka, getReq)
-	svRead(t, kbr, "GET")
-	time.Sleep(400 * time.Millisecond)
-	io.WriteString(ka, getReq[:10])
-	time.Sleep(100 * time.Millisecond)
-	io.WriteString(ka, getReq[10:])
-	if _, body := svRead(t, kbr, "GET"); body != "Hello, World!" {
-		t.Errorf("second request: %q", body)
-	}
-}
-
-// TestBodyTimeout: a body that stops arriving gets 408 and a close.
-func TestBodyTimeout(t *testing.T) {
-	s := svStart(t, &evhttp.Server{BodyTimeout: 200 * time.Millisecond})
-	c, br := svDial(t, s.addr)
-	io.WriteString(c, "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
-	resp, _ := svRead(t, br, "POST")
-	if resp.StatusCode != 408 || !resp.Close {
-		t.Errorf("%v Close %v", resp.Status, resp.Close)
-	}
-	svExpectEOF(t, c, br)
-	s.eventually(t, "sum body: "+evhttp.ErrBodyTimeout.Error())
-}
-
 // TestVanishingClient: a client that leaves in the middle of a body (with
 // a FIN, or a reset) ends the exchange with an error the handler sees.
 func TestVanishingClient(t *testing.T) {

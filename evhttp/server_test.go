@@ -379,19 +379,6 @@ func TestAccessLogAndConnState(t *testing.T) {
 	}
 }
 
-// TestIdleTimeout closes a kept-alive connection left idle.
-func TestIdleTimeout(t *testing.T) {
-	s := svStart(t, &evhttp.Server{IdleTimeout: 200 * time.Millisecond})
-	c, br := svDial(t, s.addr)
-	io.WriteString(c, getReq)
-	svRead(t, br, "GET")
-	start := time.Now()
-	svExpectEOF(t, c, br)
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("closed after %v, before the idle timeout", d)
-	}
-}
-
 // TestHandlerPanic: 500, Connection: close, the panic logged, and the
 // server still serves.
 func TestHandlerPanic(t *testing.T) {
