@@ -232,16 +232,21 @@ func TestAdaptHijackPipelined(t *testing.T) {
 	var next atomic.Int64
 	got := make(chan string, 1)
 	parsed := new(atomic.Int64)
+	// One worker: the handlers of the requests after the hijack, if they
+	// ran, would run on it before a request that comes later (the probe).
 	s := adStartCounting(t, parsed, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/hijack" {
+		switch r.URL.Path {
+		case "/hijack":
+			if !testutil.Eventually(5*time.Second, func() bool { return parsed.Load() >= 3 }) {
+				t.Errorf("%d requests parsed while the handler ran, want 3", parsed.Load())
+			}
+			got <- hijackBuffered(w)
+		case "/probe":
+			io.WriteString(w, "probe")
+		default:
 			next.Add(1)
-			return
 		}
-		if !testutil.Eventually(5*time.Second, func() bool { return parsed.Load() >= 3 }) {
-			t.Errorf("%d requests parsed while the handler ran, want 3", parsed.Load())
-		}
-		got <- hijackBuffered(w)
-	}), nil, nil)
+	}), &evhttp.AdapterConfig{Workers: 1}, nil)
 	c, _ := svDial(t, s.addr)
 	tail := "GET /next HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /partial HTTP/1.1\r\n"
 	io.WriteString(c, "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n"+tail)
@@ -249,7 +254,13 @@ func TestAdaptHijackPipelined(t *testing.T) {
 		t.Errorf("hijacked reader holds %q, want %q", g, tail)
 	}
 	c.Close()
-	time.Sleep(10 * time.Millisecond)
+	// The probe's handler runs on the only worker once it is done with
+	// the hijacked connection: a barrier through the pool.
+	p, pbr := svDial(t, s.addr)
+	io.WriteString(p, pipelined("/probe"))
+	if _, body := svRead(t, pbr, "GET"); body != "probe" {
+		t.Fatalf("probe: %q", body)
+	}
 	if n := next.Load(); n != 0 {
 		t.Errorf("%d handlers of the requests after the hijack ran", n)
 	}
@@ -261,9 +272,12 @@ func TestAdaptHijackPipelined(t *testing.T) {
 func TestAdaptUpgradeHolds(t *testing.T) {
 	got := make(chan string, 1)
 	parsed := new(atomic.Int64)
+	running := make(chan struct{})
+	goOn := make(chan struct{})
 	s := adStartCounting(t, parsed, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		before := parsed.Load()
-		time.Sleep(20 * time.Millisecond) // time for the loop to parse, if it did
+		running <- struct{}{}
+		<-goOn // the loop has read what followed the head meanwhile, and parsed it if it would
 		if r.Method != "CONNECT" {
 			w.Header().Set("Upgrade", "test")
 			w.Header().Set("Connection", "Upgrade")
@@ -280,6 +294,9 @@ func TestAdaptUpgradeHolds(t *testing.T) {
 	} {
 		c, _ := svDial(t, s.addr)
 		io.WriteString(c, head+next)
+		<-running
+		s.barrier()
+		goOn <- struct{}{}
 		if g, want := <-got, fmt.Sprintf("0 parsed, %q", next); g != want {
 			t.Errorf("%.20q: %s, want %s", head, g, want)
 		}
@@ -341,6 +358,9 @@ func TestAdaptTwoAdapters(t *testing.T) {
 				t.Fatalf("/block, attempt %d: no handler and no 503", attempt)
 			}
 			c2.Close()
+			// Polling, bounded by the attempts: whether b's worker is
+			// done with /b4 is its goroutine's business, which no
+			// barrier reaches.
 			time.Sleep(time.Millisecond)
 			continue
 		}
@@ -369,9 +389,12 @@ func TestAdaptPipelinedShutdown(t *testing.T) {
 	c, br := svDial(t, s.addr)
 	io.WriteString(c, pipelined("/0", "/1", "/2"))
 	waitParsed(t, parsed, 3)
+	// StartShutdown and a barrier: the loop has begun shutting down
+	// before the handler returns. Shutdown then waits for the rest.
+	s.srv.StartShutdown(-1, nil)
+	s.barrier()
 	done := make(chan error, 1)
 	go func() { done <- s.srv.Shutdown(t.Context()) }()
-	time.Sleep(10 * time.Millisecond)
 	close(release)
 	for i := range 3 {
 		resp, body := svRead(t, br, "GET")

@@ -550,16 +550,7 @@ func TestAdaptSlowReader(t *testing.T) {
 	c.(*net.TCPConn).SetReadBuffer(64 << 10)
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	io.WriteString(c, getReq)
-	// Wait for the writes to stall.
-	var last int64 = -1
-	for stable := 0; stable < 5; {
-		time.Sleep(40 * time.Millisecond)
-		if n := written.Load(); n == last {
-			stable++
-		} else {
-			last, stable = n, 0
-		}
-	}
+	last := stall(t, &written)
 	if last >= 16<<20 {
 		t.Errorf("the handler wrote %d bytes to a client that reads nothing", last)
 	}
@@ -604,15 +595,7 @@ func TestAdaptBodyBackpressure(t *testing.T) {
 		}
 		done <- nil
 	}()
-	var last int64 = -1
-	for stable := 0; stable < 5; {
-		time.Sleep(40 * time.Millisecond)
-		if n := sent.Load(); n == last {
-			stable++
-		} else {
-			last, stable = n, 0
-		}
-	}
+	last := stall(t, &sent)
 	if last >= 32<<20 {
 		t.Errorf("the client sent %d bytes to a handler that reads nothing", last)
 	}
@@ -804,6 +787,7 @@ func TestAdaptInterim(t *testing.T) {
 // where Content-Length ends and chunking begins.
 func TestAdaptWriterErrors(t *testing.T) {
 	errs := make(chan string, 8)
+	late := make(chan struct{})
 	s := adStart(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/long":
@@ -824,7 +808,7 @@ func TestAdaptWriterErrors(t *testing.T) {
 			w.Write(make([]byte, evhttp.DefaultAdapterWriteBuffer+1))
 		case "/after":
 			go func() {
-				time.Sleep(10 * time.Millisecond)
+				<-late // the response is over: the handler has returned
 				_, err := io.WriteString(w, "late")
 				errs <- fmt.Sprint(err)
 			}()
@@ -852,6 +836,7 @@ func TestAdaptWriterErrors(t *testing.T) {
 	if resp, body := adGet(t, c, url+"/after"); resp.ContentLength != 0 || body != "" {
 		t.Errorf("/after: %d %q", resp.ContentLength, body)
 	}
+	close(late)
 	if e := <-errs; !strings.Contains(e, "after the handler returned") {
 		t.Errorf("write after return: %q", e)
 	}
@@ -1037,6 +1022,25 @@ func TestAdaptUnixSocket(t *testing.T) {
 	}
 }
 
+// stall waits until n has moved, then not moved for 200ms on end, and
+// returns where it stopped. It polls, with a deadline: a stall is the
+// absence of progress across a handler's goroutine, the loop and the
+// kernel's buffers (a client's too), which no barrier spans.
+func stall(t *testing.T, n *atomic.Int64) int64 {
+	t.Helper()
+	start := n.Load()
+	last, since := start, time.Now()
+	if !testutil.Eventually(30*time.Second, func() bool {
+		if v := n.Load(); v != last {
+			last, since = v, time.Now()
+		}
+		return last != start && time.Since(since) >= 200*time.Millisecond
+	}) {
+		t.Fatalf("still moving after 30s, at %d", last)
+	}
+	return last
+}
+
 // concurrent counts the handlers that run at once.
 type concurrent struct {
 	mu sync.Mutex
@@ -1050,6 +1054,8 @@ func (c *concurrent) during(d time.Duration) int {
 	c.n++
 	n := c.n
 	c.mu.Unlock()
+	// Not a wait for an event: the handler stays running for d, a window
+	// in which another one wrongly run beside it is counted.
 	time.Sleep(d)
 	c.mu.Lock()
 	c.n--
@@ -1096,10 +1102,7 @@ func TestAdaptLoopClosed(t *testing.T) {
 	<-started
 	// Wait until the handler's output has filled the buffers and Write
 	// blocks (it fails after the loop closes whenever it was called).
-	for prev := int64(-1); prev != written.Load(); {
-		prev = written.Load()
-		time.Sleep(100 * time.Millisecond)
-	}
+	stall(t, &written)
 	l.Post(func() { l.Break(eddy.BreakAll) })
 	if err := <-done; err != nil {
 		t.Fatal(err)

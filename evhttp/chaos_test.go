@@ -118,6 +118,8 @@ func chaosClient(addr string, rng *rand.Rand, hangUp bool) error {
 			}
 			b = b[k:]
 			if rng.IntN(4) == 0 {
+				// Pacing, not waiting: a pause now and then has the
+				// server read the requests in pieces cut anywhere.
 				time.Sleep(time.Millisecond)
 			}
 		}

@@ -12,24 +12,13 @@ import (
 
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // Tests against curl, a client with habits of its own (it waits for 100
 // Continue before large uploads, reuses connections across URLs). test.sh
-// installs it; without it the tests are skipped locally and fail on CI
-// (CI=true).
-
-func svCurl(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("curl is required on CI (Debian package curl): %v", err)
-		}
-		t.Skipf("curl not installed (Debian package curl): %v", err)
-	}
-	return path
-}
+// installs it; without it the tests are skipped, and fail when CI is set
+// (testutil.NeedPeer).
 
 // runCurl runs curl with args and returns its stdout and stderr.
 func runCurl(t *testing.T, curl string, args ...string) (string, string) {
@@ -44,7 +33,7 @@ func runCurl(t *testing.T, curl string, args ...string) (string, string) {
 }
 
 func TestCurl(t *testing.T) {
-	curl := svCurl(t)
+	curl := testutil.NeedPeer(t, "curl", "curl")
 	var opened atomic.Int64
 	s := svStart(t, &evhttp.Server{
 		MaxBodyBytes: 64 << 20,

@@ -26,7 +26,7 @@ import (
 // TestFileServerCurl: curl's ranges, conditional requests and HTTP/1.0
 // against FileServer.
 func TestFileServerCurl(t *testing.T) {
-	curl := svCurl(t)
+	curl := testutil.NeedPeer(t, "curl", "curl")
 	root, _ := fsTree(t)
 	data, _ := os.ReadFile(filepath.Join(root, "data.bin"))
 	mod := time.Date(2023, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -128,7 +128,9 @@ func TestFileServerLarge(t *testing.T) {
 			t.Fatalf("marker at %d reads %d", got+777, m)
 		}
 		if got%(8<<20) == 0 {
-			time.Sleep(20 * time.Millisecond) // a slow reader
+			// Pacing, not waiting: a slow reader, whose socket the
+			// server's sendfile finds full now and then.
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	// The pipelined range request waited behind it.

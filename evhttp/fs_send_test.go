@@ -210,7 +210,7 @@ func TestSendFilePending(t *testing.T) {
 	}) {
 		t.Fatal("the first request was not held")
 	}
-	time.Sleep(20 * time.Millisecond) // the others run and wait
+	s.barrier() // the others have run and wait
 	if releases, _ := h.report(); len(releases) != 0 {
 		t.Fatalf("released before their turn: %q", releases)
 	}
@@ -245,7 +245,7 @@ func TestSendFilePending(t *testing.T) {
 	}) {
 		t.Fatal("not held")
 	}
-	time.Sleep(20 * time.Millisecond)
+	s.barrier() // the others have run and wait
 	c2.(*net.TCPConn).SetLinger(0)
 	c2.Close()
 	if !testutil.Eventually(5*time.Second, func() bool { r, _ := h.report(); return len(r) == 2 }) {

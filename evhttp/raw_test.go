@@ -94,7 +94,7 @@ func TestMaxPipelined(t *testing.T) {
 	if !testutil.Eventually(5*time.Second, func() bool { return s.started.Load() == 4 }) {
 		t.Fatalf("%d handlers started, want 4", s.started.Load())
 	}
-	time.Sleep(50 * time.Millisecond)
+	s.barrier() // the loop has read all ten: no more handlers start
 	if n := s.started.Load(); n != 4 {
 		t.Fatalf("%d handlers started, want 4", n)
 	}
@@ -357,7 +357,7 @@ func TestSlowReader(t *testing.T) {
 	if !testutil.Eventually(5*time.Second, func() bool { return s.fulls.Load() > 0 }) {
 		t.Fatal("the handler never saw Full")
 	}
-	time.Sleep(200 * time.Millisecond)
+	s.barrier() // what the loop had to do before the client reads is done
 	if q := s.maxQueued.Load(); q > int64(64<<10+len(svChunk)) {
 		t.Errorf("the output queue grew to %d bytes", q)
 	}

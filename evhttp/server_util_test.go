@@ -19,6 +19,7 @@ import (
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/internal/testutil"
+	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
 
 // svServer is an evhttp.Server on a loop of its own, running in a
@@ -79,11 +80,17 @@ func svStart(t testing.TB, srv *evhttp.Server) *svServer {
 }
 
 // do runs f on the server's loop and waits for it.
-func (s *svServer) do(f func()) {
-	done := make(chan struct{})
-	s.l.Post(func() { f(); close(done) })
-	<-done
-}
+func (s *svServer) do(f func()) { s.testLoop().Do(f) }
+
+// barrier returns once the server's loop has handled every event that
+// was ready when it was called (testloop's Barrier): bytes a client wrote
+// before are read, and the native handlers they call for have run. It is
+// how a test sees that nothing happened, instead of sleeping.
+func (s *svServer) barrier() { s.testLoop().Barrier() }
+
+// testLoop is the server's loop as testloop's Loop, whose Do and Barrier
+// work on a loop another goroutine runs (svStart's, in debug mode).
+func (s *svServer) testLoop() *testloop.Loop { return &testloop.Loop{Loop: s.l} }
 
 func (s *svServer) event(format string, args ...any) {
 	s.mu.Lock()

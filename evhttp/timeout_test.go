@@ -2,8 +2,8 @@ package evhttp_test
 
 // The Server's timeouts (header, body, idle, write), on the fake clock
 // (fake_util_test.go): each is checked against the fake instant it fires
-// at, which the same on every run, and what must not happen before it is
-// checked by running the loop up to that instant.
+// at, which is the same on every run, and what must not happen before it
+// is checked by running the loop up to that instant.
 
 import (
 	"fmt"
