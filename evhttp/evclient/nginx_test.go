@@ -21,9 +21,10 @@ import (
 // port, a prefix in a temporary directory and a configuration written
 // there, serving a small and a large static file, with a short
 // keepalive_timeout so that nginx closes idle connections during the test.
-// Without nginx they are skipped, or fail when CI=true.
+// Without nginx they are skipped, or fail when CI is set
+// (testutil.NeedPeer).
 
-const nginxConf = `# written by the evhttp client tests
+const nginxConf = `# written by the evclient tests
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -50,16 +51,7 @@ http {
 // and returns its base URL; it is stopped when the test ends.
 func startNginx(t *testing.T, files map[string][]byte) string {
 	t.Helper()
-	path, err := exec.LookPath("nginx")
-	if err != nil { // an unprivileged PATH may lack /usr/sbin, where Debian puts it
-		path, err = exec.LookPath("/usr/sbin/nginx")
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("nginx is required on CI (Debian package nginx-light): %v", err)
-		}
-		t.Skipf("nginx not installed (Debian package nginx-light): %v", err)
-	}
+	path := testutil.NeedPeer(t, "nginx", "nginx-light")
 	dir := t.TempDir()
 	for _, d := range []string{"www", "tmp", "logs"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {

@@ -1,9 +1,12 @@
 package evclient_test
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp/evclient"
+	"github.com/eddyloop/eddy/evnet"
 )
 
 func TestClientChunkedUpload(t *testing.T) {
@@ -213,5 +217,187 @@ func TestClientCallbacksReenter(t *testing.T) {
 	}
 	if st := stats(rl, c2); st.Open != 0 || st.Queued != 0 {
 		t.Errorf("after Close: %+v", st)
+	}
+}
+
+// TestStreamBodyErrors: what Write and CloseBody return outside a
+// streamed body, after CloseBody, and after the call ended.
+func TestStreamBodyErrors(t *testing.T) {
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	done := make(chan *evclient.Call, 2)
+	rl.Do(func() {
+		call := c.Do(&evclient.Request{Method: "POST", URL: srv.URL, Body: []byte("bytes")}, func(*evclient.Response, error) {})
+		if _, err := call.Write([]byte("x")); !errors.Is(err, evclient.ErrNotStreaming) {
+			t.Errorf("Write without StreamBody: %v", err)
+		}
+		if err := call.CloseBody(); !errors.Is(err, evclient.ErrNotStreaming) {
+			t.Errorf("CloseBody without StreamBody: %v", err)
+		}
+		call = c.Stream(&evclient.Request{Method: "POST", URL: srv.URL, StreamBody: true}, evclient.Handler{
+			OnDone: func(call *evclient.Call, err error) {
+				if err != nil {
+					t.Error(err)
+				}
+				done <- call
+			},
+		})
+		if n, err := call.Write(nil); n != 0 || err != nil {
+			t.Errorf("empty Write: %d, %v", n, err)
+		}
+		call.Write([]byte("streamed"))
+		if err := call.CloseBody(); err != nil {
+			t.Errorf("CloseBody: %v", err)
+		}
+		if err := call.CloseBody(); err != nil {
+			t.Errorf("CloseBody again: %v", err)
+		}
+		if _, err := call.Write([]byte("x")); !errors.Is(err, evclient.ErrBodyClosed) {
+			t.Errorf("Write after CloseBody: %v", err)
+		}
+	})
+	call := <-done
+	rl.Do(func() {
+		if _, err := call.Write([]byte("x")); !errors.Is(err, evclient.ErrBodyClosed) && !errors.Is(err, evclient.ErrDone) {
+			t.Errorf("Write after the end: %v", err)
+		}
+		if err := call.CloseBody(); !errors.Is(err, evclient.ErrDone) {
+			t.Errorf("CloseBody after the end: %v", err)
+		}
+		if call.Response().Status != 200 {
+			t.Errorf("Response after the end: %+v", call.Response())
+		}
+	})
+}
+
+// TestStreamFullBeforeConnect: bytes written before the request is on a
+// connection are held, and count for Full: the producer stops at the
+// high watermark there too, and OnWrite asks for more once they are sent.
+func TestStreamFullBeforeConnect(t *testing.T) {
+	leakCheck(t)
+	srv := newCountingServer(t, http.HandlerFunc(echoHandler))
+	rl := startLoop(t)
+	c := newClient(t, rl, &evclient.Config{Conn: evnet.ConnConfig{HighWater: 4 << 10}})
+	data := pattern(64<<10, 3)
+	off := 0
+	var body []byte
+	var onWrites int
+	done := make(chan error, 1)
+	rl.Do(func() {
+		call := c.Stream(&evclient.Request{Method: "PUT", URL: srv.URL, StreamBody: true}, evclient.Handler{
+			OnWrite: func(call *evclient.Call) {
+				onWrites++
+				for off < len(data) && !call.Full() {
+					call.Write(data[off : off+1024])
+					off += 1024
+				}
+				if off == len(data) {
+					call.CloseBody()
+				}
+			},
+			OnBody: func(_ *evclient.Call, p []byte) { body = append(body, p...) },
+			OnDone: func(_ *evclient.Call, err error) { done <- err },
+		})
+		for !call.Full() { // the connection is still being dialled
+			call.Write(data[off : off+1024])
+			off += 1024
+		}
+		if off != 5<<10 {
+			t.Errorf("Full after %d bytes held, want %d (HighWater and a piece)", off, 5<<10)
+		}
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("len=%d sum=%s te=[chunked]", len(data), digest(data)); !strings.Contains(string(body), want) || onWrites == 0 {
+		t.Errorf("got %q, want %q; %d OnWrite", body, want, onWrites)
+	}
+}
+
+// TestStreamAnsweredEarly: a server that answers before the streamed body
+// is sent ends the call; what the program writes then is dropped, and the
+// connection, its request unfinished, is not reused.
+func TestStreamAnsweredEarly(t *testing.T) {
+	leakCheck(t)
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+		if _, err := http.ReadRequest(r); err != nil { // the head only
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!")
+		io.Copy(io.Discard, r)
+	})
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	var status int
+	var body []byte
+	var started bool
+	done := make(chan error, 1)
+	rl.Do(func() {
+		c.Stream(&evclient.Request{Method: "POST", URL: srv.URL(), StreamBody: true}, evclient.Handler{
+			OnWrite: func(call *evclient.Call) { // the start of a body, never closed
+				if !started {
+					started = true
+					call.Write([]byte("the start of a body"))
+				}
+			},
+			OnResponse: func(call *evclient.Call, resp *evclient.Response) {
+				status = resp.Status
+				if n, err := call.Write([]byte("dropped")); n != 7 || err != nil {
+					t.Errorf("Write after the answer: %d, %v", n, err)
+				}
+				if call.Full() {
+					t.Error("Full after the answer")
+				}
+			},
+			OnBody: func(_ *evclient.Call, p []byte) { body = append(body, p...) },
+			OnDone: func(_ *evclient.Call, err error) { done <- err },
+		})
+	})
+	if err := <-done; err != nil || status != 413 || string(body) != "big!" {
+		t.Fatalf("got %v, %d %q", err, status, body)
+	}
+	rl.Barrier()
+	if st := stats(rl, c); st.Open != 0 {
+		t.Errorf("connection kept: %+v", st)
+	}
+}
+
+// TestStreamPausedAtHead: a call paused before its response arrives gets
+// nothing, head included, until ResumeRead.
+func TestStreamPausedAtHead(t *testing.T) {
+	leakCheck(t)
+	written := make(chan struct{})
+	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
+		if _, ok := readRequest(r); ok {
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			close(written)
+		}
+		io.Copy(io.Discard, r)
+	})
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	var events []string
+	var call *evclient.Call
+	done := make(chan error, 1)
+	rl.Do(func() {
+		call = c.Stream(&evclient.Request{URL: srv.URL()}, evclient.Handler{
+			OnResponse: func(*evclient.Call, *evclient.Response) { events = append(events, "response") },
+			OnBody:     func(*evclient.Call, []byte) { events = append(events, "body") },
+			OnDone:     func(_ *evclient.Call, err error) { done <- err },
+		})
+		call.PauseRead()
+	})
+	<-written
+	rl.Barrier() // the answer is in the client's socket: the loop saw it
+	rl.Do(func() {
+		if len(events) != 0 || !call.IsPaused() || call.Response() != nil {
+			t.Errorf("paused: %q, IsPaused %v", events, call.IsPaused())
+		}
+		call.ResumeRead()
+	})
+	if err := <-done; err != nil || strings.Join(events, " ") != "response body" {
+		t.Errorf("after ResumeRead: %v, %q", err, events)
 	}
 }

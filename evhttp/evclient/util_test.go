@@ -297,7 +297,9 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 // slowReader reads its first 4 MiB slowly, so that the kernel's buffers
-// fill up and the writer at the other end sees backpressure.
+// fill up and the writer at the other end sees backpressure. Its sleep
+// paces a real peer (a net/http handler reading a request body): that the
+// server reads slowly is the point.
 type slowReader struct {
 	r io.Reader
 	n int
