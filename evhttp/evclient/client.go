@@ -171,7 +171,8 @@ func (c *Client) Stats() Stats {
 
 // CloseIdle closes the idle connections of every host. Requests in flight
 // go on; their connections are pooled again when they end, unless the
-// Client is closed.
+// Client is closed. Connections handed over after a 101 (see
+// Handler.OnUpgrade) are no longer the Client's: they stay open.
 func (c *Client) CloseIdle() {
 	for c.idleHead != nil {
 		cc := c.idleHead
@@ -183,6 +184,7 @@ func (c *Client) CloseIdle() {
 // Close stops the Client: the requests waiting or in flight fail with
 // ErrClosed (their callbacks run), every connection is closed, and
 // later requests fail at once. Closing a closed Client does nothing.
+// Connections handed over after a 101 stay open.
 func (c *Client) Close() {
 	if c.closed {
 		return

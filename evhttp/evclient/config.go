@@ -30,7 +30,7 @@ const (
 	DefaultMaxPipeline = 8
 	// DefaultUserAgent is the User-Agent sent when neither the
 	// Config nor the request sets one.
-	DefaultUserAgent = "eddy-evhttp/1.1"
+	DefaultUserAgent = "eddy-evclient/1.1"
 )
 
 // DialFunc connects to hostport ("name:port") for a Client, which

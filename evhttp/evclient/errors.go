@@ -23,7 +23,8 @@ var (
 	ErrScheme = errors.New("evclient: unsupported URL scheme")
 	// ErrRequest means the request itself is invalid: a method that
 	// is not a token, a header field name that is not a token, a value
-	// with control characters.
+	// with control characters, or an upgrade request that cannot work
+	// (half of one, or one sent with Do or without Handler.OnUpgrade).
 	ErrRequest = errors.New("evclient: invalid request")
 	// ErrConnect means the connection could not be made; the
 	// cause (refused, unreachable, a DNS error) is wrapped too.
