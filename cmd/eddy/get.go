@@ -1,6 +1,6 @@
 package main
 
-// eddy get: an HTTP/1.1 client on evhttp, like curl -s. It prints the body
+// eddy get: an HTTP/1.1 client on evclient, like curl -s. It prints the body
 // of the final response (redirects followed) to stdout, or to the file of
 // -o; -v prints the status line and the header fields of the final
 // response to stderr. The exit status is 0 when the final response is 2xx
@@ -10,19 +10,17 @@ package main
 //
 // Host names are resolved on the loop by evdns (Happy Eyeballs through
 // evdns.Dial), with /etc/resolv.conf and /etc/hosts read the way the C
-// library reads them, when the URL (or a redirect) first names a host;
-// literal addresses are dialled directly.
+// library reads them, when the URL (or a redirect) first names a host:
+// the client does it itself when its Config has no Dial. Literal
+// addresses are dialled directly.
 
 import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/eddyloop/eddy"
-	"github.com/eddyloop/eddy/evdns"
 	"github.com/eddyloop/eddy/evhttp/evclient"
-	"github.com/eddyloop/eddy/evnet"
 )
 
 // runGet is "eddy get".
@@ -56,28 +54,9 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	// The resolver is made when a host name first needs one.
-	var resolver *evdns.Resolver
-	defer func() {
-		if resolver != nil {
-			resolver.Close()
-		}
-	}()
-	dial := func(hostport string, timeout time.Duration, h evnet.Handler, done func(*evnet.Conn, error)) func() bool {
-		if resolver == nil {
-			conf, err := evdns.SystemConfig()
-			if err != nil {
-				fmt.Fprintf(stderr, "eddy get: %v (going on with the defaults)\n", err)
-			}
-			hosts, err := evdns.ReadHosts(evdns.DefaultHostsFile)
-			if err != nil {
-				fmt.Fprintf(stderr, "eddy get: %v\n", err)
-			}
-			resolver = evdns.NewResolver(l, conf, hosts, nil)
-		}
-		return evdns.Dial(resolver, "tcp", hostport, timeout, h, done).Cancel
-	}
-	c := evclient.New(l, &evclient.Config{Dial: dial})
+	// Without Config.Dial, the client resolves host names itself, with a
+	// resolver it makes on the loop when a name first needs one.
+	c := evclient.New(l, nil)
 
 	// The body goes to out on the loop's work pool, one piece at a time,
 	// while the response is paused: a slow reader of stdout slows the
