@@ -12,7 +12,8 @@ package main
 // Everything runs on one goroutine, the loop's: the callbacks below are
 // called one at a time and must never block, so every socket is nonblocking
 // and every system call that would wait returns EAGAIN instead. It uses
-// only eddy's public API and golang.org/x/sys/unix: copy it and go.
+// only eddy's public API and golang.org/x/sys/unix, so that it can be
+// copied out of this module as it is.
 
 import (
 	"errors"
