@@ -20,7 +20,9 @@ import (
 type GroupConfig struct {
 	// Loops is the number of loops; zero or less means GOMAXPROCS.
 	Loops int
-	// Loop configures each loop.
+	// Loop configures each loop. A backend is chosen by Loop.BackendName,
+	// which gives each loop its own; Loop.Backend, a single backend value,
+	// cannot be shared by loops and is refused when Loops is not 1.
 	Loop eddy.Config
 	// LockOSThread locks each loop's goroutine to its own OS thread.
 	LockOSThread bool
@@ -70,6 +72,9 @@ func NewGroup(c *GroupConfig) (*Group, error) {
 	n := cfg.Loops
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Loop.Backend != nil && n != 1 {
+		return nil, fmt.Errorf("evnet: group of %d loops given one Config.Backend: a backend serves one loop (use Config.BackendName)", n)
 	}
 	g := &Group{}
 	for range n {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/eddytest"
 	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/internal/testutil"
 )
@@ -121,4 +123,21 @@ func TestGroup(t *testing.T) {
 	if aborted != 1 {
 		t.Errorf("%d connections reset at the deadline, want 1: %v", aborted, reasons)
 	}
+}
+
+// TestGroupSharedBackend: one Backend value cannot serve several loops, so
+// a group of more than one refuses it; BackendName gives each its own.
+func TestGroupSharedBackend(t *testing.T) {
+	clock := eddytest.NewClock(time.Unix(0, 0))
+	be := eddytest.NewBackend(clock)
+	defer be.Close()
+	if g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 2, Loop: eddy.Config{Backend: be}}); err == nil {
+		g.Shutdown(time.Second)
+		t.Fatal("NewGroup shared one Backend among 2 loops")
+	}
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 2, Loop: eddy.Config{BackendName: "poll"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Shutdown(time.Second)
 }
