@@ -71,7 +71,9 @@ func ExampleTimer() {
 }
 
 // An idle timeout: every bit of activity pushes the deadline forward with
-// Again, which only moves the timer in the heap.
+// Again, which only moves the timer in the heap. (The timeout is forty
+// times the activity's period so that the output holds on a loaded
+// machine, where a tick may come late.)
 func ExampleTimer_Again() {
 	l, _ := eddy.NewLoop(nil)
 	defer l.Close()
@@ -80,7 +82,7 @@ func ExampleTimer_Again() {
 	idle.Init(func(t *eddy.Timer) {
 		fmt.Println("idle timeout")
 		t.Stop()
-	}, 20*time.Millisecond, 20*time.Millisecond)
+	}, 200*time.Millisecond, 200*time.Millisecond)
 	idle.Start(l)
 
 	activity := 0
