@@ -214,6 +214,12 @@ func (l *Loop) Now() time.Time {
 // computed with it.
 func (l *Loop) Monotonic() time.Duration { return time.Duration(l.now) }
 
+// Wall reads the wall-clock time of the loop's clock (the system's, or
+// Config.Clock's), now, not cached: the time to show people, as in a Date
+// header or a log line. It follows changes to the system clock, which Now,
+// the loop's start time plus the monotonic time since, does not.
+func (l *Loop) Wall() time.Time { return l.clock.Wall() }
+
 // UpdateNow refreshes the cached time, for a callback that ran long enough
 // to make it stale before starting a timer.
 func (l *Loop) UpdateNow() { l.now = int64(l.clock.Monotonic()) }

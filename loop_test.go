@@ -558,3 +558,22 @@ func TestOnClose(t *testing.T) {
 		t.Fatalf("hooks ran as %q, want %q", got, want)
 	}
 }
+
+// TestWall: Wall reads the clock's wall time when called, so it follows a
+// jump of the wall clock at once, while Now, the start time plus the
+// monotonic time, does not.
+func TestWall(t *testing.T) {
+	l, _, c := newFake(t)
+	if got := l.Wall(); !got.Equal(epoch) {
+		t.Fatalf("Wall = %v, want %v", got, epoch)
+	}
+	c.JumpWall(time.Hour)
+	c.Advance(time.Second)
+	l.UpdateNow()
+	if got, want := l.Wall(), epoch.Add(time.Hour+time.Second); !got.Equal(want) {
+		t.Errorf("Wall after a jump = %v, want %v", got, want)
+	}
+	if got, want := l.Now(), epoch.Add(time.Second); !got.Equal(want) {
+		t.Errorf("Now after a jump = %v, want %v (the monotonic time)", got, want)
+	}
+}

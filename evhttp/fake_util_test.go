@@ -42,6 +42,21 @@ type fkServer struct {
 	start  time.Duration // the loop's Monotonic when the harness was made
 	conns  []*fkConn
 	mirror eddy.Prepare // copies the kernel's readiness into be
+	walls  int          // the loop's readings of the wall clock since fkStart
+}
+
+// fkClock is the loop's clock: the fake one, whose wall-clock readings
+// the harness counts and gives in a zone other than UTC, so that a Date
+// line must convert to GMT.
+type fkClock struct {
+	*eddytest.Clock
+	s *fkServer
+}
+
+// Wall returns the fake wall-clock time, in Central European Time.
+func (c fkClock) Wall() time.Time {
+	c.s.walls++
+	return c.Clock.Wall().In(time.FixedZone("CET", 3600))
 }
 
 // fkConn is a connection the fkServer serves: the server's end adopted
@@ -64,11 +79,12 @@ func fkStart(t *testing.T, srv *evhttp.Server) *fkServer {
 	t.Helper()
 	clock := eddytest.NewClock(fkEpoch)
 	be := eddytest.NewBackend(clock)
-	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: clock, Debug: true})
+	s := &fkServer{t: t, be: be, clock: clock}
+	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Clock: fkClock{clock, s}, Debug: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fkServer{svServer: &svServer{srv: srv, l: l}, t: t, be: be, clock: clock, start: l.Monotonic()}
+	s.svServer, s.start, s.walls = &svServer{srv: srv, l: l}, l.Monotonic(), 0
 	if srv.Handler == nil {
 		srv.Handler = evhttp.HandlerFunc(s.serve)
 	}

@@ -69,7 +69,7 @@ func (ls *loopServer) clock() int64 { return int64(ls.loop.Monotonic()) - ls.bas
 func (ls *loopServer) dateLine() []byte {
 	now := ls.loop.Monotonic()
 	if ls.date == nil || now >= ls.dateUntil {
-		wall := ls.cfg.wall()
+		wall := ls.loop.Wall()
 		ls.date = h1.AppendDateHeader(ls.date[:0], wall)
 		ls.dateUntil = now + time.Second - time.Duration(wall.Nanosecond())
 	}

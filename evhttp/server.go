@@ -158,9 +158,6 @@ type Server struct {
 	busy    int           // loops with connections left while closing
 	drained chan struct{} // closed when closing and every loop is drained
 	onDone  []func()      // StartShutdown's done functions
-	// wall is where the Date lines read the time (nil: time.Now): a test
-	// on eddytest's fake clock sets it to the clock's (export_test.go).
-	wall func() time.Time
 }
 
 // config is the Server's resolved configuration, immutable once made.
@@ -179,7 +176,6 @@ type config struct {
 	logf          func(format string, args ...any)
 	highWater     int
 	maxPending    int
-	wall          func() time.Time // the Date's clock
 }
 
 // duration resolves a timeout: zero is def, negative is none (0).
@@ -215,7 +211,6 @@ func (s *Server) setup() {
 			logf:          s.ErrorLog,
 			highWater:     s.ListenConfig.Conn.HighWater,
 			maxPending:    s.ListenConfig.Conn.MaxBuffered,
-			wall:          s.wall,
 		}
 		switch {
 		case c.limits.MaxBodyBytes == 0:
@@ -240,9 +235,6 @@ func (s *Server) setup() {
 		}
 		if c.maxPending <= 0 {
 			c.maxPending = evnet.DefaultMaxBuffered
-		}
-		if c.wall == nil {
-			c.wall = time.Now
 		}
 		s.cfg = c
 		s.lc = s.ListenConfig
