@@ -23,10 +23,10 @@ func loopsFlag(fs *flag.FlagSet) *int {
 	return fs.Int("loops", 0, "run `N` loops, one goroutine each (0: GOMAXPROCS, one per processor; 1 for benchmarks)")
 }
 
-// countLoops says "1 loop" or "N loops".
-func countLoops(n int) string {
+// count says "1 thing" or "N things" for n of noun.
+func count[N int | int64 | uint64](n N, noun string) string {
 	if n == 1 {
-		return "1 loop"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d loops", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -81,7 +81,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	logf("listening on tcp %s (%s, %s backend)", ln.Addr(), countLoops(g.Len()), g.Loop(0).Backend())
+	logf("listening on tcp %s (%s, %s backend)", ln.Addr(), count(g.Len(), "loop"), g.Loop(0).Backend())
 	if *unixPath != "" {
 		if _, err := g.Listen("unix", *unixPath, lc, srv.handler()); err != nil {
 			return fail(err)
@@ -109,7 +109,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
 		return 1
 	}
-	logf("%v: stopped after %d connections", caught, srv.accepted.Load())
+	logf("%v: stopped after %s", caught, count(srv.accepted.Load(), "connection"))
 	return 0
 }
 

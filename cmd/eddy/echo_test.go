@@ -130,7 +130,7 @@ func TestEchoDefault(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
 		t.Fatalf("echo %q, %v", got, err)
 	}
-	p.stop(t, syscall.SIGINT, "interrupt: stopped after 1 connections")
+	p.stop(t, syscall.SIGINT, "interrupt: stopped after 1 connection")
 
 	p = startEcho(t, bin, []string{"GOMAXPROCS=3"}, "-backend", "poll")
 	if first := firstLine(p.stderr.String()); !strings.Contains(first, "(3 loops, poll backend)") {

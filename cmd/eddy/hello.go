@@ -120,8 +120,8 @@ func runHello(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy hello: %v\n", srv.err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "eddy hello: %v: stopped after %d connections and %d requests\n",
-		caught, srv.accepted, srv.requests)
+	fmt.Fprintf(stderr, "eddy hello: %v: stopped after %s and %s\n",
+		caught, count(srv.accepted, "connection"), count(srv.requests, "request"))
 	return 0
 }
 

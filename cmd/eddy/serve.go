@@ -121,7 +121,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		what = "files of " + *dir
 	}
 	fmt.Fprintf(stderr, "eddy serve: listening on http://%s/ (%s; %s, %s backend)\n",
-		ln.Addr(), what, countLoops(g.Len()), g.Loop(0).Backend())
+		ln.Addr(), what, count(g.Len(), "loop"), g.Loop(0).Backend())
 
 	caught := <-sigs
 	ctx, cancel := context.WithTimeout(context.Background(), serveDrainTimeout)
@@ -137,8 +137,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if drainErr != nil {
 		fmt.Fprintf(stderr, "eddy serve: requests still in progress after %v were cut\n", serveDrainTimeout)
 	}
-	fmt.Fprintf(stderr, "eddy serve: %v: stopped after %d connections and %d requests\n",
-		caught, conns.Load(), srv.Served())
+	fmt.Fprintf(stderr, "eddy serve: %v: stopped after %s and %s\n",
+		caught, count(conns.Load(), "connection"), count(srv.Served(), "request"))
 	return 0
 }
 

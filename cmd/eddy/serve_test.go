@@ -209,7 +209,7 @@ func TestServeBinary(t *testing.T) {
 			if first := firstLine(p.stderr.String()); !strings.Contains(first, tc.first) {
 				t.Errorf("%s eddy serve %q: first line %q, want %q", tc.env, tc.args, first, tc.first)
 			}
-			p.stop(t, syscall.SIGTERM, "stopped after 1 connections and 1 requests")
+			p.stop(t, syscall.SIGTERM, "stopped after 1 connection and 1 request")
 		}
 	})
 
@@ -490,7 +490,7 @@ func TestServeDirLarge(t *testing.T) {
 		t.Errorf("eddy serve grew to %d MiB while sending a 64 MiB file", maxRSS>>20)
 	}
 	t.Logf("eddy serve's RSS peaked at %d KiB", maxRSS>>10)
-	p.stop(t, syscall.SIGTERM, "terminated: stopped after 1 connections and 1 requests")
+	p.stop(t, syscall.SIGTERM, "terminated: stopped after 1 connection and 1 request")
 }
 
 // rssOf returns the resident set size of the process pid, from
