@@ -59,11 +59,11 @@ type Call struct {
 	conn   *conn // the connection carrying the call, or dialled for it
 	resp   Response
 
-	closeReq  bool   // the request says "Connection: close"
-	offer     string // the protocols an upgrade request offers (its Upgrade field), or ""
-	gotBytes  bool   // a byte of a response arrived: no retry after that
-	gotHead   bool   // the final head arrived
-	reused    bool   // written on a reused connection, or behind another request
+	closeReq  bool // the request says "Connection: close"
+	upgrade   bool // the request offers an upgrade (upgrade.go); a bool, not the offer: Call stays in its size class
+	gotBytes  bool // a byte of a response arrived: no retry after that
+	gotHead   bool // the final head arrived
+	reused    bool // written on a reused connection, or behind another request
 	retried   bool
 	paused    bool
 	discard   bool     // the body is not the program's: a redirect or an error follows it
@@ -243,8 +243,9 @@ func (call *Call) prepare() error {
 	if m := call.req.method(); !h1.ValidFieldName(m) {
 		return fmt.Errorf("%w: method %q", ErrRequest, m)
 	}
-	call.closeReq, call.offer = false, ""
-	connUpgrade := false // Connection has the upgrade option
+	call.closeReq, call.upgrade = false, false
+	// The Upgrade field, and whether Connection has the upgrade option.
+	offer, connUpgrade := "", false
 	for k, vs := range call.req.Header {
 		if !h1.ValidFieldName(k) {
 			return fmt.Errorf("%w: header field name %q", ErrRequest, k)
@@ -267,18 +268,18 @@ func (call *Call) prepare() error {
 				connUpgrade = connUpgrade || h1.HasToken(b, "upgrade")
 			}
 		case ascii.EqualFold(k, "Upgrade"):
-			call.offer = strings.Join(vs, ", ") // vs[0] itself when alone
+			offer = strings.Join(vs, ", ") // vs[0] itself when alone
 		}
 	}
 	if h := call.req.Host; h != "" && !h1.ValidFieldValue(h) || strings.ContainsAny(call.req.Host, " \t") {
 		return fmt.Errorf("%w: Host %q", ErrRequest, call.req.Host)
 	}
-	return call.checkUpgrade(connUpgrade)
+	return call.checkUpgrade(offer, connUpgrade)
 }
 
 // pipelinable reports whether the call may be pipelined.
 func (call *Call) pipelinable() bool {
-	return call.req.replayable() && !call.req.ExpectContinue && !call.closeReq && call.offer == ""
+	return call.req.replayable() && !call.req.ExpectContinue && !call.closeReq && !call.upgrade
 }
 
 // enqueue puts the call at the end of its host's queue and lets the host

@@ -178,11 +178,13 @@ func TestClientExpectContinue(t *testing.T) {
 // net/http's client: OnWrite runs then, and not before.
 func TestClientExpectContinueTimeout(t *testing.T) {
 	leakCheck(t)
+	gotHead := make(chan struct{}, 1)
 	srv := newRawServer(t, func(n int, conn net.Conn, r *bufio.Reader) {
 		req, err := http.ReadRequest(r) // no 100 Continue: that is a server's job
 		if err != nil {
 			return
 		}
+		gotHead <- struct{}{}
 		b, _ := io.ReadAll(req.Body)
 		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
 	})
@@ -202,6 +204,7 @@ func TestClientExpectContinueTimeout(t *testing.T) {
 			OnDone: func(_ *evclient.Call, err error) { done <- err },
 		})
 	})
+	<-gotHead // the wait for 100 Continue has begun
 	rl.Advance(999 * time.Millisecond)
 	rl.Do(func() {
 		if writes != 0 {
@@ -209,7 +212,13 @@ func TestClientExpectContinueTimeout(t *testing.T) {
 		}
 	})
 	rl.Advance(time.Millisecond)
-	if err := <-done; err != nil || string(got) != "the body" || writes != 1 {
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no body sent after ExpectContinueTimeout")
+	}
+	if err != nil || string(got) != "the body" || writes != 1 {
 		t.Errorf("after ExpectContinueTimeout: %v, body %q, %d OnWrite", err, got, writes)
 	}
 }

@@ -5,8 +5,8 @@ package evclient
 // the program, which gives it to the new protocol's evnet callbacks.
 //
 // Before the switch. prepare marks a request whose Connection field has
-// the upgrade option and whose Upgrade field names protocols (call.offer)
-// and refuses one that has only half of that, or that was given to Do or
+// the upgrade option and whose Upgrade field names protocols
+// (call.upgrade) and refuses one that has only half of that, or that was given to Do or
 // to a Stream without OnUpgrade, which would have nowhere to put the
 // connection. Such a request is not pipelined, and nothing is pipelined
 // behind it (pipelinable), so it is alone on its connection: whatever
@@ -31,26 +31,29 @@ package evclient
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // checkUpgrade refuses an upgrade request that cannot work: half of one
 // (Upgrade without the upgrade option in Connection, or the other way
 // round), or one with nowhere to hand the connection to.
-func (call *Call) checkUpgrade(connUpgrade bool) error {
+func (call *Call) checkUpgrade(offer string, connUpgrade bool) error {
+	call.upgrade = offer != "" && connUpgrade
 	switch {
-	case call.offer == "" && !connUpgrade:
+	case offer == "" && !connUpgrade:
 		return nil
-	case call.offer == "":
+	case offer == "":
 		return fmt.Errorf("%w: Connection: upgrade without an Upgrade field", ErrRequest)
 	case !connUpgrade:
 		return fmt.Errorf("%w: an Upgrade field needs the upgrade option in Connection", ErrRequest)
 	case call.gather:
-		return fmt.Errorf("%w: an upgrade request (Upgrade: %s) needs Client.Stream with Handler.OnUpgrade, not Do", ErrRequest, call.offer)
+		return fmt.Errorf("%w: an upgrade request (Upgrade: %s) needs Client.Stream with Handler.OnUpgrade, not Do", ErrRequest, offer)
 	case call.h.OnUpgrade == nil:
-		return fmt.Errorf("%w: an upgrade request (Upgrade: %s) needs Handler.OnUpgrade", ErrRequest, call.offer)
+		return fmt.Errorf("%w: an upgrade request (Upgrade: %s) needs Handler.OnUpgrade", ErrRequest, offer)
 	}
 	return nil
 }
@@ -59,15 +62,16 @@ func (call *Call) checkUpgrade(connUpgrade bool) error {
 // it hands the connection over to the program, or fails the call.
 func (cc *conn) switchProtocols(call *Call, head []byte) {
 	proto := cc.resp.Headers.Get("Upgrade")
+	offer := call.req.upgradeOffer()
 	switch {
-	case call.offer == "":
+	case !call.upgrade:
 		call.fail(fmt.Errorf("%w: unexpected 101 Switching Protocols", ErrMalformed))
 		return
 	case cc.writer == call || call.waitContinue:
 		call.fail(fmt.Errorf("%w: 101 Switching Protocols before the request body was sent", ErrUpgrade))
 		return
-	case !offered(call.offer, proto):
-		call.fail(fmt.Errorf("%w: 101 Switching Protocols to %q, offered %q", ErrUpgrade, proto, call.offer))
+	case !offered(offer, proto):
+		call.fail(fmt.Errorf("%w: 101 Switching Protocols to %q, offered %q", ErrUpgrade, proto, offer))
 		return
 	}
 	c, h, nc := cc.client, cc.host, cc.nc
@@ -99,6 +103,18 @@ func (cc *conn) switchProtocols(call *Call, head []byte) {
 		call.h.OnDone(call, nil)
 	}
 	h.schedule() // a connection less: a waiting call may dial
+}
+
+// upgradeOffer returns the protocols the request's Upgrade field offers,
+// or "". It is looked up again at the 101 rather than kept in the Call
+// from prepare, which would cost every call 16 bytes.
+func (r *Request) upgradeOffer() string {
+	for k, vs := range r.Header {
+		if len(vs) > 0 && ascii.EqualFold(k, "Upgrade") {
+			return strings.Join(vs, ", ")
+		}
+	}
+	return ""
 }
 
 // holdInput is the OnData of a handed-over connection until the program

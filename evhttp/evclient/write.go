@@ -106,7 +106,7 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 	if expect {
 		b = h1.AppendHeader(b, "Expect", "100-continue")
 	}
-	if c.cfg.DisableKeepAlives && !call.closeReq && call.offer == "" {
+	if c.cfg.DisableKeepAlives && !call.closeReq && !call.upgrade {
 		b = h1.AppendHeader(b, "Connection", "close")
 	}
 	return append(b, crlf...)
