@@ -24,7 +24,11 @@ type Request struct {
 	// be sent with Client.Stream and a Handler with OnUpgrade, which gets
 	// the connection after a 101 Switching Protocols (Do, or a Handler
 	// without OnUpgrade, fail at once with ErrRequest, as does one of the
-	// two fields without the other). It is never pipelined.
+	// two fields without the other). It is never pipelined, nor is
+	// anything written behind it on its connection. It is retried and
+	// redirected as any request: a retry happens only when no byte of a
+	// response came, so no server switched for it, and a redirect keeps
+	// the two fields, so that the switch may come from the last hop.
 	Header http.Header
 	// Host, if set, is sent as the Host header instead of the URL's host.
 	Host string
@@ -75,7 +79,7 @@ func (r *Request) idempotent() bool {
 func (r *Request) replayable() bool { return r.idempotent() && !r.StreamBody }
 
 // Handler holds the callbacks of Client.Stream. Every field may be
-// nil. They run on the loop's goroutine, in this order:
+// nil, but OnUpgrade for an upgrade request. They run on the loop's goroutine, in this order:
 //
 //	callback     when                                                 how often
 //	----------   --------------------------------------------------   -----------------
@@ -116,7 +120,8 @@ type Handler struct {
 	// the bytes the server sent after the 101 (read already, with the
 	// head), then what comes next. Until the program sets a handler, the
 	// input is kept (up to Config.Conn.MaxBuffered) and a close is not
-	// reported: OnUpgrade may also close nc, if the handshake fails in the
+	// reported (nc.Err tells, for a handler set later, outside
+	// OnUpgrade). OnUpgrade may also close nc, if the handshake fails in the
 	// new protocol's terms. The new protocol speaks first by writing to
 	// nc in OnUpgrade: SetHandler does not call OnOpen.
 	//
