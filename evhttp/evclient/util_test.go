@@ -85,8 +85,10 @@ func startClockLoop(t testing.TB) *clockLoop {
 	// has nothing active on the loop.
 	keep := eddy.NewTimer(func(*eddy.Timer) {}, 24*time.Hour, 24*time.Hour)
 	done := make(chan error, 1)
+	ready := make(chan struct{})
+	l.Post(func() { keep.Start(l); close(ready) }) // before Run, which has nothing else to wait for
 	go func() { done <- l.Run() }()
-	fl.Do(func() { keep.Start(l) })
+	<-ready
 	t.Cleanup(func() {
 		fl.Post(func() { keep.Stop(); l.Break(eddy.BreakAll) })
 		if err := <-done; err != nil {
