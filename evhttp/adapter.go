@@ -170,10 +170,10 @@ type AdapterConfig struct {
 // connection then closes. A panic with http.ErrAbortHandler closes the
 // connection after what was sent, without a log. A write that fails
 // (a deadline, the client gone) also ends the response cut.
-func Adapt(h http.Handler, opts *AdapterConfig) Handler {
+func Adapt(h http.Handler, cfg *AdapterConfig) Handler {
 	var o AdapterConfig
-	if opts != nil {
-		o = *opts
+	if cfg != nil {
+		o = *cfg
 	}
 	a := &adapter{h: h, base: o.BaseContext}
 	a.pool.size = o.Workers

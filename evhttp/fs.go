@@ -122,10 +122,10 @@ type FileServerConfig struct {
 //
 // The cached files of a loop are closed when they expire and when the
 // loop is closed.
-func FileServer(root string, opts *FileServerConfig) Handler {
+func FileServer(root string, cfg *FileServerConfig) Handler {
 	s := &fileServer{root: root}
-	if opts != nil {
-		s.opts = *opts
+	if cfg != nil {
+		s.opts = *cfg
 	}
 	o := &s.opts
 	s.index = o.Index
