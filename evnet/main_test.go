@@ -26,6 +26,7 @@ func startLoop(t testing.TB) *runLoop { return testloop.Start(t) }
 // echoServer is an echo handler with backpressure that counts closes.
 type echoServer struct {
 	opened, closed int // loop goroutine only
+	pauses         int // reads paused for a full output queue; loop goroutine only
 	conns          map[*evnet.Conn]bool
 	reasons        []error
 	onOpen         func(c *evnet.Conn)
@@ -47,6 +48,7 @@ func (s *echoServer) open(c *evnet.Conn) {
 func (s *echoServer) data(c *evnet.Conn, p []byte) int {
 	c.Write(p)
 	if c.Full() {
+		s.pauses++
 		c.PauseRead()
 	}
 	return len(p)
