@@ -125,9 +125,11 @@
 // copies the struct, so the caller may change or reuse it afterwards.
 // Settings that belong to a layer below are held by value in a field named
 // after that layer (evnet.GroupConfig.Loop is an eddy.Config;
-// evnet.ListenConfig.Conn an evnet.ConnConfig). The only values with
-// methods are ListenConfig and Dialer in evnet, used as values, as
-// net.ListenConfig and net.Dialer are.
+// evnet.ListenConfig.Conn an evnet.ConnConfig). The only settings with
+// methods are evnet's ListenConfig and Dialer and evdns's Dialer, used as
+// values, as net.ListenConfig and net.Dialer are. evdns.Config is
+// resolv.conf's content rather than settings of one constructor; it is
+// passed by pointer like the others.
 //
 // # The special problems
 //
