@@ -94,6 +94,16 @@ func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 // ParseRequest implements the request rules of RFC 9112 strictly; see the
 // package documentation for the list.
 func (p *Parser) ParseRequest(buf []byte, r *Request) (n int, err error) {
+	if p.seen == 0 {
+		if n, ok, err := p.fastRequest(buf, r); ok {
+			return n, err
+		}
+	}
+	return p.parseRequestFull(buf, r)
+}
+
+// parseRequestFull is ParseRequest without the fast path of fastRequest.
+func (p *Parser) parseRequestFull(buf []byte, r *Request) (n int, err error) {
 	start, lf, end, err := p.head(buf, true)
 	if err != nil {
 		return 0, err
@@ -157,6 +167,14 @@ func (p *Parser) parseRequest(b []byte, start, lf int, r *Request) error {
 	if err != nil {
 		return err
 	}
+	return p.requestFields(r, method, target, form, minor)
+}
+
+// requestFields fills r from a request line and field lines that are well
+// formed, r.Headers already set, and applies the rules about the fields a
+// server acts on.
+func (p *Parser) requestFields(r *Request, method, target []byte, form TargetForm, minor int) error {
+	hs := r.Headers
 	r.Method, r.Target, r.Form, r.Minor = method, target, form, minor
 	r.Host, r.ContentLength, r.Upgrade = nil, -1, nil
 	r.Chunked, r.Close, r.Expect100 = false, false, false

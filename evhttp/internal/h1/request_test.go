@@ -3,15 +3,25 @@ package h1
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
 
-// parseReq parses in with a fresh Parser and the given limits.
+// parseReq parses in with a fresh Parser and the given limits, into a
+// Request with room for its fields so that the fast path is tried, and
+// checks that the full parser alone gives the same.
 func parseReq(in string, lim Limits) (*Request, int, error) {
 	p := Parser{Limits: &lim}
-	r := new(Request)
-	n, err := p.ParseRequest([]byte(in), r)
+	r := newFastRequest(&lim)
+	buf := []byte(in)
+	n, err := p.ParseRequest(buf, r)
+	full := Parser{Limits: &lim}
+	rf := newFastRequest(&lim)
+	nf, errf := full.parseRequestFull(buf, rf)
+	if a, b := fullState(buf, n, err, &p, r), fullState(buf, nf, errf, &full, rf); a != b {
+		panic(fmt.Sprintf("fast path and full parser differ on %q:\n%s\n%s", in, a, b))
+	}
 	return r, n, err
 }
 
