@@ -150,6 +150,13 @@ func (x *exchange) end(b []byte, sink uint8) {
 	}
 }
 
+// The framing of a response body (appendHead).
+const (
+	frameNone    uint8 = iota // neither: no body, a HEAD's, or one that ends with the connection
+	frameLength               // Content-Length
+	frameChunked              // Transfer-Encoding: chunked
+)
+
 // bodyless reports whether a response with status has no body.
 func bodyless(status int) bool {
 	return status < 200 || status == 204 || status == 304
@@ -210,11 +217,6 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 			hasTrailer = true
 		}
 	}
-	const (
-		frameNone = iota
-		frameLength
-		frameChunked
-	)
 	frame := frameNone
 	switch {
 	case bodyless(w.status):
@@ -239,9 +241,26 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 		hc.flags |= cCloseAfter
 		hc.cutAfter(x)
 	}
-	dst = h1.AppendStatusLine(dst, x.r.h.Minor, w.status)
+	var date []byte
 	if !hasDate {
-		dst = append(dst, hc.ls.dateLine()...)
+		date = hc.ls.dateLine()
+	}
+	hd := &hc.ls.head
+	key := headKey{shape: shape(w.status, x.r.h.Minor, frame, closes)}
+	if frame == frameLength {
+		key.cl = w.cl
+	}
+	if date != nil {
+		key.date = hc.ls.dateGen
+	}
+	if hd.match(&key, w.hdr.f) {
+		hd.hits++
+		return append(dst, hd.head...)
+	}
+	start := len(dst)
+	dst = h1.AppendStatusLine(dst, x.r.h.Minor, w.status)
+	if date != nil {
+		dst = append(dst, date...)
 	}
 	if !hasServer && cfg.serverLine != nil {
 		dst = append(dst, cfg.serverLine...)
@@ -266,7 +285,11 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 	case x.r.h.Minor == 0:
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
-	return append(dst, "\r\n"...)
+	dst = append(dst, "\r\n"...)
+	if !cfg.noHeadCache {
+		hd.store(&key, w.hdr.f, dst[start:])
+	}
+	return dst
 }
 
 // interim writes a 1xx response.

@@ -46,6 +46,9 @@ type loopServer struct {
 
 	date      []byte        // "Date: ...\r\n", formatted once per second
 	dateUntil time.Duration // on the loop's Monotonic clock
+	dateGen   uint64        // counts the formattings of date, from 1
+
+	head headCache // the last response head built whole (appendHead)
 
 	reparse h1.Parser // re-parses the heads that outlive the read buffer
 
@@ -71,6 +74,7 @@ func (ls *loopServer) dateLine() []byte {
 	if ls.date == nil || now >= ls.dateUntil {
 		wall := ls.loop.Wall()
 		ls.date = h1.AppendDateHeader(ls.date[:0], wall)
+		ls.dateGen++
 		ls.dateUntil = now + time.Second - time.Duration(wall.Nanosecond())
 	}
 	return ls.date

@@ -158,6 +158,8 @@ type Server struct {
 	busy    int           // loops with connections left while closing
 	drained chan struct{} // closed when closing and every loop is drained
 	onDone  []func()      // StartShutdown's done functions
+
+	noHeadCache bool // a test seam (export_test.go): no head cache
 }
 
 // config is the Server's resolved configuration, immutable once made.
@@ -176,6 +178,7 @@ type config struct {
 	logf          func(format string, args ...any)
 	highWater     int
 	maxPending    int
+	noHeadCache   bool // build every response head (tests)
 }
 
 // duration resolves a timeout: zero is def, negative is none (0).
@@ -211,6 +214,7 @@ func (s *Server) setup() {
 			logf:          s.ErrorLog,
 			highWater:     s.ListenConfig.Conn.HighWater,
 			maxPending:    s.ListenConfig.Conn.MaxBuffered,
+			noHeadCache:   s.noHeadCache,
 		}
 		switch {
 		case c.limits.MaxBodyBytes == 0:

@@ -1,0 +1,87 @@
+package evhttp
+
+// The response head a loop built last, kept to be copied for the next
+// response that would be built the same: a handler that answers every
+// request with the same status, fields and length (Content-Type, say) has
+// its head serialised once per second, when the Date line changes, and
+// copied in one block otherwise.
+
+// headKey is what a response head is built from, besides its header
+// fields and the loop's configuration (the Server line).
+type headKey struct {
+	shape uint64 // the status, version, framing and Connection: close (shape)
+	cl    int64  // the Content-Length, with frameLength
+	date  uint64 // ls.dateGen of the Date line in the head, 0 if none
+}
+
+// shape packs the status, the minor version, the framing and whether
+// the head says Connection: close into a headKey's shape.
+func shape(status, minor int, frame uint8, closes bool) uint64 {
+	k := uint64(status)<<16 | uint64(minor&0xff)<<8 | uint64(frame)<<1
+	if closes {
+		k |= 1
+	}
+	return k
+}
+
+// headCache is a head and the key and fields it was built from. The
+// fields are copied (names and values, one after the other, in fields),
+// so that the cache neither keeps a handler's strings nor trusts them to
+// stay the same.
+type headCache struct {
+	key    headKey
+	fields []byte // the names and values
+	lens   []int  // their lengths: name, value, name, value, ...
+	head   []byte
+	valid  bool
+	hits   uint64 // heads served from the cache, for tests
+}
+
+// Limits of what is cached: larger heads are built each time.
+const (
+	maxCachedHead   = 512
+	maxCachedFields = 8
+)
+
+// match reports whether the cached head is the one key and hdr would
+// build.
+func (c *headCache) match(key *headKey, hdr []field) bool {
+	if !c.valid || c.key != *key || len(c.lens) != 2*len(hdr) {
+		return false
+	}
+	b := c.fields
+	for i := range hdr {
+		f := &hdr[i]
+		n, v := c.lens[2*i], c.lens[2*i+1]
+		if len(f.name) != n || len(f.value) != v || string(b[:n]) != f.name || string(b[n:n+v]) != f.value {
+			return false
+		}
+		b = b[n+v:]
+	}
+	return true
+}
+
+// store makes head, built from key and hdr, the cached head.
+func (c *headCache) store(key *headKey, hdr []field, head []byte) {
+	c.valid = false
+	if len(head) > maxCachedHead || len(hdr) > maxCachedFields {
+		return
+	}
+	n := 0
+	for i := range hdr {
+		n += len(hdr[i].name) + len(hdr[i].value)
+	}
+	if n > maxCachedHead {
+		return // fields the head does not show, such as a long Connection
+	}
+	c.key = *key
+	c.fields = c.fields[:0]
+	c.lens = c.lens[:0]
+	for i := range hdr {
+		f := &hdr[i]
+		c.fields = append(append(c.fields, f.name...), f.value...)
+		c.lens = append(c.lens, len(f.name), len(f.value))
+	}
+	c.head = append(c.head[:0], head...)
+	c.valid = true
+}

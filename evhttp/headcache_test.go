@@ -1,0 +1,174 @@
+package evhttp_test
+
+// The response head cache (headcache.go): every response it serves is
+// byte for byte the one built without it.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddyloop/eddy/evhttp"
+)
+
+// headCacheHandler answers by path, with the variations a cached head
+// must not hide.
+func headCacheHandler(w *evhttp.ResponseWriter, r *evhttp.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain")
+	switch string(r.Path()) {
+	case "/short":
+		w.WriteString("Hello!")
+		return
+	case "/x1", "/x2":
+		h.Set("X-Version", string(r.Path()[1:]))
+	case "/x1ct":
+		h.Set("Content-Type", "text/html")
+		h.Set("X-Version", "x1")
+	case "/404":
+		w.WriteHeader(404)
+	case "/204":
+		w.WriteHeader(204)
+		return
+	case "/date":
+		h.Set("Date", "Thu, 01 Jan 1970 00:00:00 GMT")
+	case "/server":
+		h.Set("Server", "me")
+	case "/unsafe":
+		h.Set("X-Split", "a\r\nInjected: 1")
+		h.Set("Bad Name", "dropped")
+	case "/length":
+		h.Set("Content-Length", "13")
+	case "/chunked":
+		w.WriteString("Hello, ")
+		w.Flush()
+		w.WriteString("World!")
+		return
+	case "/trailer":
+		h.Set("Trailer", "X-Sum")
+		w.Trailer().Set("X-Sum", "1")
+	case "/103":
+		h.Set("Link", "</a.css>; rel=preload")
+		w.WriteHeader(103)
+		h.Del("Link")
+	case "/close":
+		h.Set("Connection", "close")
+	}
+	w.WriteString("Hello, World!")
+}
+
+// headCacheRun serves the requests of script, in turn, and returns the
+// bytes of each response, one string per line of script. A script line
+// "+d" advances the fake clock by d; "dial" starts a new connection; their
+// strings are empty.
+func headCacheRun(t *testing.T, off bool, script []string) ([]string, uint64) {
+	t.Helper()
+	srv := &evhttp.Server{Handler: evhttp.HandlerFunc(headCacheHandler), IdleTimeout: -1}
+	if off {
+		evhttp.NoHeadCache(srv)
+	}
+	s := fkStart(t, srv)
+	c := s.dial()
+	var out []string
+	for _, line := range script {
+		switch {
+		case line == "dial":
+			c = s.dial()
+			out = append(out, "")
+			continue
+		case strings.HasPrefix(line, "+"):
+			d, err := time.ParseDuration(line[1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.runFor(d)
+			out = append(out, "")
+			continue
+		}
+		method, _, _ := strings.Cut(line, " ")
+		c.write(line)
+		var raw string
+		if !s.runUntil(time.Second, func() bool {
+			c.pull(true)
+			for {
+				before := string(c.in)
+				resp, _, ok := c.response(method)
+				if !ok {
+					return false
+				}
+				raw += before[:len(before)-len(c.in)]
+				if resp.StatusCode >= 200 { // after any interim response
+					return true
+				}
+			}
+		}) {
+			t.Fatalf("no response to %q (%q)", line, c.in)
+		}
+		out = append(out, raw)
+	}
+	return out, evhttp.HeadCacheHits(srv)
+}
+
+// TestHeadCache: the responses of a connection whose status, fields,
+// length, method, version and Date change from one request to the next
+// are the same with the head cache as without it, and the cache serves
+// the heads that repeat.
+func TestHeadCache(t *testing.T) {
+	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
+	script := []string{
+		get("/"), get("/"), get("/short"), get("/short"), get("/"),
+		get("/x1"), get("/x1"), get("/x2"), get("/x1ct"), get("/x1"),
+		get("/404"), get("/404"), get("/204"), get("/204"), get("/"),
+		"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", get("/"),
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		"HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", get("/"),
+		get("/date"), get("/date"), get("/server"), get("/server"), get("/"),
+		get("/unsafe"), get("/unsafe"), get("/length"), get("/length"), get("/"),
+		get("/chunked"), get("/chunked"), get("/trailer"), get("/trailer"),
+		get("/103"), get("/103"), get("/"),
+		// The clock started at 07.25 and has not moved: the second ends
+		// at 07.999999999.
+		"+749999999ns", get("/"), "+1ns", get("/"), get("/"), get("/date"),
+		"+999ms", get("/"), "+1ms", get("/"), get("/"),
+		get("/close"),
+		"dial", get("/"), get("/"), // another connection, the same head
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"dial", "GET / HTTP/1.0\r\n\r\n",
+		"dial", get("/"), "HEAD / HTTP/1.0\r\n\r\n",
+	}
+	want, hits := headCacheRun(t, true, script)
+	if hits != 0 {
+		t.Fatalf("the cache served %d heads while off", hits)
+	}
+	got, hits := headCacheRun(t, false, script)
+	if len(got) != len(want) {
+		t.Fatalf("%d responses with the cache, %d without", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("request %d: with the cache\n%q\nwithout\n%q", i, got[i], want[i])
+		}
+	}
+	t.Logf("%d of %d heads served from the cache", hits, len(script))
+	if hits < 20 {
+		t.Errorf("the cache served %d heads, want at least 20", hits)
+	}
+	// The Date changes at the second's boundary (as in TestDateLine), so
+	// that the comparison above covers a cached head outliving its Date.
+	for i, line := range script {
+		date := ""
+		switch line {
+		case "+749999999ns":
+			date = "07"
+		case "+1ns":
+			date = "08"
+		case "+1ms":
+			date = "09"
+		default:
+			continue
+		}
+		if d := "Date: Wed, 04 Mar 2026 05:06:" + date + " GMT\r\n"; !strings.Contains(want[i+1], d) {
+			t.Errorf("after %s: %q, want %q", line, want[i+1], d)
+		}
+	}
+}
