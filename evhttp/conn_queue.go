@@ -35,7 +35,9 @@ func (hc *conn) advance() {
 		if x.flags&xEnded == 0 {
 			break
 		}
-		copy(hc.q, hc.q[1:])
+		if len(hc.q) > 1 { // most often x is alone: no call to copy
+			copy(hc.q, hc.q[1:])
+		}
 		hc.q[len(hc.q)-1] = nil
 		hc.q = hc.q[:len(hc.q)-1]
 		x.flags |= xPopped
