@@ -147,6 +147,15 @@ type connection struct {
 }
 
 func (c *connection) add(v []byte) {
+	// The usual values, whole: each is a list of one element.
+	switch string(v) {
+	case "keep-alive":
+		c.keepAlive = true
+		return
+	case "close":
+		c.close = true
+		return
+	}
 	for i := 0; ; {
 		e, next, ok, _ := nextElement(v, i)
 		if !ok {

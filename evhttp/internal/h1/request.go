@@ -185,30 +185,32 @@ func (p *Parser) requestFields(r *Request, method, target []byte, form TargetFor
 		te      transferEncoding
 		upgrade []byte
 	)
+	// Each name is compared in its usual case before it is folded: most
+	// clients send that case, and an exact compare is a few instructions.
 	for _, h := range hs {
 		switch n := h.Name; len(n) {
 		case 4:
-			if ascii.EqualFold(n, "host") {
+			if string(n) == "Host" || ascii.EqualFold(n, "host") {
 				hosts++
 				r.Host = h.Value
 			}
 		case 6:
-			if ascii.EqualFold(n, "expect") && minor == 1 {
+			if (string(n) == "Expect" || ascii.EqualFold(n, "expect")) && minor == 1 {
 				// RFC 9110 §10.1.1: an HTTP/1.0 expectation is ignored.
 				if err := expect(h.Value, r); err != nil {
 					return err
 				}
 			}
 		case 7:
-			if ascii.EqualFold(n, "upgrade") && upgrade == nil {
+			if (string(n) == "Upgrade" || ascii.EqualFold(n, "upgrade")) && upgrade == nil {
 				upgrade = h.Value
 			}
 		case 10:
-			if ascii.EqualFold(n, "connection") {
+			if string(n) == "Connection" || ascii.EqualFold(n, "connection") {
 				conn.add(h.Value)
 			}
 		case 14:
-			if ascii.EqualFold(n, "content-length") {
+			if string(n) == "Content-Length" || ascii.EqualFold(n, "content-length") {
 				cl, err := parseContentLength(h.Value)
 				if err != nil {
 					return err
@@ -219,7 +221,7 @@ func (p *Parser) requestFields(r *Request, method, target []byte, form TargetFor
 				r.ContentLength = cl
 			}
 		case 17:
-			if ascii.EqualFold(n, "transfer-encoding") {
+			if string(n) == "Transfer-Encoding" || ascii.EqualFold(n, "transfer-encoding") {
 				te.add(h.Value)
 			}
 		}
