@@ -267,8 +267,9 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 	if date != nil {
 		key.date = hc.ls.dateGen
 	}
-	if hd.match(&key, w.hdr.f) {
+	if hd.valid && hd.match(&key, w.hdr.f) {
 		hd.hits++
+		hd.misses = 0
 		return append(dst, hd.head...)
 	}
 	start := len(dst)
@@ -300,7 +301,7 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
 	dst = append(dst, "\r\n"...)
-	if !cfg.noHeadCache {
+	if !cfg.noHeadCache && hd.admit() {
 		hd.store(&key, w.hdr.f, dst[start:])
 	}
 	return dst

@@ -34,6 +34,7 @@ type headCache struct {
 	lens   []int  // their lengths: name, value, name, value, ...
 	head   []byte
 	valid  bool
+	misses uint32 // heads built since the cache last served one
 	hits   uint64 // heads served from the cache, for tests
 }
 
@@ -43,10 +44,10 @@ const (
 	maxCachedFields = 8
 )
 
-// match reports whether the cached head is the one key and hdr would
-// build.
+// match reports whether the cached head, valid, is the one key and hdr
+// would build.
 func (c *headCache) match(key *headKey, hdr []field) bool {
-	if !c.valid || c.key != *key || len(c.lens) != 2*len(hdr) {
+	if c.key != *key || len(c.lens) != 2*len(hdr) {
 		return false
 	}
 	b := c.fields
@@ -59,6 +60,21 @@ func (c *headCache) match(key *headKey, hdr []field) bool {
 		b = b[n+v:]
 	}
 	return true
+}
+
+// admit reports whether a head just built is to be cached. Heads that
+// repeat are served from the cache; when they do not (a field that
+// changes with each response), copying each into the cache and comparing
+// the next with it would cost more than building them: after 4 misses in
+// a row, only every 16th head built is cached, and the cache is empty
+// otherwise.
+func (c *headCache) admit() bool {
+	c.misses++
+	if c.misses <= 4 || c.misses%16 == 0 {
+		return true
+	}
+	c.valid = false
+	return false
 }
 
 // store makes head, built from key and hdr, the cached head.
