@@ -56,6 +56,28 @@ func BenchmarkParseRequestPipelined16(b *testing.B) {
 	}
 }
 
+// minimalRequest is what wrk sends by default and what evhttp's
+// BenchmarkPlaintextPipelined16 sends: a request line and Host.
+const minimalRequest = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+func BenchmarkParseRequestMinimalPipelined16(b *testing.B) {
+	buf := []byte(strings.Repeat(minimalRequest, 16))
+	var p Parser
+	var r Request
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		in := buf
+		for len(in) > 0 {
+			n, err := p.ParseRequest(in, &r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in = in[n:]
+		}
+	}
+}
+
 // A head arriving a byte at a time: linear thanks to the Parser's hint.
 func BenchmarkParseRequestDribble(b *testing.B) {
 	buf := []byte(wrkRequest)
