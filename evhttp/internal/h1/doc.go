@@ -39,6 +39,13 @@
 // While a head is incomplete the Parser remembers how far it has searched
 // for its end, so a head that arrives a byte at a time costs linear time.
 //
+// ParseRequest checks and splits a complete head of the ordinary shape (a
+// request line, then field lines of a token, a colon and a plain value,
+// each ended by CR LF) in one pass (fast.go). Any other input, and the rest
+// of a head that was incomplete at the last call, goes to the full parser.
+// The two give the same results on the same input; the tests compare them
+// on every prefix of their inputs, and a fuzz target on its own.
+//
 // # Strictness
 //
 // Requests follow RFC 9112 strictly, because a lenient server behind or in

@@ -89,7 +89,9 @@ func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 // ErrNeedMore: call again with the same bytes followed by more. Any other
 // error is an *Error whose Status the server answers with before it closes
 // the connection. The body, if any, follows the head in buf; decode it with
-// a Body reset by Body.ResetRequest.
+// a Body reset by Body.ResetRequest. After an error, ErrNeedMore included,
+// what r holds is unspecified: the elements of r.Headers' backing array
+// may have been overwritten.
 //
 // ParseRequest implements the request rules of RFC 9112 strictly; see the
 // package documentation for the list.
