@@ -20,7 +20,8 @@ package h1
 // it the target form check and the rules about the fields a server acts on
 // (requestFields), whose errors it returns with ok true. A deferral
 // changes nothing in r or p, except that it may have written over the
-// elements in r.Headers' backing array.
+// elements in r.Headers' backing array: it clears those it wrote, so that
+// none keeps a reference to buf.
 //
 // ParseRequest does not call it for the rest of a head that was incomplete
 // at the last call (p.seen is set): the full parser resumes where it
@@ -68,11 +69,11 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 	hs := r.Headers[:0]
 	for {
 		if i >= len(b) {
-			return 0, false, nil
+			return deferFields(hs)
 		}
 		if b[i] == '\r' {
 			if i+1 >= len(b) || b[i+1] != '\n' {
-				return 0, false, nil
+				return deferFields(hs)
 			}
 			i += 2
 			break
@@ -82,7 +83,7 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 			i++
 		}
 		if i == ns || i >= len(b) || b[i] != ':' {
-			return 0, false, nil
+			return deferFields(hs)
 		}
 		ne := i
 		i++
@@ -98,13 +99,13 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 			ve--
 		}
 		if i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' || len(hs) == cap(hs) {
-			return 0, false, nil
+			return deferFields(hs)
 		}
 		hs = append(hs, Header{Name: b[ns:ne:ne], Value: b[vs:ve:ve]})
 		i += 2
 	}
 	if i > p.Limits.maxHeaderBytes() || len(hs) > p.Limits.maxHeaders() {
-		return 0, false, nil
+		return deferFields(hs)
 	}
 
 	// The head is complete and well formed: what remains is what the full
@@ -119,4 +120,11 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 		return 0, true, err
 	}
 	return i, true, nil
+}
+
+// deferFields clears the field lines fastRequest has written, so that the
+// array does not keep buf alive, and defers to the full parser.
+func deferFields(hs Headers) (int, bool, error) {
+	clear(hs)
+	return 0, false, nil
 }

@@ -192,3 +192,18 @@ func FuzzRequestFastVsFull(f *testing.F) {
 		}
 	})
 }
+
+// A deferral leaves no reference to the input in Headers' backing array.
+func TestFastPathDeferralClears(t *testing.T) {
+	var p Parser
+	r := newFastRequest(&Limits{})
+	partial := []byte(wrkRequest[:len(wrkRequest)-1])
+	if _, ok, _ := p.fastRequest(partial, r); ok {
+		t.Fatal("fast path took a partial head")
+	}
+	for i, h := range r.Headers[:cap(r.Headers)] {
+		if h.Name != nil || h.Value != nil {
+			t.Fatalf("element %d of Headers' array holds %q: %q after a deferral", i, h.Name, h.Value)
+		}
+	}
+}
