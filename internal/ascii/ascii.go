@@ -33,12 +33,6 @@ func EqualFold[A, B text](a A, b B) bool {
 	return true
 }
 
-// HasPrefixFold reports whether s begins with prefix under ASCII case
-// folding.
-func HasPrefixFold[A, B text](s A, prefix B) bool {
-	return len(s) >= len(prefix) && EqualFold(s[:len(prefix)], prefix)
-}
-
 // ToLower returns s with its ASCII upper-case letters in lower case. It
 // returns s itself, without allocating, when s has none.
 func ToLower(s string) string {

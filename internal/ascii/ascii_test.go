@@ -25,9 +25,6 @@ func TestEqualFold(t *testing.T) {
 			t.Errorf("EqualFold([]byte(%q), %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
-	if !HasPrefixFold("Bytes=0-1", "bytes") || HasPrefixFold("byte", "bytes") {
-		t.Error("HasPrefixFold")
-	}
 }
 
 func TestToLower(t *testing.T) {

@@ -16,13 +16,11 @@ import (
 func NeedPeer(t testing.TB, tool, pkg string) string {
 	t.Helper()
 	path, err := exec.LookPath(tool)
-	if err != nil {
-		if p := "/usr/sbin/" + tool; isExecutable(p) {
-			return p
-		}
-	}
 	if err == nil {
 		return path
+	}
+	if p := "/usr/sbin/" + tool; isExecutable(p) {
+		return p
 	}
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s is required when CI is set (test.sh installs the Debian package %s): %v", tool, pkg, err)
