@@ -44,13 +44,18 @@ func TestHelloBinary(t *testing.T) {
 	})
 
 	t.Run("SIGINT", func(t *testing.T) {
-		p := startBinary(t, bin, "", "-backend", "poll")
+		p := startBinary(t, bin, "", "-backend", "poll", "-stats", "20ms")
 		get(t, p.addr)
+		p.waitStats(t, "0 open,")
 		c, err := net.Dial("tcp", p.addr) // an idle connection is closed too
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		// Signalled only once the server has accepted it: a connection still
+		// in the listen backlog when the listener closes is reset by the
+		// kernel, not closed by eddy.
+		p.waitStats(t, "1 open,")
 		p.stop(t, syscall.SIGINT, "interrupt: stopped after")
 		if !strings.Contains(p.stderr.String(), "(poll backend)") {
 			t.Errorf("-backend poll ignored:\n%s", p.stderr.String())
@@ -178,6 +183,19 @@ func (p *process) stop(t *testing.T, sig syscall.Signal, want string) {
 	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
 	if last := lines[len(lines)-1]; !strings.Contains(last, want) {
 		t.Errorf("last line %q, want it to contain %q", last, want)
+	}
+}
+
+// waitStats waits until the last counters line printed (by -stats) holds
+// want.
+func (p *process) waitStats(t *testing.T, want string) {
+	t.Helper()
+	ok := testutil.Eventually(5*time.Second, func() bool {
+		lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+		return strings.Contains(lines[len(lines)-1], want)
+	})
+	if !ok {
+		t.Fatalf("no counters line with %q:\n%s", want, p.stderr.String())
 	}
 }
 
