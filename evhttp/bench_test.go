@@ -138,6 +138,7 @@ func TestAllocs(t *testing.T) {
 		{"POST chunked", sumHandler, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			evhttp.UncheckedResets(t)
 			h := newPairHarness(t, &evhttp.Server{Handler: tc.h})
 			req := []byte(tc.req)
 			n := len(h.roundTrip(t, req, 0))

@@ -67,6 +67,7 @@ func TestFileServerAllocs(t *testing.T) {
 		{"pipelined", strings.Repeat(fsBenchReq, 8)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			evhttp.UncheckedResets(t)
 			h := newPairHarness(t, &evhttp.Server{Handler: evhttp.FileServer(root, &evhttp.FileServerConfig{CacheTTL: 1 << 40})})
 			req := []byte(tc.req)
 			one := h.roundTrip(t, []byte(fsBenchReq), 0)

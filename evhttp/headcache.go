@@ -24,14 +24,14 @@ func shape(status, minor int, frame uint8, closes bool) uint64 {
 	return k
 }
 
-// headCache is a head and the key and fields it was built from. The
-// fields are copied (names and values, one after the other, in fields),
-// so that the cache neither keeps a handler's strings nor trusts them to
-// stay the same.
+// headCache is a head and the key and fields it was built from. It keeps
+// the fields' strings themselves: Go strings do not change, and a handler
+// that sets the same constants for every response makes each compare in
+// match end at its first step, when the two strings are the same bytes in
+// memory.
 type headCache struct {
 	key    headKey
-	fields []byte // the names and values
-	lens   []int  // their lengths: name, value, name, value, ...
+	fields []string // the names and values: name, value, name, value, ...
 	head   []byte
 	valid  bool
 	misses uint32 // heads built since the cache last served one
@@ -47,17 +47,13 @@ const (
 // match reports whether the cached head, valid, is the one key and hdr
 // would build.
 func (c *headCache) match(key *headKey, hdr []field) bool {
-	if c.key != *key || len(c.lens) != 2*len(hdr) {
+	if c.key != *key || len(c.fields) != 2*len(hdr) {
 		return false
 	}
-	b := c.fields
 	for i := range hdr {
-		f := &hdr[i]
-		n, v := c.lens[2*i], c.lens[2*i+1]
-		if len(f.name) != n || len(f.value) != v || string(b[:n]) != f.name || string(b[n:n+v]) != f.value {
+		if f := &hdr[i]; f.name != c.fields[2*i] || f.value != c.fields[2*i+1] {
 			return false
 		}
-		b = b[n+v:]
 	}
 	return true
 }
@@ -80,6 +76,8 @@ func (c *headCache) admit() bool {
 // store makes head, built from key and hdr, the cached head.
 func (c *headCache) store(key *headKey, hdr []field, head []byte) {
 	c.valid = false
+	clear(c.fields)
+	c.fields = c.fields[:0]
 	if len(head) > maxCachedHead || len(hdr) > maxCachedFields {
 		return
 	}
@@ -91,12 +89,8 @@ func (c *headCache) store(key *headKey, hdr []field, head []byte) {
 		return // fields the head does not show, such as a long Connection
 	}
 	c.key = *key
-	c.fields = c.fields[:0]
-	c.lens = c.lens[:0]
 	for i := range hdr {
-		f := &hdr[i]
-		c.fields = append(append(c.fields, f.name...), f.value...)
-		c.lens = append(c.lens, len(f.name), len(f.value))
+		c.fields = append(c.fields, hdr[i].name, hdr[i].value)
 	}
 	c.head = append(c.head[:0], head...)
 	c.valid = true

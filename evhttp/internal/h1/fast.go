@@ -1,5 +1,11 @@
 package h1
 
+import (
+	"encoding/binary"
+
+	"github.com/eddyloop/eddy/internal/ascii"
+)
+
 // The fast path of ParseRequest: a complete, ordinary request head is
 // checked and split in one pass, without first searching for its end.
 
@@ -35,18 +41,18 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 	// Request line: RFC 9112 §3. The method and target loops stop at the
 	// first byte outside their class; only SP may follow each.
 	i := 0
-	for i < len(b) && class[b[i]]&cTchar != 0 {
-		i++
-	}
-	if i == 0 || i >= len(b) || b[i] != ' ' {
-		return 0, false, nil
+	if len(b) >= 4 && string(b[:4]) == "GET " {
+		i = 3
+	} else {
+		i = span(b, 0, cTchar)
+		if i == 0 || i >= len(b) || b[i] != ' ' {
+			return 0, false, nil
+		}
 	}
 	method := b[:i:i]
 	i++
 	ts := i
-	for i < len(b) && class[b[i]]&cTarget != 0 {
-		i++
-	}
+	i = span(b, i, cTarget)
 	// SP "HTTP/1." DIGIT CR LF
 	if i == ts || len(b)-i < 11 || b[i] != ' ' {
 		return 0, false, nil
@@ -65,8 +71,15 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 		return 0, false, nil
 	}
 
-	// Field lines: RFC 9112 §5, RFC 9110 §5.5.
+	// Field lines: RFC 9112 §5, RFC 9110 §5.5. Host's value is checked
+	// (validHost) as it is scanned; any other field that requestFields acts
+	// on (actsOn) leaves the rest to it.
 	hs := r.Headers[:0]
+	var (
+		host         []byte
+		hosts        int
+		hostOK, acts bool
+	)
 	for {
 		if i >= len(b) {
 			return deferFields(hs)
@@ -79,21 +92,26 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 			break
 		}
 		ns := i
-		for i < len(b) && class[b[i]]&cTchar != 0 {
-			i++
-		}
+		i = span(b, i, cTchar)
 		if i == ns || i >= len(b) || b[i] != ':' {
 			return deferFields(hs)
 		}
 		ne := i
+		name := b[ns:ne:ne]
+		isHost := len(name) == 4 && (string(name) == "Host" || ascii.EqualFold(name, "host"))
+		if !isHost && !acts {
+			acts = actsOn(name)
+		}
 		i++
 		for i < len(b) && isWS(b[i]) {
 			i++
 		}
 		vs := i
-		for i < len(b) && class[b[i]]&cValue != 0 {
-			i++
+		he := i
+		if isHost {
+			he = span(b, i, cHost)
 		}
+		i = valueEnd(b, he)
 		ve := i
 		for ve > vs && isWS(b[ve-1]) {
 			ve--
@@ -101,7 +119,11 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 		if i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' || len(hs) == cap(hs) {
 			return deferFields(hs)
 		}
-		hs = append(hs, Header{Name: b[ns:ne:ne], Value: b[vs:ve:ve]})
+		if isHost {
+			hosts++
+			host, hostOK = b[vs:ve:ve], he >= ve
+		}
+		hs = append(hs, Header{Name: name, Value: b[vs:ve:ve]})
 		i += 2
 	}
 	if i > p.Limits.maxHeaderBytes() || len(hs) > p.Limits.maxHeaders() {
@@ -111,15 +133,76 @@ func (p *Parser) fastRequest(b []byte, r *Request) (n int, ok bool, err error) {
 	// The head is complete and well formed: what remains is what the full
 	// parser does after parseFields, and any error is final.
 	p.Reset()
-	form, err := targetForm(method, target)
-	if err != nil {
-		return 0, true, err
+	if acts || hosts != 1 || !hostOK || target[0] != '/' || string(method) == "CONNECT" {
+		form, err := targetForm(method, target)
+		if err != nil {
+			return 0, true, err
+		}
+		r.Headers = hs
+		if err := p.requestFields(r, method, target, form, minor); err != nil {
+			return 0, true, err
+		}
+		return i, true, nil
 	}
+	// One valid Host, an origin-form target, and no field that frames
+	// the body or changes the connection: what requestFields would find.
 	r.Headers = hs
-	if err := p.requestFields(r, method, target, form, minor); err != nil {
-		return 0, true, err
-	}
+	r.Method, r.Target, r.Form, r.Minor = method, target, OriginForm, minor
+	r.Host, r.ContentLength, r.Upgrade = host, -1, nil
+	r.Chunked, r.Close, r.Expect100 = false, minor == 0, false
 	return i, true, nil
+}
+
+// actsOn reports whether name is one of the fields requestFields acts on,
+// other than Host: those that frame the body, change the connection or
+// ask for an expectation.
+func actsOn(name []byte) bool {
+	switch len(name) {
+	case 6:
+		return ascii.EqualFold(name, "expect")
+	case 7:
+		return ascii.EqualFold(name, "upgrade")
+	case 10:
+		return ascii.EqualFold(name, "connection")
+	case 14:
+		return ascii.EqualFold(name, "content-length")
+	case 17:
+		return ascii.EqualFold(name, "transfer-encoding")
+	}
+	return false
+}
+
+// valueEnd returns the offset of the first byte at or after i in b that
+// may not appear in a field value (cValue): a control byte other than
+// HTAB, or DEL. It looks at eight bytes at a time while none of them is
+// one of those nor HTAB, then at each byte.
+func valueEnd(b []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// A byte below 0x20 (HTAB included) or equal to 0x7F sets its
+		// high bit in bad; bytes of 0x80 and above set none.
+		bad := (w - 0x20*ones) &^ w
+		d := w ^ 0x7f*ones
+		bad |= (d - ones) &^ d
+		if bad&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	return span(b, i, cValue)
+}
+
+// span returns the offset of the first byte at or after i in b that is
+// not in the class cls, or len(b).
+func span(b []byte, i int, cls uint8) int {
+	for i < len(b) && class[b[i]]&cls != 0 {
+		i++
+	}
+	return i
 }
 
 // deferFields clears the field lines fastRequest has written, so that the

@@ -99,6 +99,13 @@ var fastInputs = []string{
 	"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
 	"GET http://example.com/ HTTP/1.1\r\n" + host + "\r\n",
 	"GET / HTTP/1.9\r\n" + host + "\r\n",
+	// The quick finish: one valid Host, checked as it is scanned, and no
+	// field that requestFields acts on (same lengths as some that are).
+	"GET /a HTTP/1.0\r\nHOST: example.com:8080 \r\nAccept: */*\r\nReferer: http://a/\r\nUser-Agent: a long agent string \xff\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: [::1]:80\r\nX-Long-Value: 0123456789abcdef0123456789abcdef\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\"b.example.com\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost:\r\n\r\n",
 	// Errors after a well-formed head are the fast path's too.
 	"GET / HTTP/1.1\r\n\r\n",
 	"GET / HTTP/1.1\r\n" + host + host + "\r\n",
