@@ -112,7 +112,10 @@ func (hc *conn) retire(x *exchange) {
 // over runs the end-of-exchange hooks: OnDone and the access log.
 func (hc *conn) over(x *exchange) {
 	ls := hc.ls
-	ls.served.Store(ls.served.Load() + 1) // one writer: no read-modify-write needed
+	ls.count++
+	if ls.batch == nil {
+		ls.served.Store(ls.count) // else when the batch ends (leave)
+	}
 	if fn := x.w.doneFn; fn != nil {
 		x.w.doneFn = nil
 		err := x.err

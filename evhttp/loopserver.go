@@ -40,7 +40,8 @@ type loopServer struct {
 	kicked  []*conn
 	kickFed bool
 
-	served atomic.Uint64 // exchanges over (Served); written by the loop only
+	count  uint64        // exchanges over
+	served atomic.Uint64 // count as published for Served: at the end of each batch (leave), at once outside one
 
 	base int64 // ls.clock's zero: the loop's Monotonic when ls was made
 
@@ -120,6 +121,9 @@ func (ls *loopServer) enter(hc *conn) *conn {
 func (ls *loopServer) leave(hc, prev *conn) {
 	hc.flushOut()
 	ls.batch = prev
+	if ls.served.Load() != ls.count {
+		ls.served.Store(ls.count) // one store per batch, not per request
+	}
 }
 
 // wakeConn schedules hc.resume in the current or next pass of the loop.
