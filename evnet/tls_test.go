@@ -153,8 +153,18 @@ type tlsEcho struct {
 
 func startTLSEcho(t *testing.T, cfg *evnet.TLSConfig) *tlsEcho {
 	t.Helper()
+	return startTLSEchoWith(t, cfg, nil)
+}
+
+// startTLSEchoWith is startTLSEcho with a function of the test's own at
+// OnOpen.
+func startTLSEchoWith(t *testing.T, cfg *evnet.TLSConfig, open func(c *evnet.Conn)) *tlsEcho {
+	t.Helper()
 	e := &tlsEcho{rl: startLoop(t)}
 	e.srv = &echoServer{onOpen: func(c *evnet.Conn) {
+		if open != nil {
+			open(c)
+		}
 		st, ok := c.TLSState()
 		if !ok || !c.IsTLS() {
 			t.Errorf("OnOpen: TLSState ok=%v, IsTLS %v", ok, c.IsTLS())
