@@ -425,12 +425,22 @@ func (c *Conn) tlsDecrypt() {
 	t := c.x.tls
 	ls := c.sh.ls
 	plain := ls.plainBuf()
+	// held: crypto/tls may hold plaintext that did not fit (or reading
+	// stopped before it was asked). Else, with no ciphertext left, a Read
+	// would only say errWouldBlock: it is not made, for it costs an
+	// allocation in crypto/tls (see the package doc).
+	held := t.more
 	for c.flags&(notReading|fRedeliver) == 0 {
 		var err error
 		n := 0
 		for n < len(plain) {
+			if len(t.in) == 0 && !held {
+				err = errWouldBlock
+				break
+			}
 			var k int
 			k, err = t.tc.Read(plain[n:])
+			held = k > 0 && k == len(plain)-n
 			n += k
 			if err != nil {
 				break
