@@ -25,7 +25,7 @@ step() { printf '\n=== %s\n' "$*"; }
 step "tools"
 # command:Debian package, for each external peer the tests use
 for need in curl:curl socat:socat dnsmasq:dnsmasq-base nginx:nginx-light \
-	wrk:wrk ab:apache2-utils h2load:nghttp2-client; do
+	wrk:wrk ab:apache2-utils h2load:nghttp2-client openssl:openssl gnutls-cli:gnutls-bin; do
 	tool=${need%%:*} pkg=${need#*:}
 	if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ]; then
 		echo "installing $pkg"

@@ -62,11 +62,13 @@ type shared struct {
 	// m is the Group member that keeps track of the connections, or nil:
 	// open and callClose tell it, whatever the connection's handler.
 	m *member
+	// tls, if not nil, makes the connections TLS ones (tls.go).
+	tls *tlsShared
 }
 
 // Conn flags.
 const (
-	fClosed     uint16 = 1 << iota // descriptor closed; the handle is dead
+	fClosed     uint32 = 1 << iota // descriptor closed; the handle is dead
 	fClosing                       // Close called: close once the queue is flushed
 	fWriteShut                     // CloseWrite called
 	fShutDone                      // shutdown(SHUT_WR) done
@@ -80,6 +82,9 @@ const (
 	fOpened                        // OnOpen ran
 	fHandler                       // x.h replaces sh.h (SetHandler)
 	fEOFDue                        // the peer's EOF, to report to a handler set after it came
+	fTLS                           // a TLS connection: x.tls holds its state (tls.go)
+	fHandshake                     // its TLS handshake is not done yet
+	fHold                          // reading held by the TLS layer (handshake input full, or waiting for a slot)
 )
 
 // Conn is a stream connection (TCP, Unix, or an adopted descriptor) on a
@@ -98,7 +103,7 @@ type Conn struct {
 	tm    *timing    // timeouts; nil when there are none
 	x     *connExtra // nil until needed
 	ctx   any        // SetContext's value
-	flags uint16
+	flags uint32
 	why   uint8 // the close reason, once known: a why code
 	slot  int32 // index in its loop's conns (loopState.conns)
 }
@@ -108,6 +113,7 @@ type connExtra struct {
 	in  []byte   // unconsumed input; nil when there is none
 	why error    // the close reason when it is whyOther
 	h   *Handler // the handler given to SetHandler (when fHandler)
+	tls *tlsConn // the TLS layer (when fTLS)
 }
 
 // The close reasons that need no connExtra.
@@ -166,6 +172,9 @@ func (c *Conn) handler() *Handler {
 func newConn(sh *shared, fd int) *Conn {
 	c := &Conn{sh: sh}
 	c.w.Init(connIO, fd, eddy.Read)
+	if sh.tls != nil {
+		c.initTLS()
+	}
 	return c
 }
 
@@ -324,6 +333,11 @@ func (c *Conn) CloseWrite() error {
 		return nil
 	}
 	c.flags |= fWriteShut
+	if c.flags&fTLS != 0 {
+		if !c.tlsCloseNotify() {
+			return nil // after the handshake; or closed
+		}
+	}
 	if c.q == nil && c.flags&fConnecting == 0 {
 		c.shutdown()
 	}
@@ -354,8 +368,14 @@ func (c *Conn) Close() error {
 	if c.why == whyNone {
 		c.why = whyLocalClose
 	}
+	if c.flags&fTLS != 0 && c.flags&fWriteShut == 0 {
+		c.tlsCloseNotify()
+		if c.closed() {
+			return nil
+		}
+	}
 	c.flags |= fClosing
-	if c.q == nil || c.flags&fConnecting != 0 {
+	if c.q == nil || c.flags&(fConnecting|fHandshake) != 0 {
 		c.finish()
 		return nil
 	}
@@ -416,6 +436,9 @@ func (c *Conn) finish() {
 	}
 	if c.x != nil {
 		c.x.in = nil
+		if c.flags&fTLS != 0 {
+			c.x.tls.finish()
+		}
 	}
 	ls.forget(c)
 	ls.release()
@@ -430,6 +453,9 @@ func (c *Conn) finish() {
 // to a Group.
 func (c *Conn) callClose() {
 	m := c.sh.m
+	if c.flags&fOpened == 0 {
+		m = nil // a TLS handshake that failed: never counted
+	}
 	if m != nil {
 		m.forget(c)
 	}
@@ -537,6 +563,16 @@ func (c *Conn) open() {
 	}
 }
 
+// accepted opens a connection just accepted: OnOpen runs now, or, for
+// a TLS connection, once its handshake is done.
+func (c *Conn) accepted() {
+	if c.flags&fTLS != 0 {
+		c.awaitHandshake()
+		return
+	}
+	c.open()
+}
+
 // connected ends a nonblocking connect.
 func (c *Conn) connected() {
 	if err := sock.ConnectResult(c.w.Fd()); err != nil {
@@ -551,6 +587,10 @@ func (c *Conn) connected() {
 	}
 	if !c.sh.o.Delay {
 		unix.SetsockoptInt(c.w.Fd(), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if c.flags&fTLS != 0 {
+		c.startHandshake() // OnOpen when it is done
+		return
 	}
 	c.open()
 	if c.closed() {

@@ -22,6 +22,11 @@ type Dialer struct {
 	Timeout time.Duration
 	// Conn applies to the connection.
 	Conn ConnConfig
+	// TLS, if not nil, makes the connection a TLS client connection (see
+	// TLSConfig): OnOpen runs once the handshake is done, and the
+	// handler sees plaintext. Without a ServerName in TLS.Config, the
+	// host of a TCP address is used, as tls.Dial does.
+	TLS *TLSConfig
 }
 
 // Dial connects to address with a nonblocking connect, using a Dialer with
@@ -70,6 +75,9 @@ func (d Dialer) Dial(l *eddy.Loop, network, address string, h Handler) (*Conn, e
 		o.Delay = true // nothing to set
 	}
 	sh := &shared{h: h, o: o.withDefaults(), ls: acquire(l)}
+	if d.TLS != nil {
+		sh.tls = d.TLS.client(network, address)
+	}
 	c := newConn(sh, fd)
 	c.flags |= fConnecting
 	if err := c.start(eddy.Write); err != nil {

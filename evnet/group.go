@@ -134,6 +134,9 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 	if stopped {
 		return nil, ErrClosed
 	}
+	if lc.TLS != nil {
+		lc.TLS = lc.TLS.once() // one tls.Config for all: resumption works on any loop
+	}
 	var first *Listener
 	var err error
 	if network == "unix" {
@@ -150,7 +153,7 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 		shs := make([]*shared, len(g.members))
 		for i, mi := range g.members {
 			mi.do(func() {
-				shs[i] = &shared{h: h, o: first.sh.o, ls: acquire(mi.loop), m: mi}
+				shs[i] = &shared{h: h, o: first.sh.o, ls: acquire(mi.loop), m: mi, tls: first.sh.tls.forLoop()}
 				mi.states = append(mi.states, shs[i].ls)
 			})
 		}
@@ -197,7 +200,7 @@ func (g *Group) handOff(shs []*shared, fd int) {
 			unix.Close(fd)
 			return
 		}
-		c.open()
+		c.accepted()
 	}
 	if i == 0 {
 		serve()

@@ -25,6 +25,9 @@ type ListenConfig struct {
 	Backlog int
 	// Conn applies to every accepted connection.
 	Conn ConnConfig
+	// TLS, if not nil, makes every accepted connection a TLS server
+	// connection (see TLSConfig): its handler sees plaintext.
+	TLS *TLSConfig
 }
 
 // Listener accepts stream connections on a loop and serves each with the
@@ -109,6 +112,9 @@ func (lc ListenConfig) listen(l *eddy.Loop, network, address string, h Handler, 
 		ln.addr, _ = sock.LocalAddr(fd)
 	}
 	ln.sh = &shared{h: h, o: lc.Conn.withDefaults(), ls: acquire(l), m: m}
+	if lc.TLS != nil {
+		ln.sh.tls = lc.TLS.server()
+	}
 	ln.w.Init(ln.onAccept, fd, eddy.Read)
 	ln.retry.Init(ln.onRetry, acceptRetryDelay, 0)
 	if err := ln.w.Start(l); err != nil {
@@ -222,7 +228,7 @@ func (ln *Listener) serve(fd int) {
 		ln.logf("evnet: %v", err)
 		return
 	}
-	c.open()
+	c.accepted()
 }
 
 // pause stops accepting for acceptRetryDelay after the descriptors ran out.

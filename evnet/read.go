@@ -11,7 +11,7 @@ import (
 )
 
 // notReading are the flags under which a connection does not read.
-const notReading = fClosed | fClosing | fPaused | fEOF | fConnecting
+const notReading = fClosed | fClosing | fPaused | fEOF | fConnecting | fHold
 
 // input returns the unconsumed input.
 func (c *Conn) input() []byte {
@@ -43,6 +43,9 @@ func (c *Conn) reading() bool {
 func (c *Conn) readSome() {
 	ls := c.sh.ls
 	buf := ls.readBuf()
+	if c.flags&fTLS != 0 && c.x.tls.more {
+		c.tlsDecrypt() // what was left when reading paused
+	}
 	for range maxReadsPerEvent {
 		if c.flags&(notReading|fRedeliver) != 0 {
 			return // fRedeliver: the input left goes first (ResumeRead, SetHandler)
@@ -57,13 +60,21 @@ func (c *Conn) readSome() {
 			c.fail(reason("read", err))
 			return
 		case n == 0:
+			if c.flags&fTLS != 0 {
+				c.tlsEOF()
+				return
+			}
 			c.eof()
 			return
 		}
 		if c.tm != nil {
 			c.tm.lastRead = ls.now()
 		}
-		c.deliver(buf[:n])
+		if c.flags&fTLS != 0 {
+			c.tlsInput(buf[:n])
+		} else {
+			c.deliver(buf[:n])
+		}
 		if n < len(buf) {
 			return // most likely all there was; level-triggered if not
 		}
@@ -153,6 +164,8 @@ func (c *Conn) ResumeRead() {
 	if len(c.input()) > 0 || c.flags&fEOFDue != 0 {
 		c.flags |= fRedeliver
 		c.sh.ls.loop.Feed(&c.w, eddy.Read)
+	} else if c.flags&fTLS != 0 && c.x.tls.more {
+		c.sh.ls.loop.Feed(&c.w, eddy.Read) // records left undecrypted
 	}
 }
 

@@ -85,6 +85,9 @@ func (c *Conn) failAt() int64 {
 		}
 		return dl
 	}
+	if c.flags&fHandshake != 0 && t.connDL >= 0 {
+		earliest(t.connDL) // the TLS handshake's deadline
+	}
 	if t.idle > 0 {
 		earliest(t.lastRead + t.idle)
 	}
@@ -98,6 +101,10 @@ func (c *Conn) failAt() int64 {
 // one of its timeouts has passed, else its SetTimer time, if come, rings.
 func (c *Conn) expire(now int64) {
 	if dl := c.failAt(); dl >= 0 && dl <= now {
+		if c.flags&fHandshake != 0 {
+			c.fail(errHandshakeTimeout)
+			return
+		}
 		c.fail(ErrTimeout)
 		return
 	}

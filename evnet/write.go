@@ -43,7 +43,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, ErrWriteClosed
 	case len(p) == 0:
 		return 0, nil
+	case c.flags&fTLS != 0:
+		return c.tlsWrite(p)
 	}
+	return c.send(p)
+}
+
+// send writes p to the socket, or queues it: Write's work, once p is
+// what goes on the wire (TLS records, for a TLS connection).
+func (c *Conn) send(p []byte) (int, error) {
 	n := 0
 	if c.q == nil && c.flags&fConnecting == 0 {
 		var err error
@@ -192,7 +200,7 @@ func (c *Conn) drained() {
 	case c.flags&fClosing != 0:
 		c.finish()
 		return
-	case c.flags&(fWriteShut|fShutDone) == fWriteShut:
+	case c.flags&(fWriteShut|fShutDone|fHandshake) == fWriteShut:
 		c.shutdown()
 		if c.closed() {
 			return
@@ -208,6 +216,9 @@ func (c *Conn) drained() {
 // of the file regions not sent yet (SendFile) included.
 func (c *Conn) Buffered() int {
 	if c.q == nil {
+		if c.flags&fHandshake != 0 {
+			return len(c.x.tls.early)
+		}
 		return 0
 	}
 	return int(min(c.q.total(), math.MaxInt))

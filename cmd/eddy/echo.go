@@ -4,8 +4,11 @@ package main
 // backpressure: a connection whose echo the peer does not read fast enough
 // stops being read until its output queue has drained. It runs an
 // evnet.Group of loops, one per processor unless -loops says otherwise.
+// With -tls-cert and -tls-key the stream connections are TLS (1.2 and
+// 1.3) and the echo is of the plaintext; UDP stays plain.
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +29,14 @@ const drainTimeout = time.Second
 
 // runEcho is "eddy echo": it serves until SIGINT or SIGTERM, then exits 0.
 func runEcho(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("echo", "[-addr IP:PORT] [-unix PATH] [-udp] [-loops N] [-backend NAME] [-quiet]", stderr)
+	fs := newFlagSet("echo", "[-addr IP:PORT] [-unix PATH] [-udp] [-loops N] [-backend NAME] [-tls-cert FILE -tls-key FILE] [-quiet]", stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "listen for TCP on `IP:PORT` (IPv4 or [IPv6])")
 	unixPath := fs.String("unix", "", "also listen on the Unix socket `PATH` (@name: Linux abstract)")
 	udp := fs.Bool("udp", false, "also echo UDP datagrams on the -addr address")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
+	certFile := fs.String("tls-cert", "", "serve TLS with the certificate (chain) in the PEM `FILE` (with -tls-key)")
+	keyFile := fs.String("tls-key", "", "the private key of -tls-cert, a PEM `FILE`")
 	quiet := fs.Bool("quiet", false, "log nothing but errors")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
@@ -45,6 +50,18 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	}
 	if *loops < 0 {
 		return usageError(fs, "-loops: negative count %d", *loops)
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return usageError(fs, "-tls-cert and -tls-key go together")
+	}
+	var tlsConfig *evnet.TLSConfig
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "eddy echo: %v\n", err)
+			return 1
+		}
+		tlsConfig = &evnet.TLSConfig{Config: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	}
 	logf := func(format string, args ...any) {
 		if !*quiet {
@@ -76,12 +93,16 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := &echoServer{}
-	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{Logf: logf}}
+	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{Logf: logf}, TLS: tlsConfig}
 	ln, err := g.Listen("tcp", ap.String(), lc, srv.handler())
 	if err != nil {
 		return fail(err)
 	}
-	logf("listening on tcp %s (%s, %s backend)", ln.Addr(), count(g.Len(), "loop"), g.Loop(0).Backend())
+	over := ""
+	if tlsConfig != nil {
+		over = ", TLS"
+	}
+	logf("listening on tcp %s (%s, %s backend%s)", ln.Addr(), count(g.Len(), "loop"), g.Loop(0).Backend(), over)
 	if *unixPath != "" {
 		if _, err := g.Listen("unix", *unixPath, lc, srv.handler()); err != nil {
 			return fail(err)
@@ -98,7 +119,11 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		if err := <-done; err != nil {
 			return fail(err)
 		}
-		logf("echoing udp on %s", ln.Addr())
+		if tlsConfig != nil {
+			logf("echoing udp on %s (plain: no TLS for datagrams)", ln.Addr())
+		} else {
+			logf("echoing udp on %s", ln.Addr())
+		}
 	}
 
 	caught := <-sigs

@@ -1,0 +1,651 @@
+package evnet
+
+// The TLS layer: a crypto/tls Conn between the socket and the handler.
+//
+// Each TLS connection has a tls.Conn whose net.Conn is the connection's
+// tlsConn, an in-memory transport that the loop feeds. Once the handshake
+// is done everything runs on the loop: the ciphertext read into the
+// loop's buffer is handed to tls.Conn.Read, which decrypts it into the
+// loop's plaintext buffer, and when the transport has nothing more it
+// returns errWouldBlock, a net.Error whose Temporary() is true, which
+// crypto/tls does not keep (TestTLSWouldBlockNotSticky pins this); the
+// records tls.Conn.Write makes are gathered in the loop's records buffer
+// and written to the socket with the connection's ordinary write path.
+// The handshake cannot be resumed after a would-block, so it runs on a
+// goroutine of its own, on the blocking side of the same transport
+// (handshake.go), and ends there.
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/eddyloop/eddy"
+)
+
+// Defaults of TLSConfig.
+const (
+	// DefaultHandshakeTimeout is the default TLSConfig.HandshakeTimeout.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultMaxHandshakes is the default TLSConfig.MaxHandshakes.
+	DefaultMaxHandshakes = 1024
+)
+
+// tlsWriteChunk is the most plaintext given to one tls.Conn.Write: the
+// records it makes go to the socket in one write.
+const tlsWriteChunk = 64 << 10
+
+// TLS record layout (RFC 8446, section 5.1), and the longest first record
+// crypto/tls accepts (its maxCiphertext).
+const (
+	recordHeaderLen     = 5
+	recordTypeHandshake = 22
+	maxFirstRecord      = 16384 + 2048
+)
+
+// The errors of TLS connections.
+var (
+	// ErrHandshake is wrapped by the close reason of a connection whose TLS
+	// handshake failed, together with crypto/tls's error (or ErrTimeout
+	// when TLSConfig.HandshakeTimeout passed). Its OnOpen never ran.
+	ErrHandshake = errors.New("evnet: tls handshake failed")
+	// ErrTruncated is the close reason of a TLS connection whose peer
+	// closed its side (a TCP FIN) without a close_notify alert first: what
+	// it sent may have been cut short by someone on the path. The handler
+	// learns of the end as of any other (OnEOF, or a close); protocols
+	// that delimit their messages themselves, as HTTP does, may treat it
+	// as ErrEOF.
+	ErrTruncated = errors.New("evnet: tls connection truncated: peer closed without close_notify")
+)
+
+var errHandshakeTimeout = fmt.Errorf("%w: %w", ErrHandshake, ErrTimeout)
+
+// TLSConfig makes the connections of a listener (ListenConfig.TLS) or a
+// dialled connection (Dialer.TLS) TLS connections. Its zero value, with a
+// Config, means the defaults. It is copied when the listener or
+// connection is made, and Config is cloned then: later changes to it are
+// not seen (GetCertificate and GetConfigForClient are the way to change
+// certificates and settings on the fly).
+type TLSConfig struct {
+	// Config is the crypto/tls configuration, used as it is: certificates
+	// (or GetCertificate for SNI), ALPN (NextProtos), client certificates
+	// (ClientAuth, ClientCAs), session tickets, OCSP staples, cipher
+	// suites. When its MinVersion is 0, TLS 1.2 is the minimum. A client
+	// without ServerName uses the host of the address dialled. Nil means
+	// an empty Config, enough for a client with InsecureSkipVerify only.
+	Config *tls.Config
+	// HandshakeTimeout closes a connection whose handshake is not done
+	// this long after it was accepted (or connected), with a reason
+	// wrapping ErrHandshake and ErrTimeout. Zero means
+	// DefaultHandshakeTimeout, a negative value none.
+	HandshakeTimeout time.Duration
+	// MaxHandshakes bounds the handshakes in flight on a listener (on
+	// each loop's listener, for a Group), each on a goroutine of its own
+	// from its client's first record until it ends. A connection beyond
+	// the bound waits, reading nothing, for a handshake to end; its
+	// HandshakeTimeout runs meanwhile. Zero means DefaultMaxHandshakes, a
+	// negative value no bound. Dialled connections are not bounded.
+	MaxHandshakes int
+	// Plaintext, if not nil, receives the connections whose client's first
+	// bytes are not a TLS record (crypto/tls fails with a
+	// tls.RecordHeaderError that carries a Conn), as when an HTTP request
+	// is sent to an HTTPS port: the connection leaves TLS and is handed to
+	// this handler as a plain one, whose OnOpen runs, then OnData with
+	// the bytes received so far. An HTTP server answers 400 ("plain HTTP
+	// request was sent to HTTPS port") and closes. Without it, such a
+	// connection closes as any failed handshake. Servers only.
+	Plaintext *Handler
+
+	ready bool // Config is already the clone to use (once)
+}
+
+// config returns the tls.Config the connections use: a clone of Config,
+// with TLS 1.2 the minimum when MinVersion is 0.
+func (tc *TLSConfig) config() *tls.Config {
+	if tc.ready {
+		return tc.Config
+	}
+	cfg := &tls.Config{}
+	if tc.Config != nil {
+		cfg = tc.Config.Clone()
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}
+
+// once returns a copy of tc whose Config is the clone that every listener
+// made from it shares: one clone for a Group's loops, so that they have
+// the same session ticket keys and a session resumes on any loop.
+func (tc *TLSConfig) once() *TLSConfig {
+	n := *tc
+	n.Config = tc.config()
+	n.ready = true
+	return &n
+}
+
+// tlsShared is the TLS part of what the connections of a listener (or a
+// dialled connection) share.
+type tlsShared struct {
+	cfg       *tls.Config
+	timeout   time.Duration // <= 0: none
+	max       int           // <= 0: no bound
+	plaintext *Handler
+	client    bool
+
+	// The handshakes' bookkeeping. Loop goroutine only.
+	inFlight int     // handshakes running
+	waiting  []*Conn // connections waiting for one to end, in order
+}
+
+func (tc *TLSConfig) shared() *tlsShared {
+	ts := &tlsShared{cfg: tc.config(), timeout: tc.HandshakeTimeout, max: tc.MaxHandshakes}
+	if ts.timeout == 0 {
+		ts.timeout = DefaultHandshakeTimeout
+	}
+	if ts.max == 0 {
+		ts.max = DefaultMaxHandshakes
+	}
+	return ts
+}
+
+// server returns the settings of a listener's connections.
+func (tc *TLSConfig) server() *tlsShared {
+	ts := tc.shared()
+	if tc.Plaintext != nil {
+		h := *tc.Plaintext
+		ts.plaintext = &h
+	}
+	return ts
+}
+
+// client returns the settings of a connection dialled to address.
+func (tc *TLSConfig) client(network, address string) *tlsShared {
+	ts := tc.shared()
+	ts.client = true
+	if ts.cfg.ServerName == "" && network != "unix" {
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			if tc.ready {
+				ts.cfg = ts.cfg.Clone()
+			}
+			ts.cfg.ServerName = host
+		}
+	}
+	return ts
+}
+
+// forLoop returns ts for the connections of another loop: the same
+// settings, bookkeeping of their own. Nil for nil.
+func (ts *tlsShared) forLoop() *tlsShared {
+	if ts == nil {
+		return nil
+	}
+	n := *ts
+	n.inFlight, n.waiting = 0, nil
+	return &n
+}
+
+// tlsConn is the TLS layer of a connection, and the net.Conn under its
+// tls.Conn: Read gives crypto/tls the ciphertext the loop has read, Write
+// takes the records it makes. During the handshake both go through hs,
+// on the handshake's goroutine (handshake.go).
+type tlsConn struct {
+	c  *Conn
+	tc *tls.Conn
+	// hs is the handshake in progress, nil after it. Set and cleared on the
+	// loop, only while the handshake's goroutine does not run.
+	hs *handshake
+	// in is the ciphertext not handed to crypto/tls yet: a part of the
+	// loop's read buffer during the read that brought it, or (owned) a
+	// copy of the connection's own when reading stopped before the end.
+	in    []byte
+	owned bool
+	rec   recordCut
+	// early is the plaintext written before the handshake was done.
+	early []byte
+	// more: crypto/tls or in may hold records not given to the handler
+	// yet, because reading paused (or the handler changed) meanwhile.
+	more bool
+	// dead: crypto/tls failed; no close_notify follows.
+	dead bool
+	// notified: close_notify sent.
+	notified bool
+}
+
+// recordCut follows the record boundaries of the ciphertext handed to
+// crypto/tls, so that one Read never gives it bytes past the end of a
+// record: what tls.Conn reads ahead it keeps in a buffer that stays as
+// large as the largest read, for the life of the connection.
+type recordCut struct {
+	hdr  int // header bytes of the current record seen (0 to 5)
+	left int // its payload bytes still to come, once the header is whole
+}
+
+// take copies from src to dst up to the end of the current record and
+// returns the bytes copied.
+func (r *recordCut) take(dst, src []byte) int {
+	n := 0
+	for n < len(dst) && len(src) > 0 {
+		if r.hdr < recordHeaderLen {
+			b := src[0]
+			switch r.hdr {
+			case 3:
+				r.left = int(b) << 8
+			case 4:
+				r.left |= int(b)
+			}
+			dst[n] = b
+			n++
+			src = src[1:]
+			r.hdr++
+			if r.hdr == recordHeaderLen && r.left == 0 {
+				r.hdr = 0
+				return n
+			}
+			continue
+		}
+		k := copy(dst[n:], src[:min(r.left, len(src))])
+		n += k
+		src = src[k:]
+		r.left -= k
+		if r.left == 0 {
+			r.hdr = 0
+			return n
+		}
+	}
+	return n
+}
+
+// errWouldBlock is what the transport's Read returns when the loop has
+// no more ciphertext for crypto/tls: a net.Error whose Temporary() is
+// true, which tls.Conn.Read returns without keeping it, so that the next
+// Read goes on where this one stopped.
+var errWouldBlock net.Error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "evnet: tls: no more input (would block)" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+// Read gives crypto/tls the ciphertext read from the socket, up to the
+// end of a record, or errWouldBlock when there is none.
+func (t *tlsConn) Read(b []byte) (int, error) {
+	if hs := t.hs; hs != nil {
+		return hs.read(t, b)
+	}
+	if len(t.in) == 0 {
+		return 0, errWouldBlock
+	}
+	n := t.rec.take(b, t.in)
+	t.in = t.in[n:]
+	if len(t.in) == 0 {
+		t.in, t.owned = nil, false
+	}
+	return n, nil
+}
+
+// Write takes a record of crypto/tls's: into the loop's records buffer,
+// sent by sendRecords when the call into crypto/tls returns.
+func (t *tlsConn) Write(p []byte) (int, error) {
+	if hs := t.hs; hs != nil {
+		return hs.write(t, p)
+	}
+	ls := t.c.sh.ls
+	ls.records = append(ls.records, p...)
+	return len(p), nil
+}
+
+// Close is for crypto/tls's net.Conn, which never calls it (the
+// connection closes its descriptor itself); a GetCertificate that closes
+// its ClientHelloInfo.Conn ends the handshake.
+func (t *tlsConn) Close() error {
+	if hs := t.hs; hs != nil {
+		hs.close()
+	}
+	return nil
+}
+
+// LocalAddr returns the connection's local address.
+func (t *tlsConn) LocalAddr() net.Addr {
+	if hs := t.hs; hs != nil {
+		return hs.local
+	}
+	local, _ := t.c.netAddrs()
+	return local
+}
+
+// RemoteAddr returns the peer's address.
+func (t *tlsConn) RemoteAddr() net.Addr {
+	if hs := t.hs; hs != nil {
+		return hs.remote
+	}
+	_, remote := t.c.netAddrs()
+	return remote
+}
+
+// SetDeadline and the others do nothing: the loop's timing wheel bounds
+// the handshake, and nothing after it blocks.
+func (t *tlsConn) SetDeadline(time.Time) error      { return nil }
+func (t *tlsConn) SetReadDeadline(time.Time) error  { return nil }
+func (t *tlsConn) SetWriteDeadline(time.Time) error { return nil }
+
+// netAddrs returns the connection's addresses as net.Addrs (an empty
+// net.UnixAddr where it has no IP address).
+func (c *Conn) netAddrs() (local, remote net.Addr) {
+	local, remote = &net.UnixAddr{Net: "unix"}, &net.UnixAddr{Net: "unix"}
+	if ap := c.LocalAddr(); ap.IsValid() {
+		local = net.TCPAddrFromAddrPort(ap)
+	}
+	if ap := c.RemoteAddr(); ap.IsValid() {
+		remote = net.TCPAddrFromAddrPort(ap)
+	}
+	return local, remote
+}
+
+// finish lets go of the TLS state when the connection closes; a
+// handshake's goroutine is told to end (handshakeDone lets go of the rest).
+func (t *tlsConn) finish() {
+	t.in, t.owned, t.early = nil, false, nil
+	switch hs := t.hs; {
+	case hs == nil:
+		t.tc = nil
+	case hs.started:
+		hs.close()
+	default:
+		t.hs, t.tc = nil, nil
+	}
+}
+
+// IsTLS reports whether c is a TLS connection (its handshake done or
+// not).
+func (c *Conn) IsTLS() bool { return c.flags&fTLS != 0 }
+
+// TLSState returns the state of a TLS connection whose handshake is done:
+// its version, cipher suite, ALPN protocol (NegotiatedProtocol), server
+// name, peer certificates and whether the session was resumed
+// (DidResume). ok is false for a plain connection, during the handshake
+// and after the connection closed. Handler.OnOpen, which runs after the
+// handshake, is the first callback where it is known.
+func (c *Conn) TLSState() (state tls.ConnectionState, ok bool) {
+	if c.flags&(fTLS|fHandshake|fClosed) != fTLS {
+		return tls.ConnectionState{}, false
+	}
+	return c.x.tls.tc.ConnectionState(), true
+}
+
+// initTLS makes c, just made, a TLS connection.
+func (c *Conn) initTLS() {
+	ts := c.sh.tls
+	t := &tlsConn{c: c}
+	hs := &handshake{loop: c.sh.ls.loop, keep: ts.plaintext != nil}
+	hs.cond.L = &hs.mu
+	t.hs = hs
+	if ts.client {
+		t.tc = tls.Client(t, ts.cfg)
+	} else {
+		t.tc = tls.Server(t, ts.cfg)
+	}
+	c.extra().tls = t
+	c.flags |= fTLS | fHandshake
+}
+
+// handshakeDeadline starts the handshake's timeout.
+func (c *Conn) handshakeDeadline() {
+	if d := c.sh.tls.timeout; d > 0 {
+		t := c.timing()
+		t.connDL = c.sh.ls.now() + int64(d)
+		c.sh.ls.schedule(c)
+	}
+}
+
+// tlsInput takes p, ciphertext just read from the socket (in the loop's
+// read buffer).
+func (c *Conn) tlsInput(p []byte) {
+	if c.flags&fHandshake != 0 {
+		c.handshakeInput(p)
+		return
+	}
+	t := c.x.tls
+	if len(t.in) == 0 {
+		t.in, t.owned = p, false
+	} else { // what was left (owned), then p
+		t.in = append(t.in, p...)
+	}
+	c.tlsDecrypt()
+}
+
+// tlsDecrypt gives the handler the plaintext of the records in t.in (and
+// any crypto/tls holds) until there is none, or reading stops.
+func (c *Conn) tlsDecrypt() {
+	t := c.x.tls
+	ls := c.sh.ls
+	plain := ls.plainBuf()
+	// held: crypto/tls may hold plaintext that did not fit (or reading
+	// stopped before it was asked). Else, with no ciphertext left, a Read
+	// would only say errWouldBlock: it is not made, for it costs an
+	// allocation in crypto/tls (see the package doc).
+	held := t.more
+	for c.flags&(notReading|fRedeliver) == 0 {
+		var err error
+		n := 0
+		for n < len(plain) {
+			if len(t.in) == 0 && !held {
+				err = errWouldBlock
+				break
+			}
+			var k int
+			k, err = t.tc.Read(plain[n:])
+			held = k > 0 && k == len(plain)-n
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		if len(ls.records) > 0 { // alerts, a KeyUpdate's answer
+			c.sendRecords()
+			if c.closed() {
+				return
+			}
+		}
+		if n > 0 {
+			c.deliver(plain[:n])
+			if c.closed() {
+				return
+			}
+		}
+		switch {
+		case err == nil: // the plaintext buffer is full: again
+		case err == errWouldBlock:
+			t.more = false
+			return
+		case err == io.EOF: // close_notify
+			t.more = false
+			t.in, t.owned = nil, false
+			c.eof()
+			return
+		default:
+			t.more = false
+			t.dead = true
+			t.in, t.owned = nil, false
+			c.setReason(fmt.Errorf("evnet: tls: %w", err))
+			c.Close()
+			return
+		}
+	}
+	// Reading stopped: keep the records not decrypted yet for later.
+	if len(t.in) > 0 && !t.owned {
+		t.in = append([]byte(nil), t.in...)
+		t.owned = true
+	}
+	t.more = true
+}
+
+// tlsEOF handles the end of the socket's input.
+func (c *Conn) tlsEOF() {
+	if c.flags&fHandshake != 0 {
+		c.handshakeEOF()
+		return
+	}
+	// A close_notify would have stopped reading before the FIN.
+	c.setReason(ErrTruncated)
+	c.eof()
+}
+
+// tlsWrite encrypts p and sends (or queues) the records; before the
+// handshake is done, p is kept to be encrypted after it.
+func (c *Conn) tlsWrite(p []byte) (int, error) {
+	t := c.x.tls
+	if c.flags&fHandshake != 0 {
+		if len(t.early)+len(p) > c.sh.o.MaxBuffered {
+			c.fail(ErrOverflow)
+			return 0, ErrOverflow
+		}
+		t.early = append(t.early, p...)
+		return len(p), nil
+	}
+	total := len(p)
+	for len(p) > 0 {
+		m := min(len(p), tlsWriteChunk)
+		_, err := t.tc.Write(p[:m])
+		if err != nil {
+			t.dead = true
+			c.fail(fmt.Errorf("evnet: tls: %w", err))
+			return total - len(p), c.reason()
+		}
+		if err := c.sendRecords(); err != nil {
+			return total - len(p), err
+		}
+		p = p[m:]
+	}
+	return total, nil
+}
+
+// sendRecords sends the records crypto/tls has just made.
+func (c *Conn) sendRecords() error {
+	ls := c.sh.ls
+	r := ls.records
+	ls.records = nil // whatever runs meanwhile (OnClose) has its own
+	var err error
+	if len(r) > 0 && !c.closed() {
+		_, err = c.send(r)
+	}
+	if ls.records == nil {
+		ls.records = r[:0]
+	}
+	return err
+}
+
+// tlsCloseNotify sends close_notify, once, and reports whether c is
+// still open, its handshake done: during the handshake the alert waits
+// for its end.
+func (c *Conn) tlsCloseNotify() bool {
+	if c.flags&fHandshake != 0 {
+		return false
+	}
+	t := c.x.tls
+	if !t.dead && !t.notified {
+		t.notified = true
+		t.tc.CloseWrite()
+		c.sendRecords()
+	}
+	return !c.closed()
+}
+
+// plainBuf returns the loop's plaintext buffer.
+func (s *loopState) plainBuf() []byte {
+	if s.plain == nil {
+		s.plain = make([]byte, ReadBufferSize)
+	}
+	return s.plain
+}
+
+// handshakeDone ends c's handshake, on the loop, once its goroutine has
+// returned err from tls.Conn.Handshake.
+func (c *Conn) handshakeDone(t *tlsConn, err error) {
+	ts := c.sh.tls
+	ts.inFlight--
+	ts.next()
+	hs := t.hs
+	if c.closed() || c.x.tls != t {
+		t.hs, t.tc = nil, nil
+		return
+	}
+	t.hs = nil
+	c.flags &^= fHandshake | fHold
+	if tm := c.tm; tm != nil {
+		tm.connDL = -1
+		c.sh.ls.schedule(c)
+		if tm.idle == 0 && tm.wto == 0 && tm.alarm < 0 && tm.at == -1 {
+			c.tm = nil // it was for the handshake only
+		}
+	}
+	if err != nil {
+		var rhe tls.RecordHeaderError
+		if ts.plaintext != nil && errors.As(err, &rhe) && rhe.Conn != nil {
+			c.toPlaintext(ts.plaintext, hs.in)
+			return
+		}
+		t.dead = true
+		c.setReason(fmt.Errorf("%w: %w", ErrHandshake, err))
+		c.Close()
+		return
+	}
+	if rest := hs.in[hs.off:]; len(rest) > 0 {
+		t.in, t.owned, t.more = append([]byte(nil), rest...), true, true
+	}
+	if len(t.early) > 0 {
+		e := t.early
+		t.early = nil
+		if _, err := c.tlsWrite(e); err != nil {
+			return
+		}
+	}
+	c.open()
+	if c.closed() {
+		return
+	}
+	if c.flags&(fWriteShut|fClosing) == fWriteShut && !t.notified {
+		if c.tlsCloseNotify() && c.q == nil && c.flags&fShutDone == 0 {
+			c.shutdown()
+		}
+		if c.closed() {
+			return
+		}
+	}
+	c.interest()
+	if t.more {
+		c.tlsDecrypt()
+	}
+}
+
+// toPlaintext hands c, whose client did not speak TLS, to h as a plain
+// connection, with in, the bytes it sent, as its first input.
+func (c *Conn) toPlaintext(h *Handler, in []byte) {
+	c.x.tls = nil
+	c.flags &^= fTLS
+	c.x.h = h
+	c.flags |= fHandler
+	if len(in) > 0 {
+		if len(in) > c.sh.o.MaxBuffered {
+			c.fail(ErrOverflow)
+			return
+		}
+		c.x.in = append([]byte(nil), in...)
+	}
+	c.open()
+	if c.flags&(fClosed|fClosing) != 0 {
+		return
+	}
+	if len(c.x.in) > 0 {
+		c.flags |= fRedeliver
+		c.sh.ls.loop.Feed(&c.w, eddy.Read)
+	}
+	c.interest()
+}
+
+var errHandshakeEOF = fmt.Errorf("%w: %w", ErrHandshake, io.ErrUnexpectedEOF)

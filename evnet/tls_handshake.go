@@ -1,0 +1,232 @@
+package evnet
+
+// TLS handshakes: each on a goroutine of its own, which runs
+// tls.Conn.Handshake over the blocking side of the connection's
+// transport; their number per listener is bounded.
+//
+// crypto/tls cannot resume a handshake that a would-block interrupted, so
+// the handshake reads blocking: the loop appends what it reads from the
+// socket to handshake.in, under mu, and signals cond; the goroutine's
+// Read waits on cond. What crypto/tls writes goes back to the loop with
+// Loop.Post, in order, and so does the end (handshakeDone), after the
+// last write. A connection that closes meanwhile (timeout, reset, loop
+// closed) closes the handshake: its Read fails, and the goroutine ends.
+
+import (
+	"io"
+	"net"
+	"sync"
+
+	"github.com/eddyloop/eddy"
+)
+
+// handshakeMaxInput bounds the input a handshake holds that crypto/tls
+// has not read yet: beyond it the loop stops reading the socket until
+// the goroutine has read half of it.
+const handshakeMaxInput = 32 << 10
+
+// handshake is a TLS handshake in progress.
+type handshake struct {
+	loop *eddy.Loop
+
+	mu   sync.Mutex
+	cond sync.Cond // on mu: input, eof or closed
+	// Guarded by mu.
+	in     []byte // ciphertext from the loop; in[:off] has been read
+	off    int
+	keep   bool // keep in[:off] (TLSConfig.Plaintext), until the first record has been read
+	held   bool // the loop stopped reading: in is full
+	eof    bool // the peer shut down its side
+	closed bool // the connection closed
+
+	// Loop goroutine only.
+	started bool // the goroutine runs (or ran)
+
+	// Set before the goroutine starts, for ClientHelloInfo.Conn.
+	local, remote net.Addr
+}
+
+// read is the transport's Read during the handshake, on its goroutine:
+// it waits for input, and gives it up to the end of a record.
+func (hs *handshake) read(t *tlsConn, b []byte) (int, error) {
+	hs.mu.Lock()
+	for hs.off == len(hs.in) && !hs.eof && !hs.closed {
+		hs.cond.Wait()
+	}
+	if hs.closed {
+		hs.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	if hs.off == len(hs.in) {
+		hs.mu.Unlock()
+		return 0, io.EOF
+	}
+	n := t.rec.take(b, hs.in[hs.off:])
+	hs.off += n
+	if hs.keep && t.rec.hdr == 0 {
+		hs.keep = false // the first record is read
+	}
+	if !hs.keep && hs.off == len(hs.in) {
+		hs.in, hs.off = hs.in[:0], 0
+	}
+	resume := hs.held && len(hs.in)-hs.off <= handshakeMaxInput/2
+	if resume {
+		hs.held = false
+	}
+	hs.mu.Unlock()
+	if resume {
+		hs.loop.Post(func() { t.c.handshakeRoom(t) })
+	}
+	return n, nil
+}
+
+// write is the transport's Write during the handshake, on its goroutine:
+// the loop sends a copy of p.
+func (hs *handshake) write(t *tlsConn, p []byte) (int, error) {
+	hs.mu.Lock()
+	closed := hs.closed
+	hs.mu.Unlock()
+	if closed {
+		return 0, net.ErrClosed
+	}
+	b := append([]byte(nil), p...)
+	hs.loop.Post(func() { t.c.handshakeOutput(t, b) })
+	return len(p), nil
+}
+
+// close ends the handshake: its Read fails from now on.
+func (hs *handshake) close() {
+	hs.mu.Lock()
+	hs.closed = true
+	hs.mu.Unlock()
+	hs.cond.Broadcast()
+}
+
+// handshakeOutput sends what the handshake wrote, on the loop.
+func (c *Conn) handshakeOutput(t *tlsConn, b []byte) {
+	if c.closed() || c.x.tls != t {
+		return
+	}
+	c.send(b)
+}
+
+// handshakeRoom resumes reading for a handshake that had too much input.
+func (c *Conn) handshakeRoom(t *tlsConn) {
+	if c.closed() || c.x.tls != t || c.flags&fHandshake == 0 || t.hs.eof {
+		return
+	}
+	c.flags &^= fHold
+	c.interest()
+}
+
+// awaitHandshake starts the handshake of a connection just accepted: its
+// timeout now, its goroutine when the client's first record is in.
+func (c *Conn) awaitHandshake() {
+	c.handshakeDeadline()
+}
+
+// startHandshake starts the handshake of a dialled connection, just
+// connected.
+func (c *Conn) startHandshake() {
+	c.handshakeDeadline()
+	c.runHandshake()
+	c.interest()
+}
+
+// handshakeInput takes p, bytes just read during the handshake.
+func (c *Conn) handshakeInput(p []byte) {
+	hs := c.x.tls.hs
+	hs.mu.Lock()
+	hs.in = append(hs.in, p...)
+	full := len(hs.in)-hs.off >= handshakeMaxInput
+	if full {
+		hs.held = true
+	}
+	hs.mu.Unlock()
+	hs.cond.Signal()
+	if full {
+		c.flags |= fHold
+		c.interest()
+	}
+	if !hs.started && !c.sh.tls.client && firstRecordIn(hs.in) {
+		c.queueHandshake()
+	}
+}
+
+// firstRecordIn reports whether p holds the client's first record, or
+// enough of it for crypto/tls to refuse it: not a handshake record, or
+// longer than it accepts.
+func firstRecordIn(p []byte) bool {
+	if len(p) < recordHeaderLen {
+		return false
+	}
+	if p[0] != recordTypeHandshake || p[1] >= 0x10 {
+		return true
+	}
+	n := int(p[3])<<8 | int(p[4])
+	return n > maxFirstRecord || len(p) >= recordHeaderLen+n
+}
+
+// queueHandshake starts c's handshake if the bound allows, else puts c
+// in the queue, reading nothing until its turn.
+func (c *Conn) queueHandshake() {
+	ts := c.sh.tls
+	if ts.max > 0 && ts.inFlight >= ts.max {
+		ts.waiting = append(ts.waiting, c)
+		c.flags |= fHold
+		c.interest()
+		return
+	}
+	c.runHandshake()
+}
+
+// next starts the handshakes waiting, as far as the bound allows.
+func (ts *tlsShared) next() {
+	for len(ts.waiting) > 0 && (ts.max <= 0 || ts.inFlight < ts.max) {
+		c := ts.waiting[0]
+		ts.waiting[0] = nil
+		ts.waiting = ts.waiting[1:]
+		if c.closed() {
+			continue
+		}
+		if hs := c.x.tls.hs; !hs.held && !hs.eof {
+			c.flags &^= fHold
+		}
+		c.runHandshake()
+		c.interest()
+	}
+	if len(ts.waiting) == 0 {
+		ts.waiting = nil
+	}
+}
+
+// runHandshake starts the goroutine of c's handshake.
+func (c *Conn) runHandshake() {
+	t := c.x.tls
+	hs := t.hs
+	c.sh.tls.inFlight++
+	hs.started = true
+	hs.local, hs.remote = c.netAddrs()
+	tc := t.tc
+	go func() {
+		err := tc.Handshake()
+		hs.loop.Post(func() { c.handshakeDone(t, err) })
+	}()
+}
+
+// handshakeEOF handles the peer's EOF during the handshake: the
+// handshake reads to the end of the input and then fails, unless it
+// needed no more; reading waits for its end.
+func (c *Conn) handshakeEOF() {
+	hs := c.x.tls.hs
+	c.flags |= fHold
+	c.interest()
+	if !hs.started {
+		c.fail(errHandshakeEOF)
+		return
+	}
+	hs.mu.Lock()
+	hs.eof = true
+	hs.mu.Unlock()
+	hs.cond.Broadcast()
+}

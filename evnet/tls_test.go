@@ -1,0 +1,600 @@
+package evnet_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eddyloop/eddy/evnet"
+)
+
+// testPKI is a CA and certificates it signed, made once per test binary:
+// ECDSA P-256, for 127.0.0.1, ::1 and localhost.
+type testPKI struct {
+	caPool *x509.CertPool
+	caPEM  []byte
+	server tls.Certificate
+	client tls.Certificate
+	// PEM files of the server's certificate and key, for openssl.
+	certPEM, keyPEM []byte
+}
+
+var (
+	pkiOnce sync.Once
+	pki     *testPKI
+)
+
+func getPKI(t testing.TB) *testPKI {
+	t.Helper()
+	pkiOnce.Do(func() {
+		p, err := makePKI()
+		if err != nil {
+			panic(err)
+		}
+		pki = p
+	})
+	return pki
+}
+
+func makePKI() (*testPKI, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "eddy test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	p := &testPKI{caPool: x509.NewCertPool()}
+	p.caPool.AddCert(ca)
+	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	leaf := func(serial int64, name string, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte, error) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return tls.Certificate{}, nil, nil, err
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: name},
+			NotBefore:    now.Add(-time.Hour),
+			NotAfter:     now.Add(24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			DNSNames:     []string{"localhost"},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			return tls.Certificate{}, nil, nil, err
+		}
+		kder, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			return tls.Certificate{}, nil, nil, err
+		}
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		return cert, certPEM, keyPEM, err
+	}
+	if p.server, p.certPEM, p.keyPEM, err = leaf(2, "eddy test server", x509.ExtKeyUsageServerAuth); err != nil {
+		return nil, err
+	}
+	if p.client, _, _, err = leaf(3, "eddy test client", x509.ExtKeyUsageClientAuth); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// serverConfig returns a server tls.Config with the test certificate.
+func (p *testPKI) serverConfig() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{p.server}}
+}
+
+// clientConfig returns a client tls.Config that trusts the test CA.
+func (p *testPKI) clientConfig() *tls.Config {
+	return &tls.Config{RootCAs: p.caPool, ServerName: "localhost"}
+}
+
+// files writes the server's certificate, key and the CA to dir.
+func (p *testPKI) files(t testing.TB) (cert, key, ca string) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, key, ca = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+	for name, b := range map[string][]byte{cert: p.certPEM, key: p.keyPEM, ca: p.caPEM} {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cert, key, ca
+}
+
+// tlsEcho is a TLS echo server on its own loop: the echoServer of
+// main_test.go behind a TLS listener. It records the TLS state of each
+// connection at OnOpen.
+type tlsEcho struct {
+	rl     *runLoop
+	srv    *echoServer
+	ln     *evnet.Listener
+	addr   string
+	mu     sync.Mutex
+	states []tls.ConnectionState
+}
+
+func startTLSEcho(t *testing.T, cfg *evnet.TLSConfig) *tlsEcho {
+	t.Helper()
+	return startTLSEchoWith(t, cfg, nil)
+}
+
+// startTLSEchoWith is startTLSEcho with a function of the test's own at
+// OnOpen.
+func startTLSEchoWith(t *testing.T, cfg *evnet.TLSConfig, open func(c *evnet.Conn)) *tlsEcho {
+	t.Helper()
+	e := &tlsEcho{rl: startLoop(t)}
+	e.srv = &echoServer{onOpen: func(c *evnet.Conn) {
+		if open != nil {
+			open(c)
+		}
+		st, ok := c.TLSState()
+		if !ok || !c.IsTLS() {
+			t.Errorf("OnOpen: TLSState ok=%v, IsTLS %v", ok, c.IsTLS())
+		}
+		e.mu.Lock()
+		e.states = append(e.states, st)
+		e.mu.Unlock()
+	}}
+	e.ln = listen(t, e.rl, "tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: cfg}, e.srv)
+	e.addr = e.ln.Addr().String()
+	return e
+}
+
+// reasons returns the close reasons seen so far.
+func (e *tlsEcho) reasons() []error {
+	var r []error
+	e.rl.Do(func() { r = append(r, e.srv.reasons...) })
+	return r
+}
+
+// waitReasons waits until n connections have closed and returns the reasons.
+func (e *tlsEcho) waitReasons(t *testing.T, n int) []error {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := e.reasons()
+		if len(r) >= n {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections closed, want %d: %v", len(r), n, r)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func dialTLS(t testing.TB, addr string, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
+}
+
+// echoHash writes size random bytes in writes of up to chunk bytes on one
+// goroutine while another reads the echo, and compares the hashes.
+func echoHash(t *testing.T, c net.Conn, size, chunk int) {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	want := sha256.Sum256(data)
+	errc := make(chan error, 1)
+	go func() {
+		for p := data; len(p) > 0; {
+			n := min(len(p), chunk)
+			if _, err := c.Write(p[:n]); err != nil {
+				errc <- err
+				return
+			}
+			p = p[n:]
+		}
+		errc <- nil
+	}()
+	h := sha256.New()
+	if n, err := io.CopyN(h, c, int64(size)); err != nil {
+		t.Fatalf("read echo: %d of %d bytes: %v", n, size, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, want[:]) {
+		t.Fatalf("echo differs from what was sent")
+	}
+}
+
+var tlsVersions = []struct {
+	name string
+	v    uint16
+}{{"TLS1.2", tls.VersionTLS12}, {"TLS1.3", tls.VersionTLS13}}
+
+// TestTLSEcho: Go's crypto/tls client against an evnet TLS echo server,
+// TLS 1.2 and 1.3: a large transfer both ways (the server's reading
+// pauses on a full queue), many small writes, ALPN, the state at OnOpen,
+// and close_notify both ways at the end.
+func TestTLSEcho(t *testing.T) {
+	p := getPKI(t)
+	for _, v := range tlsVersions {
+		t.Run(v.name, func(t *testing.T) {
+			sc := p.serverConfig()
+			sc.NextProtos = []string{"h2", "http/1.1"}
+			e := startTLSEcho(t, &evnet.TLSConfig{Config: sc})
+			cc := p.clientConfig()
+			cc.MinVersion, cc.MaxVersion = v.v, v.v
+			cc.NextProtos = []string{"http/1.1"}
+			c := dialTLS(t, e.addr, cc)
+			if got := c.ConnectionState().NegotiatedProtocol; got != "http/1.1" {
+				t.Errorf("client: ALPN %q", got)
+			}
+			echoHash(t, c, 8<<20, 256<<10)
+			echoHash(t, c, 64<<10, 7)
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r := e.waitReasons(t, 1)
+			if !errors.Is(r[0], evnet.ErrEOF) {
+				t.Errorf("server: close reason %v, want ErrEOF (close_notify)", r[0])
+			}
+			e.mu.Lock()
+			st := e.states[0]
+			e.mu.Unlock()
+			if st.Version != v.v || st.NegotiatedProtocol != "http/1.1" || st.ServerName != "localhost" {
+				t.Errorf("server's state: version %x, ALPN %q, SNI %q", st.Version, st.NegotiatedProtocol, st.ServerName)
+			}
+			var paused int
+			e.rl.Do(func() { paused = e.srv.pauses })
+			t.Logf("server paused reading %d times", paused)
+		})
+	}
+}
+
+// TestTLSHalfClose: the client's close_notify is the server's EOF; the
+// server still writes, then closes with its own close_notify, which the
+// client reads as io.EOF after every byte.
+func TestTLSHalfClose(t *testing.T) {
+	p := getPKI(t)
+	rl := startLoop(t)
+	var reason error
+	closed := make(chan struct{})
+	h := evnet.Handler{
+		OnData: func(c *evnet.Conn, b []byte) int { return len(b) },
+		OnEOF: func(c *evnet.Conn) {
+			c.Write(bytes.Repeat([]byte("after EOF "), 10000))
+			c.Close()
+		},
+		OnClose: func(c *evnet.Conn, err error) { reason = err; close(closed) },
+	}
+	var ln *evnet.Listener
+	var err error
+	rl.Do(func() {
+		ln, err = evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig()}}.Listen(rl.Loop, "tcp", "127.0.0.1:0", h)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Do(func() { ln.Close() })
+	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	defer c.Close()
+	c.Write([]byte("hello"))
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if len(got) != 100000 {
+		t.Fatalf("read %d bytes, want 100000", len(got))
+	}
+	<-closed
+	if !errors.Is(reason, evnet.ErrLocalClose) {
+		t.Fatalf("server: reason %v", reason)
+	}
+}
+
+// TestTLSTruncated: a FIN without close_notify closes with ErrTruncated.
+func TestTLSTruncated(t *testing.T) {
+	p := getPKI(t)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
+	c := dialTLS(t, e.addr, p.clientConfig())
+	c.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	c.NetConn().Close() // no close_notify
+	r := e.waitReasons(t, 1)
+	if !errors.Is(r[0], evnet.ErrTruncated) {
+		t.Fatalf("reason %v, want ErrTruncated", r[0])
+	}
+}
+
+// TestTLSResumption: a second connection with the client's session cache
+// resumes (a ticket), on TLS 1.2 and 1.3.
+func TestTLSResumption(t *testing.T) {
+	p := getPKI(t)
+	for _, v := range tlsVersions {
+		t.Run(v.name, func(t *testing.T) {
+			e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
+			cc := p.clientConfig()
+			cc.MaxVersion = v.v
+			cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			for i := range 2 {
+				c := dialTLS(t, e.addr, cc)
+				// A round trip: the TLS 1.3 ticket comes after the handshake.
+				c.Write([]byte("x"))
+				io.ReadFull(c, make([]byte, 1))
+				if got := c.ConnectionState().DidResume; got != (i == 1) {
+					t.Errorf("connection %d: DidResume %v", i, got)
+				}
+				c.Close()
+			}
+			e.waitReasons(t, 2)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if !e.states[1].DidResume {
+				t.Errorf("server: second connection not resumed")
+			}
+		})
+	}
+}
+
+// TestTLSClientCert: mTLS required; a client without a certificate gets
+// an alert and the server a handshake error; with one, the server sees it.
+func TestTLSClientCert(t *testing.T) {
+	p := getPKI(t)
+	sc := p.serverConfig()
+	sc.ClientAuth = tls.RequireAndVerifyClientCert
+	sc.ClientCAs = p.caPool
+	for _, v := range tlsVersions {
+		t.Run(v.name, func(t *testing.T) {
+			e := startTLSEcho(t, &evnet.TLSConfig{Config: sc})
+			cc := p.clientConfig()
+			cc.MaxVersion = v.v
+			// Without a certificate: the handshake fails (TLS 1.3 clients learn it
+			// at their first read).
+			c, err := tls.Dial("tcp", e.addr, cc)
+			if err == nil {
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				_, err = c.Read(make([]byte, 1))
+				c.Close()
+			}
+			// An alert: bad_certificate (TLS 1.2), certificate_required (1.3).
+			if err == nil || !bytes.Contains([]byte(err.Error()), []byte("remote error: tls:")) {
+				t.Errorf("client without a certificate: %v", err)
+			}
+			r := e.waitReasons(t, 1)
+			if !errors.Is(r[0], evnet.ErrHandshake) {
+				t.Errorf("server: reason %v, want ErrHandshake", r[0])
+			}
+			// With one.
+			cc.Certificates = []tls.Certificate{p.client}
+			c = dialTLS(t, e.addr, cc)
+			echoHash(t, c, 1000, 100)
+			c.Close()
+			e.waitReasons(t, 2)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if len(e.states) != 1 || len(e.states[0].PeerCertificates) != 1 ||
+				e.states[0].PeerCertificates[0].Subject.CommonName != "eddy test client" {
+				t.Errorf("server: %d opened, peer certificates %v", len(e.states), e.states)
+			}
+		})
+	}
+}
+
+// goServer is a crypto/tls echo server on a goroutine per connection.
+func goServer(t *testing.T, cfg *tls.Config) (addr string, resumed func() int) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	n := 0
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				tc := c.(*tls.Conn)
+				tc.SetDeadline(time.Now().Add(30 * time.Second))
+				if tc.Handshake() != nil {
+					return
+				}
+				if tc.ConnectionState().DidResume {
+					mu.Lock()
+					n++
+					mu.Unlock()
+				}
+				io.Copy(tc, tc)
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// tlsClient is an evnet TLS client that sends data (in pieces, as the
+// queue allows) and gathers what comes back.
+type tlsClient struct {
+	data   []byte
+	sent   int
+	got    []byte
+	state  tls.ConnectionState
+	opened bool
+	reason error
+	done   chan struct{}
+}
+
+func (cl *tlsClient) handler() evnet.Handler {
+	cl.done = make(chan struct{})
+	return evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			cl.opened = true
+			cl.state, _ = c.TLSState()
+			cl.pump(c)
+		},
+		OnDrain: cl.pump,
+		OnData: func(c *evnet.Conn, p []byte) int {
+			cl.got = append(cl.got, p...)
+			if len(cl.got) == len(cl.data) {
+				c.Close()
+			}
+			return len(p)
+		},
+		OnClose: func(c *evnet.Conn, err error) { cl.reason = err; close(cl.done) },
+	}
+}
+
+func (cl *tlsClient) pump(c *evnet.Conn) {
+	for cl.sent < len(cl.data) && !c.Full() {
+		n := min(len(cl.data)-cl.sent, 10000)
+		c.Write(cl.data[cl.sent : cl.sent+n])
+		cl.sent += n
+	}
+}
+
+// TestTLSDial: an evnet client against crypto/tls's server: a large
+// transfer both ways, then session resumption, TLS 1.2 and 1.3.
+func TestTLSDial(t *testing.T) {
+	p := getPKI(t)
+	for _, v := range tlsVersions {
+		t.Run(v.name, func(t *testing.T) {
+			sc := p.serverConfig()
+			sc.NextProtos = []string{"http/1.1"}
+			addr, resumed := goServer(t, sc)
+			rl := startLoop(t)
+			cc := p.clientConfig()
+			cc.ServerName = "" // from the address: 127.0.0.1, an IP SAN
+			cc.MaxVersion = v.v
+			cc.NextProtos = []string{"http/1.1"}
+			cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			d := evnet.Dialer{Timeout: 5 * time.Second, TLS: &evnet.TLSConfig{Config: cc}}
+			for i, size := range []int{4 << 20, 1000} {
+				cl := &tlsClient{data: make([]byte, size)}
+				rand.Read(cl.data)
+				var err error
+				rl.Do(func() {
+					var c *evnet.Conn
+					c, err = d.Dial(rl.Loop, "tcp", addr, cl.handler())
+					if err == nil {
+						c.Write([]byte{}) // nothing: fine before the handshake
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-cl.done:
+				case <-time.After(30 * time.Second):
+					t.Fatal("timeout")
+				}
+				if !errors.Is(cl.reason, evnet.ErrLocalClose) || !bytes.Equal(cl.got, cl.data) {
+					t.Fatalf("connection %d: reason %v, %d of %d bytes back", i, cl.reason, len(cl.got), len(cl.data))
+				}
+				if cl.state.Version != v.v || cl.state.NegotiatedProtocol != "http/1.1" || cl.state.DidResume != (i == 1) {
+					t.Errorf("connection %d: version %x, ALPN %q, resumed %v", i, cl.state.Version, cl.state.NegotiatedProtocol, cl.state.DidResume)
+				}
+			}
+			if n := resumed(); n != 1 {
+				t.Errorf("server saw %d resumed sessions, want 1", n)
+			}
+		})
+	}
+}
+
+// TestTLSDialEarlyWrite: bytes written right after Dial, before the
+// handshake, are sent after it, in order.
+func TestTLSDialEarlyWrite(t *testing.T) {
+	p := getPKI(t)
+	addr, _ := goServer(t, p.serverConfig())
+	rl := startLoop(t)
+	cl := &tlsClient{data: []byte("early bytes, then more")}
+	cl.sent = len(cl.data)
+	rl.Do(func() {
+		c, err := evnet.Dialer{TLS: &evnet.TLSConfig{Config: p.clientConfig()}}.Dial(rl.Loop, "tcp", addr, cl.handler())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		c.Write(cl.data[:12])
+		c.Write(cl.data[12:])
+	})
+	<-cl.done
+	if string(cl.got) != string(cl.data) {
+		t.Fatalf("got %q (%v)", cl.got, cl.reason)
+	}
+}
+
+// TestTLSDialBadCert: a server whose certificate the client does not
+// trust: OnClose without OnOpen, with ErrHandshake wrapping crypto/tls's
+// verification error.
+func TestTLSDialBadCert(t *testing.T) {
+	p := getPKI(t)
+	addr, _ := goServer(t, p.serverConfig())
+	rl := startLoop(t)
+	cl := &tlsClient{}
+	rl.Do(func() {
+		_, err := evnet.Dialer{TLS: &evnet.TLSConfig{Config: &tls.Config{}}}.Dial(rl.Loop, "tcp", addr, cl.handler())
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	<-cl.done
+	var verr *tls.CertificateVerificationError
+	if cl.opened || !errors.Is(cl.reason, evnet.ErrHandshake) || !errors.As(cl.reason, &verr) {
+		t.Fatalf("opened %v, reason %v", cl.opened, cl.reason)
+	}
+}
+
+var _ = netip.AddrPort{}
+var _ = fmt.Sprint
