@@ -37,6 +37,7 @@ package evhttp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -365,9 +366,10 @@ func writeBusy(w *ResponseWriter) {
 // the loop. It is the connection's, whichever adapter serves a request.
 type adConn struct {
 	hc     *conn
-	remote string          // the http.Request's RemoteAddr
-	ctxOf  *adapter        // the adapter ctx was made for
-	ctx    context.Context // its base context with http.LocalAddrContextKey
+	remote string               // the http.Request's RemoteAddr
+	tls    *tls.ConnectionState // the http.Request's TLS, nil for a plain connection
+	ctxOf  *adapter             // the adapter ctx was made for
+	ctx    context.Context      // its base context with http.LocalAddrContextKey
 
 	peerGoneFn func() // ac.peerGone, made once
 	drainFn    func() // ac.drain, made once
@@ -391,6 +393,9 @@ func (a *adapter) conn(hc *conn) *adConn {
 		ac = &adConn{hc: hc, remote: "@"} // "@": a Unix socket's peer, as net reports it
 		if ra := hc.c.RemoteAddr(); ra.IsValid() {
 			ac.remote = ra.String()
+		}
+		if st, ok := hc.c.TLSState(); ok {
+			ac.tls = &st
 		}
 		ac.peerGoneFn = ac.peerGone
 		ac.drainFn = ac.drain

@@ -122,6 +122,7 @@ func (a *adapter) newRequest(r *Request, ctx context.Context, ac *adConn) (*http
 		}
 	}
 	req.RemoteAddr = ac.remote
+	req.TLS = ac.tls // shared by the connection's requests, as net/http does
 	return req.WithContext(ctx), nil
 }
 

@@ -52,6 +52,7 @@ const (
 	cPartial                       // the input ends inside a head
 	cEOFDue                        // some exchange waits for its body's io.EOF call
 	cKicked                        // in the loop's kick list
+	cPlainOnTLS                    // a plain connection on a TLS listener (TLSConfig.Plaintext): answered 400
 )
 
 // conn is the HTTP state of one evnet connection. Loop goroutine only.
@@ -76,13 +77,20 @@ type conn struct {
 	adapted *adConn
 }
 
-func (s *Server) onOpen(c *evnet.Conn) {
+func (s *Server) onOpen(c *evnet.Conn) { s.open(c, 0) }
+
+// onOpenPlain serves a connection whose client sent plain bytes to a TLS
+// listener (evnet.TLSConfig.Plaintext): its first input is answered 400,
+// as nginx does, and it closes.
+func (s *Server) onOpenPlain(c *evnet.Conn) { s.open(c, cPlainOnTLS) }
+
+func (s *Server) open(c *evnet.Conn, flags uint16) {
 	ls := s.state(c.Loop())
 	if ls == nil { // closing, and no state on this loop: serve nothing
 		c.Close()
 		return
 	}
-	hc := &conn{ls: ls, c: c}
+	hc := &conn{ls: ls, c: c, flags: flags}
 	hc.parser.Limits = &ls.cfg.limits
 	c.SetContext(hc)
 	ls.add(hc)

@@ -204,7 +204,13 @@ func (hc *conn) truncate(x *exchange) {
 
 // fail answers a request that could not be parsed with status and closes
 // the connection after the responses before it.
-func (hc *conn) fail(status int) {
+func (hc *conn) fail(status int) { hc.failWith(status, "") }
+
+// plainOnTLS is what a plain request to a TLS listener is told.
+const plainOnTLS = "plain HTTP request was sent to HTTPS port"
+
+// failWith is fail with a detail after the status in the body.
+func (hc *conn) failWith(status int, detail string) {
 	hc.flags |= cCloseAfter
 	x := hc.ls.get()
 	x.hc = hc
@@ -212,7 +218,7 @@ func (hc *conn) fail(status int) {
 	x.w.cl = -1
 	x.r.h.Minor = 1
 	hc.q = append(hc.q, x)
-	x.replace(status)
+	x.replaceWith(status, detail)
 }
 
 // bodyFailed handles a body that cannot be read to its end: too large,

@@ -42,6 +42,10 @@ func (hc *conn) pump(p []byte) int {
 		if !hc.canParse() || n == len(p) {
 			break
 		}
+		if hc.flags&cPlainOnTLS != 0 {
+			hc.failWith(400, plainOnTLS)
+			break
+		}
 		ls := hc.ls
 		x := ls.get()
 		k, err := hc.parser.ParseRequest(p[n:], &x.r.h)

@@ -125,6 +125,18 @@
 // (slowloris); a connection that never sends a byte is closed. Output
 // the client does not read for WriteTimeout closes the connection.
 //
+// # HTTPS
+//
+// Set the Server's ListenConfig.TLS (an evnet.TLSConfig with a
+// crypto/tls Config) and it serves HTTPS: evnet runs TLS between the
+// socket and the server, with the standard crypto/tls, the handshake on a
+// bounded goroutine and the records on the loop, so that nothing in this
+// package changes but what HTTP says about TLS: ALPN offers http/1.1 and
+// http/1.0 unless the Config names its protocols, a plain HTTP request to
+// the TLS port is answered 400, and Request.Conn().TLSState() (or
+// http.Request.TLS through the adapter) tells the version, the
+// negotiated protocol and the client's certificates.
+//
 // # Errors
 //
 // A request the parser refuses is answered with the status its fault

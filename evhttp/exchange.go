@@ -474,7 +474,11 @@ func (x *exchange) dropRest() {
 
 // replace makes x's response an error response with status, dropping
 // what the handler had set, and ends it. The connection closes after it.
-func (x *exchange) replace(status int) {
+func (x *exchange) replace(status int) { x.replaceWith(status, "") }
+
+// replaceWith is replace with detail, if not empty, after the status
+// text in the body.
+func (x *exchange) replaceWith(status int, detail string) {
 	w := &x.w
 	w.hdr.Reset()
 	w.buf = w.buf[:0]
@@ -486,6 +490,9 @@ func (x *exchange) replace(status int) {
 	w.buf = strconv.AppendInt(w.buf, int64(status), 10)
 	w.buf = append(w.buf, ' ')
 	w.buf = append(w.buf, h1.StatusText(status)...)
+	if detail != "" {
+		w.buf = append(append(w.buf, ": "...), detail...)
+	}
 	w.buf = append(w.buf, '\n')
 	w.nbuf = int64(len(w.buf))
 	x.finish()

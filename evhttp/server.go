@@ -6,6 +6,7 @@ package evhttp
 // a connection in conn.go and the files beside it.
 
 import (
+	"crypto/tls"
 	"log"
 	"sync"
 	"sync/atomic"
@@ -146,6 +147,15 @@ type Server struct {
 	// and the options of the accepted connections: their output queue's
 	// watermarks (which Full and OnDrain follow) and its hard cap. Its
 	// timeouts are not used: the Server's own apply.
+	//
+	// Its TLS field, if set, makes the server serve HTTPS (see evnet's
+	// TLSConfig): the handlers see plaintext, Request.Conn().TLSState()
+	// tells the TLS details, and an adapted http.Handler gets them as
+	// http.Request.TLS. When TLS.Config names no ALPN protocol, the server
+	// offers "http/1.1" and "http/1.0"; when TLS.Plaintext is nil, a plain
+	// HTTP request sent to the TLS port is answered 400 ("plain HTTP
+	// request was sent to HTTPS port", as nginx says) and its connection
+	// closed.
 	ListenConfig evnet.ListenConfig
 
 	once    sync.Once
@@ -251,7 +261,32 @@ func (s *Server) setup() {
 			OnClose: onClose,
 			OnTimer: onTimer,
 		}
+		if t := s.lc.TLS; t != nil {
+			s.lc.TLS = s.tlsConfig(t)
+		}
 	})
+}
+
+// tlsConfig completes the TLS settings of ListenConfig for HTTP: ALPN
+// offers http/1.1 and http/1.0 when the Config names no protocol (curl
+// --http1.0 offers only the latter), and a plain request sent to the
+// TLS port is answered 400 unless Plaintext is set. t is not changed.
+func (s *Server) tlsConfig(t *evnet.TLSConfig) *evnet.TLSConfig {
+	c := *t
+	if c.Config == nil || len(c.Config.NextProtos) == 0 {
+		cfg := &tls.Config{}
+		if c.Config != nil {
+			cfg = c.Config.Clone()
+		}
+		cfg.NextProtos = []string{"http/1.1", "http/1.0"}
+		c.Config = cfg
+	}
+	if c.Plaintext == nil {
+		h := s.netH
+		h.OnOpen = s.onOpenPlain
+		c.Plaintext = &h
+	}
+	return &c
 }
 
 // ConnHandler returns the evnet callbacks that serve HTTP on a connection,
