@@ -202,11 +202,10 @@ type tlsConn struct {
 	// in is the ciphertext not handed to crypto/tls yet: a part of the
 	// loop's read buffer during the read that brought it, or (owned) a
 	// copy of the connection's own when reading stopped before the end.
-	in    []byte
+	in  []byte
+	rec recordCut
+	// owned: in is the connection's own copy.
 	owned bool
-	rec   recordCut
-	// early is the plaintext written before the handshake was done.
-	early []byte
 	// more: crypto/tls or in may hold records not given to the handler
 	// yet, because reading paused (or the handler changed) meanwhile.
 	more bool
@@ -221,8 +220,8 @@ type tlsConn struct {
 // record: what tls.Conn reads ahead it keeps in a buffer that stays as
 // large as the largest read, for the life of the connection.
 type recordCut struct {
-	hdr  int // header bytes of the current record seen (0 to 5)
-	left int // its payload bytes still to come, once the header is whole
+	hdr  int32 // header bytes of the current record seen (0 to 5)
+	left int32 // its payload bytes still to come, once the header is whole
 }
 
 // take copies from src to dst up to the end of the current record and
@@ -234,9 +233,9 @@ func (r *recordCut) take(dst, src []byte) int {
 			b := src[0]
 			switch r.hdr {
 			case 3:
-				r.left = int(b) << 8
+				r.left = int32(b) << 8
 			case 4:
-				r.left |= int(b)
+				r.left |= int32(b)
 			}
 			dst[n] = b
 			n++
@@ -248,10 +247,10 @@ func (r *recordCut) take(dst, src []byte) int {
 			}
 			continue
 		}
-		k := copy(dst[n:], src[:min(r.left, len(src))])
+		k := copy(dst[n:], src[:min(int(r.left), len(src))])
 		n += k
 		src = src[k:]
-		r.left -= k
+		r.left -= int32(k)
 		if r.left == 0 {
 			r.hdr = 0
 			return n
@@ -350,7 +349,10 @@ func (c *Conn) netAddrs() (local, remote net.Addr) {
 // finish lets go of the TLS state when the connection closes; a
 // handshake's goroutine is told to end (handshakeDone lets go of the rest).
 func (t *tlsConn) finish() {
-	t.in, t.owned, t.early = nil, false, nil
+	t.in, t.owned = nil, false
+	if t.hs != nil {
+		t.hs.early = nil
+	}
 	switch hs := t.hs; {
 	case hs == nil:
 		t.tc = nil
@@ -501,11 +503,12 @@ func (c *Conn) tlsEOF() {
 func (c *Conn) tlsWrite(p []byte) (int, error) {
 	t := c.x.tls
 	if c.flags&fHandshake != 0 {
-		if len(t.early)+len(p) > c.sh.o.MaxBuffered {
+		hs := t.hs
+		if len(hs.early)+len(p) > c.sh.o.MaxBuffered {
 			c.fail(ErrOverflow)
 			return 0, ErrOverflow
 		}
-		t.early = append(t.early, p...)
+		hs.early = append(hs.early, p...)
 		return len(p), nil
 	}
 	total := len(p)
@@ -598,9 +601,8 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 	if rest := hs.in[hs.off:]; len(rest) > 0 {
 		t.in, t.owned, t.more = append([]byte(nil), rest...), true, true
 	}
-	if len(t.early) > 0 {
-		e := t.early
-		t.early = nil
+	if e := hs.early; len(e) > 0 {
+		hs.early = nil
 		if _, err := c.tlsWrite(e); err != nil {
 			return
 		}

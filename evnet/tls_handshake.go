@@ -40,7 +40,8 @@ type handshake struct {
 	closed bool // the connection closed
 
 	// Loop goroutine only.
-	started bool // the goroutine runs (or ran)
+	started bool   // the goroutine runs (or ran)
+	early   []byte // the plaintext written before the handshake was done
 
 	// Set before the goroutine starts, for ClientHelloInfo.Conn.
 	local, remote net.Addr

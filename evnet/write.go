@@ -217,7 +217,7 @@ func (c *Conn) drained() {
 func (c *Conn) Buffered() int {
 	if c.q == nil {
 		if c.flags&fHandshake != 0 {
-			return len(c.x.tls.early)
+			return len(c.x.tls.hs.early)
 		}
 		return 0
 	}
