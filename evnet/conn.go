@@ -110,10 +110,11 @@ type Conn struct {
 
 // connExtra holds what few connections need.
 type connExtra struct {
-	in  []byte   // unconsumed input; nil when there is none
-	why error    // the close reason when it is whyOther
-	h   *Handler // the handler given to SetHandler (when fHandler)
-	tls *tlsConn // the TLS layer (when fTLS)
+	in   []byte   // unconsumed input; nil when there is none
+	why  error    // the close reason when it is whyOther
+	h    *Handler // the handler given to SetHandler (when fHandler)
+	tls  *tlsConn // the TLS layer (when fTLS)
+	pump *tlsPump // a TLS connection's file regions and what follows them (tls_sendfile.go)
 }
 
 // The close reasons that need no connExtra.
@@ -375,7 +376,7 @@ func (c *Conn) Close() error {
 		}
 	}
 	c.flags |= fClosing
-	if c.q == nil || c.flags&(fConnecting|fHandshake) != 0 {
+	if c.q == nil && (c.x == nil || c.x.pump == nil) || c.flags&(fConnecting|fHandshake) != 0 {
 		c.finish()
 		return nil
 	}
@@ -438,6 +439,9 @@ func (c *Conn) finish() {
 		c.x.in = nil
 		if c.flags&fTLS != 0 {
 			c.x.tls.finish()
+		}
+		if c.x.pump != nil {
+			c.pumpRelease()
 		}
 	}
 	ls.forget(c)

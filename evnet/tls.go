@@ -59,6 +59,9 @@ var (
 	// that delimit their messages themselves, as HTTP does, may treat it
 	// as ErrEOF.
 	ErrTruncated = errors.New("evnet: tls connection truncated: peer closed without close_notify")
+	// ErrHandshakeNotDone is returned by SendFile on a TLS connection
+	// whose handshake is not done yet (a dialled one before OnOpen).
+	ErrHandshakeNotDone = errors.New("evnet: tls handshake not done")
 )
 
 var errHandshakeTimeout = fmt.Errorf("%w: %w", ErrHandshake, ErrTimeout)
@@ -511,6 +514,9 @@ func (c *Conn) tlsWrite(p []byte) (int, error) {
 		hs.early = append(hs.early, p...)
 		return len(p), nil
 	}
+	if c.x.pump != nil {
+		return c.pumpWrite(p) // behind a file region
+	}
 	total := len(p)
 	for len(p) > 0 {
 		m := min(len(p), tlsWriteChunk)
@@ -544,18 +550,23 @@ func (c *Conn) sendRecords() error {
 }
 
 // tlsCloseNotify sends close_notify, once, and reports whether c is
-// still open, its handshake done: during the handshake the alert waits
-// for its end.
+// still open with nothing left to encrypt: during the handshake, or
+// behind a file region (SendFile), the alert waits for its turn.
 func (c *Conn) tlsCloseNotify() bool {
 	if c.flags&fHandshake != 0 {
 		return false
 	}
 	t := c.x.tls
-	if !t.dead && !t.notified {
-		t.notified = true
-		t.tc.CloseWrite()
-		c.sendRecords()
+	if t.dead || t.notified {
+		return !c.closed()
 	}
+	t.notified = true
+	if pump := c.x.pump; pump != nil { // behind a file region
+		pump.items = append(pump.items, tlsItem{notify: true})
+		return false
+	}
+	t.tc.CloseWrite()
+	c.sendRecords()
 	return !c.closed()
 }
 

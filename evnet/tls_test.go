@@ -11,11 +11,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -201,6 +199,19 @@ func (e *tlsEcho) waitReasons(t *testing.T, n int) []error {
 	}
 }
 
+// listenTLS listens on rl for TLS connections served by h.
+func listenTLS(t *testing.T, rl *runLoop, cfg *evnet.TLSConfig, h evnet.Handler) *evnet.Listener {
+	t.Helper()
+	var ln *evnet.Listener
+	var err error
+	rl.Do(func() { ln, err = evnet.ListenConfig{TLS: cfg}.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rl.Do(func() { ln.Close() }) })
+	return ln
+}
+
 func dialTLS(t testing.TB, addr string, cfg *tls.Config) *tls.Conn {
 	t.Helper()
 	d := &net.Dialer{Timeout: 5 * time.Second}
@@ -304,15 +315,7 @@ func TestTLSHalfClose(t *testing.T) {
 		},
 		OnClose: func(c *evnet.Conn, err error) { reason = err; close(closed) },
 	}
-	var ln *evnet.Listener
-	var err error
-	rl.Do(func() {
-		ln, err = evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig()}}.Listen(rl.Loop, "tcp", "127.0.0.1:0", h)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rl.Do(func() { ln.Close() })
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
 	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
 	defer c.Close()
 	c.Write([]byte("hello"))
@@ -596,5 +599,99 @@ func TestTLSDialBadCert(t *testing.T) {
 	}
 }
 
-var _ = netip.AddrPort{}
-var _ = fmt.Sprint
+// TestTLSSendFile: SendFile on a TLS connection reads, encrypts and sends
+// the region in order with the writes around it, to a slow reader too.
+func TestTLSSendFile(t *testing.T) {
+	p := getPKI(t)
+	data := make([]byte, 3<<20+12345)
+	rand.Read(data)
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte("head"), data[100:]...), "middle"...)
+	want = append(append(want, data[:5000]...), "tail"...)
+	rl := startLoop(t)
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.SetWriteBuffer(4096) // the socket fills: the records wait in the queue
+			c.Write([]byte("head"))
+			if err := c.SendFile(f, 100, int64(len(data)-100), func(error) {}); err != nil {
+				t.Error(err)
+			}
+			c.Write([]byte("middle"))
+			if err := c.SendFile(f, 0, 5000, nil); err != nil { // closes f when sent
+				t.Error(err)
+			}
+			c.Write([]byte("tail"))
+			c.Close()
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { return len(b) },
+	}
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	for _, slow := range []bool{false, true} {
+		d := &net.Dialer{Timeout: 5 * time.Second, Control: smallBuffers}
+		c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.clientConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		var r io.Reader = c
+		if slow {
+			r = &slowReader{Conn: c}
+		}
+		got, err := io.ReadAll(r)
+		c.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("slow %v: %d bytes of %d, equal %v, %v", slow, len(got), len(want), bytes.Equal(got, want), err)
+		}
+		t.Logf("slow %v: %d bytes, equal", slow, len(got))
+	}
+}
+
+// TestTLSSendFileClosed: a TLS connection that closes with a region
+// still in its pump gives the file back with the reason.
+func TestTLSSendFileClosed(t *testing.T) {
+	p := getPKI(t)
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, make([]byte, 8<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rl := startLoop(t)
+	doneErr := make(chan error, 1)
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			c.SetWriteBuffer(4096)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.SendFile(f, 0, 8<<20, func(err error) { f.Close(); doneErr <- err })
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { return len(b) },
+	}
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: smallBuffers}
+	c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.clientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(c, make([]byte, 100000))
+	c.NetConn().(*net.TCPConn).SetLinger(0)
+	c.NetConn().Close()
+	select {
+	case err := <-doneErr:
+		if err == nil {
+			t.Fatal("done(nil): the region was not all sent")
+		}
+		t.Logf("done: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("done not called")
+	}
+}
