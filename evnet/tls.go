@@ -71,7 +71,11 @@ var errHandshakeTimeout = fmt.Errorf("%w: %w", ErrHandshake, ErrTimeout)
 // Config, means the defaults. It is copied when the listener or
 // connection is made, and Config is cloned then: later changes to it are
 // not seen (GetCertificate and GetConfigForClient are the way to change
-// certificates and settings on the fly).
+// certificates and settings on the fly). The loops of one Group.Listen
+// share one clone; listeners made by separate calls have their own, with
+// their own automatic session ticket keys, as net/http's servers do:
+// keys set with tls.Config.SetSessionTicketKeys before are shared, so
+// that a session resumes on any of them.
 type TLSConfig struct {
 	// Config is the crypto/tls configuration, used as it is: certificates
 	// (or GetCertificate for SNI), ALPN (NextProtos), client certificates

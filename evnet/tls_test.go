@@ -695,3 +695,160 @@ func TestTLSSendFileClosed(t *testing.T) {
 		t.Fatal("done not called")
 	}
 }
+
+// TestTLSGroup: a Group's TLS listeners, TCP (a listener per loop) and
+// Unix (one acceptor handing connections to the loops): every loop
+// serves TLS, and a session resumes whichever loop takes the next
+// connection, the loops of one Listen sharing one tls.Config. Two Listen
+// calls clone the Config twice, with their own automatic ticket keys:
+// keys set with SetSessionTicketKeys make sessions resume across them.
+func TestTLSGroup(t *testing.T) {
+	p := getPKI(t)
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(time.Second)
+	srv := &echoServer{}
+	var mu sync.Mutex
+	resumed := 0
+	srv.onOpen = func(c *evnet.Conn) {
+		if st, _ := c.TLSState(); st.DidResume {
+			mu.Lock()
+			resumed++
+			mu.Unlock()
+		}
+	}
+	h := srv.handler()
+	h.OnOpen = func(c *evnet.Conn) { srv.onOpen(c) } // the loops share srv: only onOpen runs
+	h.OnClose = nil
+	sc := p.serverConfig()
+	sc.SetSessionTicketKeys([][32]byte{{1, 2, 3}})
+	lc := evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: sc}}
+	ln, err := g.Listen("tcp", "127.0.0.1:0", lc, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "tls.sock")
+	if _, err := g.Listen("unix", sock, lc, h); err != nil {
+		t.Fatal(err)
+	}
+	cc := p.clientConfig()
+	cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	const n = 12
+	for i := range n {
+		network, addr := "tcp", ln.Addr().String()
+		if i%2 == 1 {
+			network, addr = "unix", sock
+		}
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, network, addr, cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		echoHash(t, c, 1000, 100) // the TLS 1.3 ticket comes meanwhile
+		c.Close()
+	}
+	mu.Lock()
+	if resumed != n-1 {
+		t.Errorf("%d of %d connections resumed, want %d", resumed, n, n-1)
+	}
+	mu.Unlock()
+	// Automatic ticket keys: the loops of one Listen share them.
+	ln2, err := g.Listen("tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig()}}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i := range 9 {
+		c := dialTLS(t, ln2.Addr().String(), cc)
+		echoHash(t, c, 100, 100)
+		if got := c.ConnectionState().DidResume; got != (i > 0) {
+			t.Errorf("automatic keys, connection %d: resumed %v", i, got)
+		}
+		c.Close()
+	}
+}
+
+// TestTLSServerCloseWrite: the server's CloseWrite sends close_notify and
+// a FIN, and it still reads: the client sees io.EOF, then writes, and the
+// server gets the bytes.
+func TestTLSServerCloseWrite(t *testing.T) {
+	p := getPKI(t)
+	rl := startLoop(t)
+	got := make(chan string, 1)
+	var buf []byte
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			c.Write([]byte("bye"))
+			c.CloseWrite()
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { buf = append(buf, b...); return len(b) },
+		OnEOF:  func(c *evnet.Conn) { got <- string(buf); c.Close() },
+	}
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	defer c.Close()
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "bye" {
+		t.Fatalf("client read %q, %v", b, err)
+	}
+	c.Write([]byte("still heard"))
+	c.CloseWrite()
+	if s := <-got; s != "still heard" {
+		t.Fatalf("server got %q", s)
+	}
+}
+
+// TestTLSIdleTimeoutAndSetHandler: the idle timeout counts after the
+// handshake as before it, and SetHandler hands a TLS connection's
+// plaintext, leftovers included, to the next handler.
+func TestTLSIdleTimeoutAndSetHandler(t *testing.T) {
+	p := getPKI(t)
+	rl := startLoop(t)
+	reason := make(chan error, 1)
+	second := evnet.Handler{
+		OnData: func(c *evnet.Conn, b []byte) int {
+			c.Write(append([]byte("second:"), b...))
+			return len(b)
+		},
+		OnClose: func(c *evnet.Conn, err error) { reason <- err },
+	}
+	first := evnet.Handler{
+		OnData: func(c *evnet.Conn, b []byte) int {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return 0
+			}
+			c.Write([]byte("first:" + string(b[:i+1])))
+			c.SetHandler(second) // the rest of b is second's
+			return i + 1
+		},
+	}
+	cfg := &evnet.TLSConfig{Config: p.serverConfig()}
+	var ln *evnet.Listener
+	var err error
+	rl.Do(func() {
+		ln, err = evnet.ListenConfig{TLS: cfg, Conn: evnet.ConnConfig{IdleTimeout: 300 * time.Millisecond}}.Listen(rl.Loop, "tcp", "127.0.0.1:0", first)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Do(func() { ln.Close() })
+	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	defer c.Close()
+	c.Write([]byte("line\nrest"))
+	want := "first:line\nsecond:rest"
+	b := make([]byte, len(want))
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != want {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	select {
+	case err := <-reason:
+		if !errors.Is(err, evnet.ErrTimeout) {
+			t.Fatalf("reason %v, want ErrTimeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no idle timeout")
+	}
+}
