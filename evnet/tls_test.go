@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // testPKI is a CA and certificates it signed, made once per test binary:
@@ -851,4 +853,70 @@ func TestTLSIdleTimeoutAndSetHandler(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no idle timeout")
 	}
+}
+
+// TestCertFiles: a certificate replaced on disk is served to the next
+// handshakes; a broken replacement keeps the one in use, with the error
+// logged.
+func TestCertFiles(t *testing.T) {
+	p := getPKI(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	replace := func(path string, b []byte) { // by rename, as certificate tools do
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(certFile, p.certPEM)
+	replace(keyFile, p.keyPEM)
+	rl := startLoop(t)
+	logged := make(chan string, 10)
+	var cf *evnet.CertFiles
+	var err error
+	rl.Do(func() {
+		cf, err = evnet.LoadCertFiles(rl.Loop, certFile, keyFile, func(f string, a ...any) { logged <- fmt.Sprintf(f, a...) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Do(cf.Close)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: &tls.Config{GetCertificate: cf.GetCertificate}})
+	serial := func() int64 {
+		c := dialTLS(t, e.addr, p.clientConfig())
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	if s := serial(); s != 2 {
+		t.Fatalf("serial %d, want 2", s)
+	}
+	// A broken certificate: logged, the old one kept.
+	replace(certFile, []byte("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n"))
+	select {
+	case msg := <-logged:
+		t.Logf("logged: %s", msg)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the broken certificate was not reported")
+	}
+	if s := serial(); s != 2 {
+		t.Fatalf("after a broken replacement: serial %d, want 2", s)
+	}
+	// A new certificate, then its key.
+	np, err := makePKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := cf.Certificate()
+	replace(keyFile, np.keyPEM) // does not match the certificate yet: kept
+	replace(certFile, np.certPEM)
+	if !testutil.Eventually(15*time.Second, func() bool { return cf.Certificate() != old }) {
+		t.Fatal("the new certificate was not loaded")
+	}
+	cc := p.clientConfig()
+	cc.RootCAs = np.caPool
+	c := dialTLS(t, e.addr, cc) // verifies against the new CA
+	c.Close()
 }
