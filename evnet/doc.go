@@ -171,7 +171,9 @@
 // The handshake cannot be resumed after a would-block, so it runs on a
 // goroutine of its own over the blocking side of the same transport: the
 // loop hands it the bytes it reads (under a mutex and a condition
-// variable), and it hands what crypto/tls writes back with Loop.Post. A
+// variable); what crypto/tls writes, the goroutine writes to the socket
+// itself while the kernel takes it all (nothing else writes then), and
+// hands to the loop with Loop.Post otherwise; its end comes with Post. A
 // server connection's goroutine starts once its client's first record
 // is in (a client that trickles half a ClientHello holds none), and at
 // most TLSConfig.MaxHandshakes (DefaultMaxHandshakes, 1,024) run per

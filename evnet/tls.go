@@ -82,7 +82,8 @@ type TLSConfig struct {
 	// (ClientAuth, ClientCAs), session tickets, OCSP staples, cipher
 	// suites. When its MinVersion is 0, TLS 1.2 is the minimum. A client
 	// without ServerName uses the host of the address dialled. Nil means
-	// an empty Config, enough for a client with InsecureSkipVerify only.
+	// an empty Config: a client verifying against the system's roots (a
+	// server needs certificates).
 	Config *tls.Config
 	// HandshakeTimeout closes a connection whose handshake is not done
 	// this long after it was accepted (or connected), with a reason

@@ -430,6 +430,10 @@ func TestTLSClientCert(t *testing.T) {
 
 // goServer is a crypto/tls echo server on a goroutine per connection.
 func goServer(t *testing.T, cfg *tls.Config) (addr string, resumed func() int) {
+	return goServerTB(t, cfg)
+}
+
+func goServerTB(t testing.TB, cfg *tls.Config) (addr string, resumed func() int) {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
