@@ -148,6 +148,8 @@ type tlsShared struct {
 	// The handshakes' bookkeeping. Loop goroutine only.
 	inFlight int     // handshakes running
 	waiting  []*Conn // connections waiting for one to end, in order
+	done     uint64  // handshakes that succeeded
+	failed   uint64  // connections closed before their handshake succeeded
 }
 
 func (tc *TLSConfig) shared() *tlsShared {
@@ -357,6 +359,9 @@ func (c *Conn) netAddrs() (local, remote net.Addr) {
 // finish lets go of the TLS state when the connection closes; a
 // handshake's goroutine is told to end (handshakeDone lets go of the rest).
 func (t *tlsConn) finish() {
+	if t.c.flags&fHandshake != 0 {
+		t.c.sh.tls.failed++
+	}
 	t.in, t.owned = nil, false
 	if t.hs != nil {
 		t.hs.early = nil
@@ -604,6 +609,7 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 		}
 	}
 	if err != nil {
+		ts.failed++
 		var rhe tls.RecordHeaderError
 		if ts.plaintext != nil && errors.As(err, &rhe) && rhe.Conn != nil {
 			c.toPlaintext(ts.plaintext, hs.in)
@@ -614,6 +620,7 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 		c.Close()
 		return
 	}
+	ts.done++
 	if rest := hs.in[hs.off:]; len(rest) > 0 {
 		t.in, t.owned, t.more = append([]byte(nil), rest...), true, true
 	}
@@ -667,3 +674,15 @@ func (c *Conn) toPlaintext(h *Handler, in []byte) {
 }
 
 var errHandshakeEOF = fmt.Errorf("%w: %w", ErrHandshake, io.ErrUnexpectedEOF)
+
+// TLSHandshakes returns the counts of a TLS listener's handshakes so
+// far: done, those that succeeded (OnOpen ran), and failed, the
+// connections closed before theirs succeeded (crypto/tls's error, a
+// timeout, a reset, a client that did not speak TLS). Both are zero for a
+// plain listener. For a Group, each loop's listener counts its own.
+func (ln *Listener) TLSHandshakes() (done, failed uint64) {
+	if ts := ln.sh.tls; ts != nil {
+		return ts.done, ts.failed
+	}
+	return 0, 0
+}

@@ -197,6 +197,11 @@ func TestTLSBadClients(t *testing.T) {
 	if opened != 0 {
 		t.Errorf("%d connections opened", opened)
 	}
+	var done, failed uint64
+	e.rl.Do(func() { done, failed = e.ln.TLSHandshakes() })
+	if done != 0 || failed != uint64(len(cases)+2) {
+		t.Errorf("TLSHandshakes: %d done, %d failed, want 0 and %d", done, failed, len(cases)+2)
+	}
 	// Still serving.
 	c := dialTLS(t, e.addr, p.clientConfig())
 	echoHash(t, c, 1000, 1000)
@@ -443,6 +448,11 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	}
 	wg.Wait()
 	r := e.waitReasons(t, 1305)
+	var done, failed uint64
+	e.rl.Do(func() { done, failed = e.ln.TLSHandshakes() })
+	if done != 5 || failed != 1300 {
+		t.Errorf("TLSHandshakes: %d done, %d failed, want 5 and 1300", done, failed)
+	}
 	resets := 0
 	for _, reason := range r[1005:] {
 		if errors.Is(reason, evnet.ErrReset) {
