@@ -559,9 +559,11 @@ func (c *Conn) String() string {
 // open runs OnOpen, for a connection just established, after its
 // Group, if any, has started keeping track of it.
 func (c *Conn) open() {
-	c.flags |= fOpened
-	if m := c.sh.m; m != nil {
-		m.track(c)
+	if c.flags&fOpened == 0 { // else opened before StartTLS*
+		c.flags |= fOpened
+		if m := c.sh.m; m != nil {
+			m.track(c)
+		}
 	}
 	if f := c.handler().OnOpen; f != nil {
 		c.flags |= fInCb

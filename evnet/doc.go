@@ -149,7 +149,9 @@
 // alert crypto/tls sends; OnOpen never runs, OnClose does.
 // TLSConfig.Plaintext takes the connections whose client does not speak
 // TLS at all (an HTTP request sent to an HTTPS port) as plain ones, to
-// answer them. Conn.SendFile works on a TLS connection, without
+// answer them. Conn.StartTLSServer and StartTLSClient turn an open plain
+// connection (after a STARTTLS command, or an adopted descriptor) into a
+// TLS one. Conn.SendFile works on a TLS connection, without
 // sendfile(2), which cannot encrypt: the region is read with pread(2) 32
 // KiB at a time as the socket takes it, encrypted, and written.
 //

@@ -686,3 +686,67 @@ func (ln *Listener) TLSHandshakes() (done, failed uint64) {
 	}
 	return 0, 0
 }
+
+// StartTLSServer makes c, an open plain connection, a TLS server
+// connection from now on, as after a STARTTLS command, or for a descriptor
+// given to Adopt. The connection is handed to h, as SetHandler does, and
+// h.OnOpen runs once the handshake is done (h.OnClose, with a reason
+// wrapping ErrHandshake, if it fails); cfg's HandshakeTimeout counts from
+// now, MaxHandshakes does not apply. Called from OnData, it takes the
+// bytes that OnData leaves unconsumed as the first bytes of the
+// handshake, so that a client that sent its ClientHello right after its
+// STARTTLS command is served; what was written before it is sent before
+// the handshake's first bytes. It fails with ErrClosed on a closed or
+// closing connection, ErrWriteClosed after CloseWrite, and an error on a
+// connection that is TLS already or still connecting (Dialer.TLS is the
+// way there).
+func (c *Conn) StartTLSServer(cfg *TLSConfig, h Handler) error {
+	return c.startTLS(cfg, false, h)
+}
+
+// StartTLSClient is StartTLSServer for the client's side: the handshake
+// starts at once. Without a ServerName in cfg.Config, the peer's IP
+// address is the name verified.
+func (c *Conn) StartTLSClient(cfg *TLSConfig, h Handler) error {
+	return c.startTLS(cfg, true, h)
+}
+
+// startTLS is StartTLSServer and StartTLSClient.
+func (c *Conn) startTLS(cfg *TLSConfig, client bool, h Handler) error {
+	switch {
+	case c.flags&(fClosed|fClosing) != 0:
+		return ErrClosed
+	case c.flags&fWriteShut != 0:
+		return ErrWriteClosed
+	case c.flags&fTLS != 0:
+		return errors.New("evnet: StartTLS: the connection is TLS already")
+	case c.flags&fConnecting != 0:
+		return errors.New("evnet: StartTLS: the connection is not connected yet (see Dialer.TLS)")
+	}
+	var ts *tlsShared
+	if client {
+		addr := ""
+		if ap := c.RemoteAddr(); ap.IsValid() {
+			addr = ap.String()
+		}
+		ts = cfg.client("tcp", addr)
+	} else {
+		ts = cfg.server()
+	}
+	sh := *c.sh // the connection's own from now on
+	sh.tls = ts
+	c.sh = &sh
+	c.initTLS()
+	c.x.h = &h
+	c.flags |= fHandler
+	c.handshakeDeadline()
+	if in := c.x.in; len(in) > 0 && c.flags&fInCb == 0 {
+		c.x.in = nil
+		c.handshakeInput(in)
+	}
+	if client {
+		c.runHandshake()
+	}
+	c.interest()
+	return nil
+}

@@ -236,6 +236,7 @@ func (c *Conn) runHandshake() {
 	hs := t.hs
 	c.sh.tls.inFlight++
 	hs.started = true
+	hs.posting = c.q != nil // what was queued before StartTLS* goes first
 	hs.fd = c.w.Fd()
 	hs.local, hs.remote = c.netAddrs()
 	tc := t.tc

@@ -924,3 +924,148 @@ func TestCertFiles(t *testing.T) {
 	c := dialTLS(t, e.addr, cc) // verifies against the new CA
 	c.Close()
 }
+
+// TestStartTLS: a STARTTLS-like protocol. The server answers "GO" to a
+// "STARTTLS" line and starts TLS, its client sending the ClientHello at
+// once after the line (so the handshake starts with bytes OnData left)
+// or after the answer; an evnet client starts TLS on its side the same
+// way against crypto/tls.
+func TestStartTLS(t *testing.T) {
+	p := getPKI(t)
+	rl := startLoop(t)
+	cfg := &evnet.TLSConfig{Config: p.serverConfig()}
+	var mu sync.Mutex
+	var states []tls.ConnectionState
+	echo := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			st, _ := c.TLSState()
+			mu.Lock()
+			states = append(states, st)
+			mu.Unlock()
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { c.Write(b); return len(b) },
+	}
+	plain := evnet.Handler{
+		OnData: func(c *evnet.Conn, b []byte) int {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return 0
+			}
+			if string(b[:i]) != "STARTTLS" {
+				c.Close()
+				return len(b)
+			}
+			c.Write([]byte("GO\n"))
+			if err := c.StartTLSServer(cfg, echo); err != nil {
+				t.Error(err)
+			}
+			return i + 1 // the rest, if any, is the ClientHello
+		},
+	}
+	var ln *evnet.Listener
+	var err error
+	rl.Do(func() { ln, err = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", plain) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Do(func() { ln.Close() })
+	for _, eager := range []bool{true, false} {
+		raw := rawDial(t, ln.Addr().String())
+		sc := &startTLSConn{Conn: raw, eager: eager}
+		if !eager {
+			raw.Write([]byte("STARTTLS\n"))
+			sc.readGo(t)
+		}
+		c := tls.Client(sc, p.clientConfig())
+		if err := c.Handshake(); err != nil {
+			t.Fatalf("eager %v: %v", eager, err)
+		}
+		echoHash(t, c, 100000, 1000)
+		c.Close()
+	}
+	mu.Lock()
+	if len(states) != 2 || states[0].Version != tls.VersionTLS13 {
+		t.Errorf("server: %d TLS connections opened", len(states))
+	}
+	mu.Unlock()
+
+	// The client's side, against crypto/tls.
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gl.Close()
+	go func() {
+		c, err := gl.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		line := make([]byte, 9)
+		io.ReadFull(c, line)
+		c.Write([]byte("GO\n"))
+		tc := tls.Server(c, p.serverConfig())
+		io.Copy(tc, tc)
+	}()
+	cl := &tlsClient{data: []byte("hello after STARTTLS")}
+	ch := cl.handler()
+	first := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) { c.Write([]byte("STARTTLS\n")) },
+		OnData: func(c *evnet.Conn, b []byte) int {
+			if string(b) != "GO\n" {
+				t.Errorf("got %q", b)
+			}
+			cc := p.clientConfig()
+			cc.ServerName = "" // the peer's address
+			if err := c.StartTLSClient(&evnet.TLSConfig{Config: cc}, ch); err != nil {
+				t.Error(err)
+			}
+			return len(b)
+		},
+		OnClose: ch.OnClose,
+	}
+	rl.Do(func() { _, err = evnet.Dial(rl.Loop, "tcp", gl.Addr().String(), 5*time.Second, first) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-cl.done
+	if string(cl.got) != string(cl.data) || cl.state.Version != tls.VersionTLS13 {
+		t.Fatalf("client: got %q, version %x, reason %v", cl.got, cl.state.Version, cl.reason)
+	}
+}
+
+// startTLSConn is a client's connection that says STARTTLS: eager, it
+// sends the line in front of its first write (the ClientHello) and reads
+// the server's answer before its first read.
+type startTLSConn struct {
+	net.Conn
+	eager      bool
+	wrote, got bool
+}
+
+func (s *startTLSConn) Write(p []byte) (int, error) {
+	if s.eager && !s.wrote {
+		s.wrote = true
+		_, err := s.Conn.Write(append([]byte("STARTTLS\n"), p...))
+		return len(p), err
+	}
+	return s.Conn.Write(p)
+}
+
+func (s *startTLSConn) Read(p []byte) (int, error) {
+	if s.eager && !s.got {
+		s.got = true
+		b := make([]byte, 3)
+		if _, err := io.ReadFull(s.Conn, b); err != nil || string(b) != "GO\n" {
+			return 0, fmt.Errorf("answer %q, %v", b, err)
+		}
+	}
+	return s.Conn.Read(p)
+}
+
+func (s *startTLSConn) readGo(t *testing.T) {
+	b := make([]byte, 3)
+	if _, err := io.ReadFull(s.Conn, b); err != nil || string(b) != "GO\n" {
+		t.Fatalf("answer %q, %v", b, err)
+	}
+}
