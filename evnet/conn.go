@@ -24,8 +24,9 @@ import (
 // order in which they run.
 type Handler struct {
 	// OnOpen runs once when the connection is established: accepted,
-	// adopted, or dialled and connected. A handler given to SetHandler
-	// once the connection is open never has its OnOpen called.
+	// adopted, or dialled and connected; for a TLS connection, once its
+	// handshake is done. A handler given to SetHandler once the connection
+	// is open never has its OnOpen called.
 	OnOpen func(c *Conn)
 	// OnData receives the bytes read, preceded by those an earlier call
 	// left unconsumed, and returns how many it consumed. The slice is only
@@ -45,7 +46,9 @@ type Handler struct {
 	// OnClose runs exactly once, when the connection has been closed, with
 	// the reason: ErrEOF, ErrLocalClose, ErrAborted, ErrTimeout,
 	// ErrOverflow, an error wrapping ErrReset, or an error wrapping the
-	// errno. A dial that fails runs OnClose without OnOpen.
+	// errno; for TLS also ErrTruncated, an error wrapping ErrHandshake, or
+	// one wrapping crypto/tls's. A dial or a TLS handshake that fails runs
+	// OnClose without OnOpen.
 	OnClose func(c *Conn, reason error)
 	// OnTimer runs when the time set with SetTimer has come. If nil, the
 	// connection is closed with ErrTimeout then instead: SetTimer is a
@@ -110,10 +113,11 @@ type Conn struct {
 
 // connExtra holds what few connections need.
 type connExtra struct {
-	in  []byte   // unconsumed input; nil when there is none
-	why error    // the close reason when it is whyOther
-	h   *Handler // the handler given to SetHandler (when fHandler)
-	tls *tlsConn // the TLS layer (when fTLS)
+	in   []byte   // unconsumed input; nil when there is none
+	why  error    // the close reason when it is whyOther
+	h    *Handler // the handler given to SetHandler (when fHandler)
+	tls  *tlsConn // the TLS layer (when fTLS)
+	pump *tlsPump // a TLS connection's file regions and what follows them (tls_sendfile.go)
 }
 
 // The close reasons that need no connExtra.
@@ -375,7 +379,7 @@ func (c *Conn) Close() error {
 		}
 	}
 	c.flags |= fClosing
-	if c.q == nil || c.flags&(fConnecting|fHandshake) != 0 {
+	if c.q == nil && (c.x == nil || c.x.pump == nil) || c.flags&(fConnecting|fHandshake) != 0 {
 		c.finish()
 		return nil
 	}
@@ -428,6 +432,9 @@ func (c *Conn) finish() {
 	c.flags |= fClosed
 	c.flags &^= fClosing
 	c.w.Stop()
+	if c.flags&fTLS != 0 {
+		c.x.tls.finish() // before the close: a handshake may write to the descriptor
+	}
 	unix.Close(c.w.Fd())
 	q := c.q
 	c.q = nil
@@ -436,8 +443,8 @@ func (c *Conn) finish() {
 	}
 	if c.x != nil {
 		c.x.in = nil
-		if c.flags&fTLS != 0 {
-			c.x.tls.finish()
+		if c.x.pump != nil {
+			c.pumpRelease()
 		}
 	}
 	ls.forget(c)
@@ -552,9 +559,11 @@ func (c *Conn) String() string {
 // open runs OnOpen, for a connection just established, after its
 // Group, if any, has started keeping track of it.
 func (c *Conn) open() {
-	c.flags |= fOpened
-	if m := c.sh.m; m != nil {
-		m.track(c)
+	if c.flags&fOpened == 0 { // else opened before StartTLS*
+		c.flags |= fOpened
+		if m := c.sh.m; m != nil {
+			m.track(c)
+		}
 	}
 	if f := c.handler().OnOpen; f != nil {
 		c.flags |= fInCb

@@ -15,6 +15,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(emfileEnv) != "" {
 		os.Exit(emfileChild())
 	}
+	if os.Getenv(tlsMemEnv) != "" {
+		os.Exit(tlsMemChild())
+	}
 	os.Exit(testutil.Main(m))
 }
 

@@ -104,6 +104,13 @@ func (c *Conn) deliver(p []byte) {
 		return
 	}
 	rest := data[k:]
+	if c.flags&fHandshake != 0 { // StartTLS*: the rest is the handshake's
+		c.x.in = nil
+		if len(rest) > 0 {
+			c.handshakeInput(rest)
+		}
+		return
+	}
 	switch in := c.input(); {
 	case len(rest) == 0:
 		if in != nil {

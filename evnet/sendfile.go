@@ -107,6 +107,13 @@ func (q *outq) total() int64 { return int64(q.n) + q.fileN }
 // the loop (as nginx without aio); a program that cares reads ahead on
 // the work pool first.
 //
+// On a TLS connection, sendfile cannot encrypt: the region is read with
+// pread 32 KiB at a time, when the output queue is empty, encrypted and
+// written; what is written after it waits, as plaintext, for its turn to
+// be encrypted, and reading pauses meanwhile (crypto/tls's answers to the
+// peer, a KeyUpdate's, must not pass the region's records). The region
+// counts for the watermarks as on any connection.
+//
 // Ownership. If SendFile returns an error, nothing was queued, f is still
 // the caller's and done is not called. Otherwise the connection holds f
 // until the region is sent or the connection closes, and then, if done is
@@ -119,7 +126,8 @@ func (q *outq) total() int64 { return int64(q.n) + q.fileN }
 //
 // A file that ends before the region does (it was truncated) closes the
 // connection with ErrShortFile. SendFile returns ErrClosed after Close,
-// ErrWriteClosed after CloseWrite, os.ErrInvalid for a nil or closed file
+// ErrWriteClosed after CloseWrite, ErrHandshakeNotDone on a TLS connection
+// whose handshake is not done, os.ErrInvalid for a nil or closed file
 // or a negative offset or length, and the connection's error if sending
 // at once failed (the connection is closed then). A region of zero bytes
 // releases f at once.
@@ -137,6 +145,9 @@ func (c *Conn) SendFile(f *os.File, offset, n int64, done func(err error)) error
 		return os.ErrInvalid
 	}
 	r := fileRegion{f: f, done: done, fd: fd, off: offset, n: n}
+	if c.flags&fTLS != 0 {
+		return c.tlsSendFile(&r)
+	}
 	if n > 0 && c.q == nil && c.flags&fConnecting == 0 {
 		c.sendRegion(&r)
 		if c.closed() {
@@ -262,19 +273,9 @@ func (c *Conn) copyRegion(r *fileRegion, want int) (int, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := (*bp)[:want]
-	var k int
-	var err error
-	for {
-		k, err = unix.Pread(r.fd, buf, r.off)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("evnet: pread: %w", err)
-	}
-	if k == 0 {
-		return 0, nil
+	k, err := r.read(buf)
+	if k == 0 || err != nil {
+		return 0, err
 	}
 	for {
 		var w int
@@ -290,6 +291,21 @@ func (c *Conn) copyRegion(r *fileRegion, want int) (int, error) {
 		// Short, the socket is full: what was read and not written is
 		// read again next time.
 		return w, nil
+	}
+}
+
+// read reads the next bytes of r into buf with pread, without advancing
+// r: 0 and a nil error at the end of the file, a close reason on error.
+func (r *fileRegion) read(buf []byte) (int, error) {
+	for {
+		k, err := unix.Pread(r.fd, buf, r.off)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, fmt.Errorf("evnet: pread: %w", err)
+		}
+		return k, nil
 	}
 }
 

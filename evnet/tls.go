@@ -59,6 +59,9 @@ var (
 	// that delimit their messages themselves, as HTTP does, may treat it
 	// as ErrEOF.
 	ErrTruncated = errors.New("evnet: tls connection truncated: peer closed without close_notify")
+	// ErrHandshakeNotDone is returned by SendFile on a TLS connection
+	// whose handshake is not done yet (a dialled one before OnOpen).
+	ErrHandshakeNotDone = errors.New("evnet: tls handshake not done")
 )
 
 var errHandshakeTimeout = fmt.Errorf("%w: %w", ErrHandshake, ErrTimeout)
@@ -68,14 +71,19 @@ var errHandshakeTimeout = fmt.Errorf("%w: %w", ErrHandshake, ErrTimeout)
 // Config, means the defaults. It is copied when the listener or
 // connection is made, and Config is cloned then: later changes to it are
 // not seen (GetCertificate and GetConfigForClient are the way to change
-// certificates and settings on the fly).
+// certificates and settings on the fly). The loops of one Group.Listen
+// share one clone; listeners made by separate calls have their own, with
+// their own automatic session ticket keys, as net/http's servers do:
+// keys set with tls.Config.SetSessionTicketKeys before are shared, so
+// that a session resumes on any of them.
 type TLSConfig struct {
 	// Config is the crypto/tls configuration, used as it is: certificates
 	// (or GetCertificate for SNI), ALPN (NextProtos), client certificates
 	// (ClientAuth, ClientCAs), session tickets, OCSP staples, cipher
 	// suites. When its MinVersion is 0, TLS 1.2 is the minimum. A client
 	// without ServerName uses the host of the address dialled. Nil means
-	// an empty Config, enough for a client with InsecureSkipVerify only.
+	// an empty Config: a client verifying against the system's roots (a
+	// server needs certificates).
 	Config *tls.Config
 	// HandshakeTimeout closes a connection whose handshake is not done
 	// this long after it was accepted (or connected), with a reason
@@ -140,6 +148,8 @@ type tlsShared struct {
 	// The handshakes' bookkeeping. Loop goroutine only.
 	inFlight int     // handshakes running
 	waiting  []*Conn // connections waiting for one to end, in order
+	done     uint64  // handshakes that succeeded
+	failed   uint64  // connections closed before their handshake succeeded
 }
 
 func (tc *TLSConfig) shared() *tlsShared {
@@ -202,11 +212,10 @@ type tlsConn struct {
 	// in is the ciphertext not handed to crypto/tls yet: a part of the
 	// loop's read buffer during the read that brought it, or (owned) a
 	// copy of the connection's own when reading stopped before the end.
-	in    []byte
+	in  []byte
+	rec recordCut
+	// owned: in is the connection's own copy.
 	owned bool
-	rec   recordCut
-	// early is the plaintext written before the handshake was done.
-	early []byte
 	// more: crypto/tls or in may hold records not given to the handler
 	// yet, because reading paused (or the handler changed) meanwhile.
 	more bool
@@ -221,8 +230,8 @@ type tlsConn struct {
 // record: what tls.Conn reads ahead it keeps in a buffer that stays as
 // large as the largest read, for the life of the connection.
 type recordCut struct {
-	hdr  int // header bytes of the current record seen (0 to 5)
-	left int // its payload bytes still to come, once the header is whole
+	hdr  int32 // header bytes of the current record seen (0 to 5)
+	left int32 // its payload bytes still to come, once the header is whole
 }
 
 // take copies from src to dst up to the end of the current record and
@@ -234,9 +243,9 @@ func (r *recordCut) take(dst, src []byte) int {
 			b := src[0]
 			switch r.hdr {
 			case 3:
-				r.left = int(b) << 8
+				r.left = int32(b) << 8
 			case 4:
-				r.left |= int(b)
+				r.left |= int32(b)
 			}
 			dst[n] = b
 			n++
@@ -248,10 +257,10 @@ func (r *recordCut) take(dst, src []byte) int {
 			}
 			continue
 		}
-		k := copy(dst[n:], src[:min(r.left, len(src))])
+		k := copy(dst[n:], src[:min(int(r.left), len(src))])
 		n += k
 		src = src[k:]
-		r.left -= k
+		r.left -= int32(k)
 		if r.left == 0 {
 			r.hdr = 0
 			return n
@@ -350,7 +359,13 @@ func (c *Conn) netAddrs() (local, remote net.Addr) {
 // finish lets go of the TLS state when the connection closes; a
 // handshake's goroutine is told to end (handshakeDone lets go of the rest).
 func (t *tlsConn) finish() {
-	t.in, t.owned, t.early = nil, false, nil
+	if t.c.flags&fHandshake != 0 {
+		t.c.sh.tls.failed++
+	}
+	t.in, t.owned = nil, false
+	if t.hs != nil {
+		t.hs.early = nil
+	}
 	switch hs := t.hs; {
 	case hs == nil:
 		t.tc = nil
@@ -501,12 +516,16 @@ func (c *Conn) tlsEOF() {
 func (c *Conn) tlsWrite(p []byte) (int, error) {
 	t := c.x.tls
 	if c.flags&fHandshake != 0 {
-		if len(t.early)+len(p) > c.sh.o.MaxBuffered {
+		hs := t.hs
+		if len(hs.early)+len(p) > c.sh.o.MaxBuffered {
 			c.fail(ErrOverflow)
 			return 0, ErrOverflow
 		}
-		t.early = append(t.early, p...)
+		hs.early = append(hs.early, p...)
 		return len(p), nil
+	}
+	if c.x.pump != nil {
+		return c.pumpWrite(p) // behind a file region
 	}
 	total := len(p)
 	for len(p) > 0 {
@@ -541,18 +560,23 @@ func (c *Conn) sendRecords() error {
 }
 
 // tlsCloseNotify sends close_notify, once, and reports whether c is
-// still open, its handshake done: during the handshake the alert waits
-// for its end.
+// still open with nothing left to encrypt: during the handshake, or
+// behind a file region (SendFile), the alert waits for its turn.
 func (c *Conn) tlsCloseNotify() bool {
 	if c.flags&fHandshake != 0 {
 		return false
 	}
 	t := c.x.tls
-	if !t.dead && !t.notified {
-		t.notified = true
-		t.tc.CloseWrite()
-		c.sendRecords()
+	if t.dead || t.notified {
+		return !c.closed()
 	}
+	t.notified = true
+	if pump := c.x.pump; pump != nil { // behind a file region
+		pump.items = append(pump.items, tlsItem{notify: true})
+		return false
+	}
+	t.tc.CloseWrite()
+	c.sendRecords()
 	return !c.closed()
 }
 
@@ -585,6 +609,7 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 		}
 	}
 	if err != nil {
+		ts.failed++
 		var rhe tls.RecordHeaderError
 		if ts.plaintext != nil && errors.As(err, &rhe) && rhe.Conn != nil {
 			c.toPlaintext(ts.plaintext, hs.in)
@@ -595,12 +620,12 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 		c.Close()
 		return
 	}
+	ts.done++
 	if rest := hs.in[hs.off:]; len(rest) > 0 {
 		t.in, t.owned, t.more = append([]byte(nil), rest...), true, true
 	}
-	if len(t.early) > 0 {
-		e := t.early
-		t.early = nil
+	if e := hs.early; len(e) > 0 {
+		hs.early = nil
 		if _, err := c.tlsWrite(e); err != nil {
 			return
 		}
@@ -649,3 +674,79 @@ func (c *Conn) toPlaintext(h *Handler, in []byte) {
 }
 
 var errHandshakeEOF = fmt.Errorf("%w: %w", ErrHandshake, io.ErrUnexpectedEOF)
+
+// TLSHandshakes returns the counts of a TLS listener's handshakes so
+// far: done, those that succeeded (OnOpen ran), and failed, the
+// connections closed before theirs succeeded (crypto/tls's error, a
+// timeout, a reset, a client that did not speak TLS). Both are zero for a
+// plain listener. For a Group, each loop's listener counts its own.
+func (ln *Listener) TLSHandshakes() (done, failed uint64) {
+	if ts := ln.sh.tls; ts != nil {
+		return ts.done, ts.failed
+	}
+	return 0, 0
+}
+
+// StartTLSServer makes c, an open plain connection, a TLS server
+// connection from now on, as after a STARTTLS command, or for a descriptor
+// given to Adopt. The connection is handed to h, as SetHandler does, and
+// h.OnOpen runs once the handshake is done (h.OnClose, with a reason
+// wrapping ErrHandshake, if it fails); cfg's HandshakeTimeout counts from
+// now, MaxHandshakes does not apply. Called from OnData, it takes the
+// bytes that OnData leaves unconsumed as the first bytes of the
+// handshake, so that a client that sent its ClientHello right after its
+// STARTTLS command is served; what was written before it is sent before
+// the handshake's first bytes. It fails with ErrClosed on a closed or
+// closing connection, ErrWriteClosed after CloseWrite, and an error on a
+// connection that is TLS already or still connecting (Dialer.TLS is the
+// way there).
+func (c *Conn) StartTLSServer(cfg *TLSConfig, h Handler) error {
+	return c.startTLS(cfg, false, h)
+}
+
+// StartTLSClient is StartTLSServer for the client's side: the handshake
+// starts at once. Without a ServerName in cfg.Config, the peer's IP
+// address is the name verified.
+func (c *Conn) StartTLSClient(cfg *TLSConfig, h Handler) error {
+	return c.startTLS(cfg, true, h)
+}
+
+// startTLS is StartTLSServer and StartTLSClient.
+func (c *Conn) startTLS(cfg *TLSConfig, client bool, h Handler) error {
+	switch {
+	case c.flags&(fClosed|fClosing) != 0:
+		return ErrClosed
+	case c.flags&fWriteShut != 0:
+		return ErrWriteClosed
+	case c.flags&fTLS != 0:
+		return errors.New("evnet: StartTLS: the connection is TLS already")
+	case c.flags&fConnecting != 0:
+		return errors.New("evnet: StartTLS: the connection is not connected yet (see Dialer.TLS)")
+	}
+	var ts *tlsShared
+	if client {
+		addr := ""
+		if ap := c.RemoteAddr(); ap.IsValid() {
+			addr = ap.String()
+		}
+		ts = cfg.client("tcp", addr)
+	} else {
+		ts = cfg.server()
+	}
+	sh := *c.sh // the connection's own from now on
+	sh.tls = ts
+	c.sh = &sh
+	c.initTLS()
+	c.x.h = &h
+	c.flags |= fHandler
+	c.handshakeDeadline()
+	if in := c.x.in; len(in) > 0 && c.flags&fInCb == 0 {
+		c.x.in = nil
+		c.handshakeInput(in)
+	}
+	if client {
+		c.runHandshake()
+	}
+	c.interest()
+	return nil
+}

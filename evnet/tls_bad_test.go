@@ -197,6 +197,11 @@ func TestTLSBadClients(t *testing.T) {
 	if opened != 0 {
 		t.Errorf("%d connections opened", opened)
 	}
+	var done, failed uint64
+	e.rl.Do(func() { done, failed = e.ln.TLSHandshakes() })
+	if done != 0 || failed != uint64(len(cases)+2) {
+		t.Errorf("TLSHandshakes: %d done, %d failed, want 0 and %d", done, failed, len(cases)+2)
+	}
 	// Still serving.
 	c := dialTLS(t, e.addr, p.clientConfig())
 	echoHash(t, c, 1000, 1000)
@@ -443,6 +448,11 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	}
 	wg.Wait()
 	r := e.waitReasons(t, 1305)
+	var done, failed uint64
+	e.rl.Do(func() { done, failed = e.ln.TLSHandshakes() })
+	if done != 5 || failed != 1300 {
+		t.Errorf("TLSHandshakes: %d done, %d failed, want 5 and 1300", done, failed)
+	}
 	resets := 0
 	for _, reason := range r[1005:] {
 		if errors.Is(reason, evnet.ErrReset) {
@@ -492,4 +502,38 @@ type slowReader struct{ net.Conn }
 func (s *slowReader) Read(b []byte) (int, error) {
 	time.Sleep(200 * time.Microsecond)
 	return s.Conn.Read(b[:min(len(b), 4096)])
+}
+
+// TestTLSGroupShutdownMidHandshake: a Group shut down with handshakes in
+// flight (a goroutine each, waiting for their clients) and connections
+// waiting for a slot leaves no goroutine behind (TestMain checks too).
+func TestTLSGroupShutdownMidHandshake(t *testing.T) {
+	p := getPKI(t)
+	goroutines := runtime.NumGoroutine()
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &echoServer{}
+	h := srv.handler()
+	h.OnOpen, h.OnClose = nil, nil // shared by the loops: keep nothing
+	ln, err := g.Listen("tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig(), MaxHandshakes: 3}}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := stalledHandshakes(t, ln.Addr().String(), clientHello(t, p.clientConfig()), 20)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if !testutil.Eventually(5*time.Second, func() bool { return runtime.NumGoroutine() >= goroutines+2+4 }) {
+		t.Logf("goroutines: %d (%d before)", runtime.NumGoroutine(), goroutines)
+	}
+	if err := g.Shutdown(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.Eventually(5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines }) {
+		t.Fatalf("goroutines: %d, %d before", runtime.NumGoroutine(), goroutines)
+	}
 }

@@ -7,15 +7,19 @@ package evnet
 // crypto/tls cannot resume a handshake that a would-block interrupted, so
 // the handshake reads blocking: the loop appends what it reads from the
 // socket to handshake.in, under mu, and signals cond; the goroutine's
-// Read waits on cond. What crypto/tls writes goes back to the loop with
-// Loop.Post, in order, and so does the end (handshakeDone), after the
-// last write. A connection that closes meanwhile (timeout, reset, loop
+// Read waits on cond. What crypto/tls writes the goroutine writes to the
+// socket itself while the kernel takes it all (the loop writes nothing
+// then), and hands to the loop with Loop.Post from the first write the
+// kernel refuses on; the end (handshakeDone) comes with Post too, after
+// the last write. A connection that closes meanwhile (timeout, reset, loop
 // closed) closes the handshake: its Read fails, and the goroutine ends.
 
 import (
 	"io"
 	"net"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/eddyloop/eddy"
 )
@@ -32,17 +36,21 @@ type handshake struct {
 	mu   sync.Mutex
 	cond sync.Cond // on mu: input, eof or closed
 	// Guarded by mu.
-	in     []byte // ciphertext from the loop; in[:off] has been read
-	off    int
-	keep   bool // keep in[:off] (TLSConfig.Plaintext), until the first record has been read
-	held   bool // the loop stopped reading: in is full
-	eof    bool // the peer shut down its side
-	closed bool // the connection closed
+	in      []byte // ciphertext from the loop; in[:off] has been read
+	off     int
+	keep    bool // keep in[:off] (TLSConfig.Plaintext), until the first record has been read
+	held    bool // the loop stopped reading: in is full
+	eof     bool // the peer shut down its side
+	closed  bool // the connection closed: fd is not the socket's any more
+	posting bool // the loop sends what the handshake writes (the socket was full)
 
 	// Loop goroutine only.
-	started bool // the goroutine runs (or ran)
+	started bool   // the goroutine runs (or ran)
+	early   []byte // the plaintext written before the handshake was done
 
-	// Set before the goroutine starts, for ClientHelloInfo.Conn.
+	// Set before the goroutine starts: the socket, and its addresses for
+	// ClientHelloInfo.Conn.
+	fd            int
 	local, remote net.Addr
 }
 
@@ -80,18 +88,40 @@ func (hs *handshake) read(t *tlsConn, b []byte) (int, error) {
 	return n, nil
 }
 
-// write is the transport's Write during the handshake, on its goroutine:
-// the loop sends a copy of p.
+// write is the transport's Write during the handshake, on its goroutine.
+// It writes to the socket itself, under mu, which the loop takes to close
+// the handshake before it closes the descriptor; nothing else writes to
+// the socket during the handshake. What the kernel does not take, the
+// loop sends (a copy, with Post), and so everything after it, in order.
 func (hs *handshake) write(t *tlsConn, p []byte) (int, error) {
 	hs.mu.Lock()
-	closed := hs.closed
-	hs.mu.Unlock()
-	if closed {
+	defer hs.mu.Unlock()
+	if hs.closed {
 		return 0, net.ErrClosed
 	}
-	b := append([]byte(nil), p...)
-	hs.loop.Post(func() { t.c.handshakeOutput(t, b) })
-	return len(p), nil
+	n := len(p)
+	for !hs.posting && len(p) > 0 {
+		k, err := rawWrite(hs.fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			break
+		}
+		if err != nil {
+			return 0, reason("write", err)
+		}
+		p = p[k:]
+		if len(p) > 0 {
+			break // the socket is full
+		}
+	}
+	if len(p) > 0 {
+		hs.posting = true
+		b := append([]byte(nil), p...)
+		hs.loop.Post(func() { t.c.handshakeOutput(t, b) })
+	}
+	return n, nil
 }
 
 // close ends the handshake: its Read fails from now on.
@@ -206,6 +236,8 @@ func (c *Conn) runHandshake() {
 	hs := t.hs
 	c.sh.tls.inFlight++
 	hs.started = true
+	hs.posting = c.q != nil // what was queued before StartTLS* goes first
+	hs.fd = c.w.Fd()
 	hs.local, hs.remote = c.netAddrs()
 	tc := t.tc
 	go func() {

@@ -15,7 +15,6 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // testPKI is a CA and certificates it signed, made once per test binary:
@@ -201,6 +201,19 @@ func (e *tlsEcho) waitReasons(t *testing.T, n int) []error {
 	}
 }
 
+// listenTLS listens on rl for TLS connections served by h.
+func listenTLS(t *testing.T, rl *runLoop, cfg *evnet.TLSConfig, h evnet.Handler) *evnet.Listener {
+	t.Helper()
+	var ln *evnet.Listener
+	var err error
+	rl.Do(func() { ln, err = evnet.ListenConfig{TLS: cfg}.Listen(rl.Loop, "tcp", "127.0.0.1:0", h) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rl.Do(func() { ln.Close() }) })
+	return ln
+}
+
 func dialTLS(t testing.TB, addr string, cfg *tls.Config) *tls.Conn {
 	t.Helper()
 	d := &net.Dialer{Timeout: 5 * time.Second}
@@ -304,15 +317,7 @@ func TestTLSHalfClose(t *testing.T) {
 		},
 		OnClose: func(c *evnet.Conn, err error) { reason = err; close(closed) },
 	}
-	var ln *evnet.Listener
-	var err error
-	rl.Do(func() {
-		ln, err = evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig()}}.Listen(rl.Loop, "tcp", "127.0.0.1:0", h)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rl.Do(func() { ln.Close() })
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
 	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
 	defer c.Close()
 	c.Write([]byte("hello"))
@@ -425,6 +430,10 @@ func TestTLSClientCert(t *testing.T) {
 
 // goServer is a crypto/tls echo server on a goroutine per connection.
 func goServer(t *testing.T, cfg *tls.Config) (addr string, resumed func() int) {
+	return goServerTB(t, cfg)
+}
+
+func goServerTB(t testing.TB, cfg *tls.Config) (addr string, resumed func() int) {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
@@ -596,5 +605,467 @@ func TestTLSDialBadCert(t *testing.T) {
 	}
 }
 
-var _ = netip.AddrPort{}
-var _ = fmt.Sprint
+// TestTLSSendFile: SendFile on a TLS connection reads, encrypts and sends
+// the region in order with the writes around it, to a slow reader too.
+func TestTLSSendFile(t *testing.T) {
+	p := getPKI(t)
+	data := make([]byte, 3<<20+12345)
+	rand.Read(data)
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte("head"), data[100:]...), "middle"...)
+	want = append(append(want, data[:5000]...), "tail"...)
+	rl := startLoop(t)
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.SetWriteBuffer(4096) // the socket fills: the records wait in the queue
+			c.Write([]byte("head"))
+			if err := c.SendFile(f, 100, int64(len(data)-100), func(error) {}); err != nil {
+				t.Error(err)
+			}
+			c.Write([]byte("middle"))
+			if err := c.SendFile(f, 0, 5000, nil); err != nil { // closes f when sent
+				t.Error(err)
+			}
+			c.Write([]byte("tail"))
+			c.Close()
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { return len(b) },
+	}
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	for _, slow := range []bool{false, true} {
+		d := &net.Dialer{Timeout: 5 * time.Second, Control: smallBuffers}
+		c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.clientConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		var r io.Reader = c
+		if slow {
+			r = &slowReader{Conn: c}
+		}
+		got, err := io.ReadAll(r)
+		c.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("slow %v: %d bytes of %d, equal %v, %v", slow, len(got), len(want), bytes.Equal(got, want), err)
+		}
+		t.Logf("slow %v: %d bytes, equal", slow, len(got))
+	}
+}
+
+// TestTLSSendFileClosed: a TLS connection that closes with a region
+// still in its pump gives the file back with the reason.
+func TestTLSSendFileClosed(t *testing.T) {
+	p := getPKI(t)
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, make([]byte, 8<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rl := startLoop(t)
+	doneErr := make(chan error, 1)
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			c.SetWriteBuffer(4096)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.SendFile(f, 0, 8<<20, func(err error) { f.Close(); doneErr <- err })
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { return len(b) },
+	}
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: smallBuffers}
+	c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.clientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(c, make([]byte, 100000))
+	c.NetConn().(*net.TCPConn).SetLinger(0)
+	c.NetConn().Close()
+	select {
+	case err := <-doneErr:
+		if err == nil {
+			t.Fatal("done(nil): the region was not all sent")
+		}
+		t.Logf("done: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("done not called")
+	}
+}
+
+// TestTLSGroup: a Group's TLS listeners, TCP (a listener per loop) and
+// Unix (one acceptor handing connections to the loops): every loop
+// serves TLS, and a session resumes whichever loop takes the next
+// connection, the loops of one Listen sharing one tls.Config. Two Listen
+// calls clone the Config twice, with their own automatic ticket keys:
+// keys set with SetSessionTicketKeys make sessions resume across them.
+func TestTLSGroup(t *testing.T) {
+	p := getPKI(t)
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(time.Second)
+	srv := &echoServer{}
+	var mu sync.Mutex
+	resumed := 0
+	srv.onOpen = func(c *evnet.Conn) {
+		if st, _ := c.TLSState(); st.DidResume {
+			mu.Lock()
+			resumed++
+			mu.Unlock()
+		}
+	}
+	h := srv.handler()
+	h.OnOpen = func(c *evnet.Conn) { srv.onOpen(c) } // the loops share srv: only onOpen runs
+	h.OnClose = nil
+	sc := p.serverConfig()
+	sc.SetSessionTicketKeys([][32]byte{{1, 2, 3}})
+	lc := evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: sc}}
+	ln, err := g.Listen("tcp", "127.0.0.1:0", lc, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "tls.sock")
+	if _, err := g.Listen("unix", sock, lc, h); err != nil {
+		t.Fatal(err)
+	}
+	cc := p.clientConfig()
+	cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	const n = 12
+	for i := range n {
+		network, addr := "tcp", ln.Addr().String()
+		if i%2 == 1 {
+			network, addr = "unix", sock
+		}
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, network, addr, cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		echoHash(t, c, 1000, 100) // the TLS 1.3 ticket comes meanwhile
+		c.Close()
+	}
+	mu.Lock()
+	if resumed != n-1 {
+		t.Errorf("%d of %d connections resumed, want %d", resumed, n, n-1)
+	}
+	mu.Unlock()
+	// Automatic ticket keys: the loops of one Listen share them.
+	ln2, err := g.Listen("tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig()}}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i := range 9 {
+		c := dialTLS(t, ln2.Addr().String(), cc)
+		echoHash(t, c, 100, 100)
+		if got := c.ConnectionState().DidResume; got != (i > 0) {
+			t.Errorf("automatic keys, connection %d: resumed %v", i, got)
+		}
+		c.Close()
+	}
+}
+
+// TestTLSServerCloseWrite: the server's CloseWrite sends close_notify and
+// a FIN, and it still reads: the client sees io.EOF, then writes, and the
+// server gets the bytes.
+func TestTLSServerCloseWrite(t *testing.T) {
+	p := getPKI(t)
+	rl := startLoop(t)
+	got := make(chan string, 1)
+	var buf []byte
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			c.Write([]byte("bye"))
+			c.CloseWrite()
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { buf = append(buf, b...); return len(b) },
+		OnEOF:  func(c *evnet.Conn) { got <- string(buf); c.Close() },
+	}
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	defer c.Close()
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "bye" {
+		t.Fatalf("client read %q, %v", b, err)
+	}
+	c.Write([]byte("still heard"))
+	c.CloseWrite()
+	if s := <-got; s != "still heard" {
+		t.Fatalf("server got %q", s)
+	}
+}
+
+// TestTLSIdleTimeoutAndSetHandler: the idle timeout counts after the
+// handshake as before it, and SetHandler hands a TLS connection's
+// plaintext, leftovers included, to the next handler.
+func TestTLSIdleTimeoutAndSetHandler(t *testing.T) {
+	p := getPKI(t)
+	rl := startLoop(t)
+	reason := make(chan error, 1)
+	second := evnet.Handler{
+		OnData: func(c *evnet.Conn, b []byte) int {
+			c.Write(append([]byte("second:"), b...))
+			return len(b)
+		},
+		OnClose: func(c *evnet.Conn, err error) { reason <- err },
+	}
+	first := evnet.Handler{
+		OnData: func(c *evnet.Conn, b []byte) int {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return 0
+			}
+			c.Write([]byte("first:" + string(b[:i+1])))
+			c.SetHandler(second) // the rest of b is second's
+			return i + 1
+		},
+	}
+	cfg := &evnet.TLSConfig{Config: p.serverConfig()}
+	var ln *evnet.Listener
+	var err error
+	rl.Do(func() {
+		ln, err = evnet.ListenConfig{TLS: cfg, Conn: evnet.ConnConfig{IdleTimeout: 300 * time.Millisecond}}.Listen(rl.Loop, "tcp", "127.0.0.1:0", first)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Do(func() { ln.Close() })
+	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	defer c.Close()
+	c.Write([]byte("line\nrest"))
+	want := "first:line\nsecond:rest"
+	b := make([]byte, len(want))
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != want {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	select {
+	case err := <-reason:
+		if !errors.Is(err, evnet.ErrTimeout) {
+			t.Fatalf("reason %v, want ErrTimeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no idle timeout")
+	}
+}
+
+// TestCertFiles: a certificate replaced on disk is served to the next
+// handshakes; a broken replacement keeps the one in use, with the error
+// logged.
+func TestCertFiles(t *testing.T) {
+	p := getPKI(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	replace := func(path string, b []byte) { // by rename, as certificate tools do
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(certFile, p.certPEM)
+	replace(keyFile, p.keyPEM)
+	rl := startLoop(t)
+	logged := make(chan string, 10)
+	var cf *evnet.CertFiles
+	var err error
+	rl.Do(func() {
+		cf, err = evnet.LoadCertFiles(rl.Loop, certFile, keyFile, func(f string, a ...any) { logged <- fmt.Sprintf(f, a...) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Do(cf.Close)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: &tls.Config{GetCertificate: cf.GetCertificate}})
+	serial := func() int64 {
+		c := dialTLS(t, e.addr, p.clientConfig())
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	if s := serial(); s != 2 {
+		t.Fatalf("serial %d, want 2", s)
+	}
+	// A broken certificate: logged, the old one kept.
+	replace(certFile, []byte("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n"))
+	select {
+	case msg := <-logged:
+		t.Logf("logged: %s", msg)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the broken certificate was not reported")
+	}
+	if s := serial(); s != 2 {
+		t.Fatalf("after a broken replacement: serial %d, want 2", s)
+	}
+	// A new certificate, then its key.
+	np, err := makePKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := cf.Certificate()
+	replace(keyFile, np.keyPEM) // does not match the certificate yet: kept
+	replace(certFile, np.certPEM)
+	if !testutil.Eventually(15*time.Second, func() bool { return cf.Certificate() != old }) {
+		t.Fatal("the new certificate was not loaded")
+	}
+	cc := p.clientConfig()
+	cc.RootCAs = np.caPool
+	c := dialTLS(t, e.addr, cc) // verifies against the new CA
+	c.Close()
+}
+
+// TestStartTLS: a STARTTLS-like protocol. The server answers "GO" to a
+// "STARTTLS" line and starts TLS, its client sending the ClientHello at
+// once after the line (so the handshake starts with bytes OnData left)
+// or after the answer; an evnet client starts TLS on its side the same
+// way against crypto/tls.
+func TestStartTLS(t *testing.T) {
+	p := getPKI(t)
+	rl := startLoop(t)
+	cfg := &evnet.TLSConfig{Config: p.serverConfig()}
+	var mu sync.Mutex
+	var states []tls.ConnectionState
+	echo := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			st, _ := c.TLSState()
+			mu.Lock()
+			states = append(states, st)
+			mu.Unlock()
+		},
+		OnData: func(c *evnet.Conn, b []byte) int { c.Write(b); return len(b) },
+	}
+	plain := evnet.Handler{
+		OnData: func(c *evnet.Conn, b []byte) int {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return 0
+			}
+			if string(b[:i]) != "STARTTLS" {
+				c.Close()
+				return len(b)
+			}
+			c.Write([]byte("GO\n"))
+			if err := c.StartTLSServer(cfg, echo); err != nil {
+				t.Error(err)
+			}
+			return i + 1 // the rest, if any, is the ClientHello
+		},
+	}
+	var ln *evnet.Listener
+	var err error
+	rl.Do(func() { ln, err = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", plain) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Do(func() { ln.Close() })
+	for _, eager := range []bool{true, false} {
+		raw := rawDial(t, ln.Addr().String())
+		sc := &startTLSConn{Conn: raw, eager: eager}
+		if !eager {
+			raw.Write([]byte("STARTTLS\n"))
+			sc.readGo(t)
+		}
+		c := tls.Client(sc, p.clientConfig())
+		if err := c.Handshake(); err != nil {
+			t.Fatalf("eager %v: %v", eager, err)
+		}
+		echoHash(t, c, 100000, 1000)
+		c.Close()
+	}
+	mu.Lock()
+	if len(states) != 2 || states[0].Version != tls.VersionTLS13 {
+		t.Errorf("server: %d TLS connections opened", len(states))
+	}
+	mu.Unlock()
+
+	// The client's side, against crypto/tls.
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gl.Close()
+	go func() {
+		c, err := gl.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		line := make([]byte, 9)
+		io.ReadFull(c, line)
+		c.Write([]byte("GO\n"))
+		tc := tls.Server(c, p.serverConfig())
+		io.Copy(tc, tc)
+	}()
+	cl := &tlsClient{data: []byte("hello after STARTTLS")}
+	ch := cl.handler()
+	first := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) { c.Write([]byte("STARTTLS\n")) },
+		OnData: func(c *evnet.Conn, b []byte) int {
+			if string(b) != "GO\n" {
+				t.Errorf("got %q", b)
+			}
+			cc := p.clientConfig()
+			cc.ServerName = "" // the peer's address
+			if err := c.StartTLSClient(&evnet.TLSConfig{Config: cc}, ch); err != nil {
+				t.Error(err)
+			}
+			return len(b)
+		},
+		OnClose: ch.OnClose,
+	}
+	rl.Do(func() { _, err = evnet.Dial(rl.Loop, "tcp", gl.Addr().String(), 5*time.Second, first) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-cl.done
+	if string(cl.got) != string(cl.data) || cl.state.Version != tls.VersionTLS13 {
+		t.Fatalf("client: got %q, version %x, reason %v", cl.got, cl.state.Version, cl.reason)
+	}
+}
+
+// startTLSConn is a client's connection that says STARTTLS: eager, it
+// sends the line in front of its first write (the ClientHello) and reads
+// the server's answer before its first read.
+type startTLSConn struct {
+	net.Conn
+	eager      bool
+	wrote, got bool
+}
+
+func (s *startTLSConn) Write(p []byte) (int, error) {
+	if s.eager && !s.wrote {
+		s.wrote = true
+		_, err := s.Conn.Write(append([]byte("STARTTLS\n"), p...))
+		return len(p), err
+	}
+	return s.Conn.Write(p)
+}
+
+func (s *startTLSConn) Read(p []byte) (int, error) {
+	if s.eager && !s.got {
+		s.got = true
+		b := make([]byte, 3)
+		if _, err := io.ReadFull(s.Conn, b); err != nil || string(b) != "GO\n" {
+			return 0, fmt.Errorf("answer %q, %v", b, err)
+		}
+	}
+	return s.Conn.Read(p)
+}
+
+func (s *startTLSConn) readGo(t *testing.T) {
+	b := make([]byte, 3)
+	if _, err := io.ReadFull(s.Conn, b); err != nil || string(b) != "GO\n" {
+		t.Fatalf("answer %q, %v", b, err)
+	}
+}

@@ -179,7 +179,7 @@ func (c *Conn) flush() {
 		c.drained()
 		return
 	}
-	if c.flags&fOverHigh != 0 && q.total() <= int64(c.sh.o.LowWater) {
+	if c.flags&fOverHigh != 0 && c.Buffered() <= c.sh.o.LowWater {
 		c.drain()
 	}
 }
@@ -196,6 +196,9 @@ func (c *Conn) drain() {
 
 // drained runs when the output queue has just emptied.
 func (c *Conn) drained() {
+	if c.x != nil && c.x.pump != nil && !c.tlsPumpRun() {
+		return // the pump wrote more than the kernel took, or c closed
+	}
 	switch {
 	case c.flags&fClosing != 0:
 		c.finish()
@@ -215,13 +218,18 @@ func (c *Conn) drained() {
 // Buffered returns the number of bytes in the output queue, the bytes
 // of the file regions not sent yet (SendFile) included.
 func (c *Conn) Buffered() int {
-	if c.q == nil {
-		if c.flags&fHandshake != 0 {
-			return len(c.x.tls.early)
-		}
-		return 0
+	var n int64
+	if c.q != nil {
+		n = c.q.total()
 	}
-	return int(min(c.q.total(), math.MaxInt))
+	if c.flags&fTLS != 0 { // plaintext waiting to be encrypted
+		if c.flags&fHandshake != 0 {
+			n += int64(len(c.x.tls.hs.early))
+		} else if c.x.pump != nil {
+			n += c.x.pump.n
+		}
+	}
+	return int(min(n, math.MaxInt))
 }
 
 // Full reports whether the output queue is over the high watermark: the

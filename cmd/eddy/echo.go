@@ -5,7 +5,10 @@ package main
 // stops being read until its output queue has drained. It runs an
 // evnet.Group of loops, one per processor unless -loops says otherwise.
 // With -tls-cert and -tls-key the stream connections are TLS (1.2 and
-// 1.3) and the echo is of the plaintext; UDP stays plain.
+// 1.3) and the echo is of the plaintext; UDP stays plain. The certificate
+// files are watched: replaced on disk, they are served to the next
+// handshakes, and a replacement that does not load is reported and the
+// certificate in use kept.
 
 import (
 	"crypto/tls"
@@ -54,15 +57,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if (*certFile == "") != (*keyFile == "") {
 		return usageError(fs, "-tls-cert and -tls-key go together")
 	}
-	var tlsConfig *evnet.TLSConfig
-	if *certFile != "" {
-		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "eddy echo: %v\n", err)
-			return 1
-		}
-		tlsConfig = &evnet.TLSConfig{Config: &tls.Config{Certificates: []tls.Certificate{cert}}}
-	}
+
 	logf := func(format string, args ...any) {
 		if !*quiet {
 			fmt.Fprintf(stderr, "eddy echo: "+format+"\n", args...)
@@ -91,6 +86,24 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		g.Shutdown(0)
 		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
 		return 1
+	}
+	var tlsConfig *evnet.TLSConfig
+	if *certFile != "" {
+		// The files are watched on the first loop: a certificate replaced
+		// on disk is served to the next handshakes, on every loop.
+		var certs *evnet.CertFiles
+		loaded := make(chan error, 1)
+		g.Post(0, func() {
+			var err error
+			certs, err = evnet.LoadCertFiles(g.Loop(0), *certFile, *keyFile, func(format string, args ...any) {
+				fmt.Fprintf(stderr, "eddy echo: "+format+"\n", args...) // an error: even with -quiet
+			})
+			loaded <- err
+		})
+		if err := <-loaded; err != nil {
+			return fail(err)
+		}
+		tlsConfig = &evnet.TLSConfig{Config: &tls.Config{GetCertificate: certs.GetCertificate}}
 	}
 	srv := &echoServer{}
 	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{Logf: logf}, TLS: tlsConfig}

@@ -120,6 +120,23 @@ func TestEchoTLSBinary(t *testing.T) {
 			t.Errorf("openssl s_client: %q, %v", got, err)
 		}
 	}
+	// A renewed certificate, put in place by rename: the next handshakes get it.
+	cert2, key2, pool2 := echoTLSFiles(t)
+	for _, f := range [][2]string{{key2, key}, {cert2, cert}} {
+		if err := os.Rename(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renewed := testutil.Eventually(15*time.Second, func() bool {
+		c, err := tls.Dial("tcp", p.addr, &tls.Config{RootCAs: pool2})
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	if !renewed {
+		t.Errorf("the renewed certificate was not served:\n%s", p.stderr.String())
+	}
 	p.stop(t, syscall.SIGTERM, "terminated: stopped after")
 }
 
