@@ -49,7 +49,7 @@ type Client struct {
 	loop   *eddy.Loop
 	cfg    Config
 	own    *evdns.Resolver // the Resolver the Client made, if any
-	hosts  map[string]*host
+	hosts  map[hostKey]*host
 	closed bool
 	stats  Stats
 	limits h1.Limits // the response parsers'
@@ -62,7 +62,7 @@ type Client struct {
 // New returns a Client on the loop l with the configuration cfg (nil
 // for the defaults). It must be called on l's goroutine or before l runs.
 func New(l *eddy.Loop, cfg *Config) *Client {
-	c := &Client{loop: l, hosts: make(map[string]*host)}
+	c := &Client{loop: l, hosts: make(map[hostKey]*host)}
 	if cfg != nil {
 		c.cfg = *cfg
 	}

@@ -120,7 +120,6 @@ func TestClientRequestErrors(t *testing.T) {
 		req  evclient.Request
 		want error
 	}{
-		{evclient.Request{URL: "https://example.com/"}, evclient.ErrHTTPS},
 		{evclient.Request{URL: "ftp://example.com/"}, evclient.ErrScheme},
 		{evclient.Request{URL: "example.com/"}, evclient.ErrURL},
 		{evclient.Request{URL: "http:///path"}, evclient.ErrURL},

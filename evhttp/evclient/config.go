@@ -1,6 +1,7 @@
 package evclient
 
 import (
+	"crypto/tls"
 	"time"
 
 	"github.com/eddyloop/eddy/evdns"
@@ -78,7 +79,8 @@ type Config struct {
 	// MaxPipeline bounds the requests in flight on one connection with
 	// Pipelining (default DefaultMaxPipeline).
 	MaxPipeline int
-	// ConnectTimeout bounds a connect, name resolution included (default
+	// ConnectTimeout bounds a connect, name resolution and the TLS
+	// handshake included (default
 	// DefaultConnectTimeout; negative: none).
 	ConnectTimeout time.Duration
 	// HeaderTimeout bounds the wait for the response head once the whole
@@ -118,6 +120,22 @@ type Config struct {
 	// Conn holds the evnet options of the connections (watermarks, limits).
 	// Its IdleTimeout is ignored (see IdleTimeout above).
 	Conn evnet.ConnConfig
+
+	// TLS configures the https connections: RootCAs (nil: the system's
+	// roots), InsecureSkipVerify, Certificates or GetClientCertificate
+	// for client certificates, MinVersion (TLS 1.2 when 0), and the
+	// rest of crypto/tls's client settings. The Client copies it; unless
+	// ServerName is set, it sends and verifies each URL's host name (a
+	// literal address is verified as an IP address, and sent no SNI). It
+	// offers "http/1.1" by ALPN unless NextProtos is
+	// set, and, when ClientSessionCache is nil, keeps one of its own so
+	// that connections to a host resume its TLS sessions. Nil means a
+	// zero Config with those additions.
+	TLS *tls.Config
+	// TLSHandshakeTimeout bounds a TLS handshake, after the connect
+	// (default evnet.DefaultHandshakeTimeout; negative: none). A
+	// handshake that fails or times out fails the dial (ErrConnect).
+	TLSHandshakeTimeout time.Duration
 }
 
 func (cfg Config) withDefaults() Config {
@@ -155,5 +173,16 @@ func (cfg Config) withDefaults() Config {
 		cfg.UserAgent = ""
 	}
 	cfg.Conn.IdleTimeout = 0
+	tc := &tls.Config{}
+	if cfg.TLS != nil {
+		tc = cfg.TLS.Clone()
+	}
+	if len(tc.NextProtos) == 0 {
+		tc.NextProtos = []string{"http/1.1"}
+	}
+	if tc.ClientSessionCache == nil {
+		tc.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+	}
+	cfg.TLS = tc
 	return cfg
 }

@@ -64,6 +64,7 @@ type conn struct {
 	cancelDial func() bool
 	timedOut   bool
 	dialTimer  eddy.Timer
+	tlsName    string // https: the name verified, "" for an address
 
 	calls  []*Call
 	writer *Call
@@ -90,6 +91,13 @@ func (h *host) dial(call *Call) {
 	call.state = callDialing
 	call.conn = cc
 	hd := evnet.Handler{OnOpen: cc.onOpen, OnData: cc.onData, OnDrain: cc.onDrain, OnClose: cc.onClose}
+	if call.u.tls {
+		cc.tlsName = ""
+		if !call.u.ip.IsValid() {
+			cc.tlsName = call.u.host
+		}
+		hd.OnOpen = cc.onConnect
+	}
 	timeout := max(c.cfg.ConnectTimeout, 0)
 	if timeout > 0 {
 		cc.dialTimer.Init(cc.onDialTimeout, timeout, 0)
@@ -108,6 +116,23 @@ func (h *host) dial(call *Call) {
 	cancel := c.dial(cc.addr, timeout, hd, cc.dialed)
 	if cc.hookDial {
 		cc.cancelDial = cancel
+	}
+}
+
+// onConnect starts the TLS handshake of an https connection once the TCP
+// connection is open; OnOpen follows it (or OnClose with its error).
+func (cc *conn) onConnect(nc *evnet.Conn) {
+	c := cc.client
+	cfg := c.cfg.TLS
+	if cfg.ServerName == "" && cc.tlsName != "" {
+		cfg = cfg.Clone() // shares the session cache
+		cfg.ServerName = cc.tlsName
+	}
+	t := &evnet.TLSConfig{Config: cfg, HandshakeTimeout: c.cfg.TLSHandshakeTimeout}
+	hd := evnet.Handler{OnOpen: cc.onOpen, OnData: cc.onData, OnDrain: cc.onDrain, OnClose: cc.onClose}
+	if err := nc.StartTLSClient(t, hd); err != nil {
+		cc.abortErr = fmt.Errorf("%w to %s: %w", ErrConnect, cc.addr, err)
+		nc.Abort()
 	}
 }
 

@@ -4,8 +4,8 @@
 // protocol upgrades that hand the connection over to another protocol
 // (WebSocket, for instance). It runs on the connections of package evnet,
 // resolves names with package evdns and reads and writes the wire format
-// with evhttp's h1. It speaks plain http only: an https URL fails with
-// ErrHTTPS.
+// with evhttp's h1. It speaks http and https (TLS by evnet's layer, with
+// crypto/tls: see Config.TLS).
 //
 // # A request in five lines
 //
@@ -134,6 +134,21 @@
 // after its 101. A server may also ignore the offer and answer as usual.
 // This is what a WebSocket client or a proxy relaying an upgrade builds on;
 // see Handler.OnUpgrade.
+//
+// # HTTPS
+//
+// An https URL is fetched over TLS: the connection is made as for http,
+// then evnet's TLS layer runs crypto/tls's handshake on it (on a goroutine
+// of its own, for the handshake only) and the records on the loop. The
+// certificate is verified against Config.TLS's RootCAs or the system's
+// roots, for the URL's host name (sent as SNI) or address; ALPN offers
+// http/1.1; client certificates come from Config.TLS; sessions are
+// resumed across the connections to a host (a session cache per Client
+// unless Config.TLS has one). The pool keeps http and https connections
+// to one host apart. A handshake that fails fails the request with
+// ErrConnect, wrapping evnet.ErrHandshake and crypto/tls's or x509's
+// error (x509.UnknownAuthorityError, x509.HostnameError, ...), which
+// errors.As finds.
 //
 // # Names
 //

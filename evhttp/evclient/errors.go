@@ -13,13 +13,10 @@ var (
 	// ErrClosed means the Client was closed: the request was
 	// stopped, or made after Close.
 	ErrClosed = errors.New("evclient: client closed")
-	// ErrURL means the URL is not an absolute http URL the client
-	// can use.
+	// ErrURL means the URL is not an absolute http or https URL the
+	// client can use.
 	ErrURL = errors.New("evclient: invalid URL")
-	// ErrHTTPS means the URL (or a redirect) is https, which the
-	// client does not speak.
-	ErrHTTPS = errors.New("evclient: https is not supported")
-	// ErrScheme means the URL has a scheme other than http.
+	// ErrScheme means the URL has a scheme other than http and https.
 	ErrScheme = errors.New("evclient: unsupported URL scheme")
 	// ErrRequest means the request itself is invalid: a method that
 	// is not a token, a header field name that is not a token, a value

@@ -2,6 +2,7 @@ package evclient_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -40,7 +41,7 @@ http {
 	keepalive_timeout 1s;
 	default_type application/octet-stream;
 	server {
-		listen 127.0.0.1:%[2]d;
+		listen 127.0.0.1:%[2]d%[3]s;
 		root %[1]s/www;
 		location / { }
 	}
@@ -50,6 +51,13 @@ http {
 // startNginx starts nginx serving the files given (name to contents)
 // and returns its base URL; it is stopped when the test ends.
 func startNginx(t *testing.T, files map[string][]byte) string {
+	t.Helper()
+	return startNginxWith(t, files, false)
+}
+
+// startNginxWith is startNginx, over TLS (with the test PKI's server
+// certificate, TLS 1.2 and 1.3) when tls is set.
+func startNginxWith(t *testing.T, files map[string][]byte, tls bool) string {
 	t.Helper()
 	path := testutil.NeedPeer(t, "nginx", "nginx-light")
 	dir := t.TempDir()
@@ -72,7 +80,13 @@ func startNginx(t *testing.T, files map[string][]byte) string {
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		conf := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, port), 0o644); err != nil {
+		listen, scheme := "", "http://"
+		if tls {
+			cert, key, _ := testutil.TestPKI(t).Files(t)
+			listen = " ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate " + cert + "; ssl_certificate_key " + key
+			scheme = "https://"
+		}
+		if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, port, listen), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out.Reset()
@@ -111,7 +125,7 @@ func startNginx(t *testing.T, files map[string][]byte) string {
 			cmd.Process.Kill()
 			<-exited
 		})
-		return "http://" + addr
+		return scheme + addr
 	}
 	log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 	t.Fatalf("nginx did not start:\n%s\n%s", out.String(), log)
@@ -216,6 +230,31 @@ func TestClientNginx(t *testing.T) {
 		// goes out on it costs a retry on a new one: one dial more.
 		if st := stats(rl, c); st.Dials > uint64(cfg.MaxConnsPerHost)+st.Retries || st.Open > cfg.MaxConnsPerHost || cfg.Pipelining && st.Pipelined == 0 {
 			t.Errorf("%+v: %+v", cfg, st)
+		}
+	}
+}
+
+// TestClientNginxTLS: https against nginx (OpenSSL): a small and a large
+// file on one connection, TLS 1.2 and 1.3, resumption after a close.
+func TestClientNginxTLS(t *testing.T) {
+	leakCheck(t)
+	small := []byte("Hello from nginx over TLS!\n")
+	large := pattern(6<<20+7, 13)
+	base := startNginxWith(t, map[string][]byte{"small.txt": small, "large.bin": large}, true)
+	rl := startLoop(t)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		c := newClient(t, rl, &evclient.Config{TLS: &tls.Config{RootCAs: testutil.TestPKI(t).CAPool, MinVersion: v, MaxVersion: v}})
+		for range 2 {
+			if resp := mustGet(t, rl, c, base+"/small.txt"); resp.Status != 200 || !bytes.Equal(resp.Body, small) {
+				t.Fatalf("%s small: %d %q", tls.VersionName(v), resp.Status, resp.Body)
+			}
+			if resp := mustGet(t, rl, c, base+"/large.bin"); resp.Status != 200 || !bytes.Equal(resp.Body, large) {
+				t.Fatalf("%s large: %d, %d bytes", tls.VersionName(v), resp.Status, len(resp.Body))
+			}
+			rl.Do(c.CloseIdle)
+		}
+		if s := stats(rl, c); s.Dials != 2 {
+			t.Errorf("%s: %d dials, want 2", tls.VersionName(v), s.Dials)
 		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 // nor calls waiting. Loop goroutine only.
 type host struct {
 	client  *Client
-	key     string
+	key     hostKey
 	conns   int     // connections dialling, busy or idle
 	open    []*conn // the same connections
 	idle    []*conn // the idle ones, most recently used last

@@ -9,32 +9,41 @@ import (
 	"github.com/eddyloop/eddy/internal/ascii"
 )
 
-// parsedURL is a parsed absolute http URL, cut into what a request needs.
+// parsedURL is a parsed absolute http or https URL, cut into what a
+// request needs.
 // Every string is a substring of the URL unless the URL needed fixing
 // (upper-case host, bytes that must be escaped), so parsing a well-formed
 // URL allocates nothing.
 type parsedURL struct {
 	host      string     // host name or address, lower case, without brackets
-	port      string     // decimal port, "80" when the URL has none
-	key       string     // the pool key: host, or host:port when the port is not 80
+	port      string     // decimal port, "80" (http) or "443" (https) when the URL has none
+	key       hostKey    // the pool key
 	authority string     // the Host header: host[:port] as in the URL, without userinfo
 	target    string     // origin-form request target: path and query, "/" at least
 	userinfo  string     // "user:password" from the URL, if any (unescaped)
 	ip        netip.Addr // the host as an address, if it is one
+	tls       bool       // https
 }
 
-// parseURL parses an absolute http URL. https and other schemes are
-// refused with ErrHTTPS and ErrScheme.
+// hostKey identifies a host's pool: the scheme, and the host, or
+// host:port when the port is not the scheme's.
+type hostKey struct {
+	name string
+	tls  bool
+}
+
+// parseURL parses an absolute http or https URL. Other schemes are
+// refused with ErrScheme.
 func parseURL(raw string) (parsedURL, error) {
 	var u parsedURL
 	i := strings.Index(raw, "://")
 	if i <= 0 {
-		return u, fmt.Errorf("%w %q: not an absolute http URL", ErrURL, raw)
+		return u, fmt.Errorf("%w %q: not an absolute http or https URL", ErrURL, raw)
 	}
 	switch scheme := raw[:i]; {
 	case ascii.EqualFold(scheme, "http"):
 	case ascii.EqualFold(scheme, "https"):
-		return u, fmt.Errorf("%w: %q", ErrHTTPS, raw)
+		u.tls = true
 	default:
 		return u, fmt.Errorf("%w %q in %q", ErrScheme, scheme, raw)
 	}
@@ -94,9 +103,13 @@ func parseURL(raw string) (parsedURL, error) {
 			}
 		}
 	}
+	def := "80"
+	if u.tls {
+		def = "443"
+	}
 	explicit := port != ""
 	if !explicit {
-		port = "80"
+		port = def
 	} else {
 		n := 0
 		for i := 0; i < len(port); i++ {
@@ -108,24 +121,25 @@ func parseURL(raw string) (parsedURL, error) {
 		if n == 0 || n > 65535 {
 			return u, fmt.Errorf("%w %q: bad port", ErrURL, raw)
 		}
-		if port == "80" {
+		if port == def {
 			explicit = false
 		}
 	}
 	// Host names compare without regard to case: the pool key and the Host
 	// header use lower case (ToLower returns its argument when it has none).
 	u.host, u.port, u.authority = ascii.ToLower(host), port, ascii.ToLower(auth)
+	u.key.tls = u.tls
 	switch {
 	case !explicit && u.ip.Is6():
-		u.key = "[" + u.host + "]"
+		u.key.name = "[" + u.host + "]"
 	case !explicit:
-		u.key = u.host
+		u.key.name = u.host
 	case u.authority == auth:
-		u.key = auth // host:port as written: no allocation
+		u.key.name = auth // host:port as written: no allocation
 	case u.ip.Is6():
-		u.key = "[" + u.host + "]:" + port
+		u.key.name = "[" + u.host + "]:" + port
 	default:
-		u.key = u.host + ":" + port
+		u.key.name = u.host + ":" + port
 	}
 	switch {
 	case target == "":

@@ -20,13 +20,21 @@ func TestClientParseURL(t *testing.T) {
 		{"http://[::1]/x", "[::1]", "[::1]:80", "[::1]", "/x", ""},
 		{"http://u%20ser:p@host/x", "host", "host:80", "host", "/x", "u ser:p"},
 		{"http://host/a b/ü", "host", "host:80", "host", "/a%20b/%C3%BC", ""},
+		{"https://example.com/a", "https://example.com", "example.com:443", "example.com", "/a", ""},
+		{"HTTPS://Example.com:443", "https://example.com", "example.com:443", "example.com:443", "/", ""},
+		{"https://example.com:80", "https://example.com:80", "example.com:80", "example.com:80", "/", ""},
+		{"https://[::1]:8443/", "https://[::1]:8443", "[::1]:8443", "[::1]:8443", "/", ""},
 	} {
 		u, err := parseURL(tt.in)
 		if err != nil {
 			t.Errorf("parseURL(%q): %v", tt.in, err)
 			continue
 		}
-		got := []string{u.key, u.dialAddr(), u.authority, u.target, u.userinfo}
+		key := u.key.name
+		if u.key.tls {
+			key = "https://" + key
+		}
+		got := []string{key, u.dialAddr(), u.authority, u.target, u.userinfo}
 		want := []string{tt.key, tt.dial, tt.authority, tt.target, tt.user}
 		if strings.Join(got, " | ") != strings.Join(want, " | ") {
 			t.Errorf("parseURL(%q) = %q, want %q", tt.in, got, want)
@@ -36,7 +44,6 @@ func TestClientParseURL(t *testing.T) {
 		in   string
 		want error
 	}{
-		{"https://host/", ErrHTTPS},
 		{"ws://host/", ErrScheme},
 		{"host/path", ErrURL},
 		{"http://", ErrURL},
@@ -57,7 +64,7 @@ func TestClientParseURL(t *testing.T) {
 
 // TestClientParseURLAllocs: a well-formed URL is cut, not copied.
 func TestClientParseURLAllocs(t *testing.T) {
-	for _, in := range []string{"http://example.com/path?q=1", "http://127.0.0.1:8080/x"} {
+	for _, in := range []string{"http://example.com/path?q=1", "http://127.0.0.1:8080/x", "https://example.com/"} {
 		if n := testing.AllocsPerRun(100, func() { parseURL(in) }); n != 0 {
 			t.Errorf("parseURL(%q): %v allocations", in, n)
 		}
@@ -76,7 +83,7 @@ func FuzzClientParseURL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !strings.HasPrefix(u.target, "/") || u.key == "" || u.host == "" {
+		if !strings.HasPrefix(u.target, "/") || u.key.name == "" || u.host == "" {
 			t.Fatalf("parseURL(%q) = %+v", s, u)
 		}
 		for i := 0; i < len(u.target); i++ {
