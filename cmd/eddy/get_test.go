@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // The get tests run "eddy get" in-process against an httptest server on
@@ -170,7 +174,6 @@ func TestGetErrors(t *testing.T) {
 		msg  string // in stderr
 	}{
 		{"refused", []string{"http://" + dead + "/"}, "", "could not connect to " + dead},
-		{"https", []string{"https://example.com/"}, "", "https is not supported"},
 		{"scheme", []string{"ftp://example.com/"}, "", "unsupported URL scheme"},
 		{"bad-url", []string{"not a url"}, "", "invalid URL"},
 		{"truncated", []string{"http://" + short.Addr().String() + "/"}, "only this", "connection closed before the response was complete"},
@@ -185,7 +188,7 @@ func TestGetErrors(t *testing.T) {
 			t.Errorf("%q: status %d, stderr %q", args, st, errOut)
 		}
 	}
-	if st, _, errOut := getRun("-h"); st != 0 || !strings.Contains(errOut, "usage: eddy get [-v] [-o FILE] URL") {
+	if st, _, errOut := getRun("-h"); st != 0 || !strings.Contains(errOut, "usage: eddy get [-v] [-o FILE] [-cacert FILE | -insecure] URL") {
 		t.Errorf("-h: status %d, stderr %q", st, errOut)
 	}
 }
@@ -226,6 +229,40 @@ func TestGetBinary(t *testing.T) {
 		}
 		if code != tt.status || stdout.String() != tt.out {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d, %q", tt.url, code, stdout.String(), stderr.String(), tt.status, tt.out)
+		}
+	}
+}
+
+// TestGetHTTPS: https with -cacert, -insecure, and without either against
+// a certificate the system does not trust (exit 2 with the reason).
+func TestGetHTTPS(t *testing.T) {
+	pki := testutil.TestPKI(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "Hello over "+tls.VersionName(r.TLS.Version)+"\n")
+	}))
+	srv.TLS = pki.ServerConfig()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	_, _, ca := pki.Files(t)
+
+	if status, out, errOut := getRun("-cacert", ca, srv.URL+"/"); status != 0 || out != "Hello over TLS 1.3\n" {
+		t.Errorf("-cacert: status %d, %q, %q", status, out, errOut)
+	}
+	if status, out, errOut := getRun("-insecure", srv.URL+"/"); status != 0 || out != "Hello over TLS 1.3\n" {
+		t.Errorf("-insecure: status %d, %q, %q", status, out, errOut)
+	}
+	status, out, errOut := getRun(srv.URL + "/")
+	if status != 2 || out != "" || !strings.Contains(errOut, "certificate signed by unknown authority") {
+		t.Errorf("unverified: status %d, %q, %q", status, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"-cacert", ca, "-insecure", srv.URL},
+		{"-cacert", filepath.Join(t.TempDir(), "none.pem"), srv.URL},
+		{"-cacert", os.Args[0], srv.URL}, // no PEM in it
+	} {
+		if status, _, errOut := getRun(args...); status != 2 || !strings.Contains(errOut, "-cacert") {
+			t.Errorf("%q: status %d, %q", args, status, errOut)
 		}
 	}
 }
