@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eddyloop/eddy/internal/testutil"
+)
+
+// TestServeTLS runs "eddy serve" with -tls-cert and -tls-key: HTTPS with
+// Go's client and curl, pipelined requests over TLS, a plain request
+// answered 400, files through TLS with -dir, a certificate replaced on
+// disk served to the next handshakes, and -tls-client-ca.
+func TestServeTLS(t *testing.T) {
+	bin := buildEddy(t)
+	pki := testutil.TestPKI(t)
+	cert, key, ca := pki.Files(t)
+	client := pki.ClientConfig()
+
+	t.Run("hello", func(t *testing.T) {
+		p := startServe(t, bin, "-quiet", "-tls-cert", cert, "-tls-key", key)
+		if !strings.Contains(p.stderr.String(), "listening on https://") {
+			t.Errorf("first line: %q", p.stderr.String())
+		}
+		c, err := tls.Dial("tcp", p.addr, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, strings.Repeat(getRequest, 16)) // pipelined
+		readHellos(t, bufio.NewReader(c), 16)
+
+		plain, br := dialServe(t, p.addr)
+		io.WriteString(plain, getRequest)
+		got, _ := io.ReadAll(br)
+		if !bytes.HasPrefix(got, []byte("HTTP/1.1 400 Bad Request\r\n")) || !bytes.Contains(got, []byte("plain HTTP request was sent to HTTPS port")) {
+			t.Errorf("plain request: %q", got)
+		}
+		curl := testutil.NeedPeer(t, "curl", "curl")
+		out, err := exec.Command(curl, "-sS", "--max-time", "10", "--cacert", ca, "https://"+p.addr+"/", "--http1.0", "https://"+p.addr+"/").CombinedOutput()
+		if err != nil || string(out) != "Hello, World!Hello, World!" {
+			t.Errorf("curl: %v %q", err, out)
+		}
+		p.stop(t, syscall.SIGTERM, "stopped after")
+	})
+
+	t.Run("dir", func(t *testing.T) {
+		dir := t.TempDir()
+		data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+		os.WriteFile(filepath.Join(dir, "big.bin"), data, 0o644)
+		p := startServe(t, bin, "-quiet", "-dir", dir, "-tls-cert", cert, "-tls-key", key)
+		c, err := tls.Dial("tcp", p.addr, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		got, _ := io.ReadAll(c)
+		if !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(got, data) {
+			t.Errorf("%d bytes, want the file after a 200 head", len(got))
+		}
+	})
+
+	t.Run("reload", func(t *testing.T) {
+		dir := t.TempDir()
+		c2, k2 := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		os.WriteFile(c2, pki.ServerCertPEM, 0o600)
+		os.WriteFile(k2, pki.ServerKeyPEM, 0o600)
+		p := startServe(t, bin, "-quiet", "-tls-cert", c2, "-tls-key", k2)
+		serial := func() string {
+			c, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+		}
+		first := serial()
+		other, err := testutil.NewPKI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A broken replacement keeps the certificate in use, with an error.
+		replace := func(name string, b []byte) {
+			tmp := name + ".new"
+			os.WriteFile(tmp, b, 0o600)
+			os.Rename(tmp, name)
+		}
+		replace(c2, []byte("not a certificate"))
+		if !testutil.Eventually(5*time.Second, func() bool { return strings.Contains(p.stderr.String(), "keeping the certificate") }) {
+			t.Errorf("no error for a broken certificate:\n%s", p.stderr.String())
+		}
+		if s := serial(); s != first {
+			t.Errorf("after a broken replacement: serial %s, want %s", s, first)
+		}
+		// Serial numbers are the same (2) in every test PKI: the
+		// certificates differ by their keys.
+		replace(k2, other.ServerKeyPEM)
+		replace(c2, other.ServerCertPEM)
+		want := string(other.Server.Certificate[0])
+		if !testutil.Eventually(5*time.Second, func() bool {
+			c, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				return false
+			}
+			defer c.Close()
+			return string(c.ConnectionState().PeerCertificates[0].Raw) == want
+		}) {
+			t.Errorf("the new certificate was not served:\n%s", p.stderr.String())
+		}
+	})
+
+	t.Run("client-ca", func(t *testing.T) {
+		p := startServe(t, bin, "-quiet", "-tls-cert", cert, "-tls-key", key, "-tls-client-ca", ca)
+		withCert := pki.ClientConfig()
+		withCert.Certificates = []tls.Certificate{pki.Client}
+		c, err := tls.Dial("tcp", p.addr, withCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, getRequest)
+		readHellos(t, bufio.NewReader(c), 1)
+
+		// Without a certificate: TLS 1.3 tells the client after its side
+		// of the handshake, at its first read.
+		c2, err := tls.Dial("tcp", p.addr, client)
+		if err == nil {
+			defer c2.Close()
+			c2.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c2, getRequest)
+			_, err = c2.Read(make([]byte, 1))
+		}
+		if err == nil || !strings.Contains(err.Error(), "certificate required") {
+			t.Errorf("without a client certificate: %v", err)
+		}
+	})
+
+	t.Run("usage", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"-tls-cert", cert},
+			{"-tls-key", key},
+			{"-tls-client-ca", ca},
+		} {
+			var e bytes.Buffer
+			if st := dispatch(append([]string{"serve"}, args...), io.Discard, &e); st != 2 || !strings.Contains(e.String(), "-tls-") {
+				t.Errorf("%q: status %d, %q", args, st, e.String())
+			}
+		}
+		var e bytes.Buffer
+		if st := dispatch([]string{"serve", "-addr", "127.0.0.1:0", "-tls-cert", ca + ".missing", "-tls-key", key}, io.Discard, &e); st != 1 {
+			t.Errorf("a missing certificate: status %d, %q", st, e.String())
+		}
+	})
+}
