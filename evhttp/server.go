@@ -155,7 +155,8 @@ type Server struct {
 	// offers "http/1.1" and "http/1.0"; when TLS.Plaintext is nil, a plain
 	// HTTP request sent to the TLS port is answered 400 ("plain HTTP
 	// request was sent to HTTPS port", as nginx says) and its connection
-	// closed.
+	// closed. FileServer's files are read and encrypted on the loop there,
+	// since sendfile cannot carry TLS.
 	ListenConfig evnet.ListenConfig
 
 	once    sync.Once

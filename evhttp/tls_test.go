@@ -2,8 +2,11 @@ package evhttp_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"io"
+	"os"
+	"path/filepath"
 
 	"net/http"
 	"strings"
@@ -172,5 +175,33 @@ func TestTLSCurl(t *testing.T) {
 	out, _ = runCurl(t, curl, "--http1.0", "-i", "--cacert", ca, url+"/hello")
 	if !strings.HasPrefix(out, "HTTP/1.0 200 OK\r\n") || !strings.HasSuffix(out, "Hello, World!") {
 		t.Errorf("--http1.0: %q", out)
+	}
+}
+
+// TestTLSFileServer: files go through TLS (sendfile cannot carry it):
+// a large one whole and by range, on one kept-alive connection.
+func TestTLSFileServer(t *testing.T) {
+	dir := t.TempDir()
+	data := svPattern(3<<20 + 17)
+	if err := os.WriteFile(filepath.Join(dir, "big.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := tlsServer(t, &evhttp.Server{Handler: evhttp.FileServer(dir, nil)})
+	c := tlsClient(t)
+	for i := range 2 {
+		req, _ := http.NewRequest("GET", "https://"+s.addr+"/big.bin", nil)
+		resp, body, reused := svDo(t, c, req)
+		if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("GET %d: %v, %d bytes of %d", i, resp.Status, len(body), len(data))
+		}
+		if i > 0 && !reused {
+			t.Error("not kept alive")
+		}
+	}
+	req, _ := http.NewRequest("GET", "https://"+s.addr+"/big.bin", nil)
+	req.Header.Set("Range", "bytes=1000000-1999999")
+	resp, body, _ := svDo(t, c, req)
+	if resp.StatusCode != 206 || !bytes.Equal(body, data[1000000:2000000]) {
+		t.Errorf("range: %v, %d bytes", resp.Status, len(body))
 	}
 }
