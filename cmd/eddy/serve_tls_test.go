@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,5 +164,46 @@ func TestServeTLS(t *testing.T) {
 		if st := dispatch([]string{"serve", "-addr", "127.0.0.1:0", "-tls-cert", ca + ".missing", "-tls-key", key}, io.Discard, &e); st != 1 {
 			t.Errorf("a missing certificate: status %d, %q", st, e.String())
 		}
+	})
+}
+
+// TestServeTLSLoad runs wrk (16 requests pipelined per write) and h2load
+// --h1 over TLS against eddy serve: every request answered, none failed.
+func TestServeTLSLoad(t *testing.T) {
+	bin := buildEddy(t)
+	cert, key, _ := testutil.TestPKI(t).Files(t)
+
+	t.Run("wrk", func(t *testing.T) {
+		wrk := testutil.NeedPeer(t, "wrk", "wrk")
+		script := filepath.Join(t.TempDir(), "pipeline.lua")
+		if err := os.WriteFile(script, []byte(wrkPipeline), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := startServe(t, bin, "-quiet", "-tls-cert", cert, "-tls-key", key)
+		out := runPeer(t, wrk, "-t", "2", "-c", "8", "-d", "2s", "--timeout", "5s", "-s", script, "https://"+p.addr+"/")
+		n := match(t, `eddy-wrk requests=(\d+) connect=(\d+) read=(\d+) write=(\d+) status=(\d+) timeout=(\d+)`, out)
+		if n[0] == 0 || n[1]+n[2]+n[3]+n[4]+n[5] != 0 {
+			t.Errorf("wrk over TLS: %d requests; errors: connect %d, read %d, write %d, status %d, timeout %d\n%s",
+				n[0], n[1], n[2], n[3], n[4], n[5], out)
+		}
+		if rate := regexp.MustCompile(`Requests/sec:\s+\S+`).FindString(out); rate != "" {
+			t.Logf("wrk over TLS, 8 connections, 16 pipelined: %d requests, %s", n[0], rate)
+		}
+		p.stop(t, syscall.SIGTERM, "terminated: stopped after")
+	})
+
+	t.Run("h2load", func(t *testing.T) {
+		h2load := testutil.NeedPeer(t, "h2load", "nghttp2-client")
+		p := startServe(t, bin, "-quiet", "-tls-cert", cert, "-tls-key", key)
+		out := runPeer(t, h2load, "--h1", "-n", "2000", "-c", "10", "-m", "4", "https://"+p.addr+"/")
+		n := match(t, `requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`, out)
+		if n[0] != 2000 || n[3] != 2000 || n[4]+n[5]+n[6] != 0 {
+			t.Errorf("h2load over TLS: %d total, %d succeeded, %d failed, %d errored, %d timeout; want 2000 succeeded\n%s",
+				n[0], n[3], n[4], n[5], n[6], out)
+		}
+		if !strings.Contains(out, "Application protocol: http/1.1") {
+			t.Errorf("h2load: no http/1.1 by ALPN\n%s", out)
+		}
+		p.stop(t, syscall.SIGTERM, "terminated: stopped after 10 connections and 2000 requests")
 	})
 }
