@@ -23,10 +23,11 @@ type loopState struct {
 	refs int
 	buf  []byte // ReadBufferSize bytes, allocated on first read
 	// The TLS layer's (tls.go): the plaintext that records decrypt to,
-	// ReadBufferSize bytes allocated on first use, and the records
-	// crypto/tls writes during one call, before they go to the socket.
-	plain, records []byte
-	base           int64 // the loop's Monotonic when the state was made: now's zero
+	// ReadBufferSize bytes allocated on first use, the records crypto/tls
+	// writes during one call, before they go to the socket, and the copy
+	// of the plaintext given to it.
+	plain, records, plainOut []byte
+	base                     int64 // the loop's Monotonic when the state was made: now's zero
 
 	// The loop's sockets, closed by loopClosed. A connection knows its
 	// index in conns (Conn.slot); listeners and packet sockets are few.
@@ -69,7 +70,7 @@ func (s *loopState) release() {
 	s.refs--
 	if s.refs == 0 {
 		s.ticker.Stop()
-		s.buf, s.plain, s.records = nil, nil, nil
+		s.buf, s.plain, s.records, s.plainOut = nil, nil, nil, nil
 	}
 }
 

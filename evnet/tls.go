@@ -528,9 +528,14 @@ func (c *Conn) tlsWrite(p []byte) (int, error) {
 		return c.pumpWrite(p) // behind a file region
 	}
 	total := len(p)
+	ls := c.sh.ls
 	for len(p) > 0 {
 		m := min(len(p), tlsWriteChunk)
-		_, err := t.tc.Write(p[:m])
+		// tls.Conn.Write lets its argument escape (it reaches an interface
+		// method): a copy keeps that from making Write's p escape, and
+		// with it every caller's buffer (evhttp's TestAllocs saw one).
+		ls.plainOut = append(ls.plainOut[:0], p[:m]...)
+		_, err := t.tc.Write(ls.plainOut)
 		if err != nil {
 			t.dead = true
 			c.fail(fmt.Errorf("evnet: tls: %w", err))

@@ -163,3 +163,29 @@ func processCPU() int64 {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// TestWriteKeepsArgument: Conn.Write does not make its argument escape,
+// plain or TLS, so that a caller's buffer on its stack stays there (the
+// TLS path copies what it gives crypto/tls, whose Write lets its argument
+// escape). A change that breaks this shows as one allocation here, and in
+// every caller's allocation tests.
+func TestWriteKeepsArgument(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := newTLSEchoRig(t, 32, tls.VersionTLS13)
+	for range 10 {
+		r.round(t)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		var b [32]byte // on the stack unless Write's p escapes
+		r.got = 0
+		r.client.Write(b[:])
+		for r.got < len(b) {
+			r.l.RunOnce()
+		}
+	})
+	if allocs > 2 { // crypto/tls's own, one per record read at each end
+		t.Errorf("%v allocations per write of a stack buffer, want 2 (crypto/tls's)", allocs)
+	}
+}
