@@ -537,3 +537,55 @@ func TestTLSGroupShutdownMidHandshake(t *testing.T) {
 		t.Fatalf("goroutines: %d, %d before", runtime.NumGoroutine(), goroutines)
 	}
 }
+
+// TestTLSDialSilentServer: a TLS dial to a server that accepts and says
+// nothing ends at the handshake timeout, or at once when closed, its
+// goroutine with it (TestMain checks).
+func TestTLSDialSilentServer(t *testing.T) {
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gl.Close()
+	go func() { // accepts, holds, says nothing
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := gl.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	rl := startLoop(t)
+	reasons := make(chan error, 2)
+	h := evnet.Handler{
+		OnOpen:  func(c *evnet.Conn) { t.Error("OnOpen ran") },
+		OnData:  func(c *evnet.Conn, b []byte) int { return len(b) },
+		OnClose: func(c *evnet.Conn, err error) { reasons <- err },
+	}
+	d := evnet.Dialer{TLS: &evnet.TLSConfig{Config: &tls.Config{InsecureSkipVerify: true}, HandshakeTimeout: 200 * time.Millisecond}}
+	var c *evnet.Conn
+	rl.Do(func() {
+		if _, err = d.Dial(rl.Loop, "tcp", gl.Addr().String(), h); err != nil {
+			return
+		}
+		c, err = d.Dial(rl.Loop, "tcp", gl.Addr().String(), h)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl.Barrier()
+	rl.Do(func() { c.Close() })
+	if err := <-reasons; !errors.Is(err, evnet.ErrLocalClose) {
+		t.Errorf("closed during the handshake: %v", err)
+	}
+	if err := <-reasons; !errors.Is(err, evnet.ErrHandshake) || !errors.Is(err, evnet.ErrTimeout) {
+		t.Errorf("silent server: %v, want ErrHandshake and ErrTimeout", err)
+	}
+}

@@ -33,6 +33,9 @@ func tlsMemChild() int {
 	f := strings.Fields(os.Getenv(tlsMemEnv))
 	addr, kind := f[0], f[2]
 	n, _ := strconv.Atoi(f[1])
+	if kind == "handshakes" {
+		return handshakesChild(addr, n)
+	}
 	useTLS := kind != "plain"
 	cfg := &tls.Config{InsecureSkipVerify: true}
 	if kind == "x25519" {
@@ -185,4 +188,70 @@ func inuseBySite() map[string]int64 {
 		out[strings.Join(names, " < ")] += r.InUseBytes()
 	}
 	return out
+}
+
+// handshakesChild makes n full TLS handshakes to addr (X25519, no session
+// cache), each with a 1-byte echo, 4 at a time, and prints "done".
+func handshakesChild(addr string, n int) int {
+	cfg := &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256}}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range n / 4 {
+				c, err := tls.Dial("tcp", addr, cfg)
+				if err == nil {
+					c.Write([]byte{1})
+					_, err = io.ReadFull(c, make([]byte, 1))
+					c.Close()
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			fmt.Println(err)
+			return 1
+		}
+	}
+	fmt.Println("done")
+	return 0
+}
+
+// TestTLSHandshakeCPU measures the server's CPU time per full TLS 1.3
+// handshake (ECDSA P-256, X25519, no resumption) and a 1-byte echo, with
+// the clients in a child process (EDDY_TLSHS=N handshakes; skipped
+// without): an evnet TLS echo server against crypto/tls's on a goroutine
+// per connection, alternately, three times each.
+func TestTLSHandshakeCPU(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("EDDY_TLSHS"))
+	if n <= 0 {
+		t.Skip("EDDY_TLSHS=N measures N handshakes")
+	}
+	p := getPKI(t)
+	sc := p.serverConfig()
+	run := func(addr string) float64 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d handshakes", tlsMemEnv, addr, n))
+		before := processCPU()
+		out, err := cmd.Output()
+		if err != nil || string(out) != "done\n" {
+			t.Fatalf("client: %q, %v", out, err)
+		}
+		return float64(processCPU()-before) / float64(n) / 1e3
+	}
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: sc})
+	goAddr, _ := goServerTB(t, sc)
+	run(e.addr) // warm up
+	run(goAddr)
+	var ev, gv []string
+	for range 3 {
+		ev = append(ev, fmt.Sprintf("%.0f", run(e.addr)))
+		gv = append(gv, fmt.Sprintf("%.0f", run(goAddr)))
+	}
+	t.Logf("server CPU µs per handshake (GOMAXPROCS %d): evnet %s, crypto/tls goroutines %s", runtime.GOMAXPROCS(0), strings.Join(ev, " "), strings.Join(gv, " "))
 }
