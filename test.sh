@@ -6,7 +6,8 @@
 #   ./test.sh quick    the same without -race, for local iteration
 #
 # On a fresh Debian machine it first installs what the tests need (curl, socat,
-# dnsmasq, nginx, and the load generators wrk, ab and h2load).
+# dnsmasq, nginx, openssl, gnutls-cli, testssl.sh, and the load generators
+# wrk, ab and h2load).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,7 +26,8 @@ step() { printf '\n=== %s\n' "$*"; }
 step "tools"
 # command:Debian package, for each external peer the tests use
 for need in curl:curl socat:socat dnsmasq:dnsmasq-base nginx:nginx-light \
-	wrk:wrk ab:apache2-utils h2load:nghttp2-client openssl:openssl gnutls-cli:gnutls-bin; do
+	wrk:wrk ab:apache2-utils h2load:nghttp2-client openssl:openssl gnutls-cli:gnutls-bin \
+	testssl:testssl.sh; do
 	tool=${need%%:*} pkg=${need#*:}
 	if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ]; then
 		echo "installing $pkg"

@@ -207,3 +207,32 @@ func TestServeTLSLoad(t *testing.T) {
 		p.stop(t, syscall.SIGTERM, "terminated: stopped after 10 connections and 2000 requests")
 	})
 }
+
+// TestServeTestssl runs testssl.sh's protocol and cipher-category checks
+// against eddy serve: TLS 1.2 and 1.3 only, and no suite weaker than an
+// AEAD (no NULL, anonymous, export, LOW, 3DES or CBC suites).
+func TestServeTestssl(t *testing.T) {
+	testssl := testutil.NeedPeer(t, "testssl", "testssl.sh")
+	cert, key, _ := testutil.TestPKI(t).Files(t)
+	p := startServe(t, buildEddy(t), "-quiet", "-loops", "1", "-tls-cert", cert, "-tls-key", key)
+	out := runPeer(t, testssl, "--quiet", "--color", "0", "--warnings", "off", "--protocols", "--std", p.addr)
+	for _, want := range []string{
+		`SSLv2\s+not offered`,
+		`SSLv3\s+not offered`,
+		`TLS 1\s+not offered`,
+		`TLS 1\.1\s+not offered`,
+		`TLS 1\.2\s+offered`,
+		`TLS 1\.3\s+offered`,
+		`NULL ciphers.*not offered`,
+		`Anonymous NULL Ciphers.*not offered`,
+		`Export ciphers.*not offered`,
+		`LOW: 64 Bit.*not offered`,
+		`Triple DES Ciphers.*not offered`,
+		`Obsolete CBC ciphers.*not offered`,
+		`Strong encryption \(AEAD ciphers\)\s+offered`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("testssl: no line matching %q\n%s", want, out)
+		}
+	}
+}

@@ -15,6 +15,19 @@ import (
 	"github.com/eddyloop/eddy/evnet"
 )
 
+// tls12Suites are the TLS 1.2 cipher suites the servers offer: ECDHE
+// with an AEAD only, as Mozilla's "intermediate" configuration, not the
+// CBC suites crypto/tls also enables by default. (TLS 1.3's suites are
+// all AEAD and not configurable.)
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // tlsFlags are a server's TLS flags.
 type tlsFlags struct {
 	cert, key, clientCA *string
@@ -54,7 +67,7 @@ func (t *tlsFlags) config(g *evnet.Group, name string, stderr io.Writer) (*evnet
 	if !t.on() {
 		return nil, nil
 	}
-	cfg := &tls.Config{}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: tls12Suites}
 	if t.clientCA != nil && *t.clientCA != "" {
 		pem, err := os.ReadFile(*t.clientCA)
 		if err != nil {
