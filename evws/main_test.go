@@ -2,6 +2,7 @@ package evws_test
 
 import (
 	"bufio"
+	"compress/flate"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -228,4 +229,18 @@ func roundTrip(t testing.TB, s *server, req string) string {
 			return head.String()
 		}
 	}
+}
+
+// timeZero is no deadline.
+var timeZero time.Time
+
+// deflateRaw deflates p as permessage-deflate sends it (no final block,
+// no 00 00 ff ff).
+func deflateRaw(p []byte) []byte {
+	var b strings.Builder
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	w.Write(p)
+	w.Flush()
+	s := b.String()
+	return []byte(s[:len(s)-4])
 }
