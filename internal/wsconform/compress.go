@@ -47,8 +47,8 @@ func genProse() []byte {
 		n := 6 + r.intn(14)
 		for i := range n {
 			w := vocabulary[r.intn(len(vocabulary))]
-			if i == 0 {
-				w = strings.ToUpper(w[:1]) + w[1:]
+			if i == 0 && w[0] >= 'a' && w[0] <= 'z' {
+				w = string(w[0]-'a'+'A') + w[1:]
 			}
 			b.WriteString(w)
 			if i < n-1 {
@@ -241,27 +241,8 @@ func compRun(corpusIdx int, op byte, size, fragSize int, set *pmdSet) func(*T) {
 			return
 		}
 		t.note("negotiated %q", c.pmd.params)
-		data := corpusBytes(corpusIdx)
 		count := compCount(size, t.short)
-		msgs := make([][]byte, count)
-		off := 0
-		for i := range msgs {
-			if off+size > len(data) {
-				off = 0
-			}
-			m := data[off : off+size]
-			if op == opText {
-				// Cut at code point boundaries.
-				for len(m) > 0 && !utf8.RuneStart(m[0]) {
-					m = m[1:]
-				}
-				for len(m) > 0 && !utf8.Valid(m) {
-					m = m[:len(m)-1]
-				}
-			}
-			msgs[i] = m
-			off += size*7/3 + 1
-		}
+		msgs := compMessages(corpusIdx, op, size, count)
 		n := 0
 		sent := 0
 		for n < count {
@@ -277,4 +258,35 @@ func compRun(corpusIdx int, op byte, size, fragSize int, set *pmdSet) func(*T) {
 		t.note("%d messages echoed", count)
 		t.closeNormally(c, n)
 	}
+}
+
+// compMessages cuts count messages of about size bytes from a corpus;
+// text ones at code point boundaries.
+func compMessages(corpusIdx int, op byte, size, count int) [][]byte {
+	data := corpusBytes(corpusIdx)
+	msgs := make([][]byte, count)
+	off := 0
+	for i := range msgs {
+		if off+size > len(data) {
+			off = 0
+		}
+		m := data[off : off+size]
+		if op == opText {
+			for len(m) > 0 && !utf8.RuneStart(m[0]) {
+				m = m[1:]
+			}
+			if i := len(m) - 1; i >= 0 {
+				j := i
+				for j > 0 && j > i-3 && !utf8.RuneStart(m[j]) {
+					j--
+				}
+				if !utf8.FullRune(m[j:]) {
+					m = m[:j]
+				}
+			}
+		}
+		msgs[i] = m
+		off += size*7/3 + 1
+	}
+	return msgs
 }

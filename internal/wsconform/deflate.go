@@ -250,7 +250,7 @@ func negotiateServer(offers []ext, set pmdSet) (answer string, d *deflateState) 
 		}
 		a := ext{name: "permessage-deflate"}
 		d = &deflateState{sendBits: 15}
-		if set.serverNoCtx {
+		if _, ok := o.has("server_no_context_takeover"); ok || set.serverNoCtx {
 			a.params = append(a.params, [2]string{"server_no_context_takeover", ""})
 			d.sendNoCtx = true
 		}

@@ -176,6 +176,9 @@ func (m *Mirror) Run(ctx context.Context, client func(ctx context.Context, url s
 				res.Reason += ": " + cerr.Error()
 			}
 			m.results[n] = res
+			if m.cfg.Log != nil {
+				m.cfg.Log(res)
+			}
 		}
 		m.mu.Unlock()
 		if !clientDone {

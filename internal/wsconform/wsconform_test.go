@@ -134,3 +134,18 @@ func TestMatchIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestCorpora(t *testing.T) {
+	for i, c := range corpora {
+		if c.op == opText && !utf8.Valid(corpusBytes(i)) {
+			t.Errorf("corpus %q is not UTF-8", c.name)
+		}
+		for _, size := range compSizes {
+			for j, m := range compMessages(i, c.op, size, 50) {
+				if c.op == opText && !utf8.Valid(m) || len(m) < size-6 {
+					t.Fatalf("corpus %q size %d message %d: %d bytes, valid %v", c.name, size, j, len(m), utf8.Valid(m))
+				}
+			}
+		}
+	}
+}
