@@ -61,7 +61,10 @@ func NewPrepared(op Opcode, p []byte, deflate bool) (*Prepared, error) {
 // peer's window allows), its plain frame otherwise. The queue limit and
 // policy are WriteMessage's.
 func (c *Conn) WritePrepared(m *Prepared) error {
-	if c.flags&fCloseSent != 0 {
+	switch {
+	case c.sending != 0:
+		return ErrOpcode
+	case c.flags&fCloseSent != 0:
 		return ErrClosed
 	}
 	if c.flags&fClient != 0 {

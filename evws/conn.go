@@ -73,12 +73,13 @@ type Conn struct {
 	// The frame being read, the message it belongs to.
 	hdr     frameHeader
 	left    uint64 // payload bytes of the frame not read yet
-	maskPos int
+	maskPos uint8
 	msgOp   Opcode // 0: no message in progress
-	msg     []byte // the message so far, when it spans frames or reads
+	sending Opcode // the message WriteFragment is sending, or 0
 	utf8    utf8State
+	deflate deflateParams
+	msg     []byte // the message so far, when it spans frames or reads
 
-	deflate  deflateParams
 	window   []byte // the client's context, with context takeover
 	lastRead time.Time
 
@@ -203,7 +204,7 @@ func (c *Conn) read(p []byte) int {
 		k := int(min(c.left, uint64(len(p)-off)))
 		chunk := p[off : off+k]
 		if c.hdr.masked {
-			c.maskPos = maskBytes(c.hdr.mask, c.maskPos, chunk)
+			c.maskPos = uint8(maskBytes(c.hdr.mask, int(c.maskPos), chunk))
 		}
 		off += k
 		c.left -= uint64(k)
@@ -514,7 +515,7 @@ func (c *Conn) closed(reason error) {
 // (ErrQueueFull, ErrDropped). It returns ErrClosed once a Close frame was
 // sent. A Text message's p must be valid UTF-8; it is not checked.
 func (c *Conn) WriteMessage(op Opcode, p []byte) error {
-	if op != Text && op != Binary {
+	if op != Text && op != Binary || c.sending != 0 {
 		return ErrOpcode
 	}
 	if c.flags&fCloseSent != 0 {
@@ -526,6 +527,33 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 		rsv = bitRSV1
 	}
 	return c.writeFrame(op, rsv, p, false)
+}
+
+// WriteFragment sends p as a piece of a message of type op (Text or
+// Binary) whose length is not known in advance, last telling the final
+// piece: the first call starts the message, the others continue it, and
+// the message is sent uncompressed. Other messages cannot be written until
+// the last piece (ErrOpcode); control frames can. The queue limit and
+// policy are WriteMessage's, for each piece.
+func (c *Conn) WriteFragment(op Opcode, p []byte, last bool) error {
+	if op != Text && op != Binary || c.sending != 0 && c.sending != op {
+		return ErrOpcode
+	}
+	if c.flags&fCloseSent != 0 {
+		return ErrClosed
+	}
+	fop := op
+	if c.sending != 0 {
+		fop = Continuation
+	}
+	if err := c.writeFrameFin(last, fop, 0, p, false); err != nil {
+		return err
+	}
+	c.sending = op
+	if last {
+		c.sending = 0
+	}
+	return nil
 }
 
 // maxCompress is the longest message this side may compress: any, unless
@@ -571,9 +599,14 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	return nil
 }
 
-// writeFrame frames p (masked on a client) and writes it. control frames
-// pass the queue limit.
+// writeFrame frames p as a final frame (masked on a client) and writes
+// it. control frames pass the queue limit.
 func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte, control bool) error {
+	return c.writeFrameFin(true, op, rsv, p, control)
+}
+
+// writeFrameFin is writeFrame with the FIN bit given.
+func (c *Conn) writeFrameFin(fin bool, op Opcode, rsv byte, p []byte, control bool) error {
 	if c.flags&fDone != 0 {
 		return ErrClosed
 	}
@@ -588,7 +621,7 @@ func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte, control bool) error {
 	}
 	const chunk = 64 << 10
 	if len(p) <= chunk {
-		b := appendHeader(c.ls.wbuf[:0], true, rsv, op, len(p), client, key)
+		b := appendHeader(c.ls.wbuf[:0], fin, rsv, op, len(p), client, key)
 		hl := len(b)
 		b = append(b, p...)
 		if client {
@@ -599,7 +632,7 @@ func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte, control bool) error {
 		return err
 	}
 	var hb [maxHeader]byte
-	if _, err := c.nc.Write(appendHeader(hb[:0], true, rsv, op, len(p), client, key)); err != nil {
+	if _, err := c.nc.Write(appendHeader(hb[:0], fin, rsv, op, len(p), client, key)); err != nil {
 		return err
 	}
 	if !client {
@@ -630,6 +663,7 @@ func (c *Conn) queueFull() error {
 		if c.closeErr == nil {
 			c.closeErr = ErrQueueFull
 		}
+		c.flags |= fReadDone | fCloseSent
 		c.nc.Abort()
 	}
 	return ErrQueueFull
@@ -683,5 +717,6 @@ func (c *Conn) Abort() error {
 	if c.closeErr == nil {
 		c.closeErr = evnet.ErrAborted
 	}
+	c.flags |= fReadDone | fCloseSent
 	return c.nc.Abort()
 }

@@ -23,7 +23,7 @@ const deflateName = "permessage-deflate"
 // deflateParams are the negotiated parameters of permessage-deflate.
 type deflateParams struct {
 	serverNoContext, clientNoContext bool
-	serverBits, clientBits           int // 0: not given (15)
+	serverBits, clientBits           uint8 // 0: not given (15)
 	clientBitsOffered                bool
 }
 
@@ -49,7 +49,7 @@ func parseDeflate(e extension, response bool) (deflateParams, error) {
 			if !ok || !p.hasValue {
 				return d, errDeflateParams
 			}
-			d.serverBits = n
+			d.serverBits = uint8(n)
 		case "client_max_window_bits":
 			bit = 8
 			d.clientBitsOffered = true
@@ -58,7 +58,7 @@ func parseDeflate(e extension, response bool) (deflateParams, error) {
 				if !ok {
 					return d, errDeflateParams
 				}
-				d.clientBits = n
+				d.clientBits = uint8(n)
 			} else if response {
 				return d, errDeflateParams
 			}
@@ -107,18 +107,18 @@ func negotiateDeflate(values []string, takeover bool, maxBits int) (deflateParam
 		b.WriteString(deflateName + "; server_no_context_takeover")
 		d.serverNoContext = true
 		if d.serverBits != 0 {
-			b.WriteString("; server_max_window_bits=" + strconv.Itoa(d.serverBits))
+			b.WriteString("; server_max_window_bits=" + strconv.Itoa(int(d.serverBits)))
 		}
 		if !takeover || d.clientNoContext {
 			d.clientNoContext = true
 			b.WriteString("; client_no_context_takeover")
 		} else if d.clientBitsOffered {
-			bits := maxBits
+			bits := uint8(maxBits)
 			if d.clientBits != 0 && d.clientBits < bits {
 				bits = d.clientBits
 			}
 			d.clientBits = bits
-			b.WriteString("; client_max_window_bits=" + strconv.Itoa(bits))
+			b.WriteString("; client_max_window_bits=" + strconv.Itoa(int(bits)))
 		}
 		if d.clientBits == 0 {
 			d.clientBits = 15

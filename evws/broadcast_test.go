@@ -1,0 +1,68 @@
+package evws_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eddyloop/eddy/evws"
+)
+
+// TestBroadcast: a Prepared message reaches every subscriber, compressed
+// for those that negotiated permessage-deflate, and sending it costs no
+// allocation per connection.
+func TestBroadcast(t *testing.T) {
+	var subs []*evws.Conn
+	s := startServer(t, &evws.Config{Deflate: true}, evws.Handler{
+		OnOpen: func(c *evws.Conn) { subs = append(subs, c) },
+	})
+	const n = 20
+	var clients []*rawClient
+	for i := range n {
+		ext := ""
+		if i%2 == 0 {
+			ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+		}
+		clients = append(clients, upgradeRaw(t, s.addr, ext))
+	}
+	s.rl.Barrier()
+	msg := strings.Repeat("breaking news ", 20)
+	m, err := evws.NewPrepared(evws.Text, []byte(msg), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs = 50
+	s.rl.Do(func() {
+		if len(subs) != n {
+			t.Fatalf("%d subscribers, want %d", len(subs), n)
+		}
+		send := func() {
+			for _, c := range subs {
+				if err := c.WritePrepared(m); err != nil {
+					t.Errorf("WritePrepared: %v", err)
+				}
+			}
+		}
+		send()
+		if a := testing.AllocsPerRun(runs-2, send); a != 0 && !raceOn {
+			t.Errorf("%v allocations to send to %d connections, want 0", a, n)
+		}
+	})
+	for i, rc := range clients {
+		for j := range runs {
+			b0, p, err := rc.read()
+			if err != nil {
+				t.Fatalf("client %d, message %d: %v", i, j, err)
+			}
+			if compressed := b0&0x40 != 0; compressed != (i%2 == 0) {
+				t.Fatalf("client %d: compressed %v", i, compressed)
+			}
+			if b0&0x40 != 0 {
+				out, _ := inflate(p)
+				p = []byte(out)
+			}
+			if b0&0x0f != 1 || string(p) != msg {
+				t.Fatalf("client %d, message %d: %#x %q", i, j, b0, trunc(p))
+			}
+		}
+	}
+}
