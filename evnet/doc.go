@@ -194,10 +194,16 @@
 // one 64-byte echo holds 4,136 bytes of live heap with a client that
 // offers X25519 (TestTLSIdleMemory, 5,000 connections): crypto/tls's
 // two AES-GCM states 1,792 bytes, its Conn 912, its read buffer 576 and
-// handshake buffer 256 (which keep the size of the largest record and
-// handshake message read, the ClientHello's: 6,887 bytes per connection
-// with the 1.4 KB ClientHello of Go's default X25519MLKEM768 key share),
-// secrets 128; evnet's Conn 128, its TLS state 64, the rest 64. A plain
+// handshake buffer 256, secrets and the rest 280; evnet's Conn 128, its
+// TLS state 64, the rest 64. crypto/tls's two buffers keep the size of
+// the largest record and handshake message read, which are the
+// ClientHello's: with the 1.4 KB ClientHello of a post-quantum key share
+// (X25519MLKEM768, which Go's clients and the browsers offer first), a
+// connection holds 5,926 bytes, the read buffer staying at 576 because
+// evnet splits the ClientHello's record into records of 512 bytes (a
+// handshake message may span records, and the transcript covers the
+// message), and the handshake buffer 2,048 (6,887 bytes without the
+// split). A plain
 // connection holds 169 bytes. The tls.Conn's buffers cannot be given back
 // without changing crypto/tls; a record layer of evnet's own (the issue's
 // second design) could keep only the AEAD state. A full TLS 1.3 handshake

@@ -497,7 +497,7 @@ func (c *Conn) tlsDecrypt() {
 		t.in = append([]byte(nil), t.in...)
 		t.owned = true
 	}
-	t.more = true
+	t.more = len(t.in) > 0 || held
 }
 
 // tlsEOF handles the end of the socket's input.

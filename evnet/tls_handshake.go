@@ -236,6 +236,9 @@ func (c *Conn) runHandshake() {
 	hs := t.hs
 	c.sh.tls.inFlight++
 	hs.started = true
+	if !c.sh.tls.client {
+		hs.in = splitFirstRecord(hs.in)
+	}
 	hs.posting = c.q != nil // what was queued before StartTLS* goes first
 	hs.fd = c.w.Fd()
 	hs.local, hs.remote = c.netAddrs()
@@ -261,4 +264,38 @@ func (c *Conn) handshakeEOF() {
 	hs.eof = true
 	hs.mu.Unlock()
 	hs.cond.Broadcast()
+}
+
+// firstFragment is the most payload splitFirstRecord leaves in a record:
+// a record of it and its header fit in the read buffer crypto/tls makes
+// first (bytes.Buffer's Grow of 5+512 bytes, a 576-byte allocation).
+const firstFragment = 512
+
+// splitFirstRecord splits the client's first record, when it is a whole
+// plaintext handshake record (the ClientHello) longer than firstFragment,
+// into records of firstFragment bytes each, and returns in so rewritten
+// (the bytes after the record follow unchanged). A handshake message may
+// span records (RFC 8446, section 5.1; RFC 5246, 6.2.1) and the
+// transcript covers the messages, not the records, so crypto/tls reads
+// the same ClientHello; but its read buffer, which keeps the size of the
+// largest record it has read for the connection's life, stays at 576
+// bytes instead of growing to the ClientHello's (about 1.4 KB with a
+// post-quantum key share, as Go's and the browsers' clients send now).
+func splitFirstRecord(in []byte) []byte {
+	if len(in) < recordHeaderLen || in[0] != recordTypeHandshake || in[1] >= 0x10 {
+		return in
+	}
+	n := int(in[3])<<8 | int(in[4])
+	if n <= firstFragment || n > maxFirstRecord || len(in) < recordHeaderLen+n {
+		return in
+	}
+	payload, rest := in[recordHeaderLen:recordHeaderLen+n], in[recordHeaderLen+n:]
+	out := make([]byte, 0, len(in)+(n/firstFragment+1)*recordHeaderLen)
+	for len(payload) > 0 {
+		k := min(len(payload), firstFragment)
+		out = append(out, in[0], in[1], in[2], byte(k>>8), byte(k))
+		out = append(out, payload[:k]...)
+		payload = payload[k:]
+	}
+	return append(out, rest...)
 }

@@ -1069,3 +1069,57 @@ func (s *startTLSConn) readGo(t *testing.T) {
 		t.Fatalf("answer %q, %v", b, err)
 	}
 }
+
+// TestTLSConfigPassedThrough: what the tls.Config asks is done as
+// crypto/tls does it: SNI through GetCertificate, an OCSP staple, and
+// TLS 1.2 as the minimum when MinVersion is 0 (without changing the
+// caller's Config).
+func TestTLSConfigPassedThrough(t *testing.T) {
+	p := getPKI(t)
+	other, err := makePKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stapled := p.server
+	stapled.OCSPStaple = []byte("a staple")
+	var mu sync.Mutex
+	var names []string
+	sc := &tls.Config{GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		mu.Lock()
+		names = append(names, hello.ServerName)
+		mu.Unlock()
+		if hello.ServerName == "other.example" {
+			return &other.server, nil
+		}
+		return &stapled, nil
+	}}
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: sc})
+	if sc.MinVersion != 0 {
+		t.Errorf("the caller's Config was changed: MinVersion %x", sc.MinVersion)
+	}
+	c := dialTLS(t, e.addr, p.clientConfig())
+	if got := string(c.ConnectionState().OCSPResponse); got != "a staple" {
+		t.Errorf("OCSP staple %q", got)
+	}
+	c.Close()
+	cc := p.clientConfig()
+	cc.ServerName = "other.example"
+	cc.InsecureSkipVerify = true
+	c = dialTLS(t, e.addr, cc)
+	if cn := c.ConnectionState().PeerCertificates[0].Issuer.CommonName; cn != "eddy test CA" || c.ConnectionState().PeerCertificates[0].Equal(p.server.Leaf) {
+		t.Errorf("SNI other.example: certificate issued by %q, the default one: %v", cn, c.ConnectionState().PeerCertificates[0].Equal(p.server.Leaf))
+	}
+	c.Close()
+	mu.Lock()
+	if len(names) != 2 || names[0] != "localhost" || names[1] != "other.example" {
+		t.Errorf("GetCertificate saw %q", names)
+	}
+	mu.Unlock()
+	cc = p.clientConfig()
+	cc.MaxVersion = tls.VersionTLS11
+	cc.MinVersion = tls.VersionTLS10
+	if c, err := tls.Dial("tcp", e.addr, cc); err == nil {
+		c.Close()
+		t.Error("a TLS 1.1 client was served")
+	}
+}
