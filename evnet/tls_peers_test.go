@@ -108,8 +108,8 @@ func (s *peerSession) close() {
 func TestTLSOpenSSL(t *testing.T) {
 	openssl := testutil.NeedPeer(t, "openssl", "openssl")
 	p := getPKI(t)
-	_, _, ca := p.files(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
+	_, _, ca := p.Files(t)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
 	closed := 0
 	run := func(t *testing.T, args ...string) *peerSession {
 		return startPeer(t, openssl, append([]string{"s_client", "-connect", e.addr, "-CAfile", ca,
@@ -190,8 +190,8 @@ func TestTLSOpenSSL(t *testing.T) {
 func TestTLSGnuTLS(t *testing.T) {
 	gnutls := testutil.NeedPeer(t, "gnutls-cli", "gnutls-bin")
 	p := getPKI(t)
-	_, _, ca := p.files(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
+	_, _, ca := p.Files(t)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
 	host, port, _ := strings.Cut(e.addr, ":")
 	for i, v := range []string{"TLS1.2", "TLS1.3"} {
 		t.Run(v, func(t *testing.T) {
