@@ -11,6 +11,7 @@
 //	echo    a TCP, Unix and UDP echo server on package evnet
 //	resolve a dig-like DNS client on package evdns (exit 0 found, 1 NXDOMAIN/NODATA, 2 error)
 //	serve   an HTTP/1.1 server on package evhttp: Hello, World!, or the files of a directory
+//	ws      a WebSocket echo or broadcast server on package evws, or a client (-connect URL)
 //
 // "eddy <command> -h" lists the flags of a command. Every server flag defaults
 // to a loopback address, and every server stops cleanly on SIGINT and SIGTERM
@@ -54,6 +55,7 @@ var commands = []command{
 	{"resolve", "dig-like DNS lookups on evdns: NAME TTL TYPE DATA per line", runResolve},
 	{"serve", "HTTP/1.1 server on evhttp: Hello, World!, or the files of -dir", runServe},
 	{"get", "HTTP/1.1 client on evhttp, like curl -s (exit 0 2xx/3xx, 1 4xx/5xx, 2 error)", runGet},
+	{"ws", "WebSocket echo (or -broadcast) server on evws, or a client with -connect URL", runWS},
 }
 
 func main() {

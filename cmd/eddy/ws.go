@@ -1,0 +1,279 @@
+package main
+
+// eddy ws: a WebSocket echo server on evws (text echoed as text, binary as
+// binary, on every path), or with -broadcast a hub that sends every
+// message to every client, each message framed and compressed once; and,
+// with -connect URL, a wscat-like client: lines of standard input go out
+// as text messages, the messages received are written to standard
+// output, and the end of standard input closes the connection cleanly.
+// A request that is not a WebSocket handshake (a plain GET) is answered
+// 426 Upgrade Required.
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
+	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/evws"
+)
+
+// runWS is "eddy ws".
+func runWS(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("ws", "[-addr IP:PORT] [-loops N] [-backend NAME] [-broadcast] [-deflate=BOOL] [-max-message N] [-tls-cert FILE -tls-key FILE] [-quiet]\n       eddy ws -connect URL [-deflate=BOOL] [-max-message N] [-cacert FILE | -insecure]", stderr)
+	addr := fs.String("addr", "127.0.0.1:9001", "listen on `IP:PORT` (IPv4 or [IPv6])")
+	loops := loopsFlag(fs)
+	backend := backendFlag(fs)
+	broadcast := fs.Bool("broadcast", false, "send every message from any client to every client, instead of echoing it")
+	deflate := fs.Bool("deflate", true, "accept (or, with -connect, offer) permessage-deflate")
+	maxMessage := fs.Int("max-message", evws.DefaultMaxMessageBytes, "close connections whose messages exceed `N` bytes (1009)")
+	quiet := fs.Bool("quiet", false, "log nothing but errors")
+	tlsf := addTLSFlags(fs, false)
+	connect := fs.String("connect", "", "be a client: connect to the ws:// or wss:// `URL`")
+	caFile := fs.String("cacert", "", "with -connect: verify wss servers against the CA certificates in `FILE` (PEM)")
+	insecure := fs.Bool("insecure", false, "with -connect: do not verify wss servers' certificates")
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if *maxMessage <= 0 {
+		return usageError(fs, "-max-message: must be positive")
+	}
+	cfg := &evws.Config{Deflate: *deflate, MaxMessageBytes: *maxMessage}
+	if *connect != "" {
+		if *caFile != "" && *insecure {
+			return usageError(fs, "-cacert and -insecure: choose one")
+		}
+		tlsConf := &tls.Config{InsecureSkipVerify: *insecure}
+		if *caFile != "" {
+			pem, err := os.ReadFile(*caFile)
+			if err != nil {
+				return usageError(fs, "-cacert: %v", err)
+			}
+			tlsConf.RootCAs = x509.NewCertPool()
+			if !tlsConf.RootCAs.AppendCertsFromPEM(pem) {
+				return usageError(fs, "-cacert: no PEM certificate in %s", *caFile)
+			}
+		}
+		return wsClient(*connect, cfg, tlsConf, os.Stdin, stdout, stderr)
+	}
+	ap, err := netip.ParseAddrPort(*addr)
+	if err != nil {
+		return usageError(fs, "-addr: %v", err)
+	}
+	if *loops < 0 {
+		return usageError(fs, "-loops: negative count %d", *loops)
+	}
+	if msg := tlsf.check(); msg != "" {
+		return usageError(fs, "%s", msg)
+	}
+	logf := func(format string, args ...any) {
+		if !*quiet {
+			fmt.Fprintf(stderr, "eddy ws: "+format+"\n", args...)
+		}
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops, Loop: eddy.Config{BackendName: *backend}})
+	if errors.Is(err, eddy.ErrUnknownBackend) {
+		return usageError(fs, "-backend: %v", err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
+		return 1
+	}
+	tlsConfig, err := tlsf.config(g, "ws", stderr)
+	if err != nil {
+		g.Shutdown(0)
+		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
+		return 1
+	}
+	hub := newWSHub(g, *deflate)
+	h := evws.Handler{
+		OnOpen:    hub.open,
+		OnMessage: wsEcho,
+		OnDrain:   func(c *evws.Conn) { c.ResumeRead() },
+		OnClose:   hub.close,
+	}
+	if *broadcast {
+		h.OnMessage = hub.broadcast
+		cfg.QueuePolicy = evws.QueueDrop // a slow subscriber misses messages, and holds no more than MaxQueuedBytes
+	}
+	srv := &evhttp.Server{
+		ListenConfig: evnet.ListenConfig{TLS: tlsConfig},
+		Handler:      evws.NewUpgrader(cfg, h),
+		ErrorLog: func(format string, args ...any) {
+			fmt.Fprintf(stderr, "eddy ws: "+format+"\n", args...)
+		},
+	}
+	ln, err := srv.ServeGroup(g, "tcp", ap.String())
+	if err != nil {
+		srv.Close()
+		g.Shutdown(0)
+		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
+		return 1
+	}
+	scheme, what := "ws", "echo"
+	if tlsConfig != nil {
+		scheme = "wss"
+	}
+	if *broadcast {
+		what = "broadcast"
+	}
+	logf("listening on %s://%s/ (%s; permessage-deflate %v; %s, %s backend)",
+		scheme, ln.Addr(), what, *deflate, count(g.Len(), "loop"), g.Loop(0).Backend())
+
+	caught := <-sigs
+	srv.Close()
+	for i := range g.Len() {
+		g.Post(i, hub.goingAway(i))
+	}
+	if err := g.Shutdown(drainTimeout); err != nil {
+		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
+		return 1
+	}
+	logf("%v: stopped after %s and %s", caught, count(hub.conns.Load(), "connection"), count(hub.messages.Load(), "message"))
+	return 0
+}
+
+// wsEcho sends a message back as it came, pausing reading while the
+// output queue is full (OnDrain resumes it).
+func wsEcho(c *evws.Conn, op evws.Opcode, p []byte) {
+	c.WriteMessage(op, p)
+	if c.Full() {
+		c.PauseRead()
+	}
+}
+
+// wsHub keeps the connections of each loop, for -broadcast and for the
+// Close frames sent when the server stops.
+type wsHub struct {
+	g         *evnet.Group
+	deflate   bool
+	loopIndex map[*eddy.Loop]int // read-only once made
+	subs      []map[*evws.Conn]struct{}
+	conns     atomic.Uint64
+	messages  atomic.Uint64
+}
+
+func newWSHub(g *evnet.Group, deflate bool) *wsHub {
+	h := &wsHub{g: g, deflate: deflate, loopIndex: map[*eddy.Loop]int{}}
+	for i := range g.Len() {
+		h.loopIndex[g.Loop(i)] = i
+		h.subs = append(h.subs, map[*evws.Conn]struct{}{})
+	}
+	return h
+}
+
+func (h *wsHub) open(c *evws.Conn) {
+	h.conns.Add(1)
+	h.subs[h.loopIndex[c.Loop()]][c] = struct{}{}
+}
+
+func (h *wsHub) close(c *evws.Conn, err error) {
+	delete(h.subs[h.loopIndex[c.Loop()]], c)
+}
+
+// broadcast frames the message once and sends it to every connection of
+// every loop, each loop sending to its own.
+func (h *wsHub) broadcast(c *evws.Conn, op evws.Opcode, p []byte) {
+	h.messages.Add(1)
+	m, err := evws.NewPrepared(op, p, h.deflate)
+	if err != nil {
+		return
+	}
+	own := h.loopIndex[c.Loop()]
+	for i := range h.subs {
+		send := func() {
+			for s := range h.subs[i] {
+				s.WritePrepared(m)
+			}
+		}
+		if i == own {
+			send()
+		} else {
+			h.g.Post(i, send)
+		}
+	}
+}
+
+// goingAway returns a function that sends Close 1001 on loop i's
+// connections.
+func (h *wsHub) goingAway(i int) func() {
+	return func() {
+		for c := range h.subs[i] {
+			c.Close(evws.CloseGoingAway, "server stopping")
+		}
+	}
+}
+
+// wsClient is "eddy ws -connect URL".
+func wsClient(url string, cfg *evws.Config, tlsConf *tls.Config, stdin io.Reader, stdout, stderr io.Writer) int {
+	l, err := eddy.NewLoop(nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
+		return 1
+	}
+	defer l.Close()
+	cl := evclient.New(l, &evclient.Config{TLS: tlsConf})
+	out := bufio.NewWriter(stdout)
+	var closeErr error
+	var done atomic.Bool
+	post := func(f func()) {
+		if !done.Load() {
+			l.Post(f)
+		}
+	}
+	_, err = evws.Dial(cl, url, cfg, evws.Handler{
+		OnOpen: func(c *evws.Conn) {
+			go func() { // standard input blocks: it is read on a goroutine of its own
+				sc := bufio.NewScanner(stdin)
+				sc.Buffer(make([]byte, 64<<10), cfg.MaxMessageBytes)
+				for sc.Scan() {
+					line := []byte(sc.Text())
+					post(func() { c.WriteMessage(evws.Text, line) })
+				}
+				post(func() { c.Close(evws.CloseNormal, "") })
+			}()
+		},
+		OnMessage: func(c *evws.Conn, op evws.Opcode, p []byte) {
+			out.Write(p)
+			out.WriteByte('\n')
+			out.Flush()
+		},
+		OnClose: func(c *evws.Conn, err error) {
+			closeErr = err
+			done.Store(true)
+			cl.Close()
+			l.Break(eddy.BreakAll)
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
+		return 2
+	}
+	l.Run()
+	out.Flush()
+	var ce *evws.CloseError
+	if errors.As(closeErr, &ce) && (ce.Code == evws.CloseNormal || ce.Code == evws.CloseNoStatus) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "eddy ws: %v\n", closeErr)
+	return 1
+}

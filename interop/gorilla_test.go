@@ -1,0 +1,101 @@
+package interop
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eddyloop/eddy/internal/wsconform"
+	"github.com/gorilla/websocket"
+)
+
+// gorillaEcho is an echo server written as gorilla's own Autobahn example
+// writes it: gorilla does not check UTF-8 itself, so the handler checks
+// each whole text message and closes with 1007.
+func gorillaEcho(t *testing.T) string {
+	up := websocket.Upgrader{
+		EnableCompression: true,
+		CheckOrigin:       func(*http.Request) bool { return true },
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.EnableWriteCompression(true)
+		for {
+			mt, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if mt == websocket.TextMessage && !utf8.Valid(p) {
+				c.WriteControl(websocket.CloseMessage,
+					websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, ""), time.Now().Add(time.Second))
+				return
+			}
+			if err := c.WriteMessage(mt, p); err != nil {
+				return
+			}
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "ws://" + ln.Addr().String() + "/"
+}
+
+// gorillaServerKnown is what gorilla/websocket v1.5.3's server is known to
+// do outside OK; every other case must be OK.
+var gorillaServerKnown = map[string]wsconform.Grade{
+	// UTF-8 is checked by the handler on whole messages (gorilla has no
+	// check of its own), so invalid text fails the connection only
+	// when the message is complete.
+	"6.4.1": wsconform.NonStrict, "6.4.2": wsconform.NonStrict,
+	"6.4.3": wsconform.NonStrict, "6.4.4": wsconform.NonStrict,
+	// A close frame with a one-byte payload is taken for a close
+	// without a code (conn.go: "if len(payload) >= 2") and answered
+	// with an empty close, not failed with 1002 (RFC 6455 5.5.1).
+	"7.3.2": wsconform.Failed,
+	// No required behaviour.
+	"7.1.6": wsconform.Informational, "7.13.1": wsconform.Informational, "7.13.2": wsconform.Informational,
+}
+
+func TestGorillaServer(t *testing.T) {
+	url := gorillaEcho(t)
+	checkReport(t, "gorilla/websocket server", gorillaServerKnown, func(cfg wsconform.Config) (*wsconform.Report, error) {
+		cfg.URL = url
+		return wsconform.RunClient(context.Background(), cfg)
+	})
+}
+
+// checkReport runs the table and asserts that every case is OK but those
+// in known, which must have the grade given there.
+func checkReport(t *testing.T, peer string, known map[string]wsconform.Grade, run func(wsconform.Config) (*wsconform.Report, error)) *wsconform.Report {
+	t.Helper()
+	start := time.Now()
+	rep, err := run(wsconform.Config{Short: testing.Short()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d cases in %s:\n%s", peer, len(rep.Results), time.Since(start).Round(time.Millisecond), rep.Summary())
+	for _, r := range rep.Results {
+		want, ok := known[r.ID]
+		if !ok {
+			want = wsconform.OK
+		}
+		if r.Grade != want {
+			t.Errorf("%s: %s, want %s", peer, r, want)
+		} else if r.Grade != wsconform.OK {
+			t.Logf("known: %s", r)
+		}
+	}
+	return rep
+}
