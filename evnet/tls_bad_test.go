@@ -61,11 +61,11 @@ func TestTLSWouldBlockNotSticky(t *testing.T) {
 			a, b := net.Pipe()
 			defer a.Close()
 			defer b.Close()
-			sc := p.serverConfig()
+			sc := p.ServerConfig()
 			sc.SessionTicketsDisabled = true // nothing to read after the handshake
 			sconn := &switchConn{Conn: a}
 			server := tls.Server(sconn, sc)
-			cc := p.clientConfig()
+			cc := p.ClientConfig()
 			cc.MaxVersion = v.v
 			client := tls.Client(b, cc)
 			errc := make(chan error, 1)
@@ -146,8 +146,8 @@ func clientHello(t testing.TB, cfg *tls.Config) []byte {
 // OnOpen; the server goes on serving.
 func TestTLSBadClients(t *testing.T) {
 	p := getPKI(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
-	hello := clientHello(t, p.clientConfig())
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
+	hello := clientHello(t, p.ClientConfig())
 	cases := []struct {
 		name  string
 		send  []byte
@@ -179,7 +179,7 @@ func TestTLSBadClients(t *testing.T) {
 	}
 	// TLS 1.0 and 1.1 only: protocol_version.
 	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
-		cc := p.clientConfig()
+		cc := p.ClientConfig()
 		cc.MinVersion, cc.MaxVersion = v, v
 		c, err := tls.Dial("tcp", e.addr, cc)
 		if err == nil {
@@ -203,7 +203,7 @@ func TestTLSBadClients(t *testing.T) {
 		t.Errorf("TLSHandshakes: %d done, %d failed, want 0 and %d", done, failed, len(cases)+2)
 	}
 	// Still serving.
-	c := dialTLS(t, e.addr, p.clientConfig())
+	c := dialTLS(t, e.addr, p.ClientConfig())
 	echoHash(t, c, 1000, 1000)
 	c.Close()
 }
@@ -212,8 +212,8 @@ func TestTLSBadClients(t *testing.T) {
 // 1.3 allows (2^14+256) gets record_overflow and a close.
 func TestTLSOversizedRecord(t *testing.T) {
 	p := getPKI(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
-	c := dialTLS(t, e.addr, p.clientConfig())
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
+	c := dialTLS(t, e.addr, p.ClientConfig())
 	defer c.Close()
 	echoHash(t, c, 10, 10)
 	n := 1<<14 + 257
@@ -251,10 +251,10 @@ func (s *slowConn) Write(p []byte) (int, error) {
 // its own works.
 func TestTLSByteAtATime(t *testing.T) {
 	p := getPKI(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
 	for _, v := range tlsVersions {
 		sc := &slowConn{Conn: rawDial(t, e.addr), slow: true}
-		cc := p.clientConfig()
+		cc := p.ClientConfig()
 		cc.MaxVersion = v.v
 		c := tls.Client(sc, cc)
 		if err := c.Handshake(); err != nil {
@@ -290,7 +290,7 @@ func TestTLSPlaintext(t *testing.T) {
 			return len(b)
 		},
 	}
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig(), Plaintext: plain})
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig(), Plaintext: plain})
 	for range 2 {
 		c := rawDial(t, e.addr)
 		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
@@ -306,7 +306,7 @@ func TestTLSPlaintext(t *testing.T) {
 		t.Errorf("Plaintext got %q", got)
 	}
 	// TLS clients are still served.
-	c := dialTLS(t, e.addr, p.clientConfig())
+	c := dialTLS(t, e.addr, p.ClientConfig())
 	echoHash(t, c, 1000, 1000)
 	c.Close()
 }
@@ -328,7 +328,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 			ln.Close()
 		},
 	}
-	ln, err := evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig(), HandshakeTimeout: 3 * time.Second}}.Listen(l, "tcp", "127.0.0.1:0", h)
+	ln, err := evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.ServerConfig(), HandshakeTimeout: 3 * time.Second}}.Listen(l, "tcp", "127.0.0.1:0", h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,8 +371,8 @@ func stalledHandshakes(t *testing.T, addr string, hello []byte, n int) []net.Con
 // out.
 func TestTLSMaxHandshakes(t *testing.T) {
 	p := getPKI(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig(), MaxHandshakes: 2, HandshakeTimeout: 400 * time.Millisecond})
-	stalled := stalledHandshakes(t, e.addr, clientHello(t, p.clientConfig()), 2)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig(), MaxHandshakes: 2, HandshakeTimeout: 400 * time.Millisecond})
+	stalled := stalledHandshakes(t, e.addr, clientHello(t, p.ClientConfig()), 2)
 	defer func() {
 		for _, c := range stalled {
 			c.Close()
@@ -383,7 +383,7 @@ func TestTLSMaxHandshakes(t *testing.T) {
 	// half way through the stalled ones', so that it can outlive them.
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
-	c := dialTLS(t, e.addr, p.clientConfig())
+	c := dialTLS(t, e.addr, p.ClientConfig())
 	waited := time.Since(start)
 	echoHash(t, c, 100, 100)
 	c.Close()
@@ -407,8 +407,8 @@ func TestTLSHandshakeFlood(t *testing.T) {
 		t.Skip("short")
 	}
 	p := getPKI(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
-	hello := clientHello(t, p.clientConfig())
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
+	hello := clientHello(t, p.ClientConfig())
 	fds := len(testutil.OpenFds())
 	goroutines := runtime.NumGoroutine()
 	stalled := stalledHandshakes(t, e.addr, hello, 500)
@@ -419,7 +419,7 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	}
 	e.rl.Barrier()
 	for range 5 {
-		c := dialTLS(t, e.addr, p.clientConfig())
+		c := dialTLS(t, e.addr, p.ClientConfig())
 		echoHash(t, c, 10000, 1000)
 		c.Close()
 	}
@@ -466,7 +466,7 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	if n := len(testutil.OpenFds()); n > fds+2 {
 		t.Errorf("descriptors: %d, %d before", n, fds)
 	}
-	c := dialTLS(t, e.addr, p.clientConfig())
+	c := dialTLS(t, e.addr, p.ClientConfig())
 	echoHash(t, c, 1000, 1000)
 	c.Close()
 }
@@ -476,11 +476,11 @@ func TestTLSHandshakeFlood(t *testing.T) {
 // every byte comes back.
 func TestTLSSlowReader(t *testing.T) {
 	p := getPKI(t)
-	e := startTLSEchoWith(t, &evnet.TLSConfig{Config: p.serverConfig()}, func(c *evnet.Conn) {
+	e := startTLSEchoWith(t, &evnet.TLSConfig{Config: p.ServerConfig()}, func(c *evnet.Conn) {
 		c.SetWriteBuffer(4096) // as TestEchoTorture: the queue fills sooner
 	})
 	d := &net.Dialer{Timeout: 5 * time.Second, Control: smallBuffers}
-	c, err := tls.DialWithDialer(d, "tcp", e.addr, p.clientConfig())
+	c, err := tls.DialWithDialer(d, "tcp", e.addr, p.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,11 +517,11 @@ func TestTLSGroupShutdownMidHandshake(t *testing.T) {
 	srv := &echoServer{}
 	h := srv.handler()
 	h.OnOpen, h.OnClose = nil, nil // shared by the loops: keep nothing
-	ln, err := g.Listen("tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig(), MaxHandshakes: 3}}, h)
+	ln, err := g.Listen("tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.ServerConfig(), MaxHandshakes: 3}}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := stalledHandshakes(t, ln.Addr().String(), clientHello(t, p.clientConfig()), 20)
+	conns := stalledHandshakes(t, ln.Addr().String(), clientHello(t, p.ClientConfig()), 20)
 	defer func() {
 		for _, c := range conns {
 			c.Close()

@@ -33,7 +33,7 @@ func newTLSEchoRig(t testing.TB, size int, version uint16) *tlsEchoRig {
 	t.Cleanup(func() { l.Close() })
 	r := &tlsEchoRig{l: l, msg: bytes.Repeat([]byte("m"), size)}
 	srv := &echoServer{onOpen: func(*evnet.Conn) { r.open++ }}
-	sc := p.serverConfig()
+	sc := p.ServerConfig()
 	sc.MaxVersion = version
 	ln, err := evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: sc}}.Listen(l, "tcp", "127.0.0.1:0", srv.handler())
 	if err != nil {
@@ -44,7 +44,7 @@ func newTLSEchoRig(t testing.TB, size int, version uint16) *tlsEchoRig {
 		OnOpen: func(*evnet.Conn) { r.open++ },
 		OnData: func(c *evnet.Conn, p []byte) int { r.got += len(p); return len(p) },
 	}
-	r.client, err = evnet.Dialer{TLS: &evnet.TLSConfig{Config: p.clientConfig()}}.Dial(l, "tcp", ln.Addr().String(), h)
+	r.client, err = evnet.Dialer{TLS: &evnet.TLSConfig{Config: p.ClientConfig()}}.Dial(l, "tcp", ln.Addr().String(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,10 +123,10 @@ func TestTLSEchoAllocs(t *testing.T) {
 // net/http serves. The difference is what the layer adds to a handshake.
 func BenchmarkTLSHandshake(b *testing.B) {
 	p := getPKI(b)
-	sc := p.serverConfig()
+	sc := p.ServerConfig()
 	sc.SessionTicketsDisabled = true
 	run := func(b *testing.B, addr string) {
-		cc := p.clientConfig()
+		cc := p.ClientConfig()
 		cc.CurvePreferences = []tls.CurveID{tls.X25519}
 		buf := make([]byte, 1)
 		b.ReportAllocs()

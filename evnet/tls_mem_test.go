@@ -88,7 +88,7 @@ func TestTLSIdleMemory(t *testing.T) {
 	measure := func(kind string) (perConn float64, sites []string) {
 		var cfg *evnet.TLSConfig
 		if kind != "plain" {
-			cfg = &evnet.TLSConfig{Config: p.serverConfig()}
+			cfg = &evnet.TLSConfig{Config: p.ServerConfig()}
 		}
 		// An echo handler that keeps nothing per connection.
 		rl := startLoop(t)
@@ -233,7 +233,7 @@ func TestTLSHandshakeCPU(t *testing.T) {
 		t.Skip("EDDY_TLSHS=N measures N handshakes")
 	}
 	p := getPKI(t)
-	sc := p.serverConfig()
+	sc := p.ServerConfig()
 	run := func(addr string) float64 {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d handshakes", tlsMemEnv, addr, n))

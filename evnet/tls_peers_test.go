@@ -5,7 +5,9 @@ package evnet_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"os/exec"
@@ -108,8 +110,8 @@ func (s *peerSession) close() {
 func TestTLSOpenSSL(t *testing.T) {
 	openssl := testutil.NeedPeer(t, "openssl", "openssl")
 	p := getPKI(t)
-	_, _, ca := p.files(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
+	_, _, ca := p.Files(t)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
 	closed := 0
 	run := func(t *testing.T, args ...string) *peerSession {
 		return startPeer(t, openssl, append([]string{"s_client", "-connect", e.addr, "-CAfile", ca,
@@ -190,8 +192,8 @@ func TestTLSOpenSSL(t *testing.T) {
 func TestTLSGnuTLS(t *testing.T) {
 	gnutls := testutil.NeedPeer(t, "gnutls-cli", "gnutls-bin")
 	p := getPKI(t)
-	_, _, ca := p.files(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
+	_, _, ca := p.Files(t)
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
 	host, port, _ := strings.Cut(e.addr, ":")
 	for i, v := range []string{"TLS1.2", "TLS1.3"} {
 		t.Run(v, func(t *testing.T) {
@@ -205,4 +207,162 @@ func TestTLSGnuTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lineClient is an evnet TLS client whose input arrives as lines on a
+// channel, for conversations with a peer process.
+type lineClient struct {
+	rl     *runLoop
+	c      *evnet.Conn
+	lines  chan string
+	opened chan tls.ConnectionState
+	closed chan error
+	buf    []byte
+}
+
+func dialLines(t *testing.T, rl *runLoop, addr string, cfg *tls.Config) *lineClient {
+	t.Helper()
+	lc := &lineClient{rl: rl, lines: make(chan string, 1024), opened: make(chan tls.ConnectionState, 1), closed: make(chan error, 1)}
+	h := evnet.Handler{
+		OnOpen: func(c *evnet.Conn) {
+			st, _ := c.TLSState()
+			lc.opened <- st
+		},
+		OnData: func(c *evnet.Conn, p []byte) int {
+			lc.buf = append(lc.buf, p...)
+			for {
+				i := bytes.IndexByte(lc.buf, '\n')
+				if i < 0 {
+					break
+				}
+				lc.lines <- string(lc.buf[:i])
+				lc.buf = lc.buf[i+1:]
+			}
+			return len(p)
+		},
+		OnClose: func(c *evnet.Conn, err error) { lc.closed <- err },
+	}
+	var err error
+	rl.Do(func() {
+		lc.c, err = evnet.Dialer{Timeout: 5 * time.Second, TLS: &evnet.TLSConfig{Config: cfg}}.Dial(rl.Loop, "tcp", addr, h)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lc
+}
+
+// state waits for the handshake and returns its state, or the close's
+// reason.
+func (lc *lineClient) state(t *testing.T) (tls.ConnectionState, error) {
+	t.Helper()
+	select {
+	case st := <-lc.opened:
+		return st, nil
+	case err := <-lc.closed:
+		return tls.ConnectionState{}, err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no handshake in 10s")
+	}
+	return tls.ConnectionState{}, nil
+}
+
+func (lc *lineClient) send(line string) {
+	lc.rl.Do(func() { lc.c.Write([]byte(line + "\n")) })
+}
+
+func (lc *lineClient) expect(t *testing.T, want string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l := <-lc.lines:
+			if strings.Contains(l, want) {
+				return
+			}
+		case err := <-lc.closed:
+			t.Fatalf("closed (%v) before %q", err, want)
+		case <-timeout:
+			t.Fatalf("no %q in 10s", want)
+		}
+	}
+}
+
+// TestTLSOpenSSLServer: the evnet client against openssl s_server, TLS
+// 1.2 and 1.3: lines both ways, session resumption, a KeyUpdate with
+// update_requested answered, and client certificates required.
+func TestTLSOpenSSLServer(t *testing.T) {
+	openssl := testutil.NeedPeer(t, "openssl", "openssl")
+	p := getPKI(t)
+	cert, key, ca := p.Files(t)
+	rl := startLoop(t)
+	server := func(t *testing.T, args ...string) (*peerSession, string) {
+		port := freePort(t, rl)
+		ps := startPeer(t, openssl, append([]string{"s_server", "-accept", "127.0.0.1:" + port, "-cert", cert, "-key", key,
+			"-CAfile", ca, "-msg", "-naccept", "2"}, args...)...) // it exits after its two connections
+		ps.expect(0, "ACCEPT")
+		return ps, "127.0.0.1:" + port
+	}
+	for _, v := range []struct {
+		name, flag string
+		version    uint16
+	}{{"TLS1.2", "-tls1_2", tls.VersionTLS12}, {"TLS1.3", "-tls1_3", tls.VersionTLS13}} {
+		t.Run(v.name, func(t *testing.T) {
+			ps, addr := server(t, v.flag)
+			cfg := p.ClientConfig()
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			for i := range 2 {
+				lc := dialLines(t, rl, addr, cfg)
+				st, err := lc.state(t)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Version != v.version || st.DidResume != (i == 1) {
+					t.Errorf("connection %d: version %x, resumed %v", i, st.Version, st.DidResume)
+				}
+				lc.send("hello from evnet")
+				ps.expect(0, "hello from evnet")
+				ps.send("hello from openssl")
+				lc.expect(t, "hello from openssl")
+				if v.version == tls.VersionTLS13 && i == 0 {
+					ps.send("K") // KeyUpdate, update_requested: the client answers with its own
+					ps.expect(0, "<<< TLS 1.3, Handshake [length 0005], KeyUpdate")
+					lc.send("after the update")
+					ps.expect(0, "after the update")
+					ps.send("still here")
+					lc.expect(t, "still here")
+				}
+				lc.rl.Do(func() { lc.c.Close() })
+				if err := <-lc.closed; !errors.Is(err, evnet.ErrLocalClose) {
+					t.Errorf("close: %v", err)
+				}
+			}
+		})
+	}
+	t.Run("mTLS", func(t *testing.T) {
+		_, addr := server(t, "-Verify", "1", "-verify_return_error")
+		cfg := p.ClientConfig()
+		cfg.Certificates = []tls.Certificate{p.Client}
+		lc := dialLines(t, rl, addr, cfg)
+		if _, err := lc.state(t); err != nil {
+			t.Fatalf("with a client certificate: %v", err)
+		}
+		lc.rl.Do(func() { lc.c.Close() })
+		<-lc.closed
+		// Without one: TLS 1.3 tells the client after its side of the
+		// handshake, with an alert that closes the connection.
+		lc = dialLines(t, rl, addr, p.ClientConfig())
+		_, err := lc.state(t)
+		if err == nil {
+			lc.send("no certificate")
+			select {
+			case err = <-lc.closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("not closed without a client certificate")
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("without a client certificate: %v", err)
+		}
+	})
 }

@@ -2,18 +2,12 @@ package evnet_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,119 +19,8 @@ import (
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
-// testPKI is a CA and certificates it signed, made once per test binary:
-// ECDSA P-256, for 127.0.0.1, ::1 and localhost.
-type testPKI struct {
-	caPool *x509.CertPool
-	caPEM  []byte
-	server tls.Certificate
-	client tls.Certificate
-	// PEM files of the server's certificate and key, for openssl.
-	certPEM, keyPEM []byte
-}
-
-var (
-	pkiOnce sync.Once
-	pki     *testPKI
-)
-
-func getPKI(t testing.TB) *testPKI {
-	t.Helper()
-	pkiOnce.Do(func() {
-		p, err := makePKI()
-		if err != nil {
-			panic(err)
-		}
-		pki = p
-	})
-	return pki
-}
-
-func makePKI() (*testPKI, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "eddy test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	p := &testPKI{caPool: x509.NewCertPool()}
-	p.caPool.AddCert(ca)
-	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	leaf := func(serial int64, name string, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return tls.Certificate{}, nil, nil, err
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: name},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return tls.Certificate{}, nil, nil, err
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return tls.Certificate{}, nil, nil, err
-		}
-		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		return cert, certPEM, keyPEM, err
-	}
-	if p.server, p.certPEM, p.keyPEM, err = leaf(2, "eddy test server", x509.ExtKeyUsageServerAuth); err != nil {
-		return nil, err
-	}
-	if p.client, _, _, err = leaf(3, "eddy test client", x509.ExtKeyUsageClientAuth); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// serverConfig returns a server tls.Config with the test certificate.
-func (p *testPKI) serverConfig() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{p.server}}
-}
-
-// clientConfig returns a client tls.Config that trusts the test CA.
-func (p *testPKI) clientConfig() *tls.Config {
-	return &tls.Config{RootCAs: p.caPool, ServerName: "localhost"}
-}
-
-// files writes the server's certificate, key and the CA to dir.
-func (p *testPKI) files(t testing.TB) (cert, key, ca string) {
-	t.Helper()
-	dir := t.TempDir()
-	cert, key, ca = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
-	for name, b := range map[string][]byte{cert: p.certPEM, key: p.keyPEM, ca: p.caPEM} {
-		if err := os.WriteFile(name, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cert, key, ca
-}
+// getPKI returns the test binary's certificates (testutil.TestPKI).
+func getPKI(t testing.TB) *testutil.PKI { return testutil.TestPKI(t) }
 
 // tlsEcho is a TLS echo server on its own loop: the echoServer of
 // main_test.go behind a TLS listener. It records the TLS state of each
@@ -269,10 +152,10 @@ func TestTLSEcho(t *testing.T) {
 	p := getPKI(t)
 	for _, v := range tlsVersions {
 		t.Run(v.name, func(t *testing.T) {
-			sc := p.serverConfig()
+			sc := p.ServerConfig()
 			sc.NextProtos = []string{"h2", "http/1.1"}
 			e := startTLSEcho(t, &evnet.TLSConfig{Config: sc})
-			cc := p.clientConfig()
+			cc := p.ClientConfig()
 			cc.MinVersion, cc.MaxVersion = v.v, v.v
 			cc.NextProtos = []string{"http/1.1"}
 			c := dialTLS(t, e.addr, cc)
@@ -317,8 +200,8 @@ func TestTLSHalfClose(t *testing.T) {
 		},
 		OnClose: func(c *evnet.Conn, err error) { reason = err; close(closed) },
 	}
-	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
-	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.ServerConfig()}, h)
+	c := dialTLS(t, ln.Addr().String(), p.ClientConfig())
 	defer c.Close()
 	c.Write([]byte("hello"))
 	if err := c.CloseWrite(); err != nil {
@@ -340,8 +223,8 @@ func TestTLSHalfClose(t *testing.T) {
 // TestTLSTruncated: a FIN without close_notify closes with ErrTruncated.
 func TestTLSTruncated(t *testing.T) {
 	p := getPKI(t)
-	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
-	c := dialTLS(t, e.addr, p.clientConfig())
+	e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
+	c := dialTLS(t, e.addr, p.ClientConfig())
 	c.Write([]byte("ping"))
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(c, buf); err != nil {
@@ -360,8 +243,8 @@ func TestTLSResumption(t *testing.T) {
 	p := getPKI(t)
 	for _, v := range tlsVersions {
 		t.Run(v.name, func(t *testing.T) {
-			e := startTLSEcho(t, &evnet.TLSConfig{Config: p.serverConfig()})
-			cc := p.clientConfig()
+			e := startTLSEcho(t, &evnet.TLSConfig{Config: p.ServerConfig()})
+			cc := p.ClientConfig()
 			cc.MaxVersion = v.v
 			cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 			for i := range 2 {
@@ -388,13 +271,13 @@ func TestTLSResumption(t *testing.T) {
 // an alert and the server a handshake error; with one, the server sees it.
 func TestTLSClientCert(t *testing.T) {
 	p := getPKI(t)
-	sc := p.serverConfig()
+	sc := p.ServerConfig()
 	sc.ClientAuth = tls.RequireAndVerifyClientCert
-	sc.ClientCAs = p.caPool
+	sc.ClientCAs = p.CAPool
 	for _, v := range tlsVersions {
 		t.Run(v.name, func(t *testing.T) {
 			e := startTLSEcho(t, &evnet.TLSConfig{Config: sc})
-			cc := p.clientConfig()
+			cc := p.ClientConfig()
 			cc.MaxVersion = v.v
 			// Without a certificate: the handshake fails (TLS 1.3 clients learn it
 			// at their first read).
@@ -413,7 +296,7 @@ func TestTLSClientCert(t *testing.T) {
 				t.Errorf("server: reason %v, want ErrHandshake", r[0])
 			}
 			// With one.
-			cc.Certificates = []tls.Certificate{p.client}
+			cc.Certificates = []tls.Certificate{p.Client}
 			c = dialTLS(t, e.addr, cc)
 			echoHash(t, c, 1000, 100)
 			c.Close()
@@ -518,11 +401,11 @@ func TestTLSDial(t *testing.T) {
 	p := getPKI(t)
 	for _, v := range tlsVersions {
 		t.Run(v.name, func(t *testing.T) {
-			sc := p.serverConfig()
+			sc := p.ServerConfig()
 			sc.NextProtos = []string{"http/1.1"}
 			addr, resumed := goServer(t, sc)
 			rl := startLoop(t)
-			cc := p.clientConfig()
+			cc := p.ClientConfig()
 			cc.ServerName = "" // from the address: 127.0.0.1, an IP SAN
 			cc.MaxVersion = v.v
 			cc.NextProtos = []string{"http/1.1"}
@@ -565,12 +448,12 @@ func TestTLSDial(t *testing.T) {
 // handshake, are sent after it, in order.
 func TestTLSDialEarlyWrite(t *testing.T) {
 	p := getPKI(t)
-	addr, _ := goServer(t, p.serverConfig())
+	addr, _ := goServer(t, p.ServerConfig())
 	rl := startLoop(t)
 	cl := &tlsClient{data: []byte("early bytes, then more")}
 	cl.sent = len(cl.data)
 	rl.Do(func() {
-		c, err := evnet.Dialer{TLS: &evnet.TLSConfig{Config: p.clientConfig()}}.Dial(rl.Loop, "tcp", addr, cl.handler())
+		c, err := evnet.Dialer{TLS: &evnet.TLSConfig{Config: p.ClientConfig()}}.Dial(rl.Loop, "tcp", addr, cl.handler())
 		if err != nil {
 			t.Error(err)
 			return
@@ -589,7 +472,7 @@ func TestTLSDialEarlyWrite(t *testing.T) {
 // verification error.
 func TestTLSDialBadCert(t *testing.T) {
 	p := getPKI(t)
-	addr, _ := goServer(t, p.serverConfig())
+	addr, _ := goServer(t, p.ServerConfig())
 	rl := startLoop(t)
 	cl := &tlsClient{}
 	rl.Do(func() {
@@ -639,10 +522,10 @@ func TestTLSSendFile(t *testing.T) {
 		},
 		OnData: func(c *evnet.Conn, b []byte) int { return len(b) },
 	}
-	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.ServerConfig()}, h)
 	for _, slow := range []bool{false, true} {
 		d := &net.Dialer{Timeout: 5 * time.Second, Control: smallBuffers}
-		c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.clientConfig())
+		c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.ClientConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -682,9 +565,9 @@ func TestTLSSendFileClosed(t *testing.T) {
 		},
 		OnData: func(c *evnet.Conn, b []byte) int { return len(b) },
 	}
-	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.ServerConfig()}, h)
 	d := &net.Dialer{Timeout: 5 * time.Second, Control: smallBuffers}
-	c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.clientConfig())
+	c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), p.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -728,7 +611,7 @@ func TestTLSGroup(t *testing.T) {
 	h := srv.handler()
 	h.OnOpen = func(c *evnet.Conn) { srv.onOpen(c) } // the loops share srv: only onOpen runs
 	h.OnClose = nil
-	sc := p.serverConfig()
+	sc := p.ServerConfig()
 	sc.SetSessionTicketKeys([][32]byte{{1, 2, 3}})
 	lc := evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: sc}}
 	ln, err := g.Listen("tcp", "127.0.0.1:0", lc, h)
@@ -739,7 +622,7 @@ func TestTLSGroup(t *testing.T) {
 	if _, err := g.Listen("unix", sock, lc, h); err != nil {
 		t.Fatal(err)
 	}
-	cc := p.clientConfig()
+	cc := p.ClientConfig()
 	cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	const n = 12
 	for i := range n {
@@ -761,7 +644,7 @@ func TestTLSGroup(t *testing.T) {
 	}
 	mu.Unlock()
 	// Automatic ticket keys: the loops of one Listen share them.
-	ln2, err := g.Listen("tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.serverConfig()}}, h)
+	ln2, err := g.Listen("tcp", "127.0.0.1:0", evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: p.ServerConfig()}}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -792,8 +675,8 @@ func TestTLSServerCloseWrite(t *testing.T) {
 		OnData: func(c *evnet.Conn, b []byte) int { buf = append(buf, b...); return len(b) },
 		OnEOF:  func(c *evnet.Conn) { got <- string(buf); c.Close() },
 	}
-	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.serverConfig()}, h)
-	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	ln := listenTLS(t, rl, &evnet.TLSConfig{Config: p.ServerConfig()}, h)
+	c := dialTLS(t, ln.Addr().String(), p.ClientConfig())
 	defer c.Close()
 	b, err := io.ReadAll(c)
 	if err != nil || string(b) != "bye" {
@@ -831,7 +714,7 @@ func TestTLSIdleTimeoutAndSetHandler(t *testing.T) {
 			return i + 1
 		},
 	}
-	cfg := &evnet.TLSConfig{Config: p.serverConfig()}
+	cfg := &evnet.TLSConfig{Config: p.ServerConfig()}
 	var ln *evnet.Listener
 	var err error
 	rl.Do(func() {
@@ -841,7 +724,7 @@ func TestTLSIdleTimeoutAndSetHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rl.Do(func() { ln.Close() })
-	c := dialTLS(t, ln.Addr().String(), p.clientConfig())
+	c := dialTLS(t, ln.Addr().String(), p.ClientConfig())
 	defer c.Close()
 	c.Write([]byte("line\nrest"))
 	want := "first:line\nsecond:rest"
@@ -875,8 +758,8 @@ func TestCertFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	replace(certFile, p.certPEM)
-	replace(keyFile, p.keyPEM)
+	replace(certFile, p.ServerCertPEM)
+	replace(keyFile, p.ServerKeyPEM)
 	rl := startLoop(t)
 	logged := make(chan string, 10)
 	var cf *evnet.CertFiles
@@ -890,7 +773,7 @@ func TestCertFiles(t *testing.T) {
 	defer rl.Do(cf.Close)
 	e := startTLSEcho(t, &evnet.TLSConfig{Config: &tls.Config{GetCertificate: cf.GetCertificate}})
 	serial := func() int64 {
-		c := dialTLS(t, e.addr, p.clientConfig())
+		c := dialTLS(t, e.addr, p.ClientConfig())
 		defer c.Close()
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
 	}
@@ -909,18 +792,18 @@ func TestCertFiles(t *testing.T) {
 		t.Fatalf("after a broken replacement: serial %d, want 2", s)
 	}
 	// A new certificate, then its key.
-	np, err := makePKI()
+	np, err := testutil.NewPKI()
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := cf.Certificate()
-	replace(keyFile, np.keyPEM) // does not match the certificate yet: kept
-	replace(certFile, np.certPEM)
+	replace(keyFile, np.ServerKeyPEM) // does not match the certificate yet: kept
+	replace(certFile, np.ServerCertPEM)
 	if !testutil.Eventually(15*time.Second, func() bool { return cf.Certificate() != old }) {
 		t.Fatal("the new certificate was not loaded")
 	}
-	cc := p.clientConfig()
-	cc.RootCAs = np.caPool
+	cc := p.ClientConfig()
+	cc.RootCAs = np.CAPool
 	c := dialTLS(t, e.addr, cc) // verifies against the new CA
 	c.Close()
 }
@@ -933,7 +816,7 @@ func TestCertFiles(t *testing.T) {
 func TestStartTLS(t *testing.T) {
 	p := getPKI(t)
 	rl := startLoop(t)
-	cfg := &evnet.TLSConfig{Config: p.serverConfig()}
+	cfg := &evnet.TLSConfig{Config: p.ServerConfig()}
 	var mu sync.Mutex
 	var states []tls.ConnectionState
 	echo := evnet.Handler{
@@ -976,7 +859,7 @@ func TestStartTLS(t *testing.T) {
 			raw.Write([]byte("STARTTLS\n"))
 			sc.readGo(t)
 		}
-		c := tls.Client(sc, p.clientConfig())
+		c := tls.Client(sc, p.ClientConfig())
 		if err := c.Handshake(); err != nil {
 			t.Fatalf("eager %v: %v", eager, err)
 		}
@@ -1004,7 +887,7 @@ func TestStartTLS(t *testing.T) {
 		line := make([]byte, 9)
 		io.ReadFull(c, line)
 		c.Write([]byte("GO\n"))
-		tc := tls.Server(c, p.serverConfig())
+		tc := tls.Server(c, p.ServerConfig())
 		io.Copy(tc, tc)
 	}()
 	cl := &tlsClient{data: []byte("hello after STARTTLS")}
@@ -1015,7 +898,7 @@ func TestStartTLS(t *testing.T) {
 			if string(b) != "GO\n" {
 				t.Errorf("got %q", b)
 			}
-			cc := p.clientConfig()
+			cc := p.ClientConfig()
 			cc.ServerName = "" // the peer's address
 			if err := c.StartTLSClient(&evnet.TLSConfig{Config: cc}, ch); err != nil {
 				t.Error(err)
@@ -1076,11 +959,11 @@ func (s *startTLSConn) readGo(t *testing.T) {
 // caller's Config).
 func TestTLSConfigPassedThrough(t *testing.T) {
 	p := getPKI(t)
-	other, err := makePKI()
+	other, err := testutil.NewPKI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stapled := p.server
+	stapled := p.Server
 	stapled.OCSPStaple = []byte("a staple")
 	var mu sync.Mutex
 	var names []string
@@ -1089,7 +972,7 @@ func TestTLSConfigPassedThrough(t *testing.T) {
 		names = append(names, hello.ServerName)
 		mu.Unlock()
 		if hello.ServerName == "other.example" {
-			return &other.server, nil
+			return &other.Server, nil
 		}
 		return &stapled, nil
 	}}
@@ -1097,17 +980,17 @@ func TestTLSConfigPassedThrough(t *testing.T) {
 	if sc.MinVersion != 0 {
 		t.Errorf("the caller's Config was changed: MinVersion %x", sc.MinVersion)
 	}
-	c := dialTLS(t, e.addr, p.clientConfig())
+	c := dialTLS(t, e.addr, p.ClientConfig())
 	if got := string(c.ConnectionState().OCSPResponse); got != "a staple" {
 		t.Errorf("OCSP staple %q", got)
 	}
 	c.Close()
-	cc := p.clientConfig()
+	cc := p.ClientConfig()
 	cc.ServerName = "other.example"
 	cc.InsecureSkipVerify = true
 	c = dialTLS(t, e.addr, cc)
-	if cn := c.ConnectionState().PeerCertificates[0].Issuer.CommonName; cn != "eddy test CA" || c.ConnectionState().PeerCertificates[0].Equal(p.server.Leaf) {
-		t.Errorf("SNI other.example: certificate issued by %q, the default one: %v", cn, c.ConnectionState().PeerCertificates[0].Equal(p.server.Leaf))
+	if cn := c.ConnectionState().PeerCertificates[0].Issuer.CommonName; cn != "eddy test CA" || c.ConnectionState().PeerCertificates[0].Equal(p.Server.Leaf) {
+		t.Errorf("SNI other.example: certificate issued by %q, the default one: %v", cn, c.ConnectionState().PeerCertificates[0].Equal(p.Server.Leaf))
 	}
 	c.Close()
 	mu.Lock()
@@ -1115,7 +998,7 @@ func TestTLSConfigPassedThrough(t *testing.T) {
 		t.Errorf("GetCertificate saw %q", names)
 	}
 	mu.Unlock()
-	cc = p.clientConfig()
+	cc = p.ClientConfig()
 	cc.MaxVersion = tls.VersionTLS11
 	cc.MinVersion = tls.VersionTLS10
 	if c, err := tls.Dial("tcp", e.addr, cc); err == nil {

@@ -11,7 +11,6 @@ package main
 // certificate in use kept.
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,8 +37,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	udp := fs.Bool("udp", false, "also echo UDP datagrams on the -addr address")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
-	certFile := fs.String("tls-cert", "", "serve TLS with the certificate (chain) in the PEM `FILE` (with -tls-key)")
-	keyFile := fs.String("tls-key", "", "the private key of -tls-cert, a PEM `FILE`")
+	tlsf := addTLSFlags(fs, false)
 	quiet := fs.Bool("quiet", false, "log nothing but errors")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
@@ -54,8 +52,8 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if *loops < 0 {
 		return usageError(fs, "-loops: negative count %d", *loops)
 	}
-	if (*certFile == "") != (*keyFile == "") {
-		return usageError(fs, "-tls-cert and -tls-key go together")
+	if msg := tlsf.check(); msg != "" {
+		return usageError(fs, "%s", msg)
 	}
 
 	logf := func(format string, args ...any) {
@@ -87,23 +85,11 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
 		return 1
 	}
-	var tlsConfig *evnet.TLSConfig
-	if *certFile != "" {
-		// The files are watched on the first loop: a certificate replaced
-		// on disk is served to the next handshakes, on every loop.
-		var certs *evnet.CertFiles
-		loaded := make(chan error, 1)
-		g.Post(0, func() {
-			var err error
-			certs, err = evnet.LoadCertFiles(g.Loop(0), *certFile, *keyFile, func(format string, args ...any) {
-				fmt.Fprintf(stderr, "eddy echo: "+format+"\n", args...) // an error: even with -quiet
-			})
-			loaded <- err
-		})
-		if err := <-loaded; err != nil {
-			return fail(err)
-		}
-		tlsConfig = &evnet.TLSConfig{Config: &tls.Config{GetCertificate: certs.GetCertificate}}
+	// The certificate's files are watched on the first loop: one replaced
+	// on disk is served to the next handshakes, on every loop.
+	tlsConfig, err := tlsf.config(g, "echo", stderr)
+	if err != nil {
+		return fail(err)
 	}
 	srv := &echoServer{}
 	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{Logf: logf}, TLS: tlsConfig}
