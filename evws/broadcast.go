@@ -66,6 +66,8 @@ func (c *Conn) WritePrepared(m *Prepared) error {
 		return ErrOpcode
 	case c.flags&fCloseSent != 0:
 		return ErrClosed
+	case c.nc == nil:
+		return ErrNotOpen
 	}
 	if c.flags&fClient != 0 {
 		return c.WriteMessage(m.op, m.data)
@@ -74,7 +76,7 @@ func (c *Conn) WritePrepared(m *Prepared) error {
 	if c.flags&fDeflate != 0 && m.z != nil && len(m.data) <= c.maxCompress() {
 		frame = m.z
 	}
-	if c.nc.Buffered()+len(frame) > c.cfg.MaxQueuedBytes {
+	if c.nc.Buffered() >= c.cfg.MaxQueuedBytes {
 		return c.queueFull()
 	}
 	_, err := c.nc.WriteShared(frame)

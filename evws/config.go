@@ -13,14 +13,10 @@ const (
 	DefaultMaxQueuedBytes  = 4 << 20
 	DefaultCloseTimeout    = 5 * time.Second
 	DefaultMinDeflateBytes = 64
-	// DefaultContextTakeoverBudget is not a default: context takeover is
-	// declined unless Config.ContextTakeoverBudget is set. It is the
-	// suggested budget, 1,024 clients' windows of 32 KiB per loop.
-	DefaultContextTakeoverBudget = 32 << 20
 )
 
 // QueuePolicy says what a write does when the connection's output queue
-// would grow past Config.MaxQueuedBytes: the peer reads slower than the
+// holds Config.MaxQueuedBytes already: the peer reads slower than the
 // program writes.
 type QueuePolicy uint8
 
@@ -88,9 +84,13 @@ type Config struct {
 	// (default PingInterval).
 	PongTimeout time.Duration
 	// MaxQueuedBytes bounds the output queue as QueuePolicy says (default
-	// DefaultMaxQueuedBytes). Control frames are never refused.
+	// DefaultMaxQueuedBytes): a message written while the queue holds
+	// that much or more is refused, dropped or closes the connection, so
+	// that the queue holds at most MaxQueuedBytes and one message. Control
+	// frames are never refused.
 	MaxQueuedBytes int
-	// QueuePolicy is what a message does that would pass MaxQueuedBytes.
+	// QueuePolicy is what happens to a message written while the queue
+	// holds MaxQueuedBytes.
 	QueuePolicy QueuePolicy
 	// Header holds extra header fields of a client's handshake request.
 	Header http.Header
@@ -163,8 +163,12 @@ func validCode(code StatusCode) bool {
 // frame: the code and reason of the peer's (Remote) or of this side's,
 // which closed first or found the peer at fault.
 type CloseError struct {
-	Code   StatusCode
+	// Code is the close code: the one the Close frame carried, or
+	// CloseNoStatus for a Close frame without one.
+	Code StatusCode
+	// Reason is the Close frame's reason text, if any.
 	Reason string
+	// Remote is true when the peer sent its Close frame first.
 	Remote bool
 }
 
@@ -201,6 +205,8 @@ var (
 	ErrOpcode = errors.New("evws: bad opcode for this write")
 	// ErrControlTooLong is a control frame payload over 125 bytes.
 	ErrControlTooLong = errors.New("evws: control frame payload over 125 bytes")
+	// ErrNotOpen is a write to a connection whose OnOpen has not run yet.
+	ErrNotOpen = errors.New("evws: connection not open yet")
 	// ErrHandshake is a failed opening handshake (wrapped with its reason).
 	ErrHandshake = errors.New("evws: handshake failed")
 	// errTooBig is a message over MaxMessageBytes.

@@ -60,7 +60,8 @@ const (
 )
 
 // Conn is a WebSocket connection. Its methods must be called on its
-// loop's goroutine. It holds no buffer while idle: a message's buffer is
+// loop's goroutine, from OnOpen on: before it, writes return ErrNotOpen
+// and the other methods must not be called. It holds no buffer while idle: a message's buffer is
 // taken from its loop while the message arrives in pieces, and given back
 // once delivered.
 type Conn struct {
@@ -511,9 +512,13 @@ func (c *Conn) closed(reason error) {
 // WriteMessage sends p as one message of type op (Text or Binary),
 // compressed if permessage-deflate was negotiated and p is long enough.
 // It never blocks: what the kernel does not take at once is queued. When
-// the queue would pass Config.MaxQueuedBytes, Config.QueuePolicy decides
-// (ErrQueueFull, ErrDropped). It returns ErrClosed once a Close frame was
-// sent. A Text message's p must be valid UTF-8; it is not checked.
+// the queue already holds Config.MaxQueuedBytes, Config.QueuePolicy
+// decides (ErrQueueFull, ErrDropped), so that the queue holds at most that
+// plus one message. The evnet connection's own hard cap
+// (evnet.ConnConfig.MaxBuffered, 8 MiB by default) must leave room for
+// the largest message written. It returns ErrClosed once a Close frame was
+// sent, and ErrOpcode while a message of WriteFragment is unfinished.
+// A Text message's p must be valid UTF-8; it is not checked.
 func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 	if op != Text && op != Binary || c.sending != 0 {
 		return ErrOpcode
@@ -590,8 +595,11 @@ func (c *Conn) WriteControl(op Opcode, p []byte) error {
 // that arrive meanwhile are still delivered. OnClose gets a *CloseError
 // with this code.
 func (c *Conn) Close(code StatusCode, reason string) error {
-	if c.flags&fCloseSent != 0 {
+	switch {
+	case c.flags&fCloseSent != 0:
 		return ErrClosed
+	case c.nc == nil:
+		return ErrNotOpen
 	}
 	c.closeErr = &CloseError{Code: code, Reason: reason}
 	c.sendClose(code, reason)
@@ -610,7 +618,10 @@ func (c *Conn) writeFrameFin(fin bool, op Opcode, rsv byte, p []byte, control bo
 	if c.flags&fDone != 0 {
 		return ErrClosed
 	}
-	if !control && c.nc.Buffered()+len(p)+maxHeader > c.cfg.MaxQueuedBytes {
+	if c.nc == nil {
+		return ErrNotOpen
+	}
+	if !control && c.nc.Buffered() >= c.cfg.MaxQueuedBytes {
 		return c.queueFull()
 	}
 	client := c.flags&fClient != 0

@@ -172,6 +172,15 @@ func TestWSBinary(t *testing.T) {
 	if op, b := w.read(); op != 8 || len(b) < 2 || binary.BigEndian.Uint16(b) != 1009 {
 		t.Fatalf("over -max-message: %d %q, want close 1009", op, b)
 	}
+	// The largest message the default -max-message allows, 16 MiB, echoed.
+	p2 := startWS(t, bin)
+	w2 := dialWS(t, p2.addr, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+	huge := strings.Repeat("0123456789abcdef", 1<<20)
+	w2.send(0x81, []byte(huge))
+	w2.expect(1, huge)
+	w2.send(0xc1, deflated(huge))
+	w2.expect(1, huge)
+
 	// A plain GET: 426.
 	c, br := dialServe(t, p.addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
