@@ -109,7 +109,13 @@ func TestClient(t *testing.T) {
 func TestClientTLS(t *testing.T) {
 	pki := testutil.TestPKI(t)
 	rl := testloop.Start(t)
-	srv := &evhttp.Server{Handler: evws.NewUpgrader(&evws.Config{Deflate: true}, echoHandler),
+	// The echo goes through WritePrepared: evnet's WriteShared is Write
+	// on a TLS connection.
+	prepEcho := evws.Handler{OnMessage: func(c *evws.Conn, op evws.Opcode, p []byte) {
+		m, _ := evws.NewPrepared(op, p, true)
+		c.WritePrepared(m)
+	}}
+	srv := &evhttp.Server{Handler: evws.NewUpgrader(&evws.Config{Deflate: true}, prepEcho),
 		ListenConfig: evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: pki.ServerConfig()}}}
 	var port uint16
 	rl.Do(func() {

@@ -137,3 +137,23 @@ func TestHandshakeRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseCodes: a valid close code is echoed, an invalid one fails the
+// connection with 1002.
+func TestCloseCodes(t *testing.T) {
+	s := startServer(t, nil, echoHandler)
+	for _, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999} {
+		rc := upgradeRaw(t, s.addr, "")
+		rc.send(frame(0x88, true, []byte{byte(code >> 8), byte(code), 'o', 'k'}))
+		rc.expect(0x88, string([]byte{byte(code >> 8), byte(code)}))
+	}
+	for _, code := range []int{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
+		rc := upgradeRaw(t, s.addr, "")
+		rc.send(frame(0x88, true, []byte{byte(code >> 8), byte(code)}))
+		rc.expectClose(1002)
+	}
+	// A Close frame without a code is answered with none.
+	rc := upgradeRaw(t, s.addr, "")
+	rc.send(frame(0x88, true, nil))
+	rc.expect(0x88, "")
+}

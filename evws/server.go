@@ -208,7 +208,11 @@ func (u *Upgrader) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
 // handler's goroutine may return at once. A refused handshake is answered
 // with its status, as Upgrade does. The error tells why the connection
 // was not upgraded; OnOpen runs on l once it is. Frames the client sent
-// before it received the 101 are read first, but must be whole.
+// before it received the 101 are read first, but must be whole. A client's
+// compression context is always declined here (the budget is the loop's),
+// and a TLS connection cannot be upgraded this way (the adapter's
+// Hijack hands over the socket, not the TLS state): it gets 501, and
+// Upgrade, from a native handler, is the way.
 func (u *Upgrader) UpgradeHTTP(w http.ResponseWriter, r *http.Request, l *eddy.Loop) error {
 	req := request{
 		method:     r.Method,
@@ -231,6 +235,10 @@ func (u *Upgrader) UpgradeHTTP(w http.ResponseWriter, r *http.Request, l *eddy.L
 		}
 		http.Error(w, herr.why, herr.status)
 		return herr
+	}
+	if r.TLS != nil {
+		http.Error(w, "cannot upgrade", http.StatusNotImplemented)
+		return errors.New("evws: UpgradeHTTP over TLS: the TLS state cannot leave the adapter; upgrade from a native handler (Upgrade)")
 	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
