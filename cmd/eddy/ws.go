@@ -31,14 +31,13 @@ import (
 
 // runWS is "eddy ws".
 func runWS(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ws", "[-addr IP:PORT] [-loops N] [-backend NAME] [-broadcast] [-deflate=BOOL] [-max-message N] [-tls-cert FILE -tls-key FILE] [-quiet]\n       eddy ws -connect URL [-deflate=BOOL] [-max-message N] [-cacert FILE | -insecure]", stderr)
+	fs := newFlagSet("ws", "[-addr IP:PORT] [-loops N] [-backend NAME] [-broadcast] [-deflate=BOOL] [-max-message N] [-tls-cert FILE -tls-key FILE]\n       eddy ws -connect URL [-deflate=BOOL] [-max-message N] [-cacert FILE | -insecure]", stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
 	broadcast := fs.Bool("broadcast", false, "send every message from any client to every client, instead of echoing it")
 	deflate := fs.Bool("deflate", true, "accept (or, with -connect, offer) permessage-deflate")
 	maxMessage := fs.Int("max-message", evws.DefaultMaxMessageBytes, "close connections whose messages exceed `N` bytes (1009)")
-	quiet := fs.Bool("quiet", false, "log nothing but errors")
 	tlsf := addTLSFlags(fs, false)
 	connect := fs.String("connect", "", "be a client: connect to the ws:// or wss:// `URL`")
 	caFile := fs.String("cacert", "", "with -connect: verify wss servers against the CA certificates in `FILE` (PEM)")
@@ -80,12 +79,6 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	if msg := tlsf.check(); msg != "" {
 		return usageError(fs, "%s", msg)
 	}
-	logf := func(format string, args ...any) {
-		if !*quiet {
-			fmt.Fprintf(stderr, "eddy ws: "+format+"\n", args...)
-		}
-	}
-
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -138,7 +131,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	if *broadcast {
 		what = "broadcast"
 	}
-	logf("listening on %s://%s/ (%s; permessage-deflate %v; %s, %s backend)",
+	fmt.Fprintf(stderr, "eddy ws: listening on %s://%s/ (%s; permessage-deflate %v; %s, %s backend)\n",
 		scheme, ln.Addr(), what, *deflate, count(g.Len(), "loop"), g.Loop(0).Backend())
 
 	caught := <-sigs
@@ -150,7 +143,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
 		return 1
 	}
-	logf("%v: stopped after %s and %s", caught, count(hub.conns.Load(), "connection"), count(hub.messages.Load(), "message"))
+	fmt.Fprintf(stderr, "eddy ws: %v: stopped after %s\n", caught, count(hub.conns.Load(), "connection"))
 	return 0
 }
 
@@ -171,7 +164,6 @@ type wsHub struct {
 	loopIndex map[*eddy.Loop]int // read-only once made
 	subs      []map[*evws.Conn]struct{}
 	conns     atomic.Uint64
-	messages  atomic.Uint64
 }
 
 func newWSHub(g *evnet.Group, deflate bool) *wsHub {
@@ -195,7 +187,6 @@ func (h *wsHub) close(c *evws.Conn, err error) {
 // broadcast frames the message once and sends it to every connection of
 // every loop, each loop sending to its own.
 func (h *wsHub) broadcast(c *evws.Conn, op evws.Opcode, p []byte) {
-	h.messages.Add(1)
 	m, err := evws.NewPrepared(op, p, h.deflate)
 	if err != nil {
 		return

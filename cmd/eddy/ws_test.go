@@ -181,6 +181,12 @@ func TestWSBinary(t *testing.T) {
 	w2.send(0xc1, deflated(huge))
 	w2.expect(1, huge)
 
+	// -deflate=false: an offer is declined.
+	p3 := startWS(t, bin, "-deflate=false")
+	if w3 := dialWS(t, p3.addr, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n"); strings.Contains(w3.head, "Sec-WebSocket-Extensions") {
+		t.Fatalf("-deflate=false answered:\n%s", w3.head)
+	}
+
 	// A plain GET: 426.
 	c, br := dialServe(t, p.addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
