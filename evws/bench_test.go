@@ -2,6 +2,8 @@ package evws_test
 
 import (
 	"encoding/binary"
+	"github.com/eddyloop/eddy/evhttp/evclient"
+	"github.com/eddyloop/eddy/internal/testutil/testloop"
 	"io"
 	"strings"
 	"testing"
@@ -104,5 +106,40 @@ func BenchmarkEcho(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestClientAllocs: a message sent by eddy's client and its echo received
+// cost no allocation once warm (server included).
+func TestClientAllocs(t *testing.T) {
+	if raceOn {
+		t.Skip("the race detector allocates")
+	}
+	for _, deflate := range []bool{false, true} {
+		s := startServer(t, &evws.Config{Deflate: deflate}, echoHandler)
+		rl := testloop.Start(t)
+		got := make(chan struct{}, 1)
+		opened := make(chan *evws.Conn, 1)
+		msg := []byte(strings.Repeat("m", 200))
+		rl.Do(func() {
+			cl := evclient.New(rl.Loop, nil)
+			t.Cleanup(func() { rl.Do(func() { cl.Close() }) })
+			evws.Dial(cl, "ws://"+s.addr.String()+"/", &evws.Config{Deflate: deflate}, evws.Handler{
+				OnOpen:    func(c *evws.Conn) { opened <- c },
+				OnMessage: func(c *evws.Conn, op evws.Opcode, p []byte) { got <- struct{}{} },
+			})
+		})
+		c := <-opened
+		send := func() { c.WriteMessage(evws.Text, msg) }
+		echo := func() {
+			rl.Post(send)
+			<-got
+		}
+		for range 20 {
+			echo()
+		}
+		if n := testing.AllocsPerRun(200, echo); n != 0 {
+			t.Errorf("deflate %v: %v allocations per message and echo through eddy's client, want 0", deflate, n)
+		}
 	}
 }
