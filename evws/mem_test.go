@@ -34,27 +34,28 @@ func TestIdleMemory(t *testing.T) {
 	})
 	sa := &unix.SockaddrInet4{Port: int(s.addr.Port()), Addr: s.addr.Addr().As4()}
 	dial := func() int {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
+		unix.CloseOnExec(fd)
 		fds = append(fds, fd)
-		if err := unix.Connect(fd, sa); err != nil {
+		if err := unix.Connect(fd, sa); err != nil && err != unix.EINTR {
 			t.Fatal(err)
 		}
 		tv := unix.Timeval{Sec: 10}
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		unix.Write(fd, handshake)
+		write(fd, handshake)
 		got := 0
 		for got < 4 || string(buf[got-4:got]) != "\r\n\r\n" {
-			k, err := unix.Read(fd, buf[got:])
+			k, err := read(fd, buf[got:])
 			if err != nil || k <= 0 {
 				t.Fatalf("handshake: %v", err)
 			}
 			got += k
 		}
-		unix.Write(fd, msg)
-		if k, err := unix.Read(fd, buf); err != nil || k != 66 {
+		write(fd, msg)
+		if k, err := read(fd, buf); err != nil || k != 66 {
 			t.Fatalf("echo: %d %v", k, err)
 		}
 		return fd
@@ -84,5 +85,29 @@ func TestIdleMemory(t *testing.T) {
 	}
 	if per > 1024 {
 		t.Errorf("%d bytes per idle connection, want at most 1 KiB", per)
+	}
+}
+
+// read and write are blocking system calls retried after EINTR (the
+// runtime's preemption signals interrupt them).
+func read(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+func write(fd int, p []byte) {
+	for len(p) > 0 {
+		n, err := unix.Write(fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		p = p[n:]
 	}
 }
