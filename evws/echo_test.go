@@ -157,3 +157,13 @@ func TestCloseCodes(t *testing.T) {
 	rc.send(frame(0x88, true, nil))
 	rc.expect(0x88, "")
 }
+
+// TestHandshakeWithBody: a handshake that carries a body is refused with
+// 400 (the switch would come before the body is read).
+func TestHandshakeWithBody(t *testing.T) {
+	s := startServer(t, nil, echoHandler)
+	got := roundTrip(t, s, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "+testKey+"\r\nContent-Length: 3\r\n\r\nabc")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || strings.Contains(got, "Sec-WebSocket-Accept") {
+		t.Fatalf("response:\n%s", got)
+	}
+}

@@ -174,7 +174,15 @@ func (u *Upgrader) Upgrade(w *evhttp.ResponseWriter, r *evhttp.Request) (*Conn, 
 	hd := handler
 	hd.OnOpen = c.openServer
 	if err := w.Upgrade("websocket", hd); err != nil {
-		return nil, err
+		// A handshake with a body, for one: answer it as refused.
+		h.Del("Sec-WebSocket-Accept")
+		h.Del("Sec-WebSocket-Protocol")
+		h.Del("Sec-WebSocket-Extensions")
+		if !w.HeadSent() {
+			w.WriteHeader(http.StatusBadRequest)
+			w.WriteString("cannot upgrade: " + err.Error() + "\n")
+		}
+		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
 	return c, nil
 }
