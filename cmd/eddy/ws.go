@@ -31,7 +31,7 @@ import (
 
 // runWS is "eddy ws".
 func runWS(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ws", "[-addr IP:PORT] [-loops N] [-backend NAME] [-broadcast] [-deflate=BOOL] [-max-message N] [-tls-cert FILE -tls-key FILE]\n       eddy ws -connect URL [-deflate=BOOL] [-max-message N] [-cacert FILE | -insecure]", stderr)
+	fs := newFlagSet("ws", "[-addr IP:PORT] [-loops N] [-backend NAME] [-broadcast] [-deflate=BOOL] [-max-message N] [-tls-cert FILE -tls-key FILE] [-metrics IP:PORT]\n       eddy ws -connect URL [-deflate=BOOL] [-max-message N] [-cacert FILE | -insecure]", stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
@@ -39,6 +39,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	deflate := fs.Bool("deflate", true, "accept (or, with -connect, offer) permessage-deflate")
 	maxMessage := fs.Int("max-message", evws.DefaultMaxMessageBytes, "close connections whose messages exceed `N` bytes (1009)")
 	tlsf := addTLSFlags(fs, false)
+	metrics := fs.String("metrics", "", "serve counters in the Prometheus text format at http://`IP:PORT`/metrics")
 	connect := fs.String("connect", "", "be a client: connect to the ws:// or wss:// `URL`")
 	caFile := fs.String("cacert", "", "with -connect: verify wss servers against the CA certificates in `FILE` (PEM)")
 	insecure := fs.Bool("insecure", false, "with -connect: do not verify wss servers' certificates")
@@ -79,6 +80,12 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	if msg := tlsf.check(); msg != "" {
 		return usageError(fs, "%s", msg)
 	}
+	var metricsAddr netip.AddrPort
+	if *metrics != "" {
+		if metricsAddr, err = netip.ParseAddrPort(*metrics); err != nil {
+			return usageError(fs, "-metrics: %v", err)
+		}
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -100,7 +107,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	hub := newWSHub(g, *deflate)
 	h := evws.Handler{
 		OnOpen:    hub.open,
-		OnMessage: wsEcho,
+		OnMessage: hub.echo,
 		OnDrain:   func(c *evws.Conn) { c.ResumeRead() },
 		OnClose:   hub.close,
 	}
@@ -124,6 +131,20 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
 		return 1
 	}
+	var msrv *evhttp.Server
+	if *metrics != "" {
+		msrv = &evhttp.Server{Handler: evhttp.HandlerFunc(hub.serveMetrics)}
+		var merr error
+		done := make(chan struct{})
+		g.Post(0, func() { _, merr = msrv.Serve(g.Loop(0), "tcp", metricsAddr.String()); close(done) })
+		<-done
+		if merr != nil {
+			srv.Close()
+			g.Shutdown(0)
+			fmt.Fprintf(stderr, "eddy ws: -metrics: %v\n", merr)
+			return 1
+		}
+	}
 	scheme, what := "ws", "echo"
 	if tlsConfig != nil {
 		scheme = "wss"
@@ -136,6 +157,9 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 
 	caught := <-sigs
 	srv.Close()
+	if msrv != nil {
+		msrv.Close()
+	}
 	for i := range g.Len() {
 		g.Post(i, hub.goingAway(i))
 	}
@@ -147,22 +171,48 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// wsEcho sends a message back as it came, pausing reading while the
+// echo sends a message back as it came, pausing reading while the
 // output queue is full (OnDrain resumes it).
-func wsEcho(c *evws.Conn, op evws.Opcode, p []byte) {
+func (h *wsHub) echo(c *evws.Conn, op evws.Opcode, p []byte) {
+	h.stats[h.loopIndex[c.Loop()]].messages.Add(1)
 	c.WriteMessage(op, p)
 	if c.Full() {
 		c.PauseRead()
 	}
 }
 
+// wsLoopStats are the counters of one loop, written by that loop only
+// (atomics, for the metrics reader), each on a cache line of its own.
+type wsLoopStats struct {
+	open, messages atomic.Int64
+	_              [48]byte
+}
+
+// serveMetrics answers /metrics in the Prometheus text format.
+func (h *wsHub) serveMetrics(w *evhttp.ResponseWriter, r *evhttp.Request) {
+	if string(r.Path()) != "/metrics" {
+		w.WriteHeader(404)
+		return
+	}
+	var open, msgs int64
+	for i := range h.stats {
+		open += h.stats[i].open.Load()
+		msgs += h.stats[i].messages.Load()
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# HELP eddy_ws_connections_total WebSocket connections opened.\n# TYPE eddy_ws_connections_total counter\neddy_ws_connections_total %d\n", h.conns.Load())
+	fmt.Fprintf(w, "# HELP eddy_ws_connections_open WebSocket connections open.\n# TYPE eddy_ws_connections_open gauge\neddy_ws_connections_open %d\n", open)
+	fmt.Fprintf(w, "# HELP eddy_ws_messages_total Messages received.\n# TYPE eddy_ws_messages_total counter\neddy_ws_messages_total %d\n", msgs)
+}
+
 // wsHub keeps the connections of each loop, for -broadcast and for the
-// Close frames sent when the server stops.
+// Close frames sent when the server stops, and the counters of -metrics.
 type wsHub struct {
 	g         *evnet.Group
 	deflate   bool
 	loopIndex map[*eddy.Loop]int // read-only once made
 	subs      []map[*evws.Conn]struct{}
+	stats     []wsLoopStats
 	conns     atomic.Uint64
 }
 
@@ -172,21 +222,27 @@ func newWSHub(g *evnet.Group, deflate bool) *wsHub {
 		h.loopIndex[g.Loop(i)] = i
 		h.subs = append(h.subs, map[*evws.Conn]struct{}{})
 	}
+	h.stats = make([]wsLoopStats, g.Len())
 	return h
 }
 
 func (h *wsHub) open(c *evws.Conn) {
 	h.conns.Add(1)
-	h.subs[h.loopIndex[c.Loop()]][c] = struct{}{}
+	i := h.loopIndex[c.Loop()]
+	h.stats[i].open.Add(1)
+	h.subs[i][c] = struct{}{}
 }
 
 func (h *wsHub) close(c *evws.Conn, err error) {
-	delete(h.subs[h.loopIndex[c.Loop()]], c)
+	i := h.loopIndex[c.Loop()]
+	h.stats[i].open.Add(-1)
+	delete(h.subs[i], c)
 }
 
 // broadcast frames the message once and sends it to every connection of
 // every loop, each loop sending to its own.
 func (h *wsHub) broadcast(c *evws.Conn, op evws.Opcode, p []byte) {
+	h.stats[h.loopIndex[c.Loop()]].messages.Add(1)
 	m, err := evws.NewPrepared(op, p, h.deflate)
 	if err != nil {
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -210,7 +211,8 @@ func TestWSBinary(t *testing.T) {
 
 func TestWSBroadcast(t *testing.T) {
 	bin := buildEddy(t)
-	p := startWS(t, bin, "-loops", "2", "-broadcast")
+	maddr := freeAddr(t)
+	p := startWS(t, bin, "-loops", "2", "-broadcast", "-metrics", maddr)
 	var peers []*wsPeer
 	for i := range 4 {
 		ext := ""
@@ -240,6 +242,17 @@ func TestWSBroadcast(t *testing.T) {
 				}
 				break
 			}
+		}
+	}
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"eddy_ws_connections_total 4\n", "eddy_ws_connections_open 4\n", "eddy_ws_messages_total 5\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
 	}
 }
