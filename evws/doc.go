@@ -103,7 +103,11 @@
 // Config.MaxQueuedBytes is a hard bound with a Config.QueuePolicy:
 // QueueWait refuses the message (ErrQueueFull) for the program to send it
 // again after OnDrain, QueueDrop drops it (counted by Conn.Dropped),
-// QueueClose resets the connection. The queue never grows past the bound.
+// QueueClose resets the connection. The queue never grows past the bound
+// and one message. Below it, evnet's own hard cap (evnet.ConnConfig's
+// MaxBuffered, 8 MiB by default) must leave room for the largest message
+// written: a server that echoes 16 MiB messages sets its listener's
+// MaxBuffered above 32 MiB (eddy ws sets twice -max-message and 4 MiB).
 //
 // # Broadcast: one frame for N connections
 //
