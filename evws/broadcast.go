@@ -76,7 +76,7 @@ func (c *Conn) WritePrepared(m *Prepared) error {
 	if c.flags&fDeflate != 0 && m.z != nil && len(m.data) <= c.maxCompress() {
 		frame = m.z
 	}
-	if c.nc.Buffered() >= c.cfg.MaxQueuedBytes {
+	if c.queued() >= c.cfg.MaxQueuedBytes || c.paced != nil {
 		return c.queueFull()
 	}
 	_, err := c.nc.WriteShared(frame)

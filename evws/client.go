@@ -104,7 +104,7 @@ func (c *Conn) checkResponse(resp *evclient.Response, key string) error {
 		if !found {
 			return fmt.Errorf("%w: subprotocol %q not offered", ErrHandshake, p)
 		}
-		c.proto = p
+		c.setProto(p)
 	}
 	exts := resp.Values("Sec-WebSocket-Extensions")
 	if len(exts) > 0 && !c.cfg.Deflate {

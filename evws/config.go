@@ -41,12 +41,7 @@ type Config struct {
 	// message once inflated (default DefaultMaxMessageBytes): a longer
 	// one closes the connection with 1009 (CloseTooBig). With
 	// Handler.OnFragment, uncompressed messages are not held, and have no
-	// limit. A program that echoes or writes messages this large needs an
-	// evnet output queue that can hold them: the evnet.ConnConfig of the
-	// server's listener (evhttp.Server.ListenConfig.Conn) or of the
-	// client (evclient.Config.Conn) with a MaxBuffered (8 MiB by default)
-	// over twice the largest message, as eddy ws sets it; a message that
-	// does not fit closes the connection with evnet.ErrOverflow.
+	// limit.
 	MaxMessageBytes int
 	// Subprotocols lists the subprotocols: for a server, those it speaks,
 	// in its order of preference (the first the client offers is chosen);

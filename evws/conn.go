@@ -77,6 +77,7 @@ type Conn struct {
 	maskPos uint8
 	msgOp   Opcode // 0: no message in progress
 	sending Opcode // the message WriteFragment is sending, or 0
+	proto   uint8  // the subprotocol: 1 + its index in cfg.Subprotocols, or 0
 	utf8    utf8State
 	deflate deflateParams
 	msg     []byte // the message so far, when it spans frames or reads
@@ -85,7 +86,7 @@ type Conn struct {
 	lastRead time.Time
 
 	closeErr error
-	proto    string
+	paced    *pacedMsg // a large message being sent in fragments
 	ctx      any
 	dropped  int64
 }
@@ -107,7 +108,17 @@ func onData(nc *evnet.Conn, p []byte) int {
 }
 
 func onDrain(nc *evnet.Conn) {
-	if c := connOf(nc); c != nil && c.h.OnDrain != nil && c.flags&fDone == 0 {
+	c := connOf(nc)
+	if c == nil || c.flags&fDone != 0 {
+		return
+	}
+	if c.paced != nil {
+		c.pump()
+		if c.paced != nil || c.nc.Full() {
+			return // the program's OnDrain once the message is out
+		}
+	}
+	if c.h.OnDrain != nil {
 		c.h.OnDrain(c)
 	}
 }
@@ -371,7 +382,7 @@ func (c *Conn) control(op Opcode, p []byte) {
 	switch op {
 	case Ping:
 		if c.flags&fCloseSent == 0 {
-			c.writeFrame(Pong, 0, p, true)
+			c.writeFrame(Pong, 0, p)
 		}
 	case Pong:
 		if c.h.OnPong != nil {
@@ -410,7 +421,8 @@ func (c *Conn) closeReceived(p []byte) {
 		if code != CloseNoStatus {
 			echo = append(echo, byte(code>>8), byte(code))
 		}
-		c.writeFrame(Close, 0, echo, true)
+		c.paced = nil
+		c.writeFrame(Close, 0, echo)
 		c.flags |= fCloseSent
 	}
 	c.finishClose()
@@ -451,10 +463,11 @@ func (c *Conn) fail(code StatusCode, reason string) {
 
 // sendClose writes a Close frame.
 func (c *Conn) sendClose(code StatusCode, reason string) {
+	c.paced = nil // a message cut short: nothing may follow a Close frame
 	var b [maxControl]byte
 	p := append(b[:0], byte(code>>8), byte(code))
 	p = append(p, reason[:min(len(reason), maxControl-2)]...)
-	c.writeFrame(Close, 0, p, true)
+	c.writeFrame(Close, 0, p)
 	c.flags |= fCloseSent
 }
 
@@ -479,7 +492,7 @@ func (c *Conn) timer() {
 	case c.flags&fPingOut != 0:
 		c.nc.SetTimer(iv + c.cfg.PongTimeout - idle)
 	case idle >= iv:
-		c.writeFrame(Ping, 0, nil, true)
+		c.writeFrame(Ping, 0, nil)
 		c.flags |= fPingOut
 		c.nc.SetTimer(c.cfg.PongTimeout)
 	default:
@@ -514,9 +527,11 @@ func (c *Conn) closed(reason error) {
 // It never blocks: what the kernel does not take at once is queued. When
 // the queue already holds Config.MaxQueuedBytes, Config.QueuePolicy
 // decides (ErrQueueFull, ErrDropped), so that the queue holds at most that
-// plus one message. The evnet connection's own hard cap
-// (evnet.ConnConfig.MaxBuffered, 8 MiB by default) must leave room for
-// the largest message written. It returns ErrClosed once a Close frame was
+// plus one message. A message over 1 MiB is copied and sent in fragments
+// as the queue drains, so that evnet's own cap (evnet.ConnConfig's
+// MaxBuffered) never sees it whole; until its last fragment is out, Full
+// is true and other messages are refused as by a full queue (control
+// frames go between its fragments). It returns ErrClosed once a Close frame was
 // sent, and ErrOpcode while a message of WriteFragment is unfinished.
 // A Text message's p must be valid UTF-8; it is not checked.
 func (c *Conn) WriteMessage(op Opcode, p []byte) error {
@@ -526,13 +541,23 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 	if c.flags&fCloseSent != 0 {
 		return ErrClosed
 	}
+	if c.paced != nil || c.queued() >= c.cfg.MaxQueuedBytes {
+		return c.queueFull() // a message after a paced one would break into it
+	}
 	var rsv byte
 	if c.flags&fDeflate != 0 && len(p) >= c.cfg.MinDeflateBytes && len(p) <= c.maxCompress() {
 		p = c.ls.compress(p, c.cfg.DeflateLevel)
 		rsv = bitRSV1
 	}
-	return c.writeFrame(op, rsv, p, false)
+	if len(p) > paceBytes {
+		return c.writePaced(op, rsv, p)
+	}
+	return c.writeFrame(op, rsv, p)
 }
+
+// queued returns the bytes of the output queue, a paced message's
+// included.
+func (c *Conn) queued() int { return c.nc.Buffered() + c.pacedLeft() }
 
 // WriteFragment sends p as a piece of a message of type op (Text or
 // Binary) whose length is not known in advance, last telling the final
@@ -547,11 +572,14 @@ func (c *Conn) WriteFragment(op Opcode, p []byte, last bool) error {
 	if c.flags&fCloseSent != 0 {
 		return ErrClosed
 	}
+	if c.queued() >= c.cfg.MaxQueuedBytes || c.paced != nil {
+		return c.queueFull()
+	}
 	fop := op
 	if c.sending != 0 {
 		fop = Continuation
 	}
-	if err := c.writeFrameFin(last, fop, 0, p, false); err != nil {
+	if err := c.writeFrameFin(last, fop, 0, p); err != nil {
 		return err
 	}
 	c.sending = op
@@ -586,7 +614,7 @@ func (c *Conn) WriteControl(op Opcode, p []byte) error {
 	case c.flags&fCloseSent != 0:
 		return ErrClosed
 	}
-	return c.writeFrame(op, 0, p, true)
+	return c.writeFrame(op, 0, p)
 }
 
 // Close starts the close handshake: it sends a Close frame with code and
@@ -608,21 +636,18 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 }
 
 // writeFrame frames p as a final frame (masked on a client) and writes
-// it. control frames pass the queue limit.
-func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte, control bool) error {
-	return c.writeFrameFin(true, op, rsv, p, control)
+// it; the queue limit is the caller's business.
+func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte) error {
+	return c.writeFrameFin(true, op, rsv, p)
 }
 
 // writeFrameFin is writeFrame with the FIN bit given.
-func (c *Conn) writeFrameFin(fin bool, op Opcode, rsv byte, p []byte, control bool) error {
+func (c *Conn) writeFrameFin(fin bool, op Opcode, rsv byte, p []byte) error {
 	if c.flags&fDone != 0 {
 		return ErrClosed
 	}
 	if c.nc == nil {
 		return ErrNotOpen
-	}
-	if !control && c.nc.Buffered() >= c.cfg.MaxQueuedBytes {
-		return c.queueFull()
 	}
 	client := c.flags&fClient != 0
 	var key [4]byte
@@ -682,10 +707,11 @@ func (c *Conn) queueFull() error {
 
 // Full reports whether the output queue is over its high watermark: a
 // writer should stop until OnDrain.
-func (c *Conn) Full() bool { return c.nc.Full() }
+func (c *Conn) Full() bool { return c.paced != nil || c.nc.Full() }
 
-// Buffered returns the bytes of the output queue.
-func (c *Conn) Buffered() int { return c.nc.Buffered() }
+// Buffered returns the bytes of the output queue, those of a large
+// message not yet handed to evnet included.
+func (c *Conn) Buffered() int { return c.queued() }
 
 // Dropped returns the messages dropped by QueueDrop.
 func (c *Conn) Dropped() int64 { return c.dropped }
@@ -705,7 +731,22 @@ func (c *Conn) ResumeRead() {
 }
 
 // Subprotocol returns the negotiated subprotocol, or "".
-func (c *Conn) Subprotocol() string { return c.proto }
+func (c *Conn) Subprotocol() string {
+	if c.proto == 0 {
+		return ""
+	}
+	return c.cfg.Subprotocols[c.proto-1]
+}
+
+// setProto records the subprotocol p, one of cfg.Subprotocols.
+func (c *Conn) setProto(p string) {
+	for i, s := range c.cfg.Subprotocols {
+		if s == p && i < 255 {
+			c.proto = uint8(i + 1)
+			return
+		}
+	}
+}
 
 // Compressed reports whether permessage-deflate was negotiated.
 func (c *Conn) Compressed() bool { return c.flags&fDeflate != 0 }

@@ -104,10 +104,13 @@
 // QueueWait refuses the message (ErrQueueFull) for the program to send it
 // again after OnDrain, QueueDrop drops it (counted by Conn.Dropped),
 // QueueClose resets the connection. The queue never grows past the bound
-// and one message. Below it, evnet's own hard cap (evnet.ConnConfig's
-// MaxBuffered, 8 MiB by default) must leave room for the largest message
-// written: a server that echoes 16 MiB messages sets its listener's
-// MaxBuffered above 32 MiB (eddy ws sets twice -max-message and 4 MiB).
+// and one message. A message over 1 MiB is not handed to evnet whole,
+// whose queue has a hard cap of its own (evnet.ConnConfig's MaxBuffered,
+// 8 MiB by default) that a 16 MiB echo would pass: it is copied once and
+// sent in fragments of 256 KiB while evnet's queue holds less than 1 MiB,
+// the rest as it drains, Pongs and Close frames going between two
+// fragments; meanwhile Full is true and other messages are refused as by
+// a full queue.
 //
 // # Broadcast: one frame for N connections
 //

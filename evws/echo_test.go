@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddyloop/eddy/evws"
 )
@@ -165,5 +166,34 @@ func TestHandshakeWithBody(t *testing.T) {
 	got := roundTrip(t, s, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "+testKey+"\r\nContent-Length: 3\r\n\r\nabc")
 	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || strings.Contains(got, "Sec-WebSocket-Accept") {
 		t.Fatalf("response:\n%s", got)
+	}
+}
+
+// TestEchoHuge: 16 MiB messages (the default limit) echoed by a server
+// whose evnet queue is left at its 8 MiB cap: the echo is paced in
+// fragments, a Pong goes between them, the message after it waits.
+func TestEchoHuge(t *testing.T) {
+	s := startServer(t, &evws.Config{Deflate: true}, echoHandler)
+	huge := bytes.Repeat([]byte("0123456789abcdef"), 1<<20)
+	for _, ext := range []string{"", "Sec-WebSocket-Extensions: permessage-deflate\r\n"} {
+		rc := upgradeRaw(t, s.addr, ext)
+		rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+		go func() {
+			rc.c.Write(frame(0x82, true, huge))
+			rc.c.Write(frame(0x89, true, []byte("ping")))
+			rc.c.Write(frame(0x81, true, []byte("after")))
+		}()
+		op, msg, controls := rc.readMessage()
+		if op != 2 || !bytes.Equal(msg, huge) {
+			t.Fatalf("%q: echo op %d, %d bytes", ext, op, len(msg))
+		}
+		if op, msg, c2 := rc.readMessage(); op != 1 || string(msg) != "after" {
+			t.Fatalf("%q: then %d %q", ext, op, trunc(msg))
+		} else {
+			controls = append(controls, c2...)
+		}
+		if len(controls) != 1 || controls[0] != "a:ping" {
+			t.Fatalf("%q: control frames %q, want the pong", ext, controls)
+		}
 	}
 }

@@ -244,3 +244,34 @@ func deflateRaw(p []byte) []byte {
 	s := b.String()
 	return []byte(s[:len(s)-4])
 }
+
+// readMessage reads a data message, its fragments reassembled (and
+// inflated if compressed), and the control frames that came between them.
+func (rc *rawClient) readMessage() (op byte, msg []byte, controls []string) {
+	rc.t.Helper()
+	compressed := false
+	for {
+		b0, p, err := rc.read()
+		if err != nil {
+			rc.t.Fatalf("reading a message: %v", err)
+		}
+		switch o := b0 & 0x0f; {
+		case o >= 8:
+			controls = append(controls, fmt.Sprintf("%x:%s", o, p))
+			continue
+		case o != 0:
+			op, compressed = o, b0&0x40 != 0
+		}
+		msg = append(msg, p...)
+		if b0&0x80 != 0 {
+			if compressed {
+				out, err := inflate(msg)
+				if err != nil {
+					rc.t.Fatalf("inflate: %v", err)
+				}
+				msg = []byte(out)
+			}
+			return op, msg, controls
+		}
+	}
+}

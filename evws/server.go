@@ -104,7 +104,8 @@ func pickProtocol(server, fields []string) string {
 
 // newConn returns a server connection for the negotiated parameters.
 func (u *Upgrader) newConn(proto, ext string, d deflateParams) *Conn {
-	c := &Conn{cfg: &u.cfg, h: &u.h, proto: proto}
+	c := &Conn{cfg: &u.cfg, h: &u.h}
+	c.setProto(proto)
 	if ext != "" {
 		c.flags |= fDeflate
 		c.deflate = d

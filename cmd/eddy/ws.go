@@ -116,9 +116,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 		cfg.QueuePolicy = evws.QueueDrop // a slow subscriber misses messages, and holds no more than MaxQueuedBytes
 	}
 	srv := &evhttp.Server{
-		// The output queue's hard cap leaves room for the echo of the
-		// largest message while the one before is still queued.
-		ListenConfig: evnet.ListenConfig{TLS: tlsConfig, Conn: evnet.ConnConfig{MaxBuffered: 2*(*maxMessage) + evws.DefaultMaxQueuedBytes}},
+		ListenConfig: evnet.ListenConfig{TLS: tlsConfig},
 		Handler:      evws.NewUpgrader(cfg, h),
 		ErrorLog: func(format string, args ...any) {
 			fmt.Fprintf(stderr, "eddy ws: "+format+"\n", args...)

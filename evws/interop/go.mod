@@ -1,0 +1,16 @@
+module github.com/eddyloop/eddy/evws/interop
+
+go 1.26.8
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/eddyloop/eddy v0.0.0
+	github.com/gorilla/websocket v1.5.3
+)
+
+require (
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
+
+replace github.com/eddyloop/eddy => ../..
