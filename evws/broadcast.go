@@ -9,7 +9,8 @@ import (
 )
 
 // Prepared is a message framed once for many server connections: its
-// frame is built (and, for permessage-deflate, compressed) when it is
+// frame (its fragments, for a message over 1 MiB, which is paced as
+// WriteMessage paces it) is built (and, for permessage-deflate, compressed) when it is
 // made, and WritePrepared hands the same immutable bytes to each
 // connection, which queues them by reference (evnet.Conn.WriteShared):
 // sending it to N connections costs no copy, no compression and no
@@ -17,10 +18,12 @@ import (
 // any loop. Client connections, whose frames are masked each with its own
 // key, frame it again.
 type Prepared struct {
-	op    Opcode
-	data  []byte
-	plain []byte // the unmasked frame
-	z     []byte // the compressed frame (RSV1), or nil
+	op   Opcode
+	data []byte
+	// plain and z are the message's frames, unmasked, plain and compressed
+	// (nil without deflate): one frame, or fragments of fragBytes for a
+	// message over paceBytes, sent as the queue drains.
+	plain, z [][]byte
 }
 
 // flatePool holds the compressors of NewPrepared, which may run on any
@@ -35,10 +38,12 @@ func NewPrepared(op Opcode, p []byte, deflate bool) (*Prepared, error) {
 		return nil, ErrOpcode
 	}
 	m := &Prepared{op: op}
-	m.plain = appendHeader(make([]byte, 0, maxHeader+len(p)), true, 0, op, len(p), false, [4]byte{})
-	hl := len(m.plain)
-	m.plain = append(m.plain, p...)
-	m.data = m.plain[hl:]
+	m.plain = frames(op, 0, p)
+	if len(m.plain) == 1 {
+		m.data = m.plain[0][len(m.plain[0])-len(p):]
+	} else {
+		m.data = append([]byte(nil), p...)
+	}
 	if deflate {
 		var s sink
 		fw, _ := flatePool.Get().(*flate.Writer)
@@ -49,11 +54,30 @@ func NewPrepared(op Opcode, p []byte, deflate bool) (*Prepared, error) {
 		fw.Write(p)
 		fw.Flush()
 		flatePool.Put(fw)
-		zb := s.b[:len(s.b)-4]
-		m.z = appendHeader(make([]byte, 0, maxHeader+len(zb)), true, bitRSV1, op, len(zb), false, [4]byte{})
-		m.z = append(m.z, zb...)
+		m.z = frames(op, bitRSV1, s.b[:len(s.b)-4])
 	}
 	return m, nil
+}
+
+// frames frames payload as one message, in one buffer: one frame, or
+// fragments of fragBytes when it is over paceBytes.
+func frames(op Opcode, rsv byte, payload []byte) [][]byte {
+	if len(payload) <= paceBytes {
+		b := appendHeader(make([]byte, 0, maxHeader+len(payload)), true, rsv, op, len(payload), false, [4]byte{})
+		return [][]byte{append(b, payload...)}
+	}
+	n := (len(payload) + fragBytes - 1) / fragBytes
+	buf := make([]byte, 0, len(payload)+n*maxHeader)
+	fs := make([][]byte, 0, n)
+	for off := 0; off < len(payload); off += fragBytes {
+		end := min(off+fragBytes, len(payload))
+		start := len(buf)
+		buf = appendHeader(buf, end == len(payload), rsv, op, end-off, false, [4]byte{})
+		buf = append(buf, payload[off:end]...)
+		fs = append(fs, buf[start:len(buf):len(buf)])
+		op, rsv = Continuation, 0
+	}
+	return fs
 }
 
 // WritePrepared sends a prepared message: its compressed frame on a
@@ -72,13 +96,17 @@ func (c *Conn) WritePrepared(m *Prepared) error {
 	if c.flags&fClient != 0 {
 		return c.WriteMessage(m.op, m.data)
 	}
-	frame := m.plain
+	fs := m.plain
 	if c.flags&fDeflate != 0 && m.z != nil && len(m.data) <= c.maxCompress() {
-		frame = m.z
+		fs = m.z
 	}
 	if c.queued() >= c.cfg.MaxQueuedBytes || c.paced != nil {
 		return c.queueFull()
 	}
-	_, err := c.nc.WriteShared(frame)
+	if len(fs) > 1 {
+		c.paced = &pacedMsg{frames: fs}
+		return c.pump()
+	}
+	_, err := c.nc.WriteShared(fs[0])
 	return err
 }

@@ -1,8 +1,11 @@
 package evws_test
 
 import (
+	"bytes"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddyloop/eddy/evws"
 )
@@ -63,6 +66,49 @@ func TestBroadcast(t *testing.T) {
 			if b0&0x0f != 1 || string(p) != msg {
 				t.Fatalf("client %d, message %d: %#x %q", i, j, b0, trunc(p))
 			}
+		}
+	}
+}
+
+// TestBroadcastHuge: a 16 MiB Prepared message, fragmented once, goes to
+// every subscriber paced by reference (past evnet's 8 MiB cap).
+func TestBroadcastHuge(t *testing.T) {
+	var subs []*evws.Conn
+	s := startServer(t, &evws.Config{Deflate: true}, evws.Handler{
+		OnOpen: func(c *evws.Conn) { subs = append(subs, c) },
+	})
+	var clients []*rawClient
+	for i := range 3 {
+		ext := ""
+		if i == 0 {
+			ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+		}
+		rc := upgradeRaw(t, s.addr, ext)
+		rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+		clients = append(clients, rc)
+	}
+	s.rl.Barrier()
+	huge := bytes.Repeat([]byte("all of it "), 1677722)[:16<<20]
+	m, err := evws.NewPrepared(evws.Binary, huge, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.rl.Do(func() {
+		for _, c := range subs {
+			if err := c.WritePrepared(m); err != nil {
+				t.Errorf("WritePrepared: %v", err)
+			}
+			if c.Compressed() {
+				continue // compressed, it is small: one frame, not paced
+			}
+			if err := c.WritePrepared(m); !errors.Is(err, evws.ErrQueueFull) {
+				t.Errorf("a second message behind a paced one: %v, want ErrQueueFull", err)
+			}
+		}
+	})
+	for i, rc := range clients {
+		if op, msg, _ := rc.readMessage(); op != 2 || !bytes.Equal(msg, huge) {
+			t.Fatalf("client %d: op %d, %d bytes", i, op, len(msg))
 		}
 	}
 }

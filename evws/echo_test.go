@@ -3,6 +3,7 @@ package evws_test
 import (
 	"bytes"
 	"compress/flate"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,14 @@ func TestEchoHuge(t *testing.T) {
 		}
 		if len(controls) != 1 || controls[0] != "a:ping" {
 			t.Fatalf("%q: control frames %q, want the pong", ext, controls)
+		}
+		// Incompressible: compressed, still over 1 MiB, paced in
+		// fragments with RSV1 on the first only.
+		noise := make([]byte, 3<<20)
+		rand.NewChaCha8([32]byte{1}).Read(noise)
+		go rc.c.Write(frame(0x82, true, noise))
+		if op, msg, _ := rc.readMessage(); op != 2 || !bytes.Equal(msg, noise) {
+			t.Fatalf("%q: noise echoed as op %d, %d bytes", ext, op, len(msg))
 		}
 	}
 }

@@ -16,6 +16,11 @@ const fragBytes = 256 << 10
 
 // pacedMsg is a message being sent in fragments.
 type pacedMsg struct {
+	// frames, if set, are a Prepared message's fragments, shared, sent
+	// from next on; buf and the rest are unused then.
+	frames [][]byte
+	next   int
+
 	buf     []byte // the payload (compressed, if rsv says so)
 	off     int    // the bytes sent
 	op      Opcode
@@ -33,7 +38,17 @@ func (c *Conn) writePaced(op Opcode, rsv byte, p []byte) error {
 // room, and forgets the message once its last fragment is out.
 func (c *Conn) pump() error {
 	m := c.paced
-	for m != nil && c.nc.Buffered() < paceBytes {
+	for m != nil && m.frames != nil && c.nc.Buffered() < paceBytes {
+		if _, err := c.nc.WriteShared(m.frames[m.next]); err != nil {
+			c.paced = nil
+			return err
+		}
+		if m.next++; m.next == len(m.frames) {
+			c.paced = nil
+			return nil
+		}
+	}
+	for m != nil && m.frames == nil && c.nc.Buffered() < paceBytes {
 		n := min(len(m.buf)-m.off, fragBytes)
 		last := m.off+n == len(m.buf)
 		op, rsv := m.op, m.rsv
@@ -56,8 +71,13 @@ func (c *Conn) pump() error {
 
 // pacedLeft returns the bytes of the paced message not handed to evnet.
 func (c *Conn) pacedLeft() int {
-	if c.paced == nil {
+	m := c.paced
+	if m == nil {
 		return 0
 	}
-	return len(c.paced.buf) - c.paced.off
+	n := len(m.buf) - m.off
+	for _, f := range m.frames[m.next:] {
+		n += len(f)
+	}
+	return n
 }
