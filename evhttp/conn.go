@@ -62,10 +62,13 @@ type conn struct {
 	parser h1.Parser
 	q      []*exchange
 	reader *exchange // the exchange whose body is being read, if any
-	flags  uint16
-	state  ConnState
-	phase  uint8
-	slot   int
+	// handling is the exchange whose handler is running (serve), for
+	// pump's recovery of a panic.
+	handling *exchange
+	flags    uint16
+	state    ConnState
+	phase    uint8
+	slot     int
 	// requests counts the heads parsed.
 	requests int
 	// headStart is when the head in progress began (the accept for the

@@ -24,9 +24,21 @@ const (
 	phaseLinger
 )
 
-// pump consumes what it can of p and returns how much.
-func (hc *conn) pump(p []byte) int {
-	n := 0
+// pump consumes what it can of p and returns how much. A handler that
+// panics (serve) ends the pass: its exchange is answered 500, or cut, and
+// the connection closes after it; a panic outside a handler is evhttp's
+// own and is not hidden.
+func (hc *conn) pump(p []byte) (n int) {
+	defer func() {
+		if v := recover(); v != nil {
+			x := hc.handling
+			if x == nil {
+				panic(v)
+			}
+			hc.handling = nil
+			hc.recovered(x, v)
+		}
+	}()
 	hc.flags &^= cPartial
 	for hc.flags&(cClosed|cLinger) == 0 {
 		if hc.flags&cEOFDue != 0 {
@@ -62,8 +74,8 @@ func (hc *conn) pump(p []byte) int {
 			break
 		}
 		hc.headStart = 0
-		hc.dispatch(x, p[n:n+k])
-		n += k
+		n += k // before the handler runs: a panic ends the pass with the head consumed
+		hc.dispatch(x, p[n-k:n])
 	}
 	return n
 }
@@ -207,14 +219,13 @@ func (hc *conn) dispatch(x *exchange, raw []byte) {
 	}
 }
 
-// serve runs the handler for x, recovering a panic.
+// serve runs the handler for x. pump recovers a panic (one deferred
+// call per pass over the input, not one per request): hc.handling tells
+// it whose handler panicked.
 func (hc *conn) serve(x *exchange) {
-	defer func() {
-		if v := recover(); v != nil {
-			hc.recovered(x, v)
-		}
-	}()
+	hc.handling = x
 	hc.ls.cfg.handler.ServeHTTP1(&x.w, &x.r)
+	hc.handling = nil
 }
 
 // settle ends a pass over the input: it copies the heads that outlive the
