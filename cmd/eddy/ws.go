@@ -36,7 +36,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
 	broadcast := fs.Bool("broadcast", false, "send every message from any client to every client, instead of echoing it")
-	deflate := fs.Bool("deflate", true, "accept (or, with -connect, offer) permessage-deflate")
+	deflate := fs.Bool("deflate", false, "accept (or, with -connect, offer) permessage-deflate (off by default, as in the benchmark harness's peers)")
 	maxMessage := fs.Int("max-message", evws.DefaultMaxMessageBytes, "close connections whose messages exceed `N` bytes (1009)")
 	tlsf := addTLSFlags(fs, false)
 	metrics := fs.String("metrics", "", "serve counters in the Prometheus text format at http://`IP:PORT`/metrics")

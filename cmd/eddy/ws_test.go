@@ -146,7 +146,7 @@ func deflated(p string) []byte {
 // -broadcast; the -connect client, plain and over TLS; SIGTERM.
 func TestWSBinary(t *testing.T) {
 	bin := buildEddy(t)
-	p := startWS(t, bin, "-loops", "2", "-max-message", "100000")
+	p := startWS(t, bin, "-loops", "2", "-max-message", "100000", "-deflate")
 
 	for _, path := range []string{"/", "/any/path?q=1"} {
 		w := dialWS(t, p.addr, path, "")
@@ -174,7 +174,7 @@ func TestWSBinary(t *testing.T) {
 		t.Fatalf("over -max-message: %d %q, want close 1009", op, b)
 	}
 	// The largest message the default -max-message allows, 16 MiB, echoed.
-	p2 := startWS(t, bin)
+	p2 := startWS(t, bin, "-deflate=true")
 	w2 := dialWS(t, p2.addr, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n")
 	huge := strings.Repeat("0123456789abcdef", 1<<20)
 	w2.send(0x81, []byte(huge))
@@ -182,8 +182,8 @@ func TestWSBinary(t *testing.T) {
 	w2.send(0xc1, deflated(huge))
 	w2.expect(1, huge)
 
-	// -deflate=false: an offer is declined.
-	p3 := startWS(t, bin, "-deflate=false")
+	// Without -deflate (the default): an offer is declined.
+	p3 := startWS(t, bin)
 	if w3 := dialWS(t, p3.addr, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n"); strings.Contains(w3.head, "Sec-WebSocket-Extensions") {
 		t.Fatalf("-deflate=false answered:\n%s", w3.head)
 	}
@@ -212,7 +212,7 @@ func TestWSBinary(t *testing.T) {
 func TestWSBroadcast(t *testing.T) {
 	bin := buildEddy(t)
 	maddr := freeAddr(t)
-	p := startWS(t, bin, "-loops", "2", "-broadcast", "-metrics", maddr)
+	p := startWS(t, bin, "-loops", "2", "-broadcast", "-deflate", "-metrics", maddr)
 	var peers []*wsPeer
 	for i := range 4 {
 		ext := ""
