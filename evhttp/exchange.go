@@ -91,8 +91,8 @@ func (x *exchange) reset() {
 	r.raw = nil
 	r.head = keepBuf(r.head, maxRetain)
 	r.body = keepBuf(r.body, maxRetain)
-	w.hdr.f = emptyFields(w.hdr.f)
-	w.trl.f = emptyFields(w.trl.f)
+	w.hdr.f, w.hdr.special = emptyFields(w.hdr.f), false
+	w.trl.f, w.trl.special = emptyFields(w.trl.f), false
 	w.status, w.cl, w.nbuf, w.written = 0, 0, 0, 0
 	w.buf = keepBuf(w.buf, 2*bufferLimit)
 	w.pending = keepBuf(w.pending, maxRetain)
@@ -266,7 +266,8 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 		w.status = 200
 	}
 	userClose, hasDate, hasServer, hasTrailer := false, false, false, false
-	for i := range w.hdr.f {
+	// Only a Header with a special field (Header.special) needs the look.
+	for i := 0; w.hdr.special && i < len(w.hdr.f); i++ {
 		f := &w.hdr.f[i]
 		switch f.kind {
 		case kContentLength:

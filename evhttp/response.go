@@ -248,6 +248,11 @@ func (w *ResponseWriter) Request() *Request { return &w.x.r }
 // CR, LF and NUL replaced by spaces.
 type Header struct {
 	f []field
+	// special is set when a field the server acts on (a kind other than
+	// kOther: Content-Length, Connection, Date, Server, Trailer, ...) was
+	// added, and cleared only when every field goes, so that the head of a
+	// response without one skips the look for them.
+	special bool
 }
 
 type field struct {
@@ -341,7 +346,11 @@ func (h *Header) Set(name, value string) {
 
 // Add adds a field, after those of the same name.
 func (h *Header) Add(name, value string) {
-	h.f = append(h.f, field{name: name, value: value, kind: fieldKind(name)})
+	k := fieldKind(name)
+	if k != kOther {
+		h.special = true
+	}
+	h.f = append(h.f, field{name: name, value: value, kind: k})
 }
 
 // Get returns the value of the first field named name, or "".
@@ -408,4 +417,5 @@ func (h *Header) Len() int { return len(h.f) }
 func (h *Header) Reset() {
 	clear(h.f)
 	h.f = h.f[:0]
+	h.special = false
 }
