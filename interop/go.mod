@@ -8,3 +8,8 @@ require (
 	github.com/eddyloop/eddy v0.0.0-00010101000000-000000000000
 	github.com/gorilla/websocket v1.5.3
 )
+
+require (
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)

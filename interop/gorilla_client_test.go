@@ -37,17 +37,8 @@ func gorillaEchoClient(ctx context.Context, url string) error {
 	}
 }
 
-// gorillaClientKnown is what gorilla/websocket v1.5.3's client is known to
-// do outside OK against the mirror.
-var gorillaClientKnown = map[string]wsconform.Grade{
-	"6.4.1": wsconform.NonStrict, "6.4.2": wsconform.NonStrict,
-	"6.4.3": wsconform.NonStrict, "6.4.4": wsconform.NonStrict,
-	"7.3.2": wsconform.Failed,
-	"7.1.6": wsconform.Informational, "7.13.1": wsconform.Informational, "7.13.2": wsconform.Informational,
-}
-
 func TestGorillaClient(t *testing.T) {
-	checkReport(t, "gorilla/websocket client", gorillaClientKnown, func(cfg wsconform.Config) (*wsconform.Report, error) {
+	checkReport(t, "gorilla/websocket client", gorillaKnown, func(cfg wsconform.Config) (*wsconform.Report, error) {
 		m, err := wsconform.NewMirror(cfg)
 		if err != nil {
 			return nil, err

@@ -462,3 +462,39 @@ func (r *Report) String() string {
 	}
 	return b.String()
 }
+
+// TB is the part of testing.TB that Check uses.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
+// Check reports to t every result whose grade is not the one expected:
+// known maps case IDs to the grade a peer is known to get (NON-STRICT,
+// FAILED, INFORMATIONAL...), every other case must be OK. It logs the
+// summary and each known result with its reason, and returns whether all
+// matched. A known case that now grades OK is logged, not an error, so
+// that fixing a peer does not break its test.
+func (r *Report) Check(t TB, peer string, known map[string]Grade) bool {
+	t.Helper()
+	var total time.Duration
+	for _, res := range r.Results {
+		total += res.Duration
+	}
+	t.Logf("%s as the %s: %d cases in %s:\n%s", peer, r.Side, len(r.Results), total.Round(time.Millisecond), r.Summary())
+	ok := true
+	for _, res := range r.Results {
+		want, isKnown := known[res.ID]
+		switch {
+		case res.Grade == want && want != OK:
+			t.Logf("known: %s", res)
+		case isKnown && res.Grade == OK:
+			t.Logf("now OK, expected %s: %s", want, res)
+		case res.Grade != want:
+			t.Errorf("%s: %s, want %s", peer, res, want)
+			ok = false
+		}
+	}
+	return ok
+}
