@@ -118,7 +118,12 @@ func TestDeadPeer(t *testing.T) {
 func TestCloseTimeout(t *testing.T) {
 	errc := make(chan error, 1)
 	s := startServer(t, &evws.Config{CloseTimeout: 200 * time.Millisecond}, evws.Handler{
-		OnOpen:  func(c *evws.Conn) { c.Close(evws.CloseGoingAway, "bye") },
+		OnOpen: func(c *evws.Conn) {
+			if err := c.Close(evws.CloseAbnormal, ""); !errors.Is(err, evws.ErrCloseCode) {
+				t.Errorf("Close(1006): %v, want ErrCloseCode", err)
+			}
+			c.Close(evws.CloseGoingAway, "bye")
+		},
 		OnClose: func(c *evws.Conn, err error) { errc <- err },
 	})
 	rc := upgradeRaw(t, s.addr, "")

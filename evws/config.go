@@ -205,6 +205,8 @@ var (
 	ErrOpcode = errors.New("evws: bad opcode for this write")
 	// ErrControlTooLong is a control frame payload over 125 bytes.
 	ErrControlTooLong = errors.New("evws: control frame payload over 125 bytes")
+	// ErrCloseCode is a close code that no Close frame may carry.
+	ErrCloseCode = errors.New("evws: invalid close code")
 	// ErrNotOpen is a write to a connection whose OnOpen has not run yet.
 	ErrNotOpen = errors.New("evws: connection not open yet")
 	// ErrHandshake is a failed opening handshake (wrapped with its reason).

@@ -619,11 +619,15 @@ func (c *Conn) WriteControl(op Opcode, p []byte) error {
 
 // Close starts the close handshake: it sends a Close frame with code and
 // reason (cut to 123 bytes), goes on reading until the peer's Close frame,
-// and closes the connection then, or after Config.CloseTimeout. Messages
+// and closes the connection then, or after Config.CloseTimeout. code must
+// be one a Close frame may carry (1000-1003, 1007-1014, 3000-4999; else
+// ErrCloseCode). Messages
 // that arrive meanwhile are still delivered. OnClose gets a *CloseError
 // with this code.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	switch {
+	case !validCode(code):
+		return ErrCloseCode
 	case c.flags&fCloseSent != 0:
 		return ErrClosed
 	case c.nc == nil:
