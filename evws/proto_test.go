@@ -257,3 +257,84 @@ func readMasked(br *bufio.Reader) (byte, []byte, error) {
 	}
 	return h[0], p, nil
 }
+
+// TestStreamCompressed: with OnFragment, a compressed message is inflated
+// whole, then delivered in one piece; an uncompressed one in pieces.
+func TestStreamCompressed(t *testing.T) {
+	type piece struct {
+		op   evws.Opcode
+		n    int
+		last bool
+	}
+	got := make(chan piece, 100)
+	s := startServer(t, &evws.Config{Deflate: true}, evws.Handler{
+		OnFragment: func(c *evws.Conn, op evws.Opcode, p []byte, last bool) { got <- piece{op, len(p), last} },
+	})
+	rc := upgradeRaw(t, s.addr, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+	msg := strings.Repeat("stream me ", 1000)
+	rc.send(frame(0x41, true, deflateRaw([]byte(msg[:5000]))), frame(0x80, true, nil))
+	if p := <-got; p != (piece{evws.Text, len(msg) / 2, true}) {
+		t.Fatalf("compressed: %+v", p)
+	}
+	rc.send(frame(0x02, true, []byte("ab")), frame(0x80, true, []byte("cd")))
+	if p1, p2 := <-got, <-got; p1 != (piece{evws.Binary, 2, false}) || p2 != (piece{evws.Binary, 2, true}) {
+		t.Fatalf("uncompressed: %+v %+v", p1, p2)
+	}
+}
+
+// TestSubprotocols: the server's first choice that the client offers, or
+// none.
+func TestSubprotocols(t *testing.T) {
+	s := startServer(t, &evws.Config{Subprotocols: []string{"v2.chat", "v1.chat"}}, echoHandler)
+	for _, tc := range []struct{ offer, want string }{
+		{"v1.chat, v2.chat", "Sec-WebSocket-Protocol: v2.chat\r\n"},
+		{"v1.chat", "Sec-WebSocket-Protocol: v1.chat\r\n"},
+		{"mqtt", ""},
+	} {
+		_, head := dialRaw(t, s.addr, "Sec-WebSocket-Protocol: "+tc.offer+"\r\n")
+		if tc.want != "" && !strings.Contains(head, tc.want) || tc.want == "" && strings.Contains(head, "Sec-WebSocket-Protocol") {
+			t.Fatalf("offer %q:\n%s", tc.offer, head)
+		}
+	}
+}
+
+// TestClientKeepAlive: eddy's client pings a silent server and closes
+// the connection when no answer comes (ErrDeadPeer).
+func TestClientKeepAlive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	pinged := make(chan bool, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptFor(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
+		sawPing := false
+		for { // read everything, answer nothing
+			b0, _, err := readMasked(br)
+			if err != nil {
+				break
+			}
+			sawPing = sawPing || b0 == 0x89
+		}
+		pinged <- sawPing
+	}()
+	r := talk(t, "ws://"+ln.Addr().String()+"/", &evws.Config{PingInterval: 100 * time.Millisecond}, nil, "x")
+	if !errors.Is(r.err, evws.ErrDeadPeer) {
+		t.Fatalf("closed with %v, want ErrDeadPeer", r.err)
+	}
+	if !<-pinged {
+		t.Fatal("the client sent no ping")
+	}
+}
