@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/wsconform"
 )
 
@@ -27,7 +28,7 @@ func eddyBinary(t *testing.T) string {
 	return bin
 }
 
-var listening = regexp.MustCompile(`listening on (ws://[^/ ]+/)`)
+var listening = regexp.MustCompile(`listening on (wss?://[^/ ]+/)`)
 
 // startEddyWS runs eddy ws on a loopback port with args and returns its
 // URL; the process is ended when the test ends.
@@ -100,19 +101,26 @@ var eddyWSKnown = map[string]wsconform.Grade{
 // -deflate (the whole table).
 func TestEddyWS(t *testing.T) {
 	bin := eddyBinary(t)
+	pki := testutil.TestPKI(t)
+	cert, key, _ := pki.Files(t)
 	for _, tc := range []struct {
 		name  string
 		args  []string
 		match string
+		tls   bool
 	}{
-		{"plain", nil, "-12,-13"},
-		{"deflate", []string{"-deflate"}, ""},
+		{"plain", nil, "-12,-13", false},
+		{"deflate", []string{"-deflate"}, "", false},
+		{"wss", []string{"-deflate", "-tls-cert", cert, "-tls-key", key}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := startEddyWS(t, bin, tc.args...)
 			checkReport(t, "eddy ws "+tc.name, eddyWSKnown, func(cfg wsconform.Config) (*wsconform.Report, error) {
 				cfg.URL = url
 				cfg.Match = wsconform.MatchIDs(tc.match)
+				if tc.tls {
+					cfg.TLS = pki.ClientConfig()
+				}
 				return wsconform.RunClient(context.Background(), cfg)
 			})
 		})

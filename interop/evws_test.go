@@ -31,25 +31,41 @@ var evwsKnown = map[string]wsconform.Grade{
 	"7.1.6": wsconform.Informational, "7.13.1": wsconform.Informational, "7.13.2": wsconform.Informational,
 }
 
+// TestEvwsServer runs the table against evws's server with
+// permessage-deflate, declining clients' compression contexts (the
+// default) and keeping them within a budget.
 func TestEvwsServer(t *testing.T) {
-	rl := testloop.Start(t)
-	srv := &evhttp.Server{Handler: evws.NewUpgrader(&evws.Config{Deflate: true}, evwsEcho), HeaderTimeout: 5 * time.Second}
-	var url string
-	var err error
-	rl.Do(func() {
-		ln, lerr := srv.Serve(rl.Loop, "tcp", "127.0.0.1:0")
-		if err = lerr; ln != nil {
-			url = "ws://" + ln.Addr().String() + "/"
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		cfg  evws.Config
+	}{
+		{"no context", evws.Config{Deflate: true}},
+		{"context budget", evws.Config{Deflate: true, ContextTakeoverBudget: 64 << 20}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rl := testloop.Start(t)
+			srv := &evhttp.Server{Handler: evws.NewUpgrader(&tc.cfg, evwsEcho), HeaderTimeout: 5 * time.Second}
+			var url string
+			var err error
+			rl.Do(func() {
+				ln, lerr := srv.Serve(rl.Loop, "tcp", "127.0.0.1:0")
+				if err = lerr; ln != nil {
+					url = "ws://" + ln.Addr().String() + "/"
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			checkReport(t, "evws server ("+tc.name+")", evwsKnown, func(cfg wsconform.Config) (*wsconform.Report, error) {
+				cfg.URL = url
+				if tc.cfg.ContextTakeoverBudget > 0 {
+					cfg.Match = wsconform.MatchIDs("12,13")
+				}
+				return wsconform.RunClient(context.Background(), cfg)
+			})
+		})
 	}
-	t.Cleanup(func() { srv.Close() })
-	checkReport(t, "evws server", evwsKnown, func(cfg wsconform.Config) (*wsconform.Report, error) {
-		cfg.URL = url
-		return wsconform.RunClient(context.Background(), cfg)
-	})
 }
 
 func TestEvwsClient(t *testing.T) {

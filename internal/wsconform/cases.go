@@ -47,10 +47,10 @@ func Cases() []Case { return append([]Case(nil), table...) }
 var table = buildTable()
 
 // Items the peer is expected to send.
-func tx(s string) item         { return item{opText, []byte(s)} }
-func txB(b []byte) item        { return item{opText, b} }
-func bx(b []byte) item         { return item{opBinary, b} }
-func px(b []byte) item         { return item{opPong, b} }
+func tx(s string) item         { return item{op: opText, data: []byte(s)} }
+func txB(b []byte) item        { return item{op: opText, data: b} }
+func bx(b []byte) item         { return item{op: opBinary, data: b} }
+func px(b []byte) item         { return item{op: opPong, data: b} }
 func rep(c byte, n int) []byte { return bytes.Repeat([]byte{c}, n) }
 
 // A sender writes frames in some way: at once, a frame a write, or in
@@ -775,7 +775,7 @@ func group9(b *tb) {
 					start := time.Now()
 					for range count {
 						c.send(wf{fin: true, op: k.op, payload: p})
-						if !t.expect(c, &n, item{k.op, p}) {
+						if !t.expect(c, &n, item{op: k.op, data: p}) {
 							return
 						}
 					}
@@ -815,7 +815,7 @@ func bigEcho(t *T, op byte, p []byte, fragSize, chop int) {
 	}
 	c.sendChopped(chop, 0, fs...)
 	n := 0
-	if t.expect(c, &n, item{op, p}) {
+	if t.expect(c, &n, item{op: op, data: p}) {
 		t.note("%s echoed in %s", sizeName(len(p)), since(start))
 		t.closeNormally(c, n)
 	}

@@ -250,12 +250,19 @@ func compRun(corpusIdx int, op byte, size, fragSize int, set *pmdSet) func(*T) {
 				c.sendMessage(op, msgs[sent], fragSize)
 				sent++
 			}
-			if !t.expect(c, &n, item{op, msgs[n]}) {
+			if !t.expect(c, &n, item{op: op, data: msgs[n]}) {
 				t.note("message %d of %d", n+1, count)
 				return
 			}
 		}
-		t.note("%d messages echoed", count)
+		items, _, _, _ := c.snapshot()
+		comp := 0
+		for _, it := range items {
+			if it.comp {
+				comp++
+			}
+		}
+		t.note("%d messages echoed, %d of them compressed", count, comp)
 		t.closeNormally(c, n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 type item struct {
 	op   byte // opText, opBinary or opPong
 	data []byte
+	comp bool // it came compressed
 }
 
 func (it item) String() string {
@@ -320,7 +321,7 @@ func (c *conn) readLoop() {
 			}
 		case opPong:
 			c.mu.Lock()
-			c.items = append(c.items, item{opPong, payload})
+			c.items = append(c.items, item{opPong, payload, false})
 			c.notify()
 			c.mu.Unlock()
 		case opClose:
@@ -380,7 +381,7 @@ func (c *conn) readLoop() {
 				c.violate("a text message that is not UTF-8")
 			}
 			c.mu.Lock()
-			c.items = append(c.items, item{msgOp, data})
+			c.items = append(c.items, item{msgOp, data, msgComp})
 			c.notify()
 			c.mu.Unlock()
 		default:
