@@ -80,6 +80,7 @@ type deflateState struct {
 	sendNoCtx bool // reset the compressor for every message
 	sendBits  int  // the window we may use when compressing
 	recvNoCtx bool // the peer resets its compressor every message
+	recvBits  int  // the window the peer declared, if under 15 bits
 	params    string
 
 	fw   *flate.Writer
@@ -115,6 +116,15 @@ func (d *deflateState) compress(msg []byte) []byte {
 var inflateTail = []byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}
 
 func (d *deflateState) decompress(p []byte) ([]byte, error) {
+	if d.recvBits >= 8 && d.recvBits < 15 {
+		reach, err := deflateReach(append(p[:len(p):len(p)], inflateTail[:4]...))
+		if err != nil {
+			return nil, err
+		}
+		if reach > 1<<d.recvBits {
+			return nil, fmt.Errorf("a back-reference of %d bytes, past the %d-byte window it declared", reach, 1<<d.recvBits)
+		}
+	}
 	in := io.MultiReader(bytes.NewReader(p), bytes.NewReader(inflateTail))
 	var r io.ReadCloser
 	if d.recvNoCtx || len(d.dict) == 0 {
@@ -171,9 +181,11 @@ func negotiateClient(offers []ext, answer []ext) (d *deflateState, strictNote st
 			}
 			d.sendNoCtx = true
 		case "server_max_window_bits":
-			if _, ok := windowBits(kv[1]); !ok {
+			n, ok := windowBits(kv[1])
+			if !ok {
 				return nil, "", fmt.Errorf("server_max_window_bits=%q in %q", kv[1], a)
 			}
+			d.recvBits = n
 		case "client_max_window_bits":
 			n, ok := windowBits(kv[1])
 			if !ok {
@@ -275,6 +287,12 @@ func negotiateServer(offers []ext, set pmdSet) (answer string, d *deflateState) 
 				b = n
 			}
 			a.params = append(a.params, [2]string{"client_max_window_bits", strconv.Itoa(b)})
+			d.recvBits = b
+		}
+		if v, ok := o.has("client_max_window_bits"); ok && v != "" {
+			if n, ok := windowBits(v); ok && (d.recvBits == 0 || n < d.recvBits) {
+				d.recvBits = n
+			}
 		}
 		d.params = a.String()
 		return a.String(), d

@@ -149,3 +149,34 @@ func TestCorpora(t *testing.T) {
 		}
 	}
 }
+
+func TestDeflateReach(t *testing.T) {
+	block := binOf(2000)
+	msg := append(append(append([]byte(nil), block...), textOf(3000)...), block...)
+	for _, tc := range []struct {
+		bits int
+		min  int
+		max  int
+	}{{15, 4000, 32 << 10}, {9, 0, 0}} {
+		d := &deflateState{sendBits: tc.bits}
+		reach, err := deflateReach(append(d.compress(msg), 0, 0, 0xff, 0xff))
+		if err != nil || reach < tc.min || reach > tc.max {
+			t.Errorf("window %d: reach %d (%v), want %d to %d", tc.bits, reach, err, tc.min, tc.max)
+		}
+	}
+	// Every corpus, through the default compressor: parsed to the end.
+	for i := range corpora {
+		d := &deflateState{sendBits: 15}
+		for _, m := range compMessages(i, opBinary, 65536, 3) {
+			if _, err := deflateReach(append(d.compress(m), 0, 0, 0xff, 0xff)); err != nil {
+				t.Errorf("corpus %d: %v", i, err)
+			}
+		}
+	}
+	// A peer that declared 9 bits and reaches further is caught.
+	tx := &deflateState{sendBits: 15, sendNoCtx: true}
+	rx := &deflateState{recvNoCtx: true, recvBits: 9}
+	if _, err := rx.decompress(tx.compress(msg)); err == nil {
+		t.Error("a 4000-byte reach passed a 512-byte window")
+	}
+}
