@@ -111,6 +111,9 @@ func TestDeadPeer(t *testing.T) {
 		t.Fatalf("the live peer was closed too: %v", err)
 	case <-time.After(400 * time.Millisecond):
 	}
+	if st := s.u.Stats(); st.DeadPeers != 1 {
+		t.Errorf("stats %+v, want 1 dead peer", st)
+	}
 }
 
 // TestCloseTimeout: a peer that never answers the server's Close frame

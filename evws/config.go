@@ -94,6 +94,8 @@ type Config struct {
 	QueuePolicy QueuePolicy
 	// Header holds extra header fields of a client's handshake request.
 	Header http.Header
+
+	stats *counters // the Upgrader's, set by NewUpgrader
 }
 
 // withDefaults returns a copy of c (nil: the zero Config) with its

@@ -444,6 +444,16 @@ func (c *Conn) finishClose() {
 // down, and the connection closed when the peer closes or CloseTimeout
 // passes.
 func (c *Conn) fail(code StatusCode, reason string) {
+	if st := c.cfg.stats; st != nil && c.flags&fReadDone == 0 {
+		switch code {
+		case CloseProtocolError:
+			st.protocolErrors.Add(1)
+		case CloseInvalidData:
+			st.invalidData.Add(1)
+		case CloseTooBig:
+			st.tooBig.Add(1)
+		}
+	}
 	c.flags |= fReadDone
 	if c.msg != nil {
 		c.ls.putBuf(c.msg)
@@ -487,6 +497,9 @@ func (c *Conn) timer() {
 	idle := c.nc.Loop().Now().Sub(c.lastRead)
 	switch {
 	case c.flags&fPingOut != 0 && idle >= iv+c.cfg.PongTimeout:
+		if st := c.cfg.stats; st != nil {
+			st.deadPeers.Add(1)
+		}
 		c.closeErr = ErrDeadPeer
 		c.nc.Abort()
 	case c.flags&fPingOut != 0:
@@ -506,6 +519,9 @@ func (c *Conn) closed(reason error) {
 		return
 	}
 	c.flags |= fDone | fReadDone | fCloseSent
+	if st := c.cfg.stats; st != nil && c.flags&fOpen != 0 {
+		st.closed.Add(1)
+	}
 	if c.msg != nil {
 		c.ls.putBuf(c.msg)
 		c.msg = nil

@@ -76,6 +76,11 @@ func TestBadInput(t *testing.T) {
 			rc.expectClose(tc.code)
 		})
 	}
+	// Counted: 12 cases with 1002, 5 with 1007, 3 with 1009, all closed.
+	s.rl.Barrier()
+	if st := s.u.Stats(); st.ProtocolErrors != 12 || st.InvalidData != 5 || st.TooBig != 3 || st.Upgraded != 20 || st.Closed != 20 {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 // bomb returns n zero bytes deflated (about n/1000 bytes), without the
@@ -137,6 +142,9 @@ func TestHandshakeRefused(t *testing.T) {
 				t.Fatalf("response:\n%s\nwant %q in it", got, tc.want)
 			}
 		})
+	}
+	if st := s.u.Stats(); st.Refused != 5 || st.Upgraded != 0 {
+		t.Errorf("stats %+v, want 5 refused", st)
 	}
 }
 

@@ -37,6 +37,7 @@ var echoHandler = evws.Handler{
 
 // server is an evhttp server with an Upgrader on a loop of its own.
 type server struct {
+	u    *evws.Upgrader
 	rl   *testloop.Loop
 	addr netip.AddrPort
 	srv  *evhttp.Server
@@ -47,7 +48,7 @@ func startServer(t testing.TB, cfg *evws.Config, h evws.Handler) *server {
 	rl := testloop.Start(t)
 	u := evws.NewUpgrader(cfg, h)
 	srv := &evhttp.Server{Handler: u, HeaderTimeout: time.Second}
-	s := &server{rl: rl, srv: srv}
+	s := &server{u: u, rl: rl, srv: srv}
 	var err error
 	rl.Do(func() {
 		ln, lerr := srv.Serve(rl.Loop, "tcp", "127.0.0.1:0")

@@ -25,15 +25,22 @@ import (
 // serves any number of connections on any number of loops; it is
 // immutable.
 type Upgrader struct {
-	cfg Config
-	h   Handler
+	cfg   Config
+	h     Handler
+	stats counters
 }
 
 // NewUpgrader returns an Upgrader with the settings cfg (nil for the
 // defaults; copied) and the callbacks h.
 func NewUpgrader(cfg *Config, h Handler) *Upgrader {
-	return &Upgrader{cfg: cfg.withDefaults(), h: h}
+	u := &Upgrader{cfg: cfg.withDefaults(), h: h}
+	u.cfg.stats = &u.stats
+	return u
 }
+
+// Stats returns the Upgrader's counters so far. It may be called from any
+// goroutine.
+func (u *Upgrader) Stats() Stats { return u.stats.load() }
 
 // handshakeError is a refused handshake: the status answered and why.
 type handshakeError struct {
@@ -151,6 +158,7 @@ func (u *Upgrader) Upgrade(w *evhttp.ResponseWriter, r *evhttp.Request) (*Conn, 
 	}
 	accept, proto, ext, d, herr := u.check(&req)
 	if herr != nil {
+		u.stats.refused.Add(1)
 		h := w.Header()
 		if herr.status == http.StatusUpgradeRequired {
 			h.Set("Upgrade", "websocket")
@@ -183,8 +191,10 @@ func (u *Upgrader) Upgrade(w *evhttp.ResponseWriter, r *evhttp.Request) (*Conn, 
 			w.WriteHeader(http.StatusBadRequest)
 			w.WriteString("cannot upgrade: " + err.Error() + "\n")
 		}
+		u.stats.refused.Add(1)
 		return nil, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
+	u.stats.upgraded.Add(1)
 	return c, nil
 }
 
@@ -237,6 +247,7 @@ func (u *Upgrader) UpgradeHTTP(w http.ResponseWriter, r *http.Request, l *eddy.L
 	}
 	accept, proto, ext, d, herr := u.check(&req)
 	if herr != nil {
+		u.stats.refused.Add(1)
 		if herr.status == http.StatusUpgradeRequired {
 			w.Header().Set("Upgrade", "websocket")
 			w.Header().Set("Connection", "Upgrade")
@@ -286,6 +297,7 @@ func (u *Upgrader) UpgradeHTTP(w http.ResponseWriter, r *http.Request, l *eddy.L
 		return err
 	}
 	c := u.newConn(proto, ext, d)
+	u.stats.upgraded.Add(1)
 	l.Post(func() {
 		hd := handler
 		hd.OnOpen = func(en *evnet.Conn) {

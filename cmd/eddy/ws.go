@@ -117,7 +117,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	}
 	srv := &evhttp.Server{
 		ListenConfig: evnet.ListenConfig{TLS: tlsConfig},
-		Handler:      evws.NewUpgrader(cfg, h),
+		Handler:      hub.setUpgrader(evws.NewUpgrader(cfg, h)),
 		ErrorLog: func(format string, args ...any) {
 			fmt.Fprintf(stderr, "eddy ws: "+format+"\n", args...)
 		},
@@ -201,6 +201,16 @@ func (h *wsHub) serveMetrics(w *evhttp.ResponseWriter, r *evhttp.Request) {
 	fmt.Fprintf(w, "# HELP eddy_ws_connections_total WebSocket connections opened.\n# TYPE eddy_ws_connections_total counter\neddy_ws_connections_total %d\n", h.conns.Load())
 	fmt.Fprintf(w, "# HELP eddy_ws_connections_open WebSocket connections open.\n# TYPE eddy_ws_connections_open gauge\neddy_ws_connections_open %d\n", open)
 	fmt.Fprintf(w, "# HELP eddy_ws_messages_total Messages received.\n# TYPE eddy_ws_messages_total counter\neddy_ws_messages_total %d\n", msgs)
+	st := h.u.Stats()
+	fmt.Fprintf(w, "# HELP eddy_ws_handshakes_refused_total Handshakes answered with an error status.\n# TYPE eddy_ws_handshakes_refused_total counter\neddy_ws_handshakes_refused_total %d\n", st.Refused)
+	fmt.Fprintf(w, "# HELP eddy_ws_failed_total Connections failed for their peer's input, by close code.\n# TYPE eddy_ws_failed_total counter\n")
+	fmt.Fprintf(w, "eddy_ws_failed_total{code=\"1002\"} %d\neddy_ws_failed_total{code=\"1007\"} %d\neddy_ws_failed_total{code=\"1009\"} %d\n", st.ProtocolErrors, st.InvalidData, st.TooBig)
+}
+
+// setUpgrader keeps u, whose Stats -metrics reports, and returns it.
+func (h *wsHub) setUpgrader(u *evws.Upgrader) *evws.Upgrader {
+	h.u = u
+	return u
 }
 
 // wsHub keeps the connections of each loop, for -broadcast and for the
@@ -211,6 +221,7 @@ type wsHub struct {
 	loopIndex map[*eddy.Loop]int // read-only once made
 	subs      []map[*evws.Conn]struct{}
 	stats     []wsLoopStats
+	u         *evws.Upgrader
 	conns     atomic.Uint64
 }
 

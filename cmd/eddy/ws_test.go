@@ -250,7 +250,8 @@ func TestWSBroadcast(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"eddy_ws_connections_total 4\n", "eddy_ws_connections_open 4\n", "eddy_ws_messages_total 5\n"} {
+	for _, want := range []string{"eddy_ws_connections_total 4\n", "eddy_ws_connections_open 4\n", "eddy_ws_messages_total 5\n",
+		"eddy_ws_handshakes_refused_total 0\n", "eddy_ws_failed_total{code=\"1002\"} 0\n"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
