@@ -47,7 +47,8 @@
 // the frame's declared length before its payload is read. Close codes
 // received are checked (1002 for 1005, 1006, 1015, 0-999 and the
 // unassigned ones). Pings are answered with Pongs, between the fragments
-// of a message too.
+// of a message too. Upgrader.Stats counts the refused handshakes and the
+// connections failed, by code.
 //
 // Messages come whole to Handler.OnMessage: a message that arrived in one
 // read is delivered from the read buffer without a copy; one that spans
