@@ -158,10 +158,12 @@ func (x *exchange) onResponse(call *evclient.Call, resp *evclient.Response) {
 	w := x.w
 	x.copyHead(resp)
 	w.WriteHeader(resp.Status)
-	noBody := resp.Status < 200 || resp.Status == 204 || resp.Status == 304 || string(x.r.Method()) == "HEAD"
+	noBody := resp.Status < 200 || resp.Status == 204 || resp.Status == 304
 	switch {
 	case noBody:
 	case resp.ContentLength >= 0:
+		// For HEAD, the length the upstream announces: the server counts
+		// no byte against it.
 		w.SetContentLength(resp.ContentLength)
 	default:
 		// Unknown length (chunked, or until the upstream closes), as
@@ -235,6 +237,11 @@ func (x *exchange) onUpstreamDone(call *evclient.Call, err error) {
 	x.call = nil
 	if x.over {
 		return
+	}
+	if x.req.StreamBody {
+		// A body paused for the upstream's sake would hold the exchange:
+		// what is left of it is read and dropped.
+		x.r.ResumeBody()
 	}
 	if err == nil {
 		if x.upgrade && x.tunnel != nil {
