@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -204,4 +205,33 @@ func TestProxyUsage(t *testing.T) {
 			t.Errorf("eddy proxy %q: status %d, %q; want 2 and %q", tc.args, status, stderr.String(), tc.want)
 		}
 	}
+}
+
+// TestProxyTLSBinary terminates TLS in "eddy proxy -tls-cert -tls-key":
+// the upstream, plain, is told the client came over https.
+func TestProxyTLSBinary(t *testing.T) {
+	bin := buildEddy(t)
+	pki := testutil.TestPKI(t)
+	cert, key, _ := pki.Files(t)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("X-Forwarded-Proto"))
+	}))
+	defer upstream.Close()
+	p := startProxyBin(t, bin, "-upstream", upstream.URL, "-tls-cert", cert, "-tls-key", key, "-quiet")
+	if !strings.Contains(p.stderr.String(), "listening on https://") {
+		t.Errorf("first line: %q", firstLine(p.stderr.String()))
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.CAPool}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + p.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "https" {
+		t.Errorf("%d %q, want 200 https", resp.StatusCode, body)
+	}
+	tr.CloseIdleConnections()
+	p.stop(t, syscall.SIGTERM, "terminated: stopped after 1 request")
 }
