@@ -17,6 +17,11 @@ import (
 // DefaultMaxRetries is the default Config.MaxRetries.
 const DefaultMaxRetries = 1
 
+// DefaultMaxConnsPerUpstream is the default Config.Client.MaxConnsPerHost
+// of a Proxy: the connections to one upstream per loop, a long stream (an
+// event stream, a download) holding one for its whole length.
+const DefaultMaxConnsPerUpstream = 256
+
 // DefaultVia is the default Config.Via: the pseudonym the proxy gives
 // itself in the Via header fields it adds.
 const DefaultVia = "eddy"
@@ -52,7 +57,8 @@ type Config struct {
 	// Client configures the upstream connections of each loop's
 	// evclient.Client (pool sizes, watermarks, TLS to https upstreams).
 	// Its HeaderTimeout and ConnectTimeout are replaced by Timeout when
-	// Timeout is set; redirects are never followed.
+	// Timeout is set; redirects are never followed; its MaxConnsPerHost
+	// defaults to DefaultMaxConnsPerUpstream.
 	Client evclient.Config
 	// Relay configures the tunnels of upgraded (WebSocket) connections.
 	Relay evnet.RelayConfig
@@ -125,6 +131,9 @@ func New(cfg *Config) (*Proxy, error) {
 		p.cfg.Via = DefaultVia
 	}
 	p.cfg.Client.MaxRedirects = -1
+	if p.cfg.Client.MaxConnsPerHost == 0 {
+		p.cfg.Client.MaxConnsPerHost = DefaultMaxConnsPerUpstream
+	}
 	if p.cfg.Timeout > 0 {
 		p.cfg.Client.HeaderTimeout = p.cfg.Timeout
 		p.cfg.Client.ConnectTimeout = p.cfg.Timeout
