@@ -594,3 +594,24 @@ func TestEarlyAnswer(t *testing.T) {
 		t.Errorf("%d %q, want 413 big", resp.StatusCode, body)
 	}
 }
+
+// TestUntilClose passes on a body delimited by the upstream's close (no
+// length, not chunked) as a whole response, chunked to the client.
+func TestUntilClose(t *testing.T) {
+	body := randomBody(1 << 20)
+	upstream := rawUpstream(t, func(_ int, c net.Conn) {
+		readHead(bufio.NewReader(c))
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+		c.Write(body)
+	})
+	addr := startProxy(t, &evproxy.Config{Upstreams: []string{upstream}})
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, body) || resp.ContentLength != -1 {
+		t.Errorf("read %d bytes of %d, %v, length %d", len(got), len(body), err, resp.ContentLength)
+	}
+}

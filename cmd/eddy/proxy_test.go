@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
@@ -233,5 +234,26 @@ func TestProxyTLSBinary(t *testing.T) {
 		t.Errorf("%d %q, want 200 https", resp.StatusCode, body)
 	}
 	tr.CloseIdleConnections()
+	p.stop(t, syscall.SIGTERM, "terminated: stopped after 1 request")
+}
+
+// TestProxyWebSocketBinary puts "eddy proxy" in front of "eddy ws": the
+// client "eddy ws -connect" upgrades through the proxy, and its messages
+// come back through the tunnel.
+func TestProxyWebSocketBinary(t *testing.T) {
+	bin := buildEddy(t)
+	ws := startWS(t, bin)
+	p := startProxyBin(t, bin, "-upstream", "http://"+ws.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "ws", "-connect", "ws://"+p.addr+"/")
+	cmd.Stdin = strings.NewReader("hello\nthrough the proxy\n")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "hello\nthrough the proxy\n" {
+		t.Errorf("eddy ws -connect through the proxy: %q, %v", out, err)
+	}
+	if !testutil.Eventually(5*time.Second, func() bool { return strings.Contains(p.stdout.String(), `"GET / HTTP/1.1" 101 `) }) {
+		t.Errorf("no access log line for the 101:\n%s", p.stdout.String())
+	}
 	p.stop(t, syscall.SIGTERM, "terminated: stopped after 1 request")
 }
