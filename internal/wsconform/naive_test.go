@@ -4,6 +4,9 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,19 +24,7 @@ func naiveEcho(t *testing.T) string {
 			return
 		}
 		defer c.shutdown()
-		n := 0
-		for {
-			ok := c.wait(time.Now().Add(5*time.Second), func() bool { return len(c.items) > n || c.ended() })
-			items, ci, eof, _ := c.snapshot()
-			for ; n < len(items); n++ {
-				if it := items[n]; it.op != opPong {
-					c.send(wf{fin: true, op: it.op, payload: it.data})
-				}
-			}
-			if ci != nil || eof != nil || !ok {
-				return
-			}
-		}
+		naiveLoop(c)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,5 +67,73 @@ func TestGradesNaivePeer(t *testing.T) {
 	}
 	if len(rep.NotOK()) != 10 {
 		t.Errorf("NotOK: %d results, want 10", len(rep.NotOK()))
+	}
+}
+
+// naiveLoop echoes what c assembles until the peer closes.
+func naiveLoop(c *conn) {
+	n := 0
+	for {
+		ok := c.wait(time.Now().Add(5*time.Second), func() bool { return len(c.items) > n || c.ended() })
+		items, ci, eof, _ := c.snapshot()
+		for ; n < len(items); n++ {
+			if it := items[n]; it.op != opPong {
+				c.send(wf{fin: true, op: it.op, payload: it.data})
+			}
+		}
+		if ci != nil || eof != nil || !ok {
+			return
+		}
+	}
+}
+
+// TestMirror drives the mirror with the naive echo as the client: its
+// protocol (getCaseCount, runCase, updateReports), and grades both ways.
+func TestMirror(t *testing.T) {
+	want := map[string]Grade{"1.1.2": OK, "2.4": OK, "3.1": Failed, "6.2.4": OK, "6.3.1": Failed, "7.7.3": OK, "8.1": Failed, "13.2.3": Unimplemented}
+	m, err := NewMirror(Config{Match: func(id string) bool { _, ok := want[id]; return ok }, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	open := func(path string) (*conn, error) {
+		u, _ := url.Parse(m.URL() + path)
+		c, _, err := dial(ctx, u, nil, nil)
+		return c, err
+	}
+	c, err := open("/getCaseCount")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.wait(time.Now().Add(5*time.Second), c.ended)
+	if items, ci, _, _ := c.snapshot(); len(items) != 1 || string(items[0].data) != strconv.Itoa(len(want)) || ci == nil || ci.code != 1000 {
+		t.Errorf("getCaseCount: %v then %v", items, ci)
+	}
+	c.shutdown()
+	if _, err := open("/runCase?case=0"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("case 0: %v, want a 404", err)
+	}
+	rep := m.Run(ctx, func(ctx context.Context, url string) error {
+		c, err := open(strings.TrimPrefix(url, m.URL()))
+		if err != nil {
+			return err
+		}
+		defer c.shutdown()
+		naiveLoop(c)
+		return nil
+	})
+	if len(rep.Results) != len(want) || rep.Side != "client" {
+		t.Fatalf("%d results as the %s, want %d as the client", len(rep.Results), rep.Side, len(want))
+	}
+	for _, r := range rep.Results {
+		if r.Grade != want[r.ID] {
+			t.Errorf("%s, want %s", r, want[r.ID])
+		}
+	}
+	if c, err := open("/updateReports"); err != nil {
+		t.Error(err)
+	} else {
+		c.shutdown()
 	}
 }
