@@ -54,6 +54,10 @@ type conn struct {
 	peerMasks bool // we are the server: the peer must mask
 	pmd       *deflateState
 
+	qmu   sync.Mutex
+	queue []wf
+	qbusy bool
+
 	wmu        sync.Mutex
 	sentClose  bool
 	writeErr   error
@@ -184,9 +188,7 @@ func (c *conn) write(b []byte, chop int, pause time.Duration) {
 		}
 		b = b[n:]
 		if len(b) > 0 && pause > 0 {
-			c.wmu.Unlock()
-			time.Sleep(pause)
-			c.wmu.Lock()
+			time.Sleep(pause) // holding wmu: nothing may cut into a frame
 		}
 	}
 }
@@ -213,6 +215,53 @@ func (c *conn) sendMessage(op byte, data []byte, fragSize int) {
 		fs = append(fs, f)
 	}
 	c.send(fs...)
+}
+
+// sendAsync queues a frame of the reader's (a pong, a close answer) for
+// a goroutine that writes them in order: the reader must not wait for
+// the case's writes, which may need it to read on. A pong after a close
+// of ours is dropped.
+func (c *conn) sendAsync(f wf) {
+	c.qmu.Lock()
+	c.queue = append(c.queue, f)
+	if c.qbusy {
+		c.qmu.Unlock()
+		return
+	}
+	c.qbusy = true
+	c.qmu.Unlock()
+	go func() {
+		for {
+			c.qmu.Lock()
+			if len(c.queue) == 0 {
+				c.qbusy = false
+				c.qmu.Unlock()
+				return
+			}
+			f := c.queue[0]
+			c.queue = c.queue[1:]
+			c.qmu.Unlock()
+			c.wmu.Lock()
+			closed := c.sentClose
+			c.wmu.Unlock()
+			if !(closed && f.op == opPong) {
+				c.send(f)
+			}
+		}
+	}()
+}
+
+// flushAsync waits (up to 2 s) for the frames sendAsync queued to be
+// written.
+func (c *conn) flushAsync() {
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		c.qmu.Lock()
+		busy := c.qbusy
+		c.qmu.Unlock()
+		if !busy {
+			return
+		}
+	}
 }
 
 // shutdown closes the connection and waits for the reader.
@@ -318,7 +367,7 @@ func (c *conn) readLoop() {
 			closed := c.sentClose
 			c.wmu.Unlock()
 			if !closed {
-				c.send(pong(payload))
+				c.sendAsync(pong(payload))
 			}
 		case opPong:
 			c.mu.Lock()
@@ -333,9 +382,9 @@ func (c *conn) readLoop() {
 			if !closed {
 				// Answer as an endpoint does: the code echoed.
 				if ci.code != 0 && ci.invalid == "" {
-					c.send(closeF(ci.code, ""))
+					c.sendAsync(closeF(ci.code, ""))
 				} else {
-					c.send(closeRaw(nil))
+					c.sendAsync(closeRaw(nil))
 				}
 			}
 			c.mu.Lock()
@@ -433,12 +482,6 @@ func validCloseCode(code int) bool {
 	}
 	return false
 }
-
-// deadlineErr marks a wait that ran out.
-var errTimeout = errors.New("timed out")
-
-// pollRead is a helper for tests that want the next bytes raw.
-func (c *conn) remote() string { return c.nc.RemoteAddr().String() }
 
 // since formats a duration for a reason.
 func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

@@ -78,10 +78,11 @@ func naiveLoop(c *conn) {
 		items, ci, eof, _ := c.snapshot()
 		for ; n < len(items); n++ {
 			if it := items[n]; it.op != opPong {
-				c.send(wf{fin: true, op: it.op, payload: it.data})
+				c.sendAsync(wf{fin: true, op: it.op, payload: it.data}) // in order with the pongs
 			}
 		}
 		if ci != nil || eof != nil || !ok {
+			c.flushAsync()
 			return
 		}
 	}

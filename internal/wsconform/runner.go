@@ -307,6 +307,7 @@ func (t *T) closeWith(c *conn, consumed int, cf wf, codes []int, extra ...wf) *c
 // 7.1.1); the mirror, as the server, does it itself.
 func (t *T) awaitTCPClose(c *conn) {
 	if t.mirror {
+		c.flushAsync() // our answer to the client's close goes first
 		c.nc.Close()
 		return
 	}
