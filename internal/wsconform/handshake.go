@@ -98,6 +98,9 @@ func dial(ctx context.Context, u *url.URL, tlsConf *tls.Config, offers []ext) (c
 	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != acceptKey(key) {
 		return fail("Sec-WebSocket-Accept %q, want %q", got, acceptKey(key))
 	}
+	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "" {
+		return fail("subprotocol %q chosen, none offered (RFC 6455 4.1)", p)
+	}
 	answer, err := parseExtensions(resp.Header.Values("Sec-WebSocket-Extensions"))
 	if err != nil {
 		return fail("%v", err)
