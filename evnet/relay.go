@@ -46,6 +46,12 @@ type RelayStats struct {
 // ended the two connections are closed gracefully. A side that closes
 // otherwise (a reset, a timeout, an error) closes the other one after its
 // queued output, and done gets the reason.
+//
+// The bytes pass through the loop's shared read buffer and, only for what
+// the kernel does not take at once, the output queue of the side written
+// to. splice(2) is not used: it would save that copy on Linux at the price
+// of a pipe pair per direction, which is worth it only if measurements say
+// so. RelayConfig.IdleTimeout uses a's SetTimer.
 func Relay(a, b *Conn, cfg *RelayConfig, done func(RelayStats, error)) {
 	r := &relay{done: done}
 	if cfg != nil {

@@ -42,6 +42,12 @@ func gorillaEcho(t *testing.T) string {
 			}
 		}
 	})
+	return serveLoopback(t, h)
+}
+
+// serveLoopback serves h with net/http on a loopback port until the test
+// ends and returns its ws:// URL.
+func serveLoopback(t *testing.T, h http.Handler) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

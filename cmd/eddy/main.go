@@ -12,6 +12,7 @@
 //	resolve a dig-like DNS client on package evdns (exit 0 found, 1 NXDOMAIN/NODATA, 2 error)
 //	serve   an HTTP/1.1 server on package evhttp: Hello, World!, or the files of a directory
 //	ws      a WebSocket echo or broadcast server on package evws, or a client (-connect URL)
+//	proxy   an HTTP reverse proxy on package evproxy, or a TCP relay (-tcp) on evnet.Relay
 //
 // "eddy <command> -h" lists the flags of a command. Every server flag defaults
 // to a loopback address, and every server stops cleanly on SIGINT and SIGTERM
@@ -56,6 +57,7 @@ var commands = []command{
 	{"serve", "HTTP/1.1 server on evhttp: Hello, World!, or the files of -dir", runServe},
 	{"get", "HTTP/1.1 client on evhttp, like curl -s (exit 0 2xx/3xx, 1 4xx/5xx, 2 error)", runGet},
 	{"ws", "WebSocket echo (or -broadcast) server on evws, or a client with -connect URL", runWS},
+	{"proxy", "HTTP reverse proxy on evproxy to -upstream URLs, or a TCP relay with -tcp", runProxy},
 }
 
 func main() {

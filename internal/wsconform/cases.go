@@ -35,6 +35,7 @@ var groupNames = map[int]string{
 	5:  "fragmentation",
 	6:  "UTF-8 handling",
 	7:  "close handling",
+	8:  "masking (eddy's own)",
 	9:  "limits and performance",
 	10: "auto-fragmentation",
 	12: "permessage-deflate: corpora",
@@ -111,6 +112,7 @@ func buildTable() []Case {
 	group5(b)
 	group6(b)
 	group7(b)
+	group8(b)
 	group9(b)
 	group10(b)
 	group12(b)
@@ -709,6 +711,24 @@ func group7(b *tb) {
 			t.awaitTCPClose(c)
 		})
 	}
+}
+
+// group8 is not Autobahn's (which has no group 8): frames masked the
+// wrong way for their side (RFC 6455 5.1, 5.3), and a zero mask key.
+func group8(b *tb) {
+	wrong := func(f wf) wf { f.badMask = true; return f }
+	b.add("8.1", "a text frame masked the wrong way: unmasked from a client, masked from a server", "the connection failed (1002), no echo",
+		failCase(atOnce, []wf{wrong(text("wrong mask"))}, false, protoErr))
+	b.add("8.2", "a ping masked the wrong way", "the connection failed (1002), no pong",
+		failCase(atOnce, []wf{wrong(ping([]byte("wrong mask")))}, false, protoErr))
+	b.add("8.3", "a valid text message, then a binary frame masked the wrong way, then a ping", "the first echoed, then the connection failed (1002); no pong",
+		failCase(atOnce, []wf{text("fine"), wrong(binary_([]byte{1, 2, 3})), ping(nil)}, true, protoErr, tx("fine")))
+	b.add("8.4", "a close (1000) masked the wrong way", "the connection failed (1002)",
+		failCase(atOnce, []wf{wrong(closeF(1000, ""))}, false, protoErr))
+	zero := text("zero key")
+	zero.zeroKey = true
+	b.add("8.5", "a text message masked with the key 00 00 00 00 (a client's; a server's frames carry no key)", "echoed",
+		echoCase(atOnce, []wf{zero}, tx("zero key")))
 }
 
 // textOf returns n bytes of ASCII text.

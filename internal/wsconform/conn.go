@@ -132,10 +132,11 @@ func (c *conn) encode(fs ...wf) []byte {
 	var b []byte
 	for _, f := range fs {
 		var key [4]byte
-		if c.mask {
+		mask := c.mask != f.badMask
+		if mask && !f.zeroKey {
 			rand.Read(key[:])
 		}
-		b = appendFrame(b, f, c.mask, key)
+		b = appendFrame(b, f, mask, key)
 		if f.op == opClose {
 			c.wmu.Lock()
 			c.sentClose = true

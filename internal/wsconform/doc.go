@@ -1,8 +1,9 @@
 // Package wsconform is eddy's WebSocket conformance runner: a table of
 // cases in the numbering of Autobahn|Testsuite (groups 1-7, 9, 10, 12
-// and 13), run by a fuzzing client against an echo server (RunClient)
-// or by a fuzzing server against an echo client (Mirror), and graded as
-// Autobahn grades: OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED, FAILED.
+// and 13, and a group 8 of eddy's own on masking), run by a fuzzing
+// client against an echo server (RunClient) or by a fuzzing server
+// against an echo client (Mirror), and graded as Autobahn grades: OK,
+// NON-STRICT, INFORMATIONAL, UNIMPLEMENTED, FAILED.
 //
 // It writes its own frames, byte for byte, so that it can send what a
 // conforming endpoint never would, and reads the peer's frames with

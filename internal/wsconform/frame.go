@@ -22,6 +22,8 @@ type wf struct {
 	rsv     byte // 0..7: RSV1 is 4, RSV2 2, RSV3 1
 	op      byte
 	payload []byte
+	badMask bool // masked the wrong way for the writer's side
+	zeroKey bool // masked with the key 00 00 00 00
 }
 
 func text(s string) wf          { return wf{fin: true, op: opText, payload: []byte(s)} }

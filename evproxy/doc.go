@@ -1,0 +1,66 @@
+// Package evproxy is an HTTP/1.1 reverse proxy on eddy loops: a native
+// evhttp.Handler, in the manner of net/http/httputil's ReverseProxy, that
+// forwards each request to one of its upstreams through an evclient.Client
+// of the loop it runs on, and streams the response back, without a
+// goroutine or a lock per request.
+//
+//	p, err := evproxy.New(&evproxy.Config{Upstreams: []string{"http://127.0.0.1:9000"}})
+//	srv := &evhttp.Server{Handler: p}
+//	srv.ServeGroup(g, "tcp", "127.0.0.1:8080")
+//
+// # Streaming and backpressure
+//
+// Both bodies pass through as they come, never gathered. The request body
+// is read with Request.OnBody and written upstream with the chunked coding
+// (evclient.Request.StreamBody); when the upstream's connection is Full the
+// client's body is paused (PauseBody) until the client's call asks for more
+// (OnWrite: ResumeBody), so a slow upstream slows the client down. The
+// response body is written to the client's ResponseWriter; when that is
+// Full the upstream's connection stops being read (Call.PauseRead) until
+// the client has drained (OnDrain: ResumeRead), so a slow client slows the
+// upstream down and the proxy holds about a watermark's worth per exchange.
+// A response of unknown length (chunked, or ending with the connection, as
+// text/event-stream is) is flushed piece by piece as it arrives; one with a
+// Content-Length keeps it. The trailers an upstream declares in its Trailer
+// field are passed on.
+//
+// # Header fields
+//
+// The hop-by-hop fields are removed both ways: Connection and every field
+// it names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding and Upgrade
+// (and Content-Length, Expect and Host, which each side's framing sets).
+// Upstream requests get X-Forwarded-For (the incoming list, if any, with
+// the client's address appended), X-Forwarded-Proto and X-Forwarded-Host
+// (incoming values replaced), and both directions get a Via entry
+// ("1.1 eddy", RFC 9110 §7.6.3) after the incoming ones. The Host field is
+// the client's.
+//
+// # Errors, timeouts and retries
+//
+// A request whose upstream cannot be reached, or answers something that is
+// not HTTP, is answered 502 Bad Gateway; one whose upstream does not answer
+// within Config.Timeout, 504 Gateway Timeout. An idempotent request without
+// a body is sent again, on a new connection and to the next upstream, when
+// its upstream could not be reached or dropped it before any byte of a
+// response (Config.MaxRetries times); evclient also resends such a request
+// once, by itself, when a pooled connection turns out to have been closed.
+// Nothing is retried once a byte has gone to the client. An upstream that
+// fails in the middle of its body has the client's connection reset, so
+// that the client sees a cut response, never a whole one.
+//
+// # Upgrades
+//
+// A WebSocket upgrade is passed upstream; the upstream's 101 is passed back
+// (ResponseWriter.Upgrade), and the two connections are then joined by
+// evnet.Relay, with its backpressure and half-close. Any other Upgrade
+// (h2c above all, which would let a client talk HTTP/2 past the proxy) is
+// not honoured: the field is hop-by-hop, the request goes upstream as a
+// plain HTTP/1.1 request, and the answer is the upstream's ordinary one.
+// CONNECT is answered 405.
+//
+// # Loops
+//
+// One Proxy serves any number of loops: each gets its own clients, made on
+// first use, so that loops share nothing but the configuration and the
+// round-robin position is per loop. Close closes the clients.
+package evproxy
