@@ -61,6 +61,8 @@ var layerRules = []struct {
 	{pkg: "./evws/...", deny: []string{"./evproxy/..."}, why: "WebSocket knows nothing of the proxy"},
 	{pkg: "./internal/ascii/...", only: []string{"std"},
 		why: "case folding is a leaf"},
+	{pkg: "./internal/wsconform/...", only: []string{"std"},
+		why: "the conformance runner tests any WebSocket implementation: it knows nothing of eddy's"},
 	{pkg: "./...", deny: []string{"./internal/testutil/..."},
 		why: "test helpers are imported by _test.go files only"},
 	{pkg: "./...", deny: []string{"./cmd/..."},
