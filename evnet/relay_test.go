@@ -94,9 +94,11 @@ func TestRelayBothWays(t *testing.T) {
 	up, down := randomBytes(t, size), randomBytes(t, size)
 	gotUp := make(chan [32]byte, 1)
 	upstream := upstreamListener(t, func(c *net.TCPConn) {
-		go func() { c.Write(down); c.CloseWrite() }()
+		wrote := make(chan struct{})
+		go func() { c.Write(down); c.CloseWrite(); close(wrote) }()
 		h := sha256.New()
 		io.Copy(h, c)
+		<-wrote // the connection closes when serve returns: not before all of down is sent
 		gotUp <- [32]byte(h.Sum(nil))
 	})
 	addr, results := startRelayProxy(t, upstream, nil, evnet.ConnConfig{MaxBuffered: 1 << 20})
