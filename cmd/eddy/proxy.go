@@ -205,31 +205,11 @@ func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, timeout ti
 // proxyLog is evproxy's AccessLog: serve's line, then the upstream, the
 // attempts and the error if any.
 func (a *accessLogs) proxyLog(e *evproxy.LogEntry) {
-	r := e.Request
-	var l *accessLog
-	for _, x := range a.logs {
-		if x.loop == r.Loop() {
-			l = x
-			break
-		}
-	}
+	l := a.of(e.Request)
 	if l == nil {
 		return
 	}
-	b := l.buf
-	b = r.RemoteAddr().AppendTo(b)
-	b = append(b, " \""...)
-	b = appendPrintable(b, r.Method())
-	b = append(b, ' ')
-	b = appendPrintable(b, r.Target())
-	b = append(b, ' ')
-	b = append(b, r.Proto()...)
-	b = append(b, "\" "...)
-	b = strconv.AppendInt(b, int64(e.Status), 10)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, e.Bytes, 10)
-	b = append(b, ' ')
-	b = append(b, e.Elapsed.Round(time.Microsecond).String()...)
+	b := appendRequestLine(l.buf, e.Request, e.Status, e.Bytes, e.Elapsed)
 	b = append(b, " upstream="...)
 	b = append(b, e.Upstream...)
 	b = append(b, " attempts="...)
@@ -238,12 +218,5 @@ func (a *accessLogs) proxyLog(e *evproxy.LogEntry) {
 		b = append(b, " err="...)
 		b = strconv.AppendQuote(b, e.Err.Error())
 	}
-	b = append(b, '\n')
-	l.buf = b
-	switch {
-	case len(b) >= logFlushSize:
-		l.write()
-	case !l.flush.IsActive():
-		l.flush.Start(l.loop)
-	}
+	l.end(b)
 }

@@ -209,17 +209,25 @@ func newAccessLogs(g *evnet.Group, out io.Writer) *accessLogs {
 //
 //	127.0.0.1:50312 "GET / HTTP/1.1" 200 13 21µs
 func (a *accessLogs) log(r *evhttp.Request, status int, n int64, elapsed time.Duration) {
-	var l *accessLog
-	for _, x := range a.logs {
-		if x.loop == r.Loop() {
-			l = x
-			break
-		}
-	}
+	l := a.of(r)
 	if l == nil {
 		return
 	}
-	b := l.buf
+	l.end(appendRequestLine(l.buf, r, status, n, elapsed))
+}
+
+// of returns the access log of r's loop, or nil.
+func (a *accessLogs) of(r *evhttp.Request) *accessLog {
+	for _, l := range a.logs {
+		if l.loop == r.Loop() {
+			return l
+		}
+	}
+	return nil
+}
+
+// appendRequestLine appends the line of log, without its newline.
+func appendRequestLine(b []byte, r *evhttp.Request, status int, n int64, elapsed time.Duration) []byte {
 	b = r.RemoteAddr().AppendTo(b)
 	b = append(b, " \""...)
 	b = appendPrintable(b, r.Method())
@@ -232,11 +240,15 @@ func (a *accessLogs) log(r *evhttp.Request, status int, n int64, elapsed time.Du
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, n, 10)
 	b = append(b, ' ')
-	b = append(b, elapsed.Round(time.Microsecond).String()...)
-	b = append(b, '\n')
-	l.buf = b
+	return append(b, elapsed.Round(time.Microsecond).String()...)
+}
+
+// end ends the line appended to l.buf, given as b, and writes the batch
+// when it is large, or arms the flush timer.
+func (l *accessLog) end(b []byte) {
+	l.buf = append(b, '\n')
 	switch {
-	case len(b) >= logFlushSize:
+	case len(l.buf) >= logFlushSize:
 		l.write()
 	case !l.flush.IsActive():
 		l.flush.Start(l.loop)
