@@ -4,11 +4,14 @@ package main
 // loops, chosen by name with eddy.Config.BackendName, and -loops.
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/evnet"
 )
 
 // backendFlag defines the -backend flag of fs.
@@ -29,4 +32,19 @@ func count[N int | int64 | uint64](n N, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// newGroup makes the group of loops of -loops and -backend for the
+// command of fs. On failure it returns nil and the exit status, after
+// the message: a usage error for an unknown backend, 1 otherwise.
+func newGroup(fs *flag.FlagSet, loops int, backend string, stderr io.Writer) (*evnet.Group, int) {
+	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: loops, Loop: eddy.Config{BackendName: backend}})
+	if errors.Is(err, eddy.ErrUnknownBackend) {
+		return nil, usageError(fs, "-backend: %v", err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err) // "eddy serve: ..."
+		return nil, 1
+	}
+	return g, 0
 }

@@ -11,7 +11,6 @@ package main
 // certificate in use kept.
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -21,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evnet"
 )
 
@@ -68,13 +66,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops, Loop: eddy.Config{BackendName: *backend}})
-	if errors.Is(err, eddy.ErrUnknownBackend) {
-		return usageError(fs, "-backend: %v", err)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "eddy echo: %v\n", err)
-		return 1
+	g, status := newGroup(fs, *loops, *backend, stderr)
+	if g == nil {
+		return status
 	}
 	var stopUDP func()
 	fail := func(err error) int {

@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/evproxy"
@@ -96,13 +94,9 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops, Loop: eddy.Config{BackendName: *backend}})
-	if errors.Is(err, eddy.ErrUnknownBackend) {
-		return usageError(fs, "-backend: %v", err)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "eddy proxy: %v\n", err)
-		return 1
+	g, status := newGroup(fs, *loops, *backend, stderr)
+	if g == nil {
+		return status
 	}
 	fail := func(err error) int {
 		g.Shutdown(0)

@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -89,13 +88,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops, Loop: eddy.Config{BackendName: *backend}})
-	if errors.Is(err, eddy.ErrUnknownBackend) {
-		return usageError(fs, "-backend: %v", err)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "eddy serve: %v\n", err)
-		return 1
+	g, status := newGroup(fs, *loops, *backend, stderr)
+	if g == nil {
+		return status
 	}
 	tlsConfig, err := tlsf.config(g, "serve", stderr)
 	if err != nil {

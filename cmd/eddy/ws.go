@@ -90,13 +90,9 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, err := evnet.NewGroup(&evnet.GroupConfig{Loops: *loops, Loop: eddy.Config{BackendName: *backend}})
-	if errors.Is(err, eddy.ErrUnknownBackend) {
-		return usageError(fs, "-backend: %v", err)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
-		return 1
+	g, status := newGroup(fs, *loops, *backend, stderr)
+	if g == nil {
+		return status
 	}
 	tlsConfig, err := tlsf.config(g, "ws", stderr)
 	if err != nil {
