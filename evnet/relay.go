@@ -18,6 +18,12 @@ type RelayConfig struct {
 	// and done gets ErrTimeout. One direction that is busy keeps the
 	// other, idle or already shut down, alive.
 	IdleTimeout time.Duration
+	// ProxyProtocol, when set, makes the relay send a PROXY protocol
+	// header (AppendProxyHeader) to the second side before any byte from
+	// the first, with the first side's addresses: its RemoteAddr as the
+	// source and its LocalAddr as the destination. A value that is not a
+	// version closes both sides, and done gets ErrProxyProtocol.
+	ProxyProtocol ProxyProtocol
 }
 
 // RelayStats counts the bytes a relay carried.
@@ -119,6 +125,17 @@ func (r *relay) start(a, b *Conn) {
 		hb.OnOpen = r.openB
 	}
 	b.SetHandler(hb)
+	if r.cfg.ProxyProtocol != ProxyNone {
+		var buf [proxyHeaderMax]byte
+		hdr, err := AppendProxyHeader(buf[:0], r.cfg.ProxyProtocol, a.RemoteAddr(), a.LocalAddr())
+		if err != nil {
+			r.err = err
+			a.Abort()
+			b.Abort()
+			return
+		}
+		b.Write(hdr)
+	}
 	if r.cfg.IdleTimeout > 0 {
 		r.last = a.Loop().Now()
 		a.SetTimer(r.cfg.IdleTimeout)

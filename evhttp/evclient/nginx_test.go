@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -59,7 +56,6 @@ func startNginx(t *testing.T, files map[string][]byte) string {
 // certificate, TLS 1.2 and 1.3) when tls is set.
 func startNginxWith(t *testing.T, files map[string][]byte, tls bool) string {
 	t.Helper()
-	path := testutil.NeedPeer(t, "nginx", "nginx-light")
 	dir := t.TempDir()
 	for _, d := range []string{"www", "tmp", "logs"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
@@ -71,65 +67,15 @@ func startNginxWith(t *testing.T, files map[string][]byte, tls bool) string {
 			t.Fatal(err)
 		}
 	}
-	var out bytes.Buffer
-	for range 5 {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		conf := filepath.Join(dir, "nginx.conf")
-		listen, scheme := "", "http://"
-		if tls {
-			cert, key, _ := testutil.TestPKI(t).Files(t)
-			listen = " ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate " + cert + "; ssl_certificate_key " + key
-			scheme = "https://"
-		}
-		if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, port, listen), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out.Reset()
-		cmd := exec.Command(path, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		up := testutil.Eventually(5*time.Second, func() bool {
-			select {
-			case err := <-exited:
-				exited <- err
-				return true
-			default:
-			}
-			c, err := net.Dial("tcp4", addr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-		select {
-		case <-exited: // did not start (the port was taken meanwhile?)
-			continue
-		default:
-		}
-		if !up {
-			cmd.Process.Kill()
-			<-exited
-			continue
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-		return scheme + addr
+	listen, scheme := "", "http://"
+	if tls {
+		cert, key, _ := testutil.TestPKI(t).Files(t)
+		listen = " ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate " + cert + "; ssl_certificate_key " + key
+		scheme = "https://"
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-	t.Fatalf("nginx did not start:\n%s\n%s", out.String(), log)
-	return ""
+	return scheme + testutil.StartNginx(t, dir, func(port int) []byte {
+		return fmt.Appendf(nil, nginxConf, dir, port, listen)
+	})
 }
 
 func TestClientNginx(t *testing.T) {
