@@ -15,14 +15,10 @@ import "golang.org/x/sys/unix"
 // Write. The queued bytes count for the watermarks and MaxBuffered as
 // Write's do.
 func (c *Conn) WriteShared(p []byte) (int, error) {
-	switch {
-	case c.flags&(fClosed|fClosing) != 0:
-		return 0, ErrClosed
-	case c.flags&fWriteShut != 0:
-		return 0, ErrWriteClosed
-	case len(p) == 0:
-		return 0, nil
-	case c.flags&fTLS != 0:
+	if err := c.sharedCheck(); err != nil || len(p) == 0 {
+		return 0, err
+	}
+	if c.flags&fTLS != 0 {
 		return c.tlsWrite(p)
 	}
 	n := 0
@@ -36,40 +32,127 @@ func (c *Conn) WriteShared(p []byte) (int, error) {
 			return n, nil
 		}
 	}
+	if err := c.queueShared(p[n:], len(p)-n); err != nil {
+		return n, err
+	}
+	return len(p), nil
+}
+
+// WriteSharedBuffers is WriteShared for several buffers, written in
+// order: with an empty queue they go to the kernel in one writev system
+// call (a subscriber's messages that waited for their turn, say), and
+// what it does not take is queued by reference. It returns the number of
+// bytes taken, all of them unless an error says otherwise. The caller
+// must never modify the buffers afterwards; bufs itself is not kept.
+func (c *Conn) WriteSharedBuffers(bufs [][]byte) (int, error) {
+	if err := c.sharedCheck(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if c.flags&fTLS != 0 || len(bufs) == 1 {
+		for i, b := range bufs {
+			if _, err := c.WriteShared(b); err != nil {
+				taken := 0
+				for _, d := range bufs[:i] {
+					taken += len(d)
+				}
+				return taken, err
+			}
+		}
+		return total, nil
+	}
+	sent := 0
+	if c.q == nil && c.flags&fConnecting == 0 && total > 0 {
+		var err error
+		if sent, err = c.sendNowv(bufs); err != nil {
+			return 0, err
+		}
+		if sent == total {
+			return total, nil
+		}
+	}
+	skip := sent
+	for _, b := range bufs {
+		if skip >= len(b) {
+			skip -= len(b)
+			continue
+		}
+		if err := c.queueShared(b[skip:], total-sent); err != nil {
+			return sent, err
+		}
+		sent += len(b) - skip
+		skip = 0
+	}
+	return total, nil
+}
+
+// sharedCheck is the check of WriteShared and WriteSharedBuffers.
+func (c *Conn) sharedCheck() error {
+	switch {
+	case c.flags&(fClosed|fClosing) != 0:
+		return ErrClosed
+	case c.flags&fWriteShut != 0:
+		return ErrWriteClosed
+	}
+	return nil
+}
+
+// queueShared queues rest by reference; coming is how many bytes are
+// still to be queued by this write, rest included, for MaxBuffered.
+func (c *Conn) queueShared(rest []byte, coming int) error {
+	if len(rest) == 0 {
+		return nil
+	}
 	q := c.q
 	queued := 0
 	if q != nil {
 		queued = q.n
 	}
-	rest := p[n:len(p):len(p)] // no spare capacity: nothing is ever appended to it
-	if queued+len(rest) > c.sh.o.MaxBuffered {
+	if queued+coming > c.sh.o.MaxBuffered {
 		c.fail(ErrOverflow)
-		return n, ErrOverflow
+		return ErrOverflow
 	}
 	first := q == nil
 	if first {
 		q = &outq{}
 		c.q = q
 	}
+	rest = rest[:len(rest):len(rest)] // no spare capacity: nothing is ever appended to it
 	q.n += len(rest)
 	q.bufs = append(q.bufs, rest)
 	q.addedBuf()
 	c.queued(first)
-	return len(p), nil
+	return nil
+}
+
+// sendNowv is sendNow for several buffers: one writev.
+func (c *Conn) sendNowv(bufs [][]byte) (int, error) {
+	for {
+		n, _, err := writev(c.w.Fd(), bufs[:min(len(bufs), maxIovecs)])
+		if err != unix.EINTR {
+			return c.sentNow(n, err)
+		}
+	}
 }
 
 // sendNow makes the one write system call of a write to an empty queue
 // and returns what the kernel took (0 when it took nothing), or the
 // error that closed the connection.
 func (c *Conn) sendNow(p []byte) (int, error) {
-	var n int
-	var err error
 	for {
-		n, err = rawWrite(c.w.Fd(), p)
+		n, err := rawWrite(c.w.Fd(), p)
 		if err != unix.EINTR {
-			break
+			return c.sentNow(n, err)
 		}
 	}
+}
+
+// sentNow is the end of sendNow and sendNowv, given what the system call
+// returned.
+func (c *Conn) sentNow(n int, err error) (int, error) {
 	switch {
 	case err == unix.EAGAIN:
 		return 0, nil

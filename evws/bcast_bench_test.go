@@ -11,14 +11,7 @@ import (
 // messages); an operation is one delivery.
 func BenchmarkBroadcast(b *testing.B) {
 	const n = 1000
-	var subs []*evws.Conn
-	s := startServer(b, nil, evws.Handler{
-		OnOpen: func(c *evws.Conn) { subs = append(subs, c) },
-	})
-	for range n {
-		upgradeRaw(b, s.addr, "")
-	}
-	s.rl.Barrier()
+	s, subs, _ := subscribers(b, nil, n)
 	m, _ := evws.NewPrepared(evws.Binary, make([]byte, 64), false)
 	b.ReportAllocs()
 	s.rl.Do(func() {
@@ -27,6 +20,27 @@ func BenchmarkBroadcast(b *testing.B) {
 			subs[i].WritePrepared(m)
 			if i++; i == n {
 				i = 0
+			}
+		}
+	})
+}
+
+// BenchmarkHub: one 64-byte message broadcast through a Hub to 1,000
+// members (which do not read), all written in the call (the slice is as
+// large as the Hub); an operation is one delivery.
+func BenchmarkHub(b *testing.B) {
+	const n = 1000
+	s, subs, _ := subscribers(b, nil, n)
+	m, _ := evws.NewPrepared(evws.Binary, make([]byte, 64), false)
+	b.ReportAllocs()
+	s.rl.Do(func() {
+		h := evws.NewHub(s.rl.Loop, &evws.HubConfig{Slice: n})
+		for _, c := range subs {
+			h.Add(c)
+		}
+		for i := 0; b.Loop(); i++ {
+			if i%n == 0 {
+				h.Broadcast(m)
 			}
 		}
 	})

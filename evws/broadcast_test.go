@@ -14,20 +14,8 @@ import (
 // for those that negotiated permessage-deflate, and sending it costs no
 // allocation per connection.
 func TestBroadcast(t *testing.T) {
-	var subs []*evws.Conn
-	s := startServer(t, &evws.Config{Deflate: true}, evws.Handler{
-		OnOpen: func(c *evws.Conn) { subs = append(subs, c) },
-	})
 	const n = 20
-	var clients []*rawClient
-	for i := range n {
-		ext := ""
-		if i%2 == 0 {
-			ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
-		}
-		clients = append(clients, upgradeRaw(t, s.addr, ext))
-	}
-	s.rl.Barrier()
+	s, subs, clients := subscribers(t, &evws.Config{Deflate: true}, n)
 	msg := strings.Repeat("breaking news ", 20)
 	m, err := evws.NewPrepared(evws.Text, []byte(msg), true)
 	if err != nil {
@@ -111,4 +99,26 @@ func TestBroadcastHuge(t *testing.T) {
 			t.Fatalf("client %d: op %d, %d bytes", i, op, len(msg))
 		}
 	}
+}
+
+// subscribers starts a server with cfg and n raw clients upgraded to it
+// (those of even index offering permessage-deflate when cfg.Deflate),
+// and returns the server connections in the clients' order.
+func subscribers(tb testing.TB, cfg *evws.Config, n int) (*server, []*evws.Conn, []*rawClient) {
+	var subs []*evws.Conn
+	s := startServer(tb, cfg, evws.Handler{
+		OnOpen: func(c *evws.Conn) { subs = append(subs, c) },
+	})
+	var clients []*rawClient
+	for i := range n {
+		ext := ""
+		if i%2 == 0 && cfg != nil && cfg.Deflate {
+			ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+		}
+		clients = append(clients, upgradeRaw(tb, s.addr, ext))
+		s.rl.Barrier() // the server's connections in the clients' order
+	}
+	var out []*evws.Conn
+	s.rl.Do(func() { out = append(out, subs...) })
+	return s, out, clients
 }

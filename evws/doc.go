@@ -127,6 +127,16 @@
 // WriteShared is Write there); client connections, masked each with its
 // own key, frame the message again.
 //
+// A Hub sends to many connections of one loop for the program (a room, a
+// topic): Broadcast queues the message once for all its members and
+// writes to them a slice at a time (HubConfig.Slice per iteration of the
+// loop), so that the loop goes on reading between slices, and a member
+// that has several messages waiting when its turn comes gets them in one
+// writev (evnet.Conn.WriteSharedBuffers). At a rate the loop can write
+// message by message, each goes out in the iteration it was broadcast in;
+// above it, the messages per system call grow instead of the loop falling
+// behind its input (HubStats counts deliveries and writes).
+//
 // # Memory per connection
 //
 // An idle server connection holds evws's Conn (208 bytes), evnet's
