@@ -74,11 +74,10 @@ EDDY_DEBUG=1 go test -count=1 -timeout 6m ./...
 step "go test ${race[*]:+${race[*]} }-tags evpoll ./... (poll backend forced)"
 go test "${race[@]}" -count=1 -timeout 6m -tags evpoll ./...
 
-# The interop modules are modules of their own, so that the peers (gorilla,
+# interop is a module of its own, so that the peers (gorilla,
 # coder/websocket) never enter eddy's go.mod; go fetches them.
 step "interop: the WebSocket conformance table against gorilla, coder/websocket and eddy ws; evws against both"
 (cd interop && go vet ./... && go test -count=1 -short -timeout 10m ./...)
-(cd evws/interop && go vet ./... && go test -count=1 -short -timeout 10m ./...)
 
 for goos in darwin freebsd openbsd netbsd; do
 	step "GOOS=$goos go vet ./..."
