@@ -40,6 +40,7 @@ import (
 
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/evhttp/evclient"
+	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/evws"
 	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/testutil/testloop"
@@ -134,7 +135,7 @@ func TestPeerServers(t *testing.T) {
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {
 			argv := p.command(t)
-			lines := startProcess(t, exec.Command(argv[0], append(argv[1:], "server")...))
+			lines := startProcess(t, exec.Command(argv[0], append(argv[1:], "server")...), 5*time.Second)
 			var port string
 			select {
 			case l := <-lines:
@@ -186,9 +187,9 @@ type peerClosed struct {
 // startProcess starts cmd in a process group of its own, with its standard
 // input a pipe, and returns its standard output's lines; its standard error
 // is logged if the test fails. When the test ends, its input is closed (a
-// peer server's signal to exit) and the group is killed if cmd has not
-// exited within 5 s.
-func startProcess(t *testing.T, cmd *exec.Cmd) <-chan string {
+// peer server's signal to exit) and its group is killed if cmd has not
+// exited within grace.
+func startProcess(t *testing.T, cmd *exec.Cmd, grace time.Duration) <-chan string {
 	t.Helper()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
@@ -204,7 +205,7 @@ func startProcess(t *testing.T, cmd *exec.Cmd) <-chan string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 64)
+	lines := make(chan string, 1024)
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
@@ -214,13 +215,13 @@ func startProcess(t *testing.T, cmd *exec.Cmd) <-chan string {
 	}()
 	t.Cleanup(func() {
 		stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
 		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
+		case <-exited:
+		case <-time.After(grace):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			<-exited
 		}
 		if t.Failed() {
 			t.Logf("%s: standard error:\n%s", cmd.Path, stderr.Bytes())
@@ -269,22 +270,28 @@ func startEvwsServer(t *testing.T, rl *testloop.Loop) *evwsServer {
 		}
 		u.ServeHTTP1(w, r)
 	})}
-	var addr string
-	rl.Do(func() {
-		ln, err := srv.Serve(rl.Loop, "tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		addr = ln.Addr().String()
-	})
-	if addr == "" {
-		t.FailNow()
-	}
-	t.Cleanup(func() { srv.Close() }) // from another goroutine than the loop's
-	s.tap = startTap(t, addr)
+	s.tap = startTap(t, serve(t, rl, srv))
 	s.url = "ws://" + s.tap.addr
 	return s
+}
+
+// serve serves srv on rl, on a loopback port, until the test ends, and
+// returns its address.
+func serve(t *testing.T, rl *testloop.Loop, srv *evhttp.Server) string {
+	t.Helper()
+	var addr string
+	var err error
+	rl.Do(func() {
+		var ln *evnet.Listener
+		if ln, err = srv.Serve(rl.Loop, "tcp", "127.0.0.1:0"); err == nil {
+			addr = ln.Addr().String()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() }) // from another goroutine than the loop's
+	return addr
 }
 
 // serveCommand is the server's part of the exchange: the commands
