@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,16 +17,53 @@ import (
 
 // TestChromium: headless Chromium opens a page served by evhttp
 // (testdata/peers/browser.html) whose script takes the client's part of
-// the exchange (peers_test.go) with evws's server, permessage-deflate on,
-// and reports what it saw to the page's server.
+// the exchange (peers_test.go) with evws's server, with permessage-deflate
+// accepted and declined.
 func TestChromium(t *testing.T) {
 	chromium := testutil.NeedPeer(t, "chromium", "chromium")
+	for _, deflate := range []bool{true, false} {
+		t.Run("deflate="+strconv.FormatBool(deflate), func(t *testing.T) {
+			rl := testloop.Start(t)
+			ws := startEvwsServer(t, rl, deflate)
+			openPage(t, chromium, rl, ws.url, "exchange", deflate)
+			ws.check(t, deflate, deflate)
+			checkWire(t, ws.tap.wait(t, 2), true, deflate)
+		})
+	}
+}
+
+// TestChromiumEddyWS: the page against the eddy ws command, as a user
+// starts it, with and without -deflate: text, binary, 1 MiB, compressible
+// text echoed, and a close with a code.
+func TestChromiumEddyWS(t *testing.T) {
+	chromium := testutil.NeedPeer(t, "chromium", "chromium")
+	bin := eddyBinary(t)
+	for _, deflate := range []bool{true, false} {
+		t.Run("deflate="+strconv.FormatBool(deflate), func(t *testing.T) {
+			u := startEddyWS(t, bin, "-deflate="+strconv.FormatBool(deflate))
+			tp := startTap(t, strings.TrimSuffix(strings.TrimPrefix(u, "ws://"), "/"))
+			openPage(t, chromium, testloop.Start(t), "ws://"+tp.addr, "echo", deflate)
+			w := tp.wait(t, 1)["/e"]
+			w.expect(t, []string{"text", "binary", "close 4001 client bye"}, []string{"text", "binary", "close 4001"})
+			if deflate {
+				w.expect(t, []string{"deflate"}, []string{"deflate"})
+			} else {
+				w.expectNone(t, "deflate")
+			}
+		})
+	}
+}
+
+// openPage serves the page on rl and has Chromium open it, to talk to the
+// WebSocket server at ws in mode (exchange or echo; see the page); it
+// fails the test unless the page reports that every step went as it
+// should.
+func openPage(t *testing.T, chromium string, rl *testloop.Loop, ws, mode string, deflate bool) {
+	t.Helper()
 	page, err := os.ReadFile("testdata/peers/browser.html")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl := testloop.Start(t)
-	ws := startEvwsServer(t, rl)
 	reports := make(chan string, 1)
 	site := serve(t, rl, &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		switch string(r.Path()) {
@@ -46,12 +84,15 @@ func TestChromium(t *testing.T) {
 			w.WriteHeader(404)
 		}
 	})})
+	q := url.Values{"ws": {ws}, "mode": {mode}, "deflate": {"0"}}
+	if deflate {
+		q.Set("deflate", "1")
+	}
 
 	profile := t.TempDir() // removed after the browser is killed
 	startProcess(t, exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir="+profile,
-		"http://"+site+"/?ws="+url.QueryEscape(ws.url)), 0)
+		"--disable-dev-shm-usage", "--user-data-dir="+profile, "http://"+site+"/?"+q.Encode()), 0)
 	var report struct {
 		OK    bool
 		Error string
@@ -69,6 +110,4 @@ func TestChromium(t *testing.T) {
 	if !report.OK {
 		t.Fatalf("the page: %s", report.Error)
 	}
-	ws.check(t, true)
-	checkWire(t, ws.tap.wait(t, 2), true)
 }

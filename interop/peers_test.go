@@ -114,7 +114,7 @@ func TestPeerClients(t *testing.T) {
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {
 			argv := p.command(t)
-			srv := startEvwsServer(t, testloop.Start(t))
+			srv := startEvwsServer(t, testloop.Start(t), true)
 			ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "client", srv.url)...)
@@ -124,8 +124,8 @@ func TestPeerClients(t *testing.T) {
 				t.Fatalf("%s client: %v\n%s", p.name, err, out)
 			}
 			t.Logf("%s client:\n%s", p.name, out)
-			srv.check(t, false)
-			checkWire(t, srv.tap.wait(t, 2), false)
+			srv.check(t, false, true)
+			checkWire(t, srv.tap.wait(t, 2), false, true)
 		})
 	}
 }
@@ -171,7 +171,7 @@ func TestPeerServers(t *testing.T) {
 			if c := got["/b"]; !c.Compressed || c.Code != 4002 {
 				t.Errorf("%s server, /b: %+v; want compressed, its 4002 echoed", p.name, c)
 			}
-			checkWire(t, tp.wait(t, 2), false)
+			checkWire(t, tp.wait(t, 2), false, true)
 		})
 	}
 }
@@ -244,12 +244,12 @@ type serverClosed struct {
 	err        error
 }
 
-// startEvwsServer serves the exchange on rl with evws, permessage-deflate
-// accepted, at /a and /b.
-func startEvwsServer(t *testing.T, rl *testloop.Loop) *evwsServer {
+// startEvwsServer serves the exchange on rl with evws at /a and /b,
+// permessage-deflate accepted if deflate.
+func startEvwsServer(t *testing.T, rl *testloop.Loop, deflate bool) *evwsServer {
 	t.Helper()
 	s := &evwsServer{closed: make(chan serverClosed, 4)}
-	cfg := &evws.Config{Deflate: true, MaxMessageBytes: 64 << 20}
+	cfg := &evws.Config{Deflate: deflate, MaxMessageBytes: 64 << 20}
 	upgraders := map[string]*evws.Upgrader{}
 	for _, path := range []string{"/a", "/b"} {
 		upgraders[path] = evws.NewUpgrader(cfg, evws.Handler{
@@ -320,8 +320,8 @@ func serveCommand(c *evws.Conn, op evws.Opcode, p []byte) {
 
 // check waits for the two connections of the exchange to end on the
 // server, and checks what it saw of each: compressed or not (a browser's
-// /a is), and the close.
-func (s *evwsServer) check(t *testing.T, compressedA bool) {
+// /a is, with a server that accepts it), and the close.
+func (s *evwsServer) check(t *testing.T, compressedA, compressedB bool) {
 	t.Helper()
 	got := map[string]serverClosed{}
 	for len(got) < 2 {
@@ -333,7 +333,7 @@ func (s *evwsServer) check(t *testing.T, compressedA bool) {
 		}
 	}
 	checkClosed(t, "evws server, /a", got["/a"].compressed, got["/a"].err, compressedA, evws.CloseError{Code: 4001, Reason: "client bye", Remote: true})
-	checkClosed(t, "evws server, /b", got["/b"].compressed, got["/b"].err, true, evws.CloseError{Code: 4002, Reason: "server bye"})
+	checkClosed(t, "evws server, /b", got["/b"].compressed, got["/b"].err, compressedB, evws.CloseError{Code: 4002, Reason: "server bye"})
 }
 
 // checkClosed checks a connection's compression and close.
@@ -474,16 +474,22 @@ func runEvwsClient(t *testing.T, rl *testloop.Loop, base string) {
 }
 
 // checkWire checks the frames that crossed the tap for the exchange, each
-// way; a browser (browser) sends no fragment nor Ping, and compresses /a.
-func checkWire(t *testing.T, wires map[string]*wire, browser bool) {
+// way; a browser (browser) sends no fragment nor Ping, and compresses /a
+// if the server accepts it; the server accepts it if deflate.
+func checkWire(t *testing.T, wires map[string]*wire, browser, deflate bool) {
 	t.Helper()
 	toServer := []string{"text", "binary", "pong", "close 4001 client bye"}
 	if !browser {
 		toServer = append(toServer, "fragmented", "ping")
 	}
 	wires["/a"].expect(t, toServer, []string{"text", "binary", "fragmented", "ping", "close 4001"})
-	wires["/b"].expect(t, []string{"deflate", "close 4002"}, []string{"deflate", "close 4002 server bye"})
-	if a := wires["/a"]; !browser && (a.frames[toServerSide]["deflate"] || a.frames[toClientSide]["deflate"]) {
-		t.Errorf("/a: compressed frames on a connection without permessage-deflate")
+	wires["/b"].expect(t, []string{"close 4002"}, []string{"close 4002 server bye"})
+	if deflate {
+		wires["/b"].expect(t, []string{"deflate"}, []string{"deflate"})
+	} else {
+		wires["/b"].expectNone(t, "deflate")
+	}
+	if !browser || !deflate {
+		wires["/a"].expectNone(t, "deflate")
 	}
 }

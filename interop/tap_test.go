@@ -220,3 +220,11 @@ func (w *wire) expect(t *testing.T, toServer, toClient []string) {
 		}
 	}
 }
+
+// expectNone checks that no frame either way had the feature f.
+func (w *wire) expectNone(t *testing.T, f string) {
+	t.Helper()
+	if w != nil && (w.frames[toServerSide][f] || w.frames[toClientSide][f]) {
+		t.Errorf("tap, %s: %q frames", w.path, f)
+	}
+}
