@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evws"
 	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
@@ -18,16 +19,25 @@ import (
 // TestChromium: headless Chromium opens a page served by evhttp
 // (testdata/peers/browser.html) whose script takes the client's part of
 // the exchange (peers_test.go) with evws's server, with permessage-deflate
-// accepted and declined.
+// accepted (the browser's compression context declined or kept) and
+// declined.
 func TestChromium(t *testing.T) {
 	chromium := testutil.NeedPeer(t, "chromium", "chromium")
-	for _, deflate := range []bool{true, false} {
-		t.Run("deflate="+strconv.FormatBool(deflate), func(t *testing.T) {
+	for _, s := range append(evwsServers, struct {
+		name string
+		cfg  evws.Config
+	}{"plain", evws.Config{}}) {
+		t.Run(s.name, func(t *testing.T) {
 			rl := testloop.Start(t)
-			ws := startEvwsServer(t, rl, deflate)
+			ws := startEvwsServer(t, rl, s.cfg)
+			deflate := s.cfg.Deflate
 			openPage(t, chromium, rl, ws.url, "exchange", deflate)
 			ws.check(t, deflate, deflate)
-			checkWire(t, ws.tap.wait(t, 2), true, deflate)
+			wires := ws.tap.wait(t, 2)
+			checkWire(t, wires, true, deflate)
+			if deflate {
+				checkContext(t, wires["/b"], s.cfg.ContextTakeoverBudget > 0)
+			}
 		})
 	}
 }

@@ -17,7 +17,9 @@ package interop
 //	  "ping": the server sends a Ping "sp", and on its Pong the text "pong:sp";
 //	  the client closes with 4001 "client bye"; the server echoes 4001.
 //	connection /b, permessage-deflate offered and accepted:
-//	  1 MiB of compressible text comes back, compressed each way;
+//	  1 MiB of compressible text comes back, compressed each way, twice
+//	  (the second time compressed against the first by a client whose
+//	  context the server keeps);
 //	  "close": the server closes with 4002 "server bye"; the client echoes it.
 //
 // A peer server prints "listening PORT", then a JSON line per connection
@@ -109,24 +111,39 @@ func need(t *testing.T, ok bool, what, how string) {
 	t.Skipf("%s not installed (test.sh installs it: %s)", what, how)
 }
 
+// evwsServers are the configurations of evws's server that the peers'
+// clients and the browser meet: permessage-deflate with the clients'
+// compression contexts declined (the default) or kept within a budget.
+var evwsServers = []struct {
+	name string
+	cfg  evws.Config
+}{
+	{"deflate", evws.Config{Deflate: true}},
+	{"deflate+context", evws.Config{Deflate: true, ContextTakeoverBudget: 1 << 20}},
+}
+
 // TestPeerClients: each peer's client against evws's server.
 func TestPeerClients(t *testing.T) {
 	for _, p := range peers {
-		t.Run(p.name, func(t *testing.T) {
-			argv := p.command(t)
-			srv := startEvwsServer(t, testloop.Start(t), true)
-			ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "client", srv.url)...)
-			cmd.WaitDelay = time.Second
-			out, err := cmd.CombinedOutput()
-			if err != nil || !bytes.HasSuffix(out, []byte("done\n")) {
-				t.Fatalf("%s client: %v\n%s", p.name, err, out)
-			}
-			t.Logf("%s client:\n%s", p.name, out)
-			srv.check(t, false, true)
-			checkWire(t, srv.tap.wait(t, 2), false, true)
-		})
+		for _, s := range evwsServers {
+			t.Run(p.name+"/"+s.name, func(t *testing.T) {
+				argv := p.command(t)
+				srv := startEvwsServer(t, testloop.Start(t), s.cfg)
+				ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "client", srv.url)...)
+				cmd.WaitDelay = time.Second
+				out, err := cmd.CombinedOutput()
+				if err != nil || !bytes.HasSuffix(out, []byte("done\n")) {
+					t.Fatalf("%s client: %v\n%s", p.name, err, out)
+				}
+				t.Logf("%s client:\n%s", p.name, out)
+				srv.check(t, false, true)
+				wires := srv.tap.wait(t, 2)
+				checkWire(t, wires, false, true)
+				checkContext(t, wires["/b"], s.cfg.ContextTakeoverBudget > 0)
+			})
+		}
 	}
 }
 
@@ -244,15 +261,15 @@ type serverClosed struct {
 	err        error
 }
 
-// startEvwsServer serves the exchange on rl with evws at /a and /b,
-// permessage-deflate accepted if deflate.
-func startEvwsServer(t *testing.T, rl *testloop.Loop, deflate bool) *evwsServer {
+// startEvwsServer serves the exchange on rl with evws at /a and /b, with
+// cfg (permessage-deflate, a budget for clients' contexts).
+func startEvwsServer(t *testing.T, rl *testloop.Loop, cfg evws.Config) *evwsServer {
 	t.Helper()
 	s := &evwsServer{closed: make(chan serverClosed, 4)}
-	cfg := &evws.Config{Deflate: deflate, MaxMessageBytes: 64 << 20}
+	cfg.MaxMessageBytes = 64 << 20
 	upgraders := map[string]*evws.Upgrader{}
 	for _, path := range []string{"/a", "/b"} {
-		upgraders[path] = evws.NewUpgrader(cfg, evws.Handler{
+		upgraders[path] = evws.NewUpgrader(&cfg, evws.Handler{
 			OnMessage: serveCommand,
 			OnPong: func(c *evws.Conn, p []byte) {
 				c.WriteMessage(evws.Text, append([]byte("pong:"), p...))
@@ -467,10 +484,21 @@ func runEvwsClient(t *testing.T, rl *testloop.Loop, base string) {
 
 	cfg.Deflate = true
 	b := dial(t, rl, cl, base+"/b", cfg)
-	b.do(t, "b compressed", func(c *evws.Conn) error { return c.WriteMessage(evws.Text, []byte(peerCompressible)) })
-	b.expect(t, "b compressed", evws.Text, []byte(peerCompressible))
+	for _, step := range []string{"b compressed", "b compressed again"} {
+		b.do(t, step, func(c *evws.Conn) error { return c.WriteMessage(evws.Text, []byte(peerCompressible)) })
+		b.expect(t, step, evws.Text, []byte(peerCompressible))
+	}
 	b.do(t, "b close by the server", func(c *evws.Conn) error { return c.WriteMessage(evws.Text, []byte("close")) })
 	b.expectClose(t, "evws client, /b", true, evws.CloseError{Code: 4002, Reason: "server bye", Remote: true})
+}
+
+// checkContext checks that the server kept the client's compression
+// context (kept) or declined it, by its answer in the handshake.
+func checkContext(t *testing.T, w *wire, kept bool) {
+	t.Helper()
+	if w != nil && strings.Contains(w.extensions, "client_no_context_takeover") == kept {
+		t.Errorf("tap, %s: the server answered %q; the client's context kept: want %v", w.path, w.extensions, kept)
+	}
 }
 
 // checkWire checks the frames that crossed the tap for the exchange, each

@@ -29,7 +29,8 @@ type tap struct {
 
 // wire is what a tap saw of one connection.
 type wire struct {
-	path string // of the request
+	path       string // of the request
+	extensions string // Sec-WebSocket-Extensions of the response
 	// frames[toServerSide] and frames[toClientSide] hold the features of
 	// the frames each way: "text", "binary", "fragmented" (a data frame
 	// without FIN), "deflate" (a data frame with RSV1), "ping", "pong",
@@ -113,6 +114,9 @@ func (w *wire) parse(dir int, r *bufio.Reader) error {
 		}
 		if f := strings.Fields(line); first && dir == toServerSide && len(f) > 1 {
 			w.path = f[1]
+		}
+		if name, value, ok := strings.Cut(line, ":"); ok && dir == toClientSide && strings.EqualFold(name, "Sec-WebSocket-Extensions") {
+			w.extensions = strings.TrimSpace(value)
 		}
 		if line == "\r\n" {
 			break

@@ -59,8 +59,9 @@ async def client(base):
         names = [e.name for e in ws.extensions]
         if names != ["permessage-deflate"]:
             fail(f"b: extensions {names}")
-        await ws.send(COMPRESSIBLE)
-        await expect_message(ws, "b compressed", COMPRESSIBLE)
+        for step in ("b compressed", "b compressed again"):
+            await ws.send(COMPRESSIBLE)
+            await expect_message(ws, step, COMPRESSIBLE)
         await ws.send("close")
         try:
             got = await ws.recv()

@@ -81,8 +81,10 @@ async function client(base) {
 
   [ws, next] = await open(base + '/b', {});
   if (ws.extensions !== 'permessage-deflate') fail(`b: extensions "${ws.extensions}"`);
-  ws.send(compressible);
-  await expectMessage(next, 'b compressed', compressible, false);
+  for (const step of ['b compressed', 'b compressed again']) {
+    ws.send(compressible);
+    await expectMessage(next, step, compressible, false);
+  }
   ws.send('close');
   await expectClose(next, 'b close by the server', 4002, 'server bye');
   console.log('done');
