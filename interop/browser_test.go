@@ -32,7 +32,7 @@ func TestChromium(t *testing.T) {
 			ws := startEvwsServer(t, rl, s.cfg)
 			deflate := s.cfg.Deflate
 			openPage(t, chromium, rl, ws.url, "exchange", deflate)
-			ws.check(t, deflate, deflate)
+			ws.check(t, deflate, deflate, false)
 			wires := ws.tap.wait(t, 2)
 			checkWire(t, wires, true, deflate)
 			if deflate {

@@ -21,6 +21,15 @@ package interop
 //	  (the second time compressed against the first by a client whose
 //	  context the server keeps);
 //	  "close": the server closes with 4002 "server bye"; the client echoes it.
+//	connection /c, permessage-deflate with windows of 512 bytes asked each
+//	way (server_max_window_bits=9, client_max_window_bits=9; peer clients
+//	only, a browser cannot ask):
+//	  a short text, one longer than the window, 1 MiB of compressible text
+//	  come back (the server may compress only those no longer than its
+//	  window); the client closes with 1000.
+//
+// A peer server is also run with its window limited (server BITS), against
+// which evws's client takes the same steps on /a and /b.
 //
 // A peer server prints "listening PORT", then a JSON line per connection
 // closed: its path, whether permessage-deflate was negotiated, and the
@@ -138,58 +147,80 @@ func TestPeerClients(t *testing.T) {
 					t.Fatalf("%s client: %v\n%s", p.name, err, out)
 				}
 				t.Logf("%s client:\n%s", p.name, out)
-				srv.check(t, false, true)
-				wires := srv.tap.wait(t, 2)
+				srv.check(t, false, true, true)
+				wires := srv.tap.wait(t, 3)
 				checkWire(t, wires, false, true)
 				checkContext(t, wires["/b"], s.cfg.ContextTakeoverBudget > 0)
+				c := wires["/c"]
+				c.expect(t, []string{"deflate", "close 1000"}, []string{"deflate", "close 1000"})
+				checkWindow(t, c, "9")
 			})
 		}
 	}
 }
 
-// TestPeerServers: evws's client against each peer's server.
+// TestPeerServers: evws's client against each peer's server, as it is by
+// default and with a window of 512 bytes for what it compresses.
 func TestPeerServers(t *testing.T) {
 	for _, p := range peers {
-		t.Run(p.name, func(t *testing.T) {
-			argv := p.command(t)
-			lines := startProcess(t, exec.Command(argv[0], append(argv[1:], "server")...), 5*time.Second)
-			var port string
-			select {
-			case l := <-lines:
-				var ok bool
-				if port, ok = strings.CutPrefix(l, "listening "); !ok {
-					t.Fatalf("%s server: %q, want listening PORT", p.name, l)
-				}
-			case <-time.After(peerTimeout):
-				t.Fatalf("%s server did not say where it listens", p.name)
+		for _, bits := range []string{"", "9"} {
+			name := p.name
+			if bits != "" {
+				name += "/server_max_window_bits=" + bits
 			}
-			tp := startTap(t, "127.0.0.1:"+port)
-			runEvwsClient(t, testloop.Start(t), "ws://"+tp.addr)
+			t.Run(name, func(t *testing.T) { testPeerServer(t, p, bits) })
+		}
+	}
+}
 
-			got := map[string]peerClosed{}
-			for len(got) < 2 {
-				select {
-				case l, ok := <-lines:
-					if !ok {
-						t.Fatalf("%s server ended; saw %v", p.name, got)
-					}
-					var c peerClosed
-					if err := json.Unmarshal([]byte(l), &c); err != nil {
-						t.Fatalf("%s server: %q: %v", p.name, l, err)
-					}
-					got[c.Path] = c
-				case <-time.After(peerTimeout):
-					t.Fatalf("%s server reported %d connections closed of 2: %v", p.name, len(got), got)
-				}
+// testPeerServer runs p's server, with server_max_window_bits if bits is
+// set, against evws's client.
+func testPeerServer(t *testing.T, p peer, bits string) {
+	argv := p.command(t)
+	argv = append(argv, "server")
+	if bits != "" {
+		argv = append(argv, bits)
+	}
+	lines := startProcess(t, exec.Command(argv[0], argv[1:]...), 5*time.Second)
+	var port string
+	select {
+	case l := <-lines:
+		var ok bool
+		if port, ok = strings.CutPrefix(l, "listening "); !ok {
+			t.Fatalf("%s server: %q, want listening PORT", p.name, l)
+		}
+	case <-time.After(peerTimeout):
+		t.Fatalf("%s server did not say where it listens", p.name)
+	}
+	tp := startTap(t, "127.0.0.1:"+port)
+	runEvwsClient(t, testloop.Start(t), "ws://"+tp.addr)
+
+	got := map[string]peerClosed{}
+	for len(got) < 2 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("%s server ended; saw %v", p.name, got)
 			}
-			if c := got["/a"]; c.Compressed || c.Code != 4001 || c.Reason != "client bye" {
-				t.Errorf("%s server, /a: %+v; want uncompressed, closed by 4001 \"client bye\"", p.name, c)
+			var c peerClosed
+			if err := json.Unmarshal([]byte(l), &c); err != nil {
+				t.Fatalf("%s server: %q: %v", p.name, l, err)
 			}
-			if c := got["/b"]; !c.Compressed || c.Code != 4002 {
-				t.Errorf("%s server, /b: %+v; want compressed, its 4002 echoed", p.name, c)
-			}
-			checkWire(t, tp.wait(t, 2), false, true)
-		})
+			got[c.Path] = c
+		case <-time.After(peerTimeout):
+			t.Fatalf("%s server reported %d connections closed of 2: %v", p.name, len(got), got)
+		}
+	}
+	if c := got["/a"]; c.Compressed || c.Code != 4001 || c.Reason != "client bye" {
+		t.Errorf("%s server, /a: %+v; want uncompressed, closed by 4001 \"client bye\"", p.name, c)
+	}
+	if c := got["/b"]; !c.Compressed || c.Code != 4002 {
+		t.Errorf("%s server, /b: %+v; want compressed, its 4002 echoed", p.name, c)
+	}
+	wires := tp.wait(t, 2)
+	checkWire(t, wires, false, true)
+	if bits != "" {
+		checkWindow(t, wires["/b"], bits)
 	}
 }
 
@@ -261,14 +292,14 @@ type serverClosed struct {
 	err        error
 }
 
-// startEvwsServer serves the exchange on rl with evws at /a and /b, with
+// startEvwsServer serves the exchange on rl with evws at /a, /b and /c, with
 // cfg (permessage-deflate, a budget for clients' contexts).
 func startEvwsServer(t *testing.T, rl *testloop.Loop, cfg evws.Config) *evwsServer {
 	t.Helper()
 	s := &evwsServer{closed: make(chan serverClosed, 4)}
 	cfg.MaxMessageBytes = 64 << 20
 	upgraders := map[string]*evws.Upgrader{}
-	for _, path := range []string{"/a", "/b"} {
+	for _, path := range []string{"/a", "/b", "/c"} {
 		upgraders[path] = evws.NewUpgrader(&cfg, evws.Handler{
 			OnMessage: serveCommand,
 			OnPong: func(c *evws.Conn, p []byte) {
@@ -335,19 +366,26 @@ func serveCommand(c *evws.Conn, op evws.Opcode, p []byte) {
 	}
 }
 
-// check waits for the two connections of the exchange to end on the
-// server, and checks what it saw of each: compressed or not (a browser's
-// /a is, with a server that accepts it), and the close.
-func (s *evwsServer) check(t *testing.T, compressedA, compressedB bool) {
+// check waits for the connections of the exchange to end on the server
+// (/a, /b, and /c if withC), and checks what it saw of each: compressed or
+// not (a browser's /a is, with a server that accepts it), and the close.
+func (s *evwsServer) check(t *testing.T, compressedA, compressedB, withC bool) {
 	t.Helper()
 	got := map[string]serverClosed{}
-	for len(got) < 2 {
+	n := 2
+	if withC {
+		n = 3
+	}
+	for len(got) < n {
 		select {
 		case c := <-s.closed:
 			got[c.path] = c
 		case <-time.After(peerTimeout):
-			t.Fatalf("evws server: %d connections closed of 2: %v", len(got), got)
+			t.Fatalf("evws server: %d connections closed of %d: %v", len(got), n, got)
 		}
+	}
+	if withC {
+		checkClosed(t, "evws server, /c", got["/c"].compressed, got["/c"].err, true, evws.CloseError{Code: 1000, Remote: true})
 	}
 	checkClosed(t, "evws server, /a", got["/a"].compressed, got["/a"].err, compressedA, evws.CloseError{Code: 4001, Reason: "client bye", Remote: true})
 	checkClosed(t, "evws server, /b", got["/b"].compressed, got["/b"].err, compressedB, evws.CloseError{Code: 4002, Reason: "server bye"})
@@ -498,6 +536,15 @@ func checkContext(t *testing.T, w *wire, kept bool) {
 	t.Helper()
 	if w != nil && strings.Contains(w.extensions, "client_no_context_takeover") == kept {
 		t.Errorf("tap, %s: the server answered %q; the client's context kept: want %v", w.path, w.extensions, kept)
+	}
+}
+
+// checkWindow checks that the server's handshake limited its window to
+// bits.
+func checkWindow(t *testing.T, w *wire, bits string) {
+	t.Helper()
+	if w != nil && !strings.Contains(w.extensions, "server_max_window_bits="+bits) {
+		t.Errorf("tap, %s: the server answered %q, want server_max_window_bits=%s", w.path, w.extensions, bits)
 	}
 }
 

@@ -2,9 +2,10 @@
 interop tests (interop/peers_test.go describes the exchange, the same for
 every peer).
 
-  python3 websockets_peer.py client ws://127.0.0.1:PORT   runs the client's steps on /a and /b
-  python3 websockets_peer.py server                       prints "listening PORT", then a JSON
-                                                          line per connection closed; ends with stdin
+  python3 websockets_peer.py client ws://127.0.0.1:PORT   runs the client's steps on /a, /b and /c
+  python3 websockets_peer.py server [BITS]                prints "listening PORT", then a JSON
+                                                          line per connection closed; ends with stdin;
+                                                          BITS: server_max_window_bits
 """
 
 import asyncio
@@ -12,12 +13,15 @@ import json
 import sys
 
 import websockets
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, ServerPerMessageDeflateFactory
 
 MAX_SIZE = 64 << 20
 TEXT = "héllo, wörld ✓"
 BYTES = bytes(range(256))
 MEBIBYTE = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(1 << 20))
 COMPRESSIBLE = "eddy interop " * 80660
+SHORT = "eddy interop " * 30
+LONGER = (TEXT + " ") * 200
 
 
 def fail(msg):
@@ -70,6 +74,19 @@ async def client(base):
             if e.rcvd is None or (e.rcvd.code, e.rcvd.reason) != (4002, "server bye"):
                 fail(f"b close by the server: received {e.rcvd}")
         ok("b close by the server")
+
+    small = ClientPerMessageDeflateFactory(server_max_window_bits=9, client_max_window_bits=9)
+    async with websockets.connect(base + "/c", extensions=[small], compression=None, max_size=MAX_SIZE) as ws:
+        names = [e.name for e in ws.extensions]
+        if names != ["permessage-deflate"]:
+            fail(f"c: extensions {names}")
+        for step, msg in (("c short", SHORT), ("c longer than the window", LONGER), ("c compressible", COMPRESSIBLE)):
+            await ws.send(msg)
+            await expect_message(ws, step, msg)
+        await ws.close()
+        if ws.close_code != 1000:
+            fail(f"c close: {ws.close_code} {ws.close_reason!r}, want 1000")
+        ok("c close")
     print("done", flush=True)
 
 
@@ -92,8 +109,12 @@ async def handler(ws):
     print(json.dumps(rec), flush=True)
 
 
-async def server():
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=MAX_SIZE, compression="deflate") as srv:
+async def server(bits):
+    # By default websockets asks for 4 KiB windows each way (12 bits).
+    opts = {"compression": "deflate"}
+    if bits:
+        opts = {"compression": None, "extensions": [ServerPerMessageDeflateFactory(server_max_window_bits=bits)]}
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=MAX_SIZE, **opts) as srv:
         print(f"listening {srv.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
@@ -101,10 +122,10 @@ async def server():
 def main():
     if sys.argv[1:2] == ["client"] and len(sys.argv) == 3:
         asyncio.run(asyncio.wait_for(client(sys.argv[2]), 60))
-    elif sys.argv[1:] == ["server"]:
-        asyncio.run(server())
+    elif sys.argv[1:2] == ["server"] and len(sys.argv) <= 3:
+        asyncio.run(server(int(sys.argv[2]) if len(sys.argv) == 3 else None))
     else:
-        fail("usage: websockets_peer.py client URL | server")
+        fail("usage: websockets_peer.py client URL | server [BITS]")
 
 
 if __name__ == "__main__":

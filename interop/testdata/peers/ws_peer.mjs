@@ -1,9 +1,10 @@
 // ws_peer.mjs: the npm ws package as a peer of eddy's interop tests
 // (interop/peers_test.go describes the exchange, the same for every peer).
 //
-//   node ws_peer.mjs client ws://127.0.0.1:PORT   runs the client's steps on /a and /b
-//   node ws_peer.mjs server                       prints "listening PORT", then a JSON
-//                                                 line per connection closed; ends with stdin
+//   node ws_peer.mjs client ws://127.0.0.1:PORT   runs the client's steps on /a, /b and /c
+//   node ws_peer.mjs server [BITS]                prints "listening PORT", then a JSON
+//                                                 line per connection closed; ends with stdin;
+//                                                 BITS: server_max_window_bits
 import { WebSocket, WebSocketServer } from 'ws';
 import { Buffer } from 'node:buffer';
 
@@ -55,6 +56,8 @@ const text = 'héllo, wörld ✓';
 const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const mebibyte = Buffer.alloc(1 << 20, 0).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
 const compressible = 'eddy interop '.repeat(80660);
+const short = 'eddy interop '.repeat(30);
+const longer = (text + ' ').repeat(200);
 
 async function client(base) {
   let [ws, next] = await open(base + '/a', false);
@@ -87,11 +90,21 @@ async function client(base) {
   }
   ws.send('close');
   await expectClose(next, 'b close by the server', 4002, 'server bye');
+
+  [ws, next] = await open(base + '/c', { serverMaxWindowBits: 9, clientMaxWindowBits: 9, threshold: 0 });
+  if (ws.extensions !== 'permessage-deflate') fail(`c: extensions "${ws.extensions}"`);
+  for (const [step, m] of [['c short', short], ['c longer than the window', longer], ['c compressible', compressible]]) {
+    ws.send(m);
+    await expectMessage(next, step, m, false);
+  }
+  ws.close(1000);
+  await expectClose(next, 'c close', 1000);
   console.log('done');
 }
 
-function server() {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: {}, maxPayload });
+function server(bits) {
+  const perMessageDeflate = bits ? { serverMaxWindowBits: Number(bits) } : {};
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload });
   wss.on('listening', () => console.log(`listening ${wss.address().port}`));
   wss.on('connection', (ws, req) => {
     const path = req.url;
@@ -122,7 +135,7 @@ const [mode, url] = process.argv.slice(2);
 if (mode === 'client') {
   client(url).then(() => process.exit(0), (err) => fail(err.stack));
 } else if (mode === 'server') {
-  server();
+  server(url);
 } else {
-  fail('usage: node ws_peer.mjs client URL | server');
+  fail('usage: node ws_peer.mjs client URL | server [BITS]');
 }
