@@ -78,7 +78,7 @@ var (
 	peerCompressible = strings.Repeat("eddy interop ", 80660)
 )
 
-// peerTimeout bounds a peer's whole exchange.
+// peerTimeout bounds a peer client's run, and each wait for a peer.
 const peerTimeout = 60 * time.Second
 
 // A peer is a WebSocket implementation of another language, run as a
