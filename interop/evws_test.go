@@ -1,10 +1,3 @@
-// Package interop tests evws against other WebSocket implementations:
-// gorilla/websocket and coder/websocket, as clients of evws's server
-// (coder's with its compression context kept, which evws's budget accepts)
-// and as servers of evws's client, with and without permessage-deflate.
-// It is a module of its own, so that the peers never enter eddy's go.mod:
-//
-//	cd evws/interop && go test ./...
 package interop
 
 import (
@@ -46,9 +39,9 @@ func msgs() [][]byte {
 	return [][]byte{[]byte("hello"), bytes.Repeat([]byte("compress me please "), 5000), make([]byte, 3<<20), []byte("")}
 }
 
-// TestGorillaClient: gorilla's client, with and without compression,
+// TestEvwsServerGorilla: gorilla's client, with and without compression,
 // against evws's server: text and binary echoed, a clean close.
-func TestGorillaClient(t *testing.T) {
+func TestEvwsServerGorilla(t *testing.T) {
 	addr, _ := startEddy(t, &evws.Config{Deflate: true})
 	for _, comp := range []bool{false, true} {
 		d := gorilla.Dialer{EnableCompression: comp}
@@ -77,9 +70,9 @@ func TestGorillaClient(t *testing.T) {
 	}
 }
 
-// TestCoderClientContextTakeover: coder's client compressing against its
+// TestEvwsServerCoder: coder's client compressing against its
 // context, without, and not at all, against evws's server.
-func TestCoderClientContextTakeover(t *testing.T) {
+func TestEvwsServerCoder(t *testing.T) {
 	addr, _ := startEddy(t, &evws.Config{Deflate: true, ContextTakeoverBudget: 1 << 20})
 	for _, mode := range []websocket.CompressionMode{websocket.CompressionContextTakeover, websocket.CompressionNoContextTakeover, websocket.CompressionDisabled} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -107,8 +100,9 @@ func TestCoderClientContextTakeover(t *testing.T) {
 	}
 }
 
-// evws's client against gorilla's and coder's servers.
-func TestEvwsClient(t *testing.T) {
+// TestEvwsClientGorillaCoder: evws's client, with and without
+// compression, against gorilla's and coder's servers.
+func TestEvwsClientGorillaCoder(t *testing.T) {
 	gsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := gorilla.Upgrader{EnableCompression: true}
 		c, err := u.Upgrade(w, r, nil)
