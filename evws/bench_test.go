@@ -2,13 +2,13 @@ package evws_test
 
 import (
 	"encoding/binary"
-	"github.com/eddyloop/eddy/evhttp/evclient"
-	"github.com/eddyloop/eddy/internal/testutil/testloop"
 	"io"
 	"strings"
 	"testing"
 
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evws"
+	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
 
 // echoCase is a message echoed in the allocation test and benchmark.
