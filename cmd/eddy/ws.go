@@ -216,6 +216,7 @@ type wsHub struct {
 	deflate   bool
 	loopIndex map[*eddy.Loop]int // read-only once made
 	subs      []map[*evws.Conn]struct{}
+	hubs      []*evws.Hub // -broadcast's, one per loop
 	stats     []wsLoopStats
 	u         *evws.Upgrader
 	conns     atomic.Uint64
@@ -226,6 +227,7 @@ func newWSHub(g *evnet.Group, deflate bool) *wsHub {
 	for i := range g.Len() {
 		h.loopIndex[g.Loop(i)] = i
 		h.subs = append(h.subs, map[*evws.Conn]struct{}{})
+		h.hubs = append(h.hubs, evws.NewHub(g.Loop(i), nil))
 	}
 	h.stats = make([]wsLoopStats, g.Len())
 	return h
@@ -236,16 +238,19 @@ func (h *wsHub) open(c *evws.Conn) {
 	i := h.loopIndex[c.Loop()]
 	h.stats[i].open.Add(1)
 	h.subs[i][c] = struct{}{}
+	h.hubs[i].Add(c)
 }
 
 func (h *wsHub) close(c *evws.Conn, err error) {
 	i := h.loopIndex[c.Loop()]
 	h.stats[i].open.Add(-1)
 	delete(h.subs[i], c)
+	h.hubs[i].Remove(c)
 }
 
 // broadcast frames the message once and sends it to every connection of
-// every loop, each loop sending to its own.
+// every loop, each loop's Hub to its own (a slice of connections per
+// iteration, the messages that wait for a connection's turn in one write).
 func (h *wsHub) broadcast(c *evws.Conn, op evws.Opcode, p []byte) {
 	h.stats[h.loopIndex[c.Loop()]].messages.Add(1)
 	m, err := evws.NewPrepared(op, p, h.deflate)
@@ -254,11 +259,7 @@ func (h *wsHub) broadcast(c *evws.Conn, op evws.Opcode, p []byte) {
 	}
 	own := h.loopIndex[c.Loop()]
 	for i := range h.subs {
-		send := func() {
-			for s := range h.subs[i] {
-				s.WritePrepared(m)
-			}
-		}
+		send := func() { h.hubs[i].Broadcast(m) }
 		if i == own {
 			send()
 		} else {
