@@ -163,7 +163,9 @@ type AdapterConfig struct {
 // bufio.Reader. A status 101 set with WriteHeader is written to the
 // connection by Hijack, as net/http does; without Hijack, 101 cannot be
 // sent. The server no longer counts a hijacked connection: Shutdown does
-// not wait for it, and its state is reported as closed.
+// not wait for it, and its state is reported as closed. A TLS connection
+// cannot be hijacked (ErrHijackTLS); UpgradeAdapted switches a connection,
+// TLS or not, to another protocol handled on its loop.
 //
 // A handler that panics is logged (Server.ErrorLog, from the handler's
 // goroutine) with its stack, and the client gets 500 if no byte of the

@@ -23,6 +23,11 @@ import (
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 )
 
+// ErrHijackTLS is Hijack's error on a TLS connection: its TLS state stays
+// on the loop, and a duplicate of the socket would carry ciphertext.
+// UpgradeAdapted hands such a connection to a handler on its loop.
+var ErrHijackTLS = errors.New("evhttp: Hijack of a TLS connection is not supported (UpgradeAdapted keeps it on its loop)")
+
 // Hijack hands the connection over to the handler (see Adapt): a 101
 // status set with WriteHeader is written to it first, another status is
 // flushed with what was written. What the client sent after the request
@@ -36,6 +41,8 @@ func (rw *adWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errAdapterFinished
 	case rw.err != nil:
 		return nil, nil, rw.err
+	case ar.ac.tls != nil:
+		return nil, nil, ErrHijackTLS
 	}
 	var head []byte
 	if rw.wroteHeader && !rw.committed {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -1206,4 +1207,115 @@ func TestAdaptHijackState(t *testing.T) {
 	if got := strings.Join(states, " "); got != "new active hijacked" {
 		t.Errorf("states %q, want \"new active hijacked\"", got)
 	}
+}
+
+// TestAdaptUpgrade: UpgradeAdapted switches a connection to an evnet
+// handler on its loop, the fields set in the header in the 101 and the
+// bytes sent after the request first to OnData; it refuses a request that
+// does not offer the protocol, a response whose head was written, a
+// second call, and a ResponseWriter not the adapter's. Over TLS the same
+// works, and Hijack is refused with ErrHijackTLS.
+func TestAdaptUpgrade(t *testing.T) {
+	echo := evnet.Handler{OnData: func(c *evnet.Conn, p []byte) int {
+		c.Write(append([]byte("echo: "), p...))
+		return len(p)
+	}}
+	errs := make(chan error, 4)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		errs <- func() error {
+			switch r.URL.Path {
+			case "/head":
+				w.WriteHeader(200)
+				if err := evhttp.UpgradeAdapted(w, "echo", echo); err != evhttp.ErrHeadSent {
+					return fmt.Errorf("after WriteHeader: %v", err)
+				}
+				return nil
+			case "/hijack":
+				_, _, err := w.(http.Hijacker).Hijack()
+				if r.TLS != nil && err != evhttp.ErrHijackTLS {
+					return fmt.Errorf("Hijack over TLS: %v", err)
+				}
+				if r.TLS != nil {
+					w.WriteHeader(409)
+				}
+				return nil
+			}
+			w.Header().Set("X-Proto", "echo/1")
+			if err := evhttp.UpgradeAdapted(w, "echo", echo); err != nil {
+				if errors.Is(err, evhttp.ErrNotUpgrade) && r.Header.Get("Upgrade") == "" {
+					w.WriteHeader(400)
+					return nil
+				}
+				return err
+			}
+			if err := evhttp.UpgradeAdapted(w, "echo", echo); err != http.ErrHijacked {
+				return fmt.Errorf("second UpgradeAdapted: %v", err)
+			}
+			if _, err := w.Write([]byte("x")); err != http.ErrHijacked {
+				return fmt.Errorf("Write after UpgradeAdapted: %v", err)
+			}
+			return nil
+		}()
+	})
+	if err := evhttp.UpgradeAdapted(httptest.NewRecorder(), "echo", echo); err != evhttp.ErrNotAdapted {
+		t.Errorf("a recorder: %v, want ErrNotAdapted", err)
+	}
+	for _, secure := range []bool{false, true} {
+		srv := &evhttp.Server{Handler: evhttp.Adapt(h, nil)}
+		var c net.Conn
+		var br *bufio.Reader
+		if secure {
+			srv.ListenConfig.TLS = &evnet.TLSConfig{Config: testutil.TestPKI(t).ServerConfig()}
+			s := svStart(t, srv)
+			tc, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: testutil.TestPKI(t).CAPool, ServerName: "localhost"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.SetDeadline(time.Now().Add(10 * time.Second))
+			t.Cleanup(func() { tc.Close() })
+			c, br = tc, bufio.NewReader(tc)
+		} else {
+			c, br = svDial(t, svStart(t, srv).addr)
+		}
+		io.WriteString(c, "GET /head HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("tls %v: /head: %v, %v", secure, resp, err)
+		}
+		io.WriteString(c, "GET /none HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 400 {
+			t.Fatalf("tls %v: no Upgrade field: %v, %v", secure, resp, err)
+		}
+		if secure {
+			io.WriteString(c, "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 409 {
+				t.Fatalf("hijack over TLS: %v, %v", resp, err)
+			}
+		}
+		io.WriteString(c, "GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nearly")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "echo" || resp.Header.Get("X-Proto") != "echo/1" {
+			t.Fatalf("tls %v: 101: %v, %v", secure, resp, err)
+		}
+		got := make([]byte, len("echo: early"))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != "echo: early" {
+			t.Fatalf("tls %v: %q, %v", secure, got, err)
+		}
+		io.WriteString(c, "ping")
+		got = got[:len("echo: ping")]
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != "echo: ping" {
+			t.Fatalf("tls %v: %q, %v", secure, got, err)
+		}
+		for range 3 + btoi(secure) {
+			if err := <-errs; err != nil {
+				t.Errorf("tls %v: handler: %v", secure, err)
+			}
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

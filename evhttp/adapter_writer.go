@@ -189,16 +189,23 @@ func (rw *adWriter) write(p []byte, s string) (int, error) {
 	return n, nil
 }
 
-// writable returns the error a write gets now, and sets the status 200 if
-// none is.
-func (rw *adWriter) writable() error {
+// usable returns the error of a handler's call that finds the response
+// hijacked, finished or failed.
+func (rw *adWriter) usable() error {
 	switch {
 	case rw.hijacked:
 		return http.ErrHijacked
 	case rw.finished.Load():
 		return errAdapterFinished
-	case rw.err != nil:
-		return rw.err
+	}
+	return rw.err
+}
+
+// writable returns the error a write gets now, and sets the status 200 if
+// none is.
+func (rw *adWriter) writable() error {
+	if err := rw.usable(); err != nil {
+		return err
 	}
 	if !rw.wroteHeader {
 		rw.WriteHeader(200)

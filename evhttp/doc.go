@@ -178,7 +178,10 @@
 // request and builds its *http.Request, a goroutine of a bounded pool
 // runs h.ServeHTTP, and its writes cross back to the loop in batches.
 // http.Flusher, http.Hijacker, http.ResponseController and request
-// contexts canceled when the client goes away work as with net/http. A
+// contexts canceled when the client goes away work as with net/http;
+// a TLS connection cannot be hijacked (its TLS state stays on the loop),
+// and UpgradeAdapted switches a connection, TLS or not, to a protocol
+// handled on the loop, as ResponseWriter.Upgrade does. A
 // goroutine is held only while a request runs: an idle keep-alive
 // connection holds none, and a request that finds the pool busy and its
 // queue full (AdapterConfig.QueueLen) is answered 503 at once. A

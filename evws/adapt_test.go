@@ -1,22 +1,28 @@
 package evws_test
 
 import (
+	"crypto/tls"
+	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evws"
+	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/testutil/testloop"
 )
 
 // TestUpgradeHTTP: a standard http.Handler served by evhttp.Adapt
-// upgrades through http.Hijacker, and the connection runs on a loop; a
-// plain GET to it gets 426.
+// upgrades through evhttp.UpgradeAdapted, and the connection runs on its
+// loop; a plain GET to it gets 426.
 func TestUpgradeHTTP(t *testing.T) {
 	rl := testloop.Start(t)
 	u := evws.NewUpgrader(&evws.Config{Deflate: true}, echoHandler)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.UpgradeHTTP(w, r, rl.Loop)
+		u.UpgradeHTTP(w, r)
 	})
 	srv := &evhttp.Server{Handler: evhttp.Adapt(h, nil)}
 	s := &server{rl: rl, srv: srv}
@@ -43,5 +49,37 @@ func TestUpgradeHTTP(t *testing.T) {
 	}
 	if got := roundTrip(t, s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); got[:13] != "HTTP/1.1 426 " {
 		t.Fatalf("plain GET: %q", got)
+	}
+}
+
+// TestUpgradeHTTPTLS: the same over TLS, where the connection keeps its
+// TLS state on the loop (wss through the adapter); a ResponseWriter that
+// is not the adapter's is refused.
+func TestUpgradeHTTPTLS(t *testing.T) {
+	pki := testutil.TestPKI(t)
+	rl := testloop.Start(t)
+	u := evws.NewUpgrader(&evws.Config{Deflate: true}, echoHandler)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			t.Error("no TLS state in the adapted request")
+		}
+		u.UpgradeHTTP(w, r)
+	})
+	port := serveTLS(t, rl, evhttp.Adapt(h, nil))
+	big := strings.Repeat("y", 300_000)
+	r := talk(t, "wss://localhost:"+itoa(int(port))+"/", &evws.Config{Deflate: true},
+		&evclient.Config{TLS: &tls.Config{RootCAs: pki.CAPool}}, "wss through the adapter", big)
+	if !isNormalClose(r.err) || len(r.msgs) != 2 || r.msgs[0] != "wss through the adapter" || r.msgs[1] != big || !r.comp {
+		t.Fatalf("wss through the adapter: %v, %d messages", r.err, len(r.msgs))
+	}
+
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	if err := u.UpgradeHTTP(rec, req); !errors.Is(err, evhttp.ErrNotAdapted) || rec.Code != 400 {
+		t.Errorf("under another server: %v, status %d; want ErrNotAdapted and 400", err, rec.Code)
 	}
 }

@@ -115,8 +115,19 @@ func TestClientTLS(t *testing.T) {
 		m, _ := evws.NewPrepared(op, p, true)
 		c.WritePrepared(m)
 	}}
-	srv := &evhttp.Server{Handler: evws.NewUpgrader(&evws.Config{Deflate: true}, prepEcho),
-		ListenConfig: evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: pki.ServerConfig()}}}
+	port := serveTLS(t, rl, evws.NewUpgrader(&evws.Config{Deflate: true}, prepEcho))
+	big := strings.Repeat("x", 200_000)
+	r := talk(t, "wss://localhost:"+itoa(int(port))+"/", &evws.Config{Deflate: true}, &evclient.Config{TLS: &tls.Config{RootCAs: pki.CAPool}}, "over tls", big)
+	if !isNormalClose(r.err) || len(r.msgs) != 2 || r.msgs[0] != "over tls" || r.msgs[1] != big || !r.comp {
+		t.Fatalf("wss: %v, %d messages", r.err, len(r.msgs))
+	}
+}
+
+// serveTLS serves h over TLS with the test PKI's certificate on rl, and
+// returns the port.
+func serveTLS(t *testing.T, rl *testloop.Loop, h evhttp.Handler) uint16 {
+	srv := &evhttp.Server{Handler: h,
+		ListenConfig: evnet.ListenConfig{TLS: &evnet.TLSConfig{Config: testutil.TestPKI(t).ServerConfig()}}}
 	var port uint16
 	rl.Do(func() {
 		ln, err := srv.Serve(rl.Loop, "tcp", "127.0.0.1:0")
@@ -127,11 +138,7 @@ func TestClientTLS(t *testing.T) {
 		port = ln.Addr().Port()
 	})
 	t.Cleanup(func() { srv.Close() })
-	big := strings.Repeat("x", 200_000)
-	r := talk(t, "wss://localhost:"+itoa(int(port))+"/", &evws.Config{Deflate: true}, &evclient.Config{TLS: &tls.Config{RootCAs: pki.CAPool}}, "over tls", big)
-	if !isNormalClose(r.err) || len(r.msgs) != 2 || r.msgs[0] != "over tls" || r.msgs[1] != big || !r.comp {
-		t.Fatalf("wss: %v, %d messages", r.err, len(r.msgs))
-	}
+	return port
 }
 
 func itoa(n int) string {

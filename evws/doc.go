@@ -17,8 +17,8 @@
 //
 // Upgrader.Upgrade does the same from a native handler that routes
 // requests itself, and Upgrader.UpgradeHTTP from a standard http.Handler
-// served by evhttp.Adapt (through http.Hijacker: the descriptor moves to
-// a loop). Dial is the client: ws:// and wss:// URLs, names resolved by
+// served by evhttp.Adapt (through evhttp.UpgradeAdapted: the connection
+// stays on its loop, TLS included). Dial is the client: ws:// and wss:// URLs, names resolved by
 // evdns with Happy Eyeballs, TLS by evnet's layer.
 //
 // # The handshake

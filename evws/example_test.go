@@ -65,17 +65,15 @@ func ExampleUpgrader_Upgrade() {
 	})
 }
 
-// A standard http.Handler served by evhttp.Adapt hands its WebSocket
-// connections to a loop.
+// A standard http.Handler served by evhttp.Adapt upgrades its WebSocket
+// connections, which go on on their loop, over TLS too.
 func ExampleUpgrader_UpgradeHTTP() {
-	l, _ := eddy.NewLoop(nil)
-	defer l.Close()
 	u := evws.NewUpgrader(nil, evws.Handler{
 		OnMessage: func(c *evws.Conn, op evws.Opcode, p []byte) { c.WriteMessage(op, p) },
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		u.UpgradeHTTP(w, r, l) // the connection runs on l from now on
+		u.UpgradeHTTP(w, r) // the connection is a *evws.Conn on its loop from now on
 	})
 	_ = &evhttp.Server{Handler: evhttp.Adapt(mux, nil)}
 }

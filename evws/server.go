@@ -5,14 +5,9 @@ package evws
 // evhttp.Adapt.
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"syscall"
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp"
@@ -221,18 +216,19 @@ func (u *Upgrader) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
 }
 
 // UpgradeHTTP answers a WebSocket handshake in a standard http.Handler
-// served by evhttp.Adapt (or by net/http): it checks the request, sends
-// the 101 through http.Hijacker, and moves the connection's descriptor to
-// the loop l, where it runs as a *Conn with the Upgrader's Handler; the
-// handler's goroutine may return at once. A refused handshake is answered
-// with its status, as Upgrade does. The error tells why the connection
-// was not upgraded; OnOpen runs on l once it is. Frames the client sent
-// before it received the 101 are read first, but must be whole. A client's
-// compression context is always declined here (the budget is the loop's),
-// and a TLS connection cannot be upgraded this way (the adapter's
-// Hijack hands over the socket, not the TLS state): it gets 501, and
-// Upgrade, from a native handler, is the way.
-func (u *Upgrader) UpgradeHTTP(w http.ResponseWriter, r *http.Request, l *eddy.Loop) error {
+// served by evhttp.Adapt: it checks the request and, through
+// evhttp.UpgradeAdapted, sends the 101 and hands the connection, on its
+// loop, TLS included, to a *Conn with the Upgrader's Handler; the
+// handler's goroutine may return at once. A refused handshake is
+// answered with its status, as Upgrade does. The error tells why the
+// connection was not upgraded (evhttp.ErrNotAdapted under a server other
+// than the adapter); OnOpen runs on the connection's loop once it is.
+// Frames the client sent before it received the 101 are read first, as
+// the ones after. A client's compression context is always declined
+// here, since its budget is the loop's, which the handler's goroutine
+// cannot read (Upgrade, from a native handler, takes it within the
+// budget).
+func (u *Upgrader) UpgradeHTTP(w http.ResponseWriter, r *http.Request) error {
 	req := request{
 		method:     r.Method,
 		protoMinor: r.ProtoMinor,
@@ -256,88 +252,32 @@ func (u *Upgrader) UpgradeHTTP(w http.ResponseWriter, r *http.Request, l *eddy.L
 		http.Error(w, herr.why, herr.status)
 		return herr
 	}
-	if r.TLS != nil {
-		http.Error(w, "cannot upgrade", http.StatusNotImplemented)
-		return errors.New("evws: UpgradeHTTP over TLS: the TLS state cannot leave the adapter; upgrade from a native handler (Upgrade)")
-	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		http.Error(w, "cannot upgrade", http.StatusInternalServerError)
-		return errors.New("evws: the ResponseWriter is not an http.Hijacker")
-	}
 	if d.clientBits != 0 && !d.clientNoContext {
-		// The budget is the loop's, which this goroutine cannot read:
-		// decline the client's context.
 		d.clientNoContext = true
 		s, _, _ := strings.Cut(ext, "; client_max_window_bits")
 		ext = s + "; client_no_context_takeover"
 	}
-	nc, rw, err := hj.Hijack()
-	if err != nil {
-		return err
-	}
-	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
+	c := u.newConn(proto, ext, d)
+	// The names as RFC 6455 spells them (the map's keys are written as
+	// they are), not as http.Header's canonical form would.
+	h := w.Header()
+	h["Sec-WebSocket-Accept"] = []string{accept}
 	if proto != "" {
-		head += "Sec-WebSocket-Protocol: " + proto + "\r\n"
+		h["Sec-WebSocket-Protocol"] = []string{proto}
 	}
 	if ext != "" {
-		head += "Sec-WebSocket-Extensions: " + ext + "\r\n"
+		h["Sec-WebSocket-Extensions"] = []string{ext}
 	}
-	head += "\r\n"
-	rest, err := takeRest(rw)
-	if err == nil {
-		_, err = io.WriteString(nc, head)
+	hd := handler
+	hd.OnOpen = c.openServer
+	if err := evhttp.UpgradeAdapted(w, "websocket", hd); err != nil {
+		delete(h, "Sec-WebSocket-Accept")
+		delete(h, "Sec-WebSocket-Protocol")
+		delete(h, "Sec-WebSocket-Extensions")
+		http.Error(w, "cannot upgrade: "+err.Error(), http.StatusBadRequest)
+		u.stats.refused.Add(1)
+		return fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
-	var fd int
-	if err == nil {
-		fd, err = dupFd(nc)
-	}
-	nc.Close()
-	if err != nil {
-		return err
-	}
-	c := u.newConn(proto, ext, d)
 	u.stats.upgraded.Add(1)
-	l.Post(func() {
-		hd := handler
-		hd.OnOpen = func(en *evnet.Conn) {
-			c.start(en)
-			if len(rest) > 0 && c.read(rest) < len(rest) && c.flags&fReadDone == 0 {
-				c.fail(CloseProtocolError, "partial frame before the handshake's end")
-			}
-		}
-		if _, err := evnet.Adopt(l, fd, hd, nil); err != nil {
-			syscall.Close(fd)
-		}
-	})
 	return nil
-}
-
-// takeRest returns what the client sent after the request, read already.
-func takeRest(rw *bufio.ReadWriter) ([]byte, error) {
-	n := rw.Reader.Buffered()
-	if n == 0 {
-		return nil, nil
-	}
-	b := make([]byte, n)
-	_, err := io.ReadFull(rw.Reader, b)
-	return b, err
-}
-
-// dupFd returns a duplicate of a net.Conn's descriptor, for Adopt.
-func dupFd(nc net.Conn) (int, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return -1, errors.New("evws: hijacked connection has no descriptor")
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	var derr error
-	if err := rc.Control(func(s uintptr) { fd, derr = dupCloexec(int(s)) }); err != nil {
-		return -1, err
-	}
-	return fd, derr
 }
