@@ -10,6 +10,7 @@ import (
 
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp"
+	"github.com/eddyloop/eddy/evnet"
 )
 
 // A handler written for net/http, served on a loop through the adapter:
@@ -50,4 +51,20 @@ func ExampleAdapt() {
 	// Output:
 	// 200 OK [text/plain; charset=utf-8] Hello, gopher! (GET HTTP/1.1)
 	// 404 Not Found [text/plain; charset=utf-8] 404 page not found
+}
+
+// A standard http.Handler switches its connection, plain or TLS, to a
+// protocol of its own handled on the loop: here an echo of what comes.
+func ExampleUpgradeAdapted() {
+	echo := evnet.Handler{OnData: func(c *evnet.Conn, p []byte) int {
+		c.Write(p)
+		return len(p)
+	}}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", "1")
+		if err := evhttp.UpgradeAdapted(w, "echo", echo); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest) // not an upgrade to echo
+		}
+	})
+	_ = &evhttp.Server{Handler: evhttp.Adapt(h, nil)}
 }

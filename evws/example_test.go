@@ -141,3 +141,65 @@ func ExampleNewPrepared() {
 	// news for all
 	// news for all
 }
+
+// A room: every message from a member goes to every member through a Hub,
+// framed and compressed once.
+func ExampleHub() {
+	l, err := eddy.NewLoop(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+
+	room := evws.NewHub(l, nil)
+	srv := &evhttp.Server{Handler: evws.NewUpgrader(&evws.Config{Deflate: true}, evws.Handler{
+		OnOpen:  room.Add,
+		OnClose: func(c *evws.Conn, err error) { room.Remove(c) },
+		OnMessage: func(c *evws.Conn, op evws.Opcode, p []byte) {
+			m, _ := evws.NewPrepared(op, p, true) // framed and compressed once
+			room.Broadcast(m)
+		},
+	})}
+	ln, err := srv.Serve(l, "tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+
+	cl := evclient.New(l, nil)
+	url := "ws://" + ln.Addr().String() + "/"
+	open, got := 0, 0
+	var conns []*evws.Conn
+	for range 3 {
+		evws.Dial(cl, url, nil, evws.Handler{
+			OnOpen: func(c *evws.Conn) {
+				conns = append(conns, c)
+				if open++; open == 3 {
+					// Subscribed once the server's OnOpen ran: a
+					// round trip later. Ping and wait for the Pong.
+					c.WriteControl(evws.Ping, nil)
+				}
+			},
+			OnPong: func(c *evws.Conn, p []byte) {
+				c.WriteMessage(evws.Text, []byte("news for all"))
+			},
+			OnMessage: func(c *evws.Conn, op evws.Opcode, p []byte) {
+				fmt.Printf("%s\n", p)
+				if got++; got == 3 {
+					for _, c := range conns {
+						c.Close(evws.CloseNormal, "")
+					}
+				}
+			},
+			OnClose: func(c *evws.Conn, err error) {
+				if open--; open == 0 {
+					l.Break(eddy.BreakAll)
+				}
+			},
+		})
+	}
+	l.Run()
+	// Output:
+	// news for all
+	// news for all
+	// news for all
+}
