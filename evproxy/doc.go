@@ -58,9 +58,17 @@
 // plain HTTP/1.1 request, and the answer is the upstream's ordinary one.
 // CONNECT is answered 405.
 //
+// # Figures
+//
+// Proxy.Upstreams returns the figures of each upstream address (requests,
+// failures, requests in flight, open connections, health), summed over
+// the loops, for metrics: any goroutine may call it, at any time, and it
+// allocates nothing when given a slice with room.
+//
 // # Loops
 //
-// One Proxy serves any number of loops: each gets its own clients, made on
-// first use, so that loops share nothing but the configuration and the
-// round-robin position is per loop. Close closes the clients.
+// One Proxy serves any number of loops: each gets its own clients (one per
+// upstream address), made on first use, so that loops share nothing but
+// the configuration and the round-robin position is per loop. Close closes
+// the clients.
 package evproxy

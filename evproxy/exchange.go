@@ -17,6 +17,7 @@ import (
 type exchange struct {
 	p     *Proxy
 	ls    *loopState
+	b     *backend               // of the attempt in progress
 	w     *evhttp.ResponseWriter // until over
 	r     *evhttp.Request        // until over
 	start time.Time
@@ -95,17 +96,20 @@ func (x *exchange) build() {
 	x.pathQuery = pq
 }
 
-// send makes one attempt, on the next upstream in turn; a retry goes on a
-// client that keeps no idle connection, so on a new one.
+// send makes one attempt, on the upstream the balancing picks; a retry
+// goes on a client that keeps no idle connection, so on a new one.
 func (x *exchange) send() {
 	ls := x.ls
-	u := x.p.upstreams[ls.next%len(x.p.upstreams)]
-	ls.next++
-	x.upstream = u.String()
-	x.req.URL = x.upstream + x.pathQuery
-	client := ls.client
+	b := ls.pick()
+	x.b = b
+	b.inFlight++
+	b.fig.inFlight.Add(1)
+	b.fig.requests.Add(1)
+	x.upstream = b.base
+	x.req.URL = b.base + x.pathQuery
+	client := b.client
 	if x.attempts > 0 {
-		client = ls.fresh
+		client = ls.freshClient(b)
 	}
 	x.attempts++
 	gen := x.attempts
@@ -120,6 +124,26 @@ func (x *exchange) send() {
 	call := client.Stream(&x.req, h)
 	if x.attempts == gen && !x.callDone {
 		x.call = call
+	}
+}
+
+// release ends the attempt on its backend: it counts no more in its load,
+// and its outcome counts for its health.
+func (x *exchange) release(err error) {
+	b := x.b
+	if b == nil {
+		return
+	}
+	x.b = nil
+	b.inFlight--
+	b.fig.inFlight.Add(-1)
+	open := b.client.Stats().Open
+	if b.fresh != nil {
+		open += b.fresh.Stats().Open
+	}
+	b.fig.open.Store(int64(open))
+	if err != nil && failure(err) {
+		b.fig.failures.Add(1)
 	}
 }
 
@@ -235,6 +259,7 @@ func (x *exchange) onDrain(*evhttp.ResponseWriter) {
 func (x *exchange) onUpstreamDone(call *evclient.Call, err error) {
 	x.callDone = true
 	x.call = nil
+	x.release(err)
 	if x.over {
 		return
 	}
@@ -287,6 +312,7 @@ func (x *exchange) cancel() {
 	if x.call != nil && !x.callDone {
 		x.call.Cancel()
 	}
+	x.release(nil)
 	x.callDone = true
 	x.call = nil
 }
@@ -419,6 +445,15 @@ func idempotent(m []byte) bool {
 // dropped before any byte of a response.
 func retryable(err error) bool {
 	return errors.Is(err, evclient.ErrConnect) || errors.Is(err, evclient.ErrConnClosed)
+}
+
+// failure reports whether an upstream error counts against the upstream's
+// health: it could not be reached, timed out, broke the protocol or
+// dropped the connection; not when the proxy closed or the request itself
+// was refused by the client.
+func failure(err error) bool {
+	return !errors.Is(err, evclient.ErrClosed) && !errors.Is(err, evclient.ErrRequest) &&
+		!errors.Is(err, evclient.ErrURL) && !errors.Is(err, evclient.ErrScheme)
 }
 
 func timedOut(err error) bool {

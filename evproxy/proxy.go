@@ -3,9 +3,12 @@ package evproxy
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyloop/eddy"
@@ -98,11 +101,14 @@ type Proxy struct {
 	loops     sync.Map // *eddy.Loop -> *loopState
 }
 
-// loopState is what a Proxy keeps per loop; loop goroutine only.
+// loopState is what a Proxy keeps per loop; loop goroutine only, but for
+// all.
 type loopState struct {
-	client *evclient.Client // pooled connections
-	fresh  *evclient.Client // keeps no idle connection: for retries
-	next   int              // round robin
+	p        *Proxy
+	l        *eddy.Loop
+	backends []*backend                 // those taking requests, in the order of Config.Upstreams
+	all      atomic.Pointer[[]*backend] // every backend made on the loop, for Upstreams
+	next     int                        // round robin
 }
 
 // New returns a Proxy configured by cfg.
@@ -146,12 +152,51 @@ func (p *Proxy) loop(l *eddy.Loop) *loopState {
 	if v, ok := p.loops.Load(l); ok {
 		return v.(*loopState)
 	}
-	fresh := p.cfg.Client
-	fresh.MaxIdleConns = -1
-	fresh.MaxIdleConnsPerHost = -1
-	ls := &loopState{client: evclient.New(l, &p.cfg.Client), fresh: evclient.New(l, &fresh)}
+	ls := &loopState{p: p, l: l}
+	for i, u := range p.upstreams {
+		ls.add(i, hostPort(u))
+	}
 	p.loops.Store(l, ls)
 	return ls
+}
+
+// add makes a backend for the address hostport of upstream up and puts it
+// in the balancing.
+func (ls *loopState) add(up int, hostport string) *backend {
+	u := ls.p.upstreams[up]
+	b := &backend{up: up, addr: hostport, base: u.Scheme + "://" + hostport + u.Path}
+	b.client = evclient.New(ls.l, &ls.p.cfg.Client)
+	ls.backends = append(ls.backends, b)
+	var all []*backend
+	if old := ls.all.Load(); old != nil {
+		all = slices.Clip(*old)
+	}
+	all = append(all, b)
+	ls.all.Store(&all)
+	return b
+}
+
+// freshClient returns b's client that keeps no idle connection, made on
+// first use.
+func (ls *loopState) freshClient(b *backend) *evclient.Client {
+	if b.fresh == nil {
+		cfg := ls.p.cfg.Client
+		cfg.MaxIdleConns = -1
+		cfg.MaxIdleConnsPerHost = -1
+		b.fresh = evclient.New(ls.l, &cfg)
+	}
+	return b.fresh
+}
+
+// hostPort returns u's host and port, the scheme's port if it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 // Close closes the upstream clients of every loop the Proxy has served,
@@ -161,10 +206,24 @@ func (p *Proxy) loop(l *eddy.Loop) *loopState {
 func (p *Proxy) Close() {
 	p.loops.Range(func(k, v any) bool {
 		ls := v.(*loopState)
-		k.(*eddy.Loop).Post(func() { ls.client.Close(); ls.fresh.Close() })
+		k.(*eddy.Loop).Post(ls.close)
 		p.loops.Delete(k)
 		return true
 	})
+}
+
+// close closes the clients of every backend of the loop.
+func (ls *loopState) close() {
+	all := ls.all.Load()
+	if all == nil {
+		return
+	}
+	for _, b := range *all {
+		b.client.Close()
+		if b.fresh != nil {
+			b.fresh.Close()
+		}
+	}
 }
 
 // ServeHTTP1 forwards the request to an upstream and streams the response
