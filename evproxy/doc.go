@@ -39,14 +39,53 @@
 //
 // A request whose upstream cannot be reached, or answers something that is
 // not HTTP, is answered 502 Bad Gateway; one whose upstream does not answer
-// within Config.Timeout, 504 Gateway Timeout. An idempotent request without
-// a body is sent again, on a new connection and to the next upstream, when
-// its upstream could not be reached or dropped it before any byte of a
-// response (Config.MaxRetries times); evclient also resends such a request
-// once, by itself, when a pooled connection turns out to have been closed.
-// Nothing is retried once a byte has gone to the client. An upstream that
-// fails in the middle of its body has the client's connection reset, so
-// that the client sees a cut response, never a whole one.
+// within Config.Timeout, 504 Gateway Timeout; one that finds no upstream
+// connection free (see below), 503 Service Unavailable with Retry-After.
+// A request without a body (and not an upgrade) is sent again, on a new
+// connection and to another upstream address when there is one, when its
+// upstream could not be reached (the request never left: any method), or,
+// for an idempotent method, dropped the connection before any byte of a
+// response; Config.MaxRetries times at most. evclient also resends such a
+// request once, by itself, when a pooled connection turns out to have been
+// closed. Nothing is retried once a byte has gone to the client. An
+// upstream that fails in the middle of its body has the client's
+// connection reset, so that the client sees a cut response, never a whole
+// one.
+//
+// # Upstreams, balancing and limits
+//
+// Each upstream address has its own keep-alive pool on each loop (an
+// evclient.Client). Config.Balance chooses the address of each request:
+// RoundRobin takes them in turn, LeastConn the one with the fewest
+// requests in flight from the loop (in turn among equals); a retry goes
+// to an address the request has not tried when there is one. Choosing
+// allocates nothing.
+//
+// Config.MaxConnsPerUpstream bounds the requests in flight to an address
+// from a loop, each holding a connection. A request that finds every
+// usable address at its bound waits in the loop's queue, in order, for
+// one to come free (its body, if any, paused meanwhile), as HAProxy's
+// maxconn and maxqueue: at most Config.MaxQueue requests wait, for at
+// most Config.QueueTimeout; a request that finds the queue full, or waits
+// longer, is answered 503 with "Retry-After: 1". An upgraded (WebSocket)
+// connection stops counting once its 101 has come.
+//
+// # Passive health
+//
+// A failure is an attempt whose upstream could not be reached (refused,
+// unreachable, the connect or the TLS handshake timing out), timed out
+// before its response head, answered something that is not HTTP, or
+// dropped the connection before the end of the response; with
+// Config.Fail5xx, a 5xx answer too. Config.MaxFails failures in a row
+// (default 3) eject the address from the loop's balancing for
+// Config.EjectTime (10 s), each ejection that follows without a success
+// in between lasting twice as long as the one before, up to
+// Config.MaxEjectTime (5 minutes), as Envoy's outlier detection does.
+// Back from an ejection, the address takes requests again, and one
+// failure ejects it again; one success makes it healthy. When every
+// address is ejected, requests go to them all the same, in the same way
+// (nginx does the same: an upstream that was down may be back, and a
+// proxy that refuses every request helps nobody).
 //
 // # Upgrades
 //

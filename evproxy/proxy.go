@@ -1,6 +1,7 @@
 package evproxy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -20,10 +21,59 @@ import (
 // DefaultMaxRetries is the default Config.MaxRetries.
 const DefaultMaxRetries = 1
 
-// DefaultMaxConnsPerUpstream is the default Config.Client.MaxConnsPerHost
-// of a Proxy: the connections to one upstream per loop, a long stream (an
-// event stream, a download) holding one for its whole length.
+// DefaultMaxConnsPerUpstream is the default Config.MaxConnsPerUpstream:
+// the requests in flight to one upstream address per loop, each holding a
+// connection (a long stream, an event stream or a download, holds one for
+// its whole length).
 const DefaultMaxConnsPerUpstream = 256
+
+// Defaults of the queue of requests that wait for an upstream connection
+// (Config.MaxQueue, Config.QueueTimeout).
+const (
+	DefaultMaxQueue     = 1024
+	DefaultQueueTimeout = 10 * time.Second
+)
+
+// Defaults of passive health (Config.MaxFails, Config.EjectTime,
+// Config.MaxEjectTime): three failures in a row eject an upstream address
+// for 10 s, then 20 s, 40 s ... up to 5 minutes while it keeps failing.
+const (
+	DefaultMaxFails     = 3
+	DefaultEjectTime    = 10 * time.Second
+	DefaultMaxEjectTime = 5 * time.Minute
+)
+
+// Balance is a way of choosing the upstream of a request.
+type Balance int
+
+// The ways of choosing an upstream (Config.Balance).
+const (
+	// RoundRobin takes the upstream addresses in turn.
+	RoundRobin Balance = iota
+	// LeastConn takes the address with the fewest requests in flight
+	// (from the loop the request came to), in turn among equals.
+	LeastConn
+)
+
+// String returns "rr" or "least", the names ParseBalance knows.
+func (b Balance) String() string {
+	if b == LeastConn {
+		return "least"
+	}
+	return "rr"
+}
+
+// ParseBalance returns the Balance named s: "rr" (or "round-robin") or
+// "least" (or "least-conn"); ok is false for any other name.
+func ParseBalance(s string) (b Balance, ok bool) {
+	switch s {
+	case "rr", "round-robin":
+		return RoundRobin, true
+	case "least", "least-conn":
+		return LeastConn, true
+	}
+	return RoundRobin, false
+}
 
 // DefaultVia is the default Config.Via: the pseudonym the proxy gives
 // itself in the Via header fields it adds.
@@ -40,10 +90,37 @@ var ErrUpstreamURL = errors.New("evproxy: invalid upstream URL")
 // is the default of every field but Upstreams, which must name at least one;
 // New copies it.
 type Config struct {
-	// Upstreams are the base URLs of the servers requests go to, in turn
-	// (round robin): "http://127.0.0.1:8080", or with a path prefix that
-	// each request's path is appended to ("http://host/api").
+	// Upstreams are the base URLs of the servers requests go to:
+	// "http://127.0.0.1:8080", or with a path prefix that each request's
+	// path is appended to ("http://host/api"). An upstream named by a
+	// host name stands for all of its addresses (see Resolver).
 	Upstreams []string
+	// Balance chooses the upstream address of each request: RoundRobin
+	// (the default) or LeastConn.
+	Balance Balance
+	// MaxConnsPerUpstream bounds the requests in flight to one upstream
+	// address from one loop, each holding a connection (default
+	// DefaultMaxConnsPerUpstream). A request that finds every usable
+	// address at its bound waits in the loop's queue.
+	MaxConnsPerUpstream int
+	// MaxQueue bounds the requests of a loop waiting for an upstream
+	// connection (default DefaultMaxQueue; negative: none wait). A
+	// request that finds the queue full, or waits longer than
+	// QueueTimeout (default DefaultQueueTimeout), is answered 503.
+	MaxQueue     int
+	QueueTimeout time.Duration
+	// MaxFails is the number of failures in a row (see the package
+	// documentation) that eject an upstream address from a loop's
+	// balancing (default DefaultMaxFails; negative: never). The first
+	// ejection lasts EjectTime (default DefaultEjectTime), each one that
+	// follows without a success in between twice as long as the one
+	// before, up to MaxEjectTime (default DefaultMaxEjectTime). Back from
+	// an ejection, one failure ejects the address again.
+	MaxFails                int
+	EjectTime, MaxEjectTime time.Duration
+	// Fail5xx makes a 5xx answer count as a failure for passive health
+	// too (it is passed on to the client all the same).
+	Fail5xx bool
 	// Timeout bounds the wait for an upstream's response head once the
 	// request is written, and the connect to it (zero: the client's
 	// defaults); a request that runs out of it is answered 504.
@@ -57,11 +134,11 @@ type Config struct {
 	// Via is the pseudonym of the proxy in the Via fields it adds
 	// (default DefaultVia).
 	Via string
-	// Client configures the upstream connections of each loop's
-	// evclient.Client (pool sizes, watermarks, TLS to https upstreams).
-	// Its HeaderTimeout and ConnectTimeout are replaced by Timeout when
+	// Client configures the evclient.Client of each upstream address on
+	// each loop (idle pool, watermarks, TLS to https upstreams). Its
+	// HeaderTimeout and ConnectTimeout are replaced by Timeout when
 	// Timeout is set; redirects are never followed; its MaxConnsPerHost
-	// defaults to DefaultMaxConnsPerUpstream.
+	// defaults to MaxConnsPerUpstream.
 	Client evclient.Config
 	// Relay configures the tunnels of upgraded (WebSocket) connections.
 	Relay evnet.RelayConfig
@@ -109,6 +186,13 @@ type loopState struct {
 	backends []*backend                 // those taking requests, in the order of Config.Upstreams
 	all      atomic.Pointer[[]*backend] // every backend made on the loop, for Upstreams
 	next     int                        // round robin
+
+	qhead, qtail *exchange // waiting for room
+	qlen         int
+	qtimer       eddy.Timer
+	dispatching  bool
+
+	resolving int // names being resolved for the first time
 }
 
 // New returns a Proxy configured by cfg.
@@ -136,10 +220,15 @@ func New(cfg *Config) (*Proxy, error) {
 	if p.cfg.Via == "" {
 		p.cfg.Via = DefaultVia
 	}
-	p.cfg.Client.MaxRedirects = -1
-	if p.cfg.Client.MaxConnsPerHost == 0 {
-		p.cfg.Client.MaxConnsPerHost = DefaultMaxConnsPerUpstream
-	}
+	c := &p.cfg
+	c.MaxConnsPerUpstream = cmp.Or(c.MaxConnsPerUpstream, DefaultMaxConnsPerUpstream)
+	c.MaxQueue = cmp.Or(c.MaxQueue, DefaultMaxQueue)
+	c.QueueTimeout = cmp.Or(c.QueueTimeout, DefaultQueueTimeout)
+	c.MaxFails = cmp.Or(c.MaxFails, DefaultMaxFails)
+	c.EjectTime = cmp.Or(c.EjectTime, DefaultEjectTime)
+	c.MaxEjectTime = max(cmp.Or(c.MaxEjectTime, DefaultMaxEjectTime), c.EjectTime)
+	c.Client.MaxRedirects = -1
+	c.Client.MaxConnsPerHost = cmp.Or(c.Client.MaxConnsPerHost, c.MaxConnsPerUpstream)
 	if p.cfg.Timeout > 0 {
 		p.cfg.Client.HeaderTimeout = p.cfg.Timeout
 		p.cfg.Client.ConnectTimeout = p.cfg.Timeout
@@ -153,6 +242,7 @@ func (p *Proxy) loop(l *eddy.Loop) *loopState {
 		return v.(*loopState)
 	}
 	ls := &loopState{p: p, l: l}
+	ls.qtimer.Init(ls.onQueueTimer, 0, 0)
 	for i, u := range p.upstreams {
 		ls.add(i, hostPort(u))
 	}
@@ -214,6 +304,7 @@ func (p *Proxy) Close() {
 
 // close closes the clients of every backend of the loop.
 func (ls *loopState) close() {
+	ls.qtimer.Stop()
 	all := ls.all.Load()
 	if all == nil {
 		return
@@ -239,7 +330,8 @@ func (p *Proxy) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
 	}
 	x.upgrade = isWebSocket(r.Upgrade())
 	x.build()
-	x.retryable = !r.HasBody() && idempotent(r.Method()) && !x.upgrade
+	x.replayable = !r.HasBody() && !x.upgrade
+	x.idempotent = idempotent(r.Method())
 	if r.HasBody() {
 		x.req.StreamBody = true
 		r.OnBody(x.onRequestBody)

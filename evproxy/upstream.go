@@ -2,6 +2,9 @@ package evproxy
 
 import (
 	"slices"
+	"time"
+
+	"github.com/eddyloop/eddy"
 	"strings"
 	"sync/atomic"
 
@@ -57,6 +60,12 @@ type backend struct {
 	fresh  *evclient.Client // keeps no idle connection: for retries; made on first use
 
 	inFlight int
+	fails    int       // failures in a row
+	ejected  int       // ejections in a row (without a success between)
+	until    time.Time // ejected until then
+	down     bool      // marked down by active health checks
+	shown    bool      // fig.unhealthy is set
+	gone     bool      // no longer among its name's addresses
 	fig      figures
 }
 
@@ -112,9 +121,188 @@ func (b *backend) addTo(p *Proxy, dst []UpstreamStats, start int) []UpstreamStat
 	return dst
 }
 
-// pick returns the backend of the next attempt: round robin.
-func (ls *loopState) pick() *backend {
-	b := ls.backends[ls.next%len(ls.backends)]
-	ls.next++
-	return b
+// usable reports whether b takes requests at now: not ejected, not down.
+// An address back from an ejection shows as healthy again here.
+func (b *backend) usable(now time.Time) bool {
+	if b.down || now.Before(b.until) {
+		return false
+	}
+	if b.shown {
+		b.shown = false
+		b.fig.unhealthy.Store(false)
+	}
+	return true
+}
+
+// setShown makes fig.unhealthy tell whether b is ejected or down.
+func (b *backend) setShown(now time.Time) {
+	sick := b.down || now.Before(b.until)
+	if sick != b.shown {
+		b.shown = sick
+		b.fig.unhealthy.Store(sick)
+	}
+}
+
+// pick returns the backend of x's next attempt, or nil when there is
+// none to take it now (every usable address at its bound, or none known
+// yet). The candidates are the usable addresses, or all of them when
+// none is usable (an upstream that was ejected may be back: trying beats
+// refusing every request, as nginx does); among those with room, an
+// address that x has not tried yet comes first, then the balancing
+// decides: the next in turn, or the fewest requests in flight (ties in
+// turn).
+func (ls *loopState) pick(x *exchange) *backend {
+	n := len(ls.backends)
+	if n == 0 {
+		return nil
+	}
+	now := ls.l.Now()
+	limit := ls.p.cfg.MaxConnsPerUpstream
+	least := ls.p.cfg.Balance == LeastConn
+	anyUsable := false
+	var best, bestAll *backend
+	var key, keyAll, at, atAll int
+	j := ls.next % n
+	for range n {
+		b := ls.backends[j]
+		usable := b.usable(now)
+		anyUsable = anyUsable || usable
+		if b.inFlight < limit {
+			k := 0
+			if least {
+				k = b.inFlight
+			}
+			if x.tried(b) {
+				k += 1 << 40
+			}
+			if usable && (best == nil || k < key) {
+				best, key, at = b, k, j
+				if k == 0 {
+					break // none can come before it
+				}
+			}
+			if bestAll == nil || k < keyAll {
+				bestAll, keyAll, atAll = b, k, j
+			}
+		}
+		if j++; j == n {
+			j = 0
+		}
+	}
+	if !anyUsable {
+		best, at = bestAll, atAll
+	}
+	if best != nil {
+		ls.next = at + 1
+	}
+	return best
+}
+
+// report counts the outcome of a request on b for its passive health.
+func (ls *loopState) report(b *backend, failed bool) {
+	cfg := &ls.p.cfg
+	if !failed {
+		b.fails, b.ejected = 0, 0
+		return
+	}
+	b.fig.failures.Add(1)
+	now := ls.l.Now()
+	if cfg.MaxFails < 0 || now.Before(b.until) {
+		return // ejected already: the failures of requests sent before do not count
+	}
+	b.fails++
+	if b.fails < cfg.MaxFails && b.ejected == 0 {
+		return
+	}
+	b.fails = 0
+	d := cfg.EjectTime
+	for i := 0; i < b.ejected && d < cfg.MaxEjectTime; i++ {
+		d *= 2
+	}
+	b.ejected++
+	b.until = now.Add(min(d, cfg.MaxEjectTime))
+	b.fig.ejections.Add(1)
+	b.setShown(now)
+}
+
+// The queue: requests that found no upstream address with room wait in a
+// list per loop, in order, until a request in flight ends (or an address
+// appears), at most Config.QueueTimeout; one timer serves the whole
+// queue, set for the oldest request's deadline.
+
+// enqueue puts x at the end of the queue, or reports false when it is
+// full.
+func (ls *loopState) enqueue(x *exchange) bool {
+	if ls.qlen >= ls.p.cfg.MaxQueue {
+		return false
+	}
+	x.queued = true
+	x.since = ls.l.Now()
+	x.qprev, x.qnext = ls.qtail, nil
+	if ls.qtail != nil {
+		ls.qtail.qnext = x
+	} else {
+		ls.qhead = x
+	}
+	ls.qtail = x
+	ls.qlen++
+	if !ls.qtimer.IsActive() {
+		ls.qtimer.Set(ls.p.cfg.QueueTimeout, 0)
+		ls.qtimer.Start(ls.l)
+	}
+	return true
+}
+
+// dequeue takes x out of the queue.
+func (ls *loopState) dequeue(x *exchange) {
+	if !x.queued {
+		return
+	}
+	x.queued = false
+	if x.qprev != nil {
+		x.qprev.qnext = x.qnext
+	} else {
+		ls.qhead = x.qnext
+	}
+	if x.qnext != nil {
+		x.qnext.qprev = x.qprev
+	} else {
+		ls.qtail = x.qprev
+	}
+	x.qprev, x.qnext = nil, nil
+	ls.qlen--
+	if ls.qlen == 0 {
+		ls.qtimer.Stop()
+	}
+}
+
+// dispatch sends the requests at the head of the queue while addresses
+// have room.
+func (ls *loopState) dispatch() {
+	for ls.qhead != nil && !ls.dispatching {
+		x := ls.qhead
+		b := ls.pick(x)
+		if b == nil {
+			return
+		}
+		ls.dequeue(x)
+		ls.dispatching = true // a send that ends at once comes back here
+		x.sendTo(b)
+		ls.dispatching = false
+	}
+}
+
+// onQueueTimer answers 503 to the requests that waited QueueTimeout, and
+// sets the timer for the next one.
+func (ls *loopState) onQueueTimer(*eddy.Timer) {
+	now := ls.l.Now()
+	for x := ls.qhead; x != nil; x = ls.qhead {
+		if left := ls.p.cfg.QueueTimeout - now.Sub(x.since); left > 0 {
+			ls.qtimer.Set(left, 0)
+			ls.qtimer.Start(ls.l)
+			return
+		}
+		ls.dequeue(x)
+		x.unavailable("no upstream connection came free in time")
+	}
 }
