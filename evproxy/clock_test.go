@@ -85,5 +85,10 @@ func (cp *clockProxy) Advance(d time.Duration) {
 	cp.Barrier()
 }
 
-// stats returns the figures of the Proxy's upstream addresses.
-func (cp *clockProxy) stats() []evproxy.UpstreamStats { return cp.p.Upstreams(nil) }
+// stats returns the figures of the Proxy's upstream addresses, once the
+// loop has handled what is ready (the end of a response the client may
+// have read before the proxy read it from the upstream).
+func (cp *clockProxy) stats() []evproxy.UpstreamStats {
+	cp.Barrier()
+	return cp.p.Upstreams(nil)
+}

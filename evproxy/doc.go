@@ -87,6 +87,20 @@
 // (nginx does the same: an upstream that was down may be back, and a
 // proxy that refuses every request helps nobody).
 //
+// # Active health checks
+//
+// With Config.HealthCheck.Path set, each loop sends a GET of that path to
+// each upstream address every Interval (5 s), on a new connection, from
+// its first request on; a check fails when it gets another status than
+// the expected one (any 2xx or 3xx by default), when the address cannot
+// be reached, or when the answer takes longer than Timeout (2 s). Fails
+// failed checks in a row mark the address down, Passes passed ones up
+// again (one each by default). The checks run on the loop's timers (which
+// do not keep Loop.Run from returning) and are not counted among the
+// requests. An address takes requests when neither passive health nor the
+// checks hold it out; when every address is held out, requests go to
+// them all the same, as above.
+//
 // # Upgrades
 //
 // A WebSocket upgrade is passed upstream; the upstream's 101 is passed back

@@ -178,11 +178,7 @@ func (x *exchange) release(err error) {
 	x.b = nil
 	b.inFlight--
 	b.fig.inFlight.Add(-1)
-	open := b.client.Stats().Open
-	if b.fresh != nil {
-		open += b.fresh.Stats().Open
-	}
-	b.fig.open.Store(int64(open))
+	b.sampleOpen()
 	x.ls.report(b, err != nil && failure(err) || x.p.cfg.Fail5xx && x.status >= 500)
 }
 

@@ -121,6 +121,8 @@ type Config struct {
 	// Fail5xx makes a 5xx answer count as a failure for passive health
 	// too (it is passed on to the client all the same).
 	Fail5xx bool
+	// HealthCheck configures active health checks (none by default).
+	HealthCheck HealthCheck
 	// Timeout bounds the wait for an upstream's response head once the
 	// request is written, and the connect to it (zero: the client's
 	// defaults); a request that runs out of it is answered 504.
@@ -193,6 +195,9 @@ type loopState struct {
 	dispatching  bool
 
 	resolving int // names being resolved for the first time
+
+	hc       eddy.Timer // active health checks
+	checking bool       // a round of checks is in progress
 }
 
 // New returns a Proxy configured by cfg.
@@ -227,6 +232,9 @@ func New(cfg *Config) (*Proxy, error) {
 	c.MaxFails = cmp.Or(c.MaxFails, DefaultMaxFails)
 	c.EjectTime = cmp.Or(c.EjectTime, DefaultEjectTime)
 	c.MaxEjectTime = max(cmp.Or(c.MaxEjectTime, DefaultMaxEjectTime), c.EjectTime)
+	if c.HealthCheck.Path != "" {
+		c.HealthCheck = c.HealthCheck.withDefaults()
+	}
 	c.Client.MaxRedirects = -1
 	c.Client.MaxConnsPerHost = cmp.Or(c.Client.MaxConnsPerHost, c.MaxConnsPerUpstream)
 	if p.cfg.Timeout > 0 {
@@ -245,6 +253,9 @@ func (p *Proxy) loop(l *eddy.Loop) *loopState {
 	ls.qtimer.Init(ls.onQueueTimer, 0, 0)
 	for i, u := range p.upstreams {
 		ls.add(i, hostPort(u))
+	}
+	if p.cfg.HealthCheck.Path != "" {
+		ls.startChecks()
 	}
 	p.loops.Store(l, ls)
 	return ls
@@ -305,6 +316,7 @@ func (p *Proxy) Close() {
 // close closes the clients of every backend of the loop.
 func (ls *loopState) close() {
 	ls.qtimer.Stop()
+	ls.hc.Stop()
 	all := ls.all.Load()
 	if all == nil {
 		return

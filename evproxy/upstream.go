@@ -66,6 +66,7 @@ type backend struct {
 	down     bool      // marked down by active health checks
 	shown    bool      // fig.unhealthy is set
 	gone     bool      // no longer among its name's addresses
+	hc       checker
 	fig      figures
 }
 
@@ -119,6 +120,15 @@ func (b *backend) addTo(p *Proxy, dst []UpstreamStats, start int) []UpstreamStat
 	s.Ejections += f.ejections.Load()
 	s.Downs += f.downs.Load()
 	return dst
+}
+
+// sampleOpen publishes the number of b's open connections.
+func (b *backend) sampleOpen() {
+	open := b.client.Stats().Open
+	if b.fresh != nil {
+		open += b.fresh.Stats().Open
+	}
+	b.fig.open.Store(int64(open))
 }
 
 // usable reports whether b takes requests at now: not ejected, not down.
