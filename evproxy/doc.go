@@ -70,6 +70,23 @@
 // longer, is answered 503 with "Retry-After: 1". An upgraded (WebSocket)
 // connection stops counting once its 101 has come.
 //
+// # Names
+//
+// An upstream URL whose host is a name stands for the set of its
+// addresses, resolved on each loop with evdns (Config.Resolver, or a
+// resolver configured from the system's files): its addresses (the hosts
+// file first), then the TTL of its A and AAAA records. When the TTL runs
+// out (MinResolveInterval at least; DefaultResolveInterval for a name
+// from the hosts file, or after a failed lookup, which keeps the
+// addresses known), the name is looked up again: new addresses join the
+// balancing, and the addresses gone are retired: they take no new
+// request, their requests in flight end normally, and their connections
+// close after them (Proxy.Upstreams shows them as Retired). Requests that
+// come before a name's first answer wait for it in the queue; those that
+// find no address at all are answered 502. An https upstream given by
+// name is verified (and sent as SNI) under its name, whatever address it
+// is reached at.
+//
 // # Passive health
 //
 // A failure is an attempt whose upstream could not be reached (refused,

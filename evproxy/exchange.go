@@ -178,6 +178,14 @@ func (x *exchange) release(err error) {
 	x.b = nil
 	b.inFlight--
 	b.fig.inFlight.Add(-1)
+	if b.gone && b.inFlight == 0 {
+		// Its connection goes back to its pool after this callback.
+		x.ls.l.Post(func() {
+			if b.gone && b.inFlight == 0 {
+				x.ls.closeIdle(b)
+			}
+		})
+	}
 	b.sampleOpen()
 	x.ls.report(b, err != nil && failure(err) || x.p.cfg.Fail5xx && x.status >= 500)
 }

@@ -2,9 +2,11 @@ package evproxy
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/evdns"
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evnet"
@@ -123,6 +126,15 @@ type Config struct {
 	Fail5xx bool
 	// HealthCheck configures active health checks (none by default).
 	HealthCheck HealthCheck
+	// Resolver, if not nil, returns the resolver of the host names of
+	// Upstreams on a loop; it is called once per loop, on the loop, and
+	// the Proxy closes what it returns in Close. Without it, each loop
+	// gets a resolver configured from the system's resolv.conf and hosts
+	// file (read then).
+	Resolver func(l *eddy.Loop) *evdns.Resolver
+	// ErrorLog, if not nil, is told of the lookups of upstream names that
+	// fail, on the loop.
+	ErrorLog func(format string, args ...any)
 	// Timeout bounds the wait for an upstream's response head once the
 	// request is written, and the connect to it (zero: the client's
 	// defaults); a request that runs out of it is answered 504.
@@ -177,7 +189,8 @@ type LogEntry struct {
 type Proxy struct {
 	cfg       Config
 	upstreams []*url.URL
-	loops     sync.Map // *eddy.Loop -> *loopState
+	clients   []evclient.Config // of each upstream's addresses
+	loops     sync.Map          // *eddy.Loop -> *loopState
 }
 
 // loopState is what a Proxy keeps per loop; loop goroutine only, but for
@@ -198,6 +211,10 @@ type loopState struct {
 
 	hc       eddy.Timer // active health checks
 	checking bool       // a round of checks is in progress
+
+	names  []*name         // the upstreams given by host name
+	dns    *evdns.Resolver // made on first use
+	closed bool
 }
 
 // New returns a Proxy configured by cfg.
@@ -241,6 +258,19 @@ func New(cfg *Config) (*Proxy, error) {
 		p.cfg.Client.HeaderTimeout = p.cfg.Timeout
 		p.cfg.Client.ConnectTimeout = p.cfg.Timeout
 	}
+	for _, u := range p.upstreams {
+		cc := p.cfg.Client
+		if _, err := netip.ParseAddr(u.Hostname()); err != nil && u.Scheme == "https" && (cc.TLS == nil || cc.TLS.ServerName == "") {
+			// Reached by address, verified by name.
+			if cc.TLS == nil {
+				cc.TLS = &tls.Config{}
+			} else {
+				cc.TLS = cc.TLS.Clone()
+			}
+			cc.TLS.ServerName = u.Hostname()
+		}
+		p.clients = append(p.clients, cc)
+	}
 	return p, nil
 }
 
@@ -252,7 +282,11 @@ func (p *Proxy) loop(l *eddy.Loop) *loopState {
 	ls := &loopState{p: p, l: l}
 	ls.qtimer.Init(ls.onQueueTimer, 0, 0)
 	for i, u := range p.upstreams {
-		ls.add(i, hostPort(u))
+		if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+			ls.add(i, hostPort(u))
+		} else {
+			ls.addName(i)
+		}
 	}
 	if p.cfg.HealthCheck.Path != "" {
 		ls.startChecks()
@@ -266,7 +300,7 @@ func (p *Proxy) loop(l *eddy.Loop) *loopState {
 func (ls *loopState) add(up int, hostport string) *backend {
 	u := ls.p.upstreams[up]
 	b := &backend{up: up, addr: hostport, base: u.Scheme + "://" + hostport + u.Path}
-	b.client = evclient.New(ls.l, &ls.p.cfg.Client)
+	b.client = evclient.New(ls.l, &ls.p.clients[up])
 	ls.backends = append(ls.backends, b)
 	var all []*backend
 	if old := ls.all.Load(); old != nil {
@@ -277,11 +311,20 @@ func (ls *loopState) add(up int, hostport string) *backend {
 	return b
 }
 
+// allBackends returns every backend made on the loop, retired ones
+// included.
+func (ls *loopState) allBackends() []*backend {
+	if all := ls.all.Load(); all != nil {
+		return *all
+	}
+	return nil
+}
+
 // freshClient returns b's client that keeps no idle connection, made on
 // first use.
 func (ls *loopState) freshClient(b *backend) *evclient.Client {
 	if b.fresh == nil {
-		cfg := ls.p.cfg.Client
+		cfg := ls.p.clients[b.up]
 		cfg.MaxIdleConns = -1
 		cfg.MaxIdleConnsPerHost = -1
 		b.fresh = evclient.New(ls.l, &cfg)
@@ -313,15 +356,19 @@ func (p *Proxy) Close() {
 	})
 }
 
-// close closes the clients of every backend of the loop.
+// close closes the clients of every backend of the loop, and its
+// resolver.
 func (ls *loopState) close() {
+	ls.closed = true
 	ls.qtimer.Stop()
 	ls.hc.Stop()
-	all := ls.all.Load()
-	if all == nil {
-		return
+	for _, n := range ls.names {
+		n.timer.Stop()
 	}
-	for _, b := range *all {
+	if ls.dns != nil {
+		ls.dns.Close()
+	}
+	for _, b := range ls.allBackends() {
 		b.client.Close()
 		if b.fresh != nil {
 			b.fresh.Close()

@@ -1,6 +1,7 @@
 package evproxy
 
 import (
+	"net/http"
 	"slices"
 	"time"
 
@@ -289,6 +290,13 @@ func (ls *loopState) dequeue(x *exchange) {
 // dispatch sends the requests at the head of the queue while addresses
 // have room.
 func (ls *loopState) dispatch() {
+	if len(ls.backends) == 0 && ls.resolving == 0 {
+		for x := ls.qhead; x != nil; x = ls.qhead {
+			ls.dequeue(x)
+			x.fail(http.StatusBadGateway, "bad gateway: no upstream address")
+		}
+		return
+	}
 	for ls.qhead != nil && !ls.dispatching {
 		x := ls.qhead
 		b := ls.pick(x)
