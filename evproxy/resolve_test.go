@@ -34,6 +34,7 @@ type fakeDNS struct {
 	queries atomic.Int32 // A questions for name
 }
 
+// newFakeDNS starts a fakeDNS for name with ttl, closed when the test ends.
 func newFakeDNS(t *testing.T, name string, ttl uint32) *fakeDNS {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -59,6 +60,15 @@ func newFakeDNS(t *testing.T, name string, ttl uint32) *fakeDNS {
 	return s
 }
 
+// resolver is a Config.Resolver: a resolver that asks s alone, with no
+// hosts file.
+func (s *fakeDNS) resolver(l *eddy.Loop) *evdns.Resolver {
+	conf := evdns.DefaultConfig()
+	conf.Servers = []netip.AddrPort{s.addr}
+	return evdns.NewResolver(l, conf, nil, nil)
+}
+
+// set sets the addresses of s's name.
 func (s *fakeDNS) set(addrs ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,11 +147,7 @@ func TestResolve(t *testing.T) {
 	dns.set("127.0.0.1")
 	upstream := "http://app.test:" + port
 	cp := startClockProxy(t, &evproxy.Config{Upstreams: []string{upstream},
-		Resolver: func(l *eddy.Loop) *evdns.Resolver {
-			conf := evdns.DefaultConfig()
-			conf.Servers = []netip.AddrPort{dns.addr}
-			return evdns.NewResolver(l, conf, nil, nil)
-		}})
+		Resolver: dns.resolver})
 	url := "http://" + cp.addr
 	one, two := "127.0.0.1:"+port, "127.0.0.2:"+port
 	for range 2 {
@@ -204,11 +210,7 @@ func TestResolveFails(t *testing.T) {
 	var logged atomic.Int32
 	addr := startProxy(t, &evproxy.Config{Upstreams: []string{"http://nowhere.test"},
 		ErrorLog: func(string, ...any) { logged.Add(1) },
-		Resolver: func(l *eddy.Loop) *evdns.Resolver {
-			conf := evdns.DefaultConfig()
-			conf.Servers = []netip.AddrPort{dns.addr}
-			return evdns.NewResolver(l, conf, nil, nil)
-		}})
+		Resolver: dns.resolver})
 	if s, body := get(t, "http://"+addr+"/"); s != 502 || logged.Load() != 1 {
 		t.Errorf("%d %q, %d errors logged", s, body, logged.Load())
 	}
@@ -232,12 +234,8 @@ func TestResolveHTTPS(t *testing.T) {
 	dns := newFakeDNS(t, "localhost.", 30)
 	dns.set("127.0.0.2")
 	addr := startProxy(t, &evproxy.Config{Upstreams: []string{"https://localhost:" + port},
-		Client: evclient.Config{TLS: &tls.Config{RootCAs: pki.CAPool}},
-		Resolver: func(l *eddy.Loop) *evdns.Resolver {
-			conf := evdns.DefaultConfig()
-			conf.Servers = []netip.AddrPort{dns.addr}
-			return evdns.NewResolver(l, conf, nil, nil)
-		}})
+		Client:   evclient.Config{TLS: &tls.Config{RootCAs: pki.CAPool}},
+		Resolver: dns.resolver})
 	if s, body := get(t, "http://"+addr+"/"); s != 200 || body != "secure" {
 		t.Errorf("%d %q, want 200 secure", s, body)
 	}
