@@ -131,14 +131,19 @@
 // # Figures
 //
 // Proxy.Upstreams returns the figures of each upstream address (requests,
-// failures, requests in flight, open connections, health), summed over
-// the loops, for metrics: any goroutine may call it, at any time, and it
-// allocates nothing when given a slice with room.
+// failures, ejections, requests in flight, open connections, health),
+// summed over the loops, for metrics: any goroutine may call it, at any
+// time (the loops write them as atomics, each its own), and it allocates
+// nothing when given a slice with room.
 //
 // # Loops
 //
-// One Proxy serves any number of loops: each gets its own clients (one per
-// upstream address), made on first use, so that loops share nothing but
-// the configuration and the round-robin position is per loop. Close closes
-// the clients.
+// One Proxy serves any number of loops: each gets its own state, made on
+// its first request, so that loops share nothing but the configuration,
+// as nginx's workers without a shared zone: its clients (one per upstream
+// address), its round-robin position and in-flight counts, its queue, the
+// health of each address (a loop ejects an address on its own failures),
+// its health checks (with N loops, an address gets N checks an interval)
+// and its lookups of upstream names. Close closes the clients and the
+// resolvers.
 package evproxy

@@ -169,8 +169,9 @@ func (x *exchange) tried(b *backend) bool {
 }
 
 // release ends the attempt on its backend: it counts no more in its load,
-// and its outcome counts for its health.
-func (x *exchange) release(err error) {
+// and the outcome of a call that ended (not canceled: a client that went
+// away says nothing of the upstream) counts for its health.
+func (x *exchange) release(err error, ended bool) {
 	b := x.b
 	if b == nil {
 		return
@@ -187,7 +188,9 @@ func (x *exchange) release(err error) {
 		})
 	}
 	b.sampleOpen()
-	x.ls.report(b, err != nil && failure(err) || x.p.cfg.Fail5xx && x.status >= 500)
+	if ended {
+		x.ls.report(b, err != nil && failure(err) || x.p.cfg.Fail5xx && x.status >= 500)
+	}
 }
 
 // onRequestBody passes the client's body on, pausing it while the
@@ -303,7 +306,7 @@ func (x *exchange) onDrain(*evhttp.ResponseWriter) {
 func (x *exchange) onUpstreamDone(call *evclient.Call, err error) {
 	x.callDone = true
 	x.call = nil
-	x.release(err)
+	x.release(err, true)
 	if !x.over {
 		x.end(call, err)
 	}
@@ -380,7 +383,7 @@ func (x *exchange) cancel() {
 		x.call.Cancel()
 	}
 	had := x.b != nil
-	x.release(nil)
+	x.release(nil, false)
 	x.callDone = true
 	x.call = nil
 	if had {

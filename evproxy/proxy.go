@@ -137,13 +137,16 @@ type Config struct {
 	ErrorLog func(format string, args ...any)
 	// Timeout bounds the wait for an upstream's response head once the
 	// request is written, and the connect to it (zero: the client's
-	// defaults); a request that runs out of it is answered 504.
+	// defaults); a request that runs out of it is answered 504. A connect
+	// that times out is retried (see MaxRetries), each attempt with a
+	// Timeout of its own.
 	Timeout time.Duration
-	// MaxRetries is how many times an idempotent request without a body
-	// is sent again, on a new connection (to the next upstream when there
-	// are several), when its upstream could not be reached or dropped it
-	// before any byte of a response (default DefaultMaxRetries; negative:
-	// none). Nothing is retried once a byte has gone to the client.
+	// MaxRetries is how many times a request without a body is sent
+	// again, on a new connection (to an upstream address it has not tried
+	// when there is one), when its upstream could not be reached, or, for
+	// an idempotent method, dropped it before any byte of a response
+	// (default DefaultMaxRetries; negative: none). Nothing is retried once
+	// a byte has gone to the client.
 	MaxRetries int
 	// Via is the pseudonym of the proxy in the Via fields it adds
 	// (default DefaultVia).
@@ -166,7 +169,8 @@ type Config struct {
 type LogEntry struct {
 	// Request is the client's request.
 	Request *evhttp.Request
-	// Upstream is the base URL of the last upstream tried ("" if none).
+	// Upstream is the URL prefix of the last upstream address tried, with
+	// the address ("http://10.0.0.7:8080/api"), or "" if none was.
 	Upstream string
 	// Status is the status sent to the client (0 if none), Bytes the body
 	// bytes sent.

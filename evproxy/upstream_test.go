@@ -334,3 +334,27 @@ func TestRetryElsewhere(t *testing.T) {
 		t.Errorf("POST with a body to the upstream that refuses: %d, B had %d requests", resp.StatusCode, nb.Load())
 	}
 }
+
+// TestFail5xx counts 5xx answers as failures with Config.Fail5xx (the
+// client still gets the answer), and not without it.
+func TestFail5xx(t *testing.T) {
+	for _, fail5xx := range []bool{false, true} {
+		var na atomic.Int32
+		ua := stdUpstream(t, func(w http.ResponseWriter, r *http.Request) { na.Add(1); w.WriteHeader(500) })
+		ub := stdUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
+		addr, p := serveProxy(t, &evproxy.Config{Upstreams: []string{ua, ub}, MaxFails: 1, Fail5xx: fail5xx})
+		statuses := ""
+		for range 4 {
+			s, _ := get(t, "http://"+addr+"/")
+			statuses += fmt.Sprint(s, " ")
+		}
+		want, wantA, wantEjections := "500 200 500 200 ", int32(2), uint64(0)
+		if fail5xx {
+			want, wantA, wantEjections = "500 200 200 200 ", 1, 1
+		}
+		if st := p.Upstreams(nil); statuses != want || na.Load() != wantA || st[0].Ejections != wantEjections {
+			t.Errorf("Fail5xx %v: statuses %s, A had %d requests, %d ejections; want %s, %d, %d",
+				fail5xx, statuses, na.Load(), st[0].Ejections, want, wantA, wantEjections)
+		}
+	}
+}
