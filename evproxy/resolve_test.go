@@ -155,6 +155,22 @@ func TestResolve(t *testing.T) {
 			t.Fatalf("%d %q, want the first address", s, body)
 		}
 	}
+	// Another goroutine reads the figures all along, as a metrics
+	// exporter would, while the loop changes the addresses: -race checks.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var buf []evproxy.UpstreamStats
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				buf = cp.p.Upstreams(buf[:0])
+			}
+		}
+	}()
+	defer func() { close(stop); <-stopped }()
 	held := make(chan int)
 	go func() { s, _ := get(t, url+"/hold"); held <- s }()
 	testutil.Eventually(10*time.Second, func() bool { return cp.p.Upstreams(nil)[0].InFlight == 1 })

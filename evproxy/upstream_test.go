@@ -193,9 +193,20 @@ func TestQueue(t *testing.T) {
 	if s, body := readResponse(t, c4, 10*time.Second); s != 503 {
 		t.Errorf("after the queue timeout: %d %q, want 503", s, body)
 	}
+	c5 := rawRequest(t, cp.addr, "GET /gone HTTP/1.1\r\nHost: x\r\n\r\n")
+	cp.Barrier()
+	c5.(*net.TCPConn).SetLinger(0)
+	c5.Close() // reset: a client that goes away while it waits leaves the queue
+	cp.Barrier()
 	close(release)
 	if s, _ := readResponse(t, c3, 10*time.Second); s != 200 {
 		t.Errorf("the request held during the timeout: %d", s)
+	}
+	if st := cp.stats(); st[0].Requests != 3 || st[0].InFlight != 0 {
+		t.Errorf("figures %+v, want 3 requests sent", st)
+	}
+	if s, body := get(t, "http://"+cp.addr+"/after"); s != 200 {
+		t.Errorf("after: %d %q", s, body)
 	}
 }
 

@@ -4,9 +4,10 @@ package main
 // HTTP/1.1 reverse proxy (evproxy.Proxy on an evhttp.Server) to one or more
 // upstream URLs (round robin or least connections, passive health,
 // optional health checks, names re-resolved on their TTL), with an access
-// log line per request that names the upstream; with -tcp it relays every connection to an upstream
-// HOST:PORT (evnet.DialRelay), both ways, half-close passed on. Either
-// way, SIGINT and SIGTERM drain what is in progress, then exit 0.
+// log line per request that names the upstream; with -tcp it relays every
+// connection to an upstream HOST:PORT (evnet.DialRelay), both ways,
+// half-close passed on. Either way, SIGINT and SIGTERM drain what is in
+// progress, then exit 0.
 
 import (
 	"context"
