@@ -64,7 +64,8 @@
 // Config.MaxConnsPerUpstream bounds the requests in flight to an address
 // from a loop, each holding a connection. A request that finds every
 // usable address at its bound waits in the loop's queue, in order, for
-// one to come free (its body, if any, paused meanwhile), as HAProxy's
+// one to come free or an ejected one to come back (its body, if any,
+// paused meanwhile), as HAProxy's
 // maxconn and maxqueue: at most Config.MaxQueue requests wait, for at
 // most Config.QueueTimeout; a request that finds the queue full, or waits
 // longer, is answered 503 with "Retry-After: 1". An upgraded (WebSocket)

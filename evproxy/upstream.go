@@ -258,10 +258,22 @@ func (ls *loopState) enqueue(x *exchange) bool {
 	ls.qtail = x
 	ls.qlen++
 	if !ls.qtimer.IsActive() {
-		ls.qtimer.Set(ls.p.cfg.QueueTimeout, 0)
-		ls.qtimer.Start(ls.l)
+		ls.setQueueTimer(ls.p.cfg.QueueTimeout)
 	}
 	return true
+}
+
+// setQueueTimer sets the queue's timer to d, or sooner if an address with
+// room comes back from an ejection before: the queue may go to it then.
+func (ls *loopState) setQueueTimer(d time.Duration) {
+	now := ls.l.Now()
+	for _, b := range ls.backends {
+		if !b.down && now.Before(b.until) && b.inFlight < ls.p.cfg.MaxConnsPerUpstream {
+			d = min(d, b.until.Sub(now))
+		}
+	}
+	ls.qtimer.Set(d, 0)
+	ls.qtimer.Start(ls.l)
 }
 
 // dequeue takes x out of the queue.
@@ -310,14 +322,14 @@ func (ls *loopState) dispatch() {
 	}
 }
 
-// onQueueTimer answers 503 to the requests that waited QueueTimeout, and
-// sets the timer for the next one.
+// onQueueTimer sends what it can of the queue, answers 503 to the
+// requests that waited QueueTimeout, and sets the timer for the next one.
 func (ls *loopState) onQueueTimer(*eddy.Timer) {
+	ls.dispatch() // to an address back from an ejection
 	now := ls.l.Now()
 	for x := ls.qhead; x != nil; x = ls.qhead {
 		if left := ls.p.cfg.QueueTimeout - now.Sub(x.since); left > 0 {
-			ls.qtimer.Set(left, 0)
-			ls.qtimer.Start(ls.l)
+			ls.setQueueTimer(left)
 			return
 		}
 		ls.dequeue(x)

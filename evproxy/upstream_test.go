@@ -369,3 +369,31 @@ func TestFail5xx(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueEjectionEnds has requests wait while one upstream is ejected
+// and the other at its bound: they go to the first when its ejection ends,
+// not when the queue times out.
+func TestQueueEjectionEnds(t *testing.T) {
+	ua, bad, na := flakyUpstream(t)
+	ub, release, got := holdUpstream(t)
+	defer close(release)
+	cp := startClockProxy(t, &evproxy.Config{Upstreams: []string{ua, ub}, MaxConnsPerUpstream: 1, MaxFails: 1,
+		EjectTime: 10 * time.Second, QueueTimeout: time.Minute})
+	bad.Store(true)
+	if s, _ := get(t, "http://"+cp.addr+"/"); s != 502 { // A, ejected
+		t.Fatalf("status %d, want 502", s)
+	}
+	rawRequest(t, cp.addr, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n") // B, held
+	<-got
+	c2 := rawRequest(t, cp.addr, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+	cp.Barrier()
+	bad.Store(false)
+	cp.Advance(10*time.Second - time.Millisecond)
+	if s, body := readResponse(t, c2, 50*time.Millisecond); s != 0 {
+		t.Fatalf("before the ejection ends: %d %q", s, body)
+	}
+	cp.Advance(time.Millisecond)
+	if s, body := readResponse(t, c2, 10*time.Second); s != 200 || body != "ok" || na.Load() != 2 {
+		t.Errorf("once the ejection ended: %d %q, A had %d requests", s, body, na.Load())
+	}
+}
