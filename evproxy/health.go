@@ -10,8 +10,10 @@ import (
 
 // Defaults of active health checks (HealthCheck).
 const (
+	// DefaultHealthInterval is the default HealthCheck.Interval.
 	DefaultHealthInterval = 5 * time.Second
-	DefaultHealthTimeout  = 2 * time.Second
+	// DefaultHealthTimeout is the default HealthCheck.Timeout.
+	DefaultHealthTimeout = 2 * time.Second
 )
 
 // HealthCheck configures the active health checks of a Proxy's upstream

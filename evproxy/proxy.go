@@ -33,7 +33,9 @@ const DefaultMaxConnsPerUpstream = 256
 // Defaults of the queue of requests that wait for an upstream connection
 // (Config.MaxQueue, Config.QueueTimeout).
 const (
-	DefaultMaxQueue     = 1024
+	// DefaultMaxQueue is the default Config.MaxQueue.
+	DefaultMaxQueue = 1024
+	// DefaultQueueTimeout is the default Config.QueueTimeout.
 	DefaultQueueTimeout = 10 * time.Second
 )
 
@@ -41,8 +43,11 @@ const (
 // Config.MaxEjectTime): three failures in a row eject an upstream address
 // for 10 s, then 20 s, 40 s ... up to 5 minutes while it keeps failing.
 const (
-	DefaultMaxFails     = 3
-	DefaultEjectTime    = 10 * time.Second
+	// DefaultMaxFails is the default Config.MaxFails.
+	DefaultMaxFails = 3
+	// DefaultEjectTime is the default Config.EjectTime.
+	DefaultEjectTime = 10 * time.Second
+	// DefaultMaxEjectTime is the default Config.MaxEjectTime.
 	DefaultMaxEjectTime = 5 * time.Minute
 )
 
@@ -247,11 +252,13 @@ func New(cfg *Config) (*Proxy, error) {
 		p.cfg.Via = DefaultVia
 	}
 	c := &p.cfg
-	c.MaxConnsPerUpstream = cmp.Or(c.MaxConnsPerUpstream, DefaultMaxConnsPerUpstream)
+	// Zero means the default; so does a negative value where it means
+	// nothing else.
+	c.MaxConnsPerUpstream = cmp.Or(max(c.MaxConnsPerUpstream, 0), DefaultMaxConnsPerUpstream)
 	c.MaxQueue = cmp.Or(c.MaxQueue, DefaultMaxQueue)
-	c.QueueTimeout = cmp.Or(c.QueueTimeout, DefaultQueueTimeout)
+	c.QueueTimeout = cmp.Or(max(c.QueueTimeout, 0), DefaultQueueTimeout)
 	c.MaxFails = cmp.Or(c.MaxFails, DefaultMaxFails)
-	c.EjectTime = cmp.Or(c.EjectTime, DefaultEjectTime)
+	c.EjectTime = cmp.Or(max(c.EjectTime, 0), DefaultEjectTime)
 	c.MaxEjectTime = max(cmp.Or(c.MaxEjectTime, DefaultMaxEjectTime), c.EjectTime)
 	if c.HealthCheck.Path != "" {
 		c.HealthCheck = c.HealthCheck.withDefaults()

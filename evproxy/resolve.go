@@ -17,7 +17,11 @@ import (
 // when no TTL is known (a name from the hosts file) or after a failed
 // lookup, whose name keeps the addresses it had.
 const (
-	MinResolveInterval     = time.Second
+	// MinResolveInterval is the shortest time between two lookups of a
+	// name, whatever its TTL.
+	MinResolveInterval = time.Second
+	// DefaultResolveInterval is the time between two lookups of a name
+	// whose TTL is not known, or after a lookup that failed.
 	DefaultResolveInterval = 30 * time.Second
 )
 
