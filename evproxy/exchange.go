@@ -15,27 +15,37 @@ import (
 // exchange is one proxied request, from ServeHTTP1 to the end of both its
 // sides; loop goroutine only.
 type exchange struct {
-	p     *Proxy
-	ls    *loopState
-	w     *evhttp.ResponseWriter // until over
-	r     *evhttp.Request        // until over
-	start time.Time
+	p  *Proxy
+	ls *loopState
+	b  *backend // of the attempt in progress
+	// triedList holds the backends of the first attempts, for a retry to
+	// go elsewhere.
+	triedList [4]*backend
+	status    int // of the attempt's response, 0 before its head
 
-	req       evclient.Request
-	pathQuery string
-	upstream  string         // base URL of the upstream of the last attempt
-	call      *evclient.Call // the attempt in progress, nil before and after
-	attempts  int
-	retryable bool // idempotent, no body, not an upgrade
-	upgrade   bool // a WebSocket upgrade, tunnelled
-	gotHead   bool // the upstream's head arrived: no retry, no error page
-	flush     bool // flush each piece of the body (unknown length)
-	trailers  []string
-	bytes     int64
-	callDone  bool
-	over      bool        // the client's exchange is over
-	tunnel    *evnet.Conn // the upstream's connection after a 101, until the relay takes it
-	err       error
+	queued       bool // waiting for room, since then
+	since        time.Time
+	qprev, qnext *exchange
+	w            *evhttp.ResponseWriter // until over
+	r            *evhttp.Request        // until over
+	start        time.Time
+
+	req        evclient.Request
+	pathQuery  string
+	upstream   string         // base URL of the upstream of the last attempt
+	call       *evclient.Call // the attempt in progress, nil before and after
+	attempts   int
+	replayable bool // no body, not an upgrade: may be sent twice if it never left
+	idempotent bool
+	upgrade    bool // a WebSocket upgrade, tunnelled
+	gotHead    bool // the upstream's head arrived: no retry, no error page
+	flush      bool // flush each piece of the body (unknown length)
+	trailers   []string
+	bytes      int64
+	callDone   bool
+	over       bool        // the client's exchange is over
+	tunnel     *evnet.Conn // the upstream's connection after a 101, until the relay takes it
+	err        error
 }
 
 // build makes the upstream request from the client's: hop-by-hop fields
@@ -95,24 +105,49 @@ func (x *exchange) build() {
 	x.pathQuery = pq
 }
 
-// send makes one attempt, on the next upstream in turn; a retry goes on a
-// client that keeps no idle connection, so on a new one.
+// send makes one attempt, on the upstream address the balancing picks, or
+// puts the request in the queue when every address is at its bound.
 func (x *exchange) send() {
 	ls := x.ls
-	u := x.p.upstreams[ls.next%len(x.p.upstreams)]
-	ls.next++
-	x.upstream = u.String()
-	x.req.URL = x.upstream + x.pathQuery
-	client := ls.client
+	if b := ls.pick(x); b != nil {
+		x.sendTo(b)
+		return
+	}
+	switch {
+	case len(ls.backends) == 0 && ls.resolving == 0:
+		x.fail(http.StatusBadGateway, "bad gateway: no upstream address")
+	case !ls.enqueue(x):
+		x.unavailable("too many requests waiting for an upstream")
+	case x.req.StreamBody:
+		x.r.PauseBody() // until the request has an upstream to go to
+	}
+}
+
+// sendTo makes one attempt on b; a retry goes on a client that keeps no
+// idle connection, so on a new connection.
+func (x *exchange) sendTo(b *backend) {
+	ls := x.ls
+	x.b = b
+	b.inFlight++
+	b.fig.inFlight.Add(1)
+	b.fig.requests.Add(1)
+	if x.attempts < len(x.triedList) {
+		x.triedList[x.attempts] = b
+	}
+	x.upstream = b.base
+	x.req.URL = b.base + x.pathQuery
+	client := b.client
 	if x.attempts > 0 {
-		client = ls.fresh
+		client = ls.freshClient(b)
 	}
 	x.attempts++
+	x.status = 0
 	gen := x.attempts
 	x.callDone = false
 	h := evclient.Handler{OnResponse: x.onResponse, OnBody: x.onBody, OnDone: x.onUpstreamDone}
 	if x.req.StreamBody {
 		h.OnWrite = x.onWrite
+		x.r.ResumeBody()
 	}
 	if x.upgrade {
 		h.OnUpgrade = x.onUpgrade
@@ -120,6 +155,41 @@ func (x *exchange) send() {
 	call := client.Stream(&x.req, h)
 	if x.attempts == gen && !x.callDone {
 		x.call = call
+	}
+}
+
+// tried reports whether b had one of x's attempts (of the first few).
+func (x *exchange) tried(b *backend) bool {
+	for _, t := range x.triedList[:min(x.attempts, len(x.triedList))] {
+		if t == b {
+			return true
+		}
+	}
+	return false
+}
+
+// release ends the attempt on its backend: it counts no more in its load,
+// and the outcome of a call that ended (not canceled: a client that went
+// away says nothing of the upstream) counts for its health.
+func (x *exchange) release(err error, ended bool) {
+	b := x.b
+	if b == nil {
+		return
+	}
+	x.b = nil
+	b.inFlight--
+	b.fig.inFlight.Add(-1)
+	if b.gone && b.inFlight == 0 {
+		// Its connection goes back to its pool after this callback.
+		x.ls.l.Post(func() {
+			if b.gone && b.inFlight == 0 {
+				x.ls.closeIdle(b)
+			}
+		})
+	}
+	b.sampleOpen()
+	if ended {
+		x.ls.report(b, err != nil && failure(err) || x.p.cfg.Fail5xx && x.status >= 500)
 	}
 }
 
@@ -155,6 +225,7 @@ func (x *exchange) onWrite(*evclient.Call) {
 // onResponse passes the upstream's head on.
 func (x *exchange) onResponse(call *evclient.Call, resp *evclient.Response) {
 	x.gotHead = true
+	x.status = resp.Status
 	w := x.w
 	x.copyHead(resp)
 	w.WriteHeader(resp.Status)
@@ -235,9 +306,15 @@ func (x *exchange) onDrain(*evhttp.ResponseWriter) {
 func (x *exchange) onUpstreamDone(call *evclient.Call, err error) {
 	x.callDone = true
 	x.call = nil
-	if x.over {
-		return
+	x.release(err, true)
+	if !x.over {
+		x.end(call, err)
 	}
+	x.ls.dispatch() // after a retry, which comes before the queue
+}
+
+// end ends the client's response after the attempt's call ended with err.
+func (x *exchange) end(call *evclient.Call, err error) {
 	if x.req.StreamBody {
 		// A body paused for the upstream's sake would hold the exchange:
 		// what is left of it is read and dropped.
@@ -257,7 +334,7 @@ func (x *exchange) onUpstreamDone(call *evclient.Call, err error) {
 	}
 	x.err = err
 	if !x.gotHead {
-		if x.retryable && x.attempts <= x.p.cfg.MaxRetries && retryable(err) {
+		if x.attempts <= x.p.cfg.MaxRetries && x.canRetry(err) {
 			x.send()
 			return
 		}
@@ -271,6 +348,24 @@ func (x *exchange) onUpstreamDone(call *evclient.Call, err error) {
 	// The client has had part of the response: it must not take what it
 	// got for the whole. Resetting the connection tells it.
 	x.r.Conn().Abort()
+}
+
+// canRetry reports whether the attempt that failed with err may be made
+// again: a request without a body and not an upgrade, whose upstream
+// could not be reached (the request never left), or, for an idempotent
+// method, dropped the connection before any byte of a response.
+func (x *exchange) canRetry(err error) bool {
+	if !x.replayable {
+		return false
+	}
+	return errors.Is(err, evclient.ErrConnect) || errors.Is(err, evclient.ErrConnectTimeout) ||
+		x.idempotent && errors.Is(err, evclient.ErrConnClosed)
+}
+
+// unavailable answers 503: no upstream connection for the request.
+func (x *exchange) unavailable(msg string) {
+	x.w.Header().Set("Retry-After", "1")
+	x.fail(http.StatusServiceUnavailable, "service unavailable: "+msg)
 }
 
 // fail answers the client with an error page of the proxy's own.
@@ -287,8 +382,13 @@ func (x *exchange) cancel() {
 	if x.call != nil && !x.callDone {
 		x.call.Cancel()
 	}
+	had := x.b != nil
+	x.release(nil, false)
 	x.callDone = true
 	x.call = nil
+	if had {
+		x.ls.dispatch()
+	}
 }
 
 // onUpgrade answers the client's upgrade with the upstream's 101 and, once
@@ -329,6 +429,7 @@ func (x *exchange) onTunnelClose(*evnet.Conn, error) {
 // progress upstream stops, and the access log is written.
 func (x *exchange) onDone(w *evhttp.ResponseWriter, err error) {
 	x.over = true
+	x.ls.dequeue(x)
 	if err != nil {
 		x.cancel()
 		if x.tunnel != nil {
@@ -414,11 +515,13 @@ func idempotent(m []byte) bool {
 	return false
 }
 
-// retryable reports whether an upstream error happened before the request
-// could have had an effect worth not repeating: no connection, or one
-// dropped before any byte of a response.
-func retryable(err error) bool {
-	return errors.Is(err, evclient.ErrConnect) || errors.Is(err, evclient.ErrConnClosed)
+// failure reports whether an upstream error counts against the upstream's
+// health: it could not be reached, timed out, broke the protocol or
+// dropped the connection; not when the proxy closed or the request itself
+// was refused by the client.
+func failure(err error) bool {
+	return !errors.Is(err, evclient.ErrClosed) && !errors.Is(err, evclient.ErrRequest) &&
+		!errors.Is(err, evclient.ErrURL) && !errors.Is(err, evclient.ErrScheme)
 }
 
 func timedOut(err error) bool {

@@ -32,6 +32,13 @@ func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 // returns its address.
 func startProxy(t *testing.T, cfg *evproxy.Config) string {
 	t.Helper()
+	addr, _ := serveProxy(t, cfg)
+	return addr
+}
+
+// serveProxy is startProxy, which also returns the Proxy.
+func serveProxy(t *testing.T, cfg *evproxy.Config) (string, *evproxy.Proxy) {
+	t.Helper()
 	rl := testloop.Start(t)
 	p, err := evproxy.New(cfg)
 	if err != nil {
@@ -47,7 +54,7 @@ func startProxy(t *testing.T, cfg *evproxy.Config) string {
 		addr = ln.Addr().String()
 	})
 	t.Cleanup(func() { srv.Close(); p.Close(); rl.Barrier() })
-	return addr
+	return addr, p
 }
 
 // stdUpstream is an httptest server whose handler is h.

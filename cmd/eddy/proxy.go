@@ -2,10 +2,12 @@ package main
 
 // eddy proxy: a reverse proxy on evnet and evproxy. Without -tcp it is an
 // HTTP/1.1 reverse proxy (evproxy.Proxy on an evhttp.Server) to one or more
-// upstream URLs, round robin, with an access log line per request that
-// names the upstream; with -tcp it relays every connection to an upstream
-// HOST:PORT (evnet.DialRelay), both ways, half-close passed on. Either
-// way, SIGINT and SIGTERM drain what is in progress, then exit 0.
+// upstream URLs (round robin or least connections, passive health,
+// optional health checks, names re-resolved on their TTL), with an access
+// log line per request that names the upstream; with -tcp it relays every
+// connection to an upstream HOST:PORT (evnet.DialRelay), both ways,
+// half-close passed on. Either way, SIGINT and SIGTERM drain what is in
+// progress, then exit 0.
 
 import (
 	"context"
@@ -38,12 +40,15 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // runProxy is "eddy proxy": it serves until SIGINT or SIGTERM, then exits 0.
 func runProxy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp] [-upstream-timeout D] [-loops N] [-backend NAME] [-quiet] [-tls-cert FILE -tls-key FILE]", stderr)
+	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp] [-upstream-timeout D] [-balance MODE] [-health-check PATH [-health-interval D]] [-loops N] [-backend NAME] [-quiet] [-tls-cert FILE -tls-key FILE]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	var upstreams stringList
-	fs.Var(&upstreams, "upstream", "forward to `URL` (http://host:port[/prefix]; with -tcp, HOST:PORT); repeat for round robin")
+	fs.Var(&upstreams, "upstream", "forward to `URL` (http[s]://host:port[/prefix], a host name standing for all its addresses; with -tcp, HOST:PORT); repeat for several")
 	tcp := fs.Bool("tcp", false, "relay TCP connections to the -upstream HOST:PORT instead of proxying HTTP")
 	timeout := fs.Duration("upstream-timeout", 0, "answer 504 when an upstream takes longer than `D` to connect or to send its response head (with -tcp: bounds the connect)")
+	balance := fs.String("balance", "rr", "choose the upstream of a request by `MODE`: rr (round robin) or least (least connections)")
+	healthPath := fs.String("health-check", "", "check each upstream with a GET of `PATH` (a 2xx or 3xx passes), taking it out while it fails")
+	healthInterval := fs.Duration("health-interval", evproxy.DefaultHealthInterval, "time `D` between two health checks of an upstream")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
 	tlsf := addTLSFlags(fs, false)
@@ -64,6 +69,13 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	if *loops < 0 {
 		return usageError(fs, "-loops: negative count %d", *loops)
 	}
+	bal, ok := evproxy.ParseBalance(*balance)
+	if !ok {
+		return usageError(fs, "-balance: %q is neither rr nor least", *balance)
+	}
+	if *healthInterval <= 0 {
+		return usageError(fs, "-health-interval: %v is not positive", *healthInterval)
+	}
 	if msg := tlsf.check(); msg != "" {
 		return usageError(fs, "%s", msg)
 	}
@@ -80,7 +92,9 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 			tcpTargets = append(tcpTargets, ta.AddrPort().String())
 		}
 	} else {
-		cfg := &evproxy.Config{Upstreams: upstreams, Timeout: *timeout}
+		cfg := &evproxy.Config{Upstreams: upstreams, Timeout: *timeout, Balance: bal,
+			HealthCheck: evproxy.HealthCheck{Path: *healthPath, Interval: *healthInterval},
+			ErrorLog:    func(format string, args ...any) { fmt.Fprintf(stderr, "eddy proxy: "+format+"\n", args...) }}
 		if !*quiet { // else no AccessLog: no clock reading per request
 			cfg.AccessLog = func(e *evproxy.LogEntry) { logs.proxyLog(e) }
 		}

@@ -200,6 +200,8 @@ func TestProxyUsage(t *testing.T) {
 		{[]string{"-upstream", "ftp://x"}, "invalid upstream URL"},
 		{[]string{"-upstream", "http://127.0.0.1:1", "-addr", "nowhere"}, "-addr:"},
 		{[]string{"-tcp", "-upstream", "127.0.0.1:1", "-tls-cert", "c"}, "-tls-cert and -tls-key go together"},
+		{[]string{"-upstream", "http://127.0.0.1:1", "-balance", "random"}, `-balance: "random" is neither rr nor least`},
+		{[]string{"-upstream", "http://127.0.0.1:1", "-health-check", "/h", "-health-interval", "0s"}, "-health-interval: 0s is not positive"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if status := dispatch(append([]string{"proxy"}, tc.args...), &stdout, &stderr); status != 2 || !strings.Contains(stderr.String(), tc.want) {
@@ -256,4 +258,42 @@ func TestProxyWebSocketBinary(t *testing.T) {
 		t.Errorf("no access log line for the 101:\n%s", p.stdout.String())
 	}
 	p.stop(t, syscall.SIGTERM, "terminated: stopped after 1 request")
+}
+
+// TestProxyHealthBinary runs "eddy proxy -balance least -health-check" over
+// two upstreams, one of which fails its checks: requests soon go only to
+// the other.
+func TestProxyHealthBinary(t *testing.T) {
+	bin := buildEddy(t)
+	upstream := func(name string, health int) string {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/healthz" {
+				w.WriteHeader(health)
+			}
+			io.WriteString(w, name)
+		}))
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	sick, well := upstream("sick", 503), upstream("well", 200)
+	p := startProxyBin(t, bin, "-upstream", sick, "-upstream", well, "-balance", "least",
+		"-health-check", "/healthz", "-health-interval", "50ms", "-quiet")
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	inARow := 0
+	ok := testutil.Eventually(10*time.Second, func() bool {
+		resp, err := hc.Get("http://" + p.addr + "/")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if inARow++; string(body) != "well" {
+			inARow = 0
+		}
+		return inARow == 20
+	})
+	if !ok {
+		t.Errorf("requests still went to the upstream that fails its checks")
+	}
+	p.stop(t, syscall.SIGTERM, "terminated: stopped after")
 }
