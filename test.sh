@@ -7,8 +7,9 @@
 #
 # On a fresh Debian machine it first installs what the tests need (curl, socat,
 # dnsmasq, nginx, openssl, gnutls-cli, testssl.sh, the load generators
-# wrk, ab and h2load, and the interop module's WebSocket peers: Node.js,
-# python3-websockets, Chromium, and the npm package ws).
+# wrk, ab and h2load, HAProxy, and the WebSocket peers: Node.js,
+# python3-websockets, Chromium, and the npm package ws, which eddy proxy's
+# tests use too).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,7 +30,7 @@ step "tools"
 missing=()
 for need in curl:curl socat:socat dnsmasq:dnsmasq-base nginx:nginx-light \
 	wrk:wrk ab:apache2-utils h2load:nghttp2-client openssl:openssl gnutls-cli:gnutls-bin \
-	testssl:testssl.sh node:nodejs npm:npm; do
+	testssl:testssl.sh haproxy:haproxy node:nodejs npm:npm; do
 	tool=${need%%:*} pkg=${need#*:}
 	if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ]; then
 		missing+=("$pkg")
@@ -70,6 +71,9 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
 	rm -f "$log"
 fi
 go version
+# The npm ws package: the interop module's peer, and eddy proxy's client
+# (cmd/eddy/proxy_peers_test.go).
+(cd interop/testdata/peers && npm ci --no-audit --no-fund --loglevel=error)
 
 step "gofmt -l"
 unformatted=$(gofmt -l .)
@@ -95,7 +99,6 @@ go test "${race[@]}" -count=1 -timeout 6m -tags evpoll ./...
 # coder/websocket) never enter eddy's go.mod; go fetches them, and npm the
 # ws package (interop/testdata/peers/package-lock.json).
 step "interop: the WebSocket conformance table against gorilla, coder/websocket and eddy ws; evws against them, npm ws, python3-websockets and Chromium"
-(cd interop/testdata/peers && npm ci --no-audit --no-fund --loglevel=error)
 (cd interop && go vet ./... && go test -count=1 -short -timeout 10m ./...)
 
 for goos in darwin freebsd openbsd netbsd; do

@@ -120,12 +120,7 @@ error_log %[1]s/error.log warn;
 events { worker_connections 64; }
 http {
 	access_log off;
-	client_body_temp_path %[1]s/tmp;
-	proxy_temp_path %[1]s/tmp;
-	fastcgi_temp_path %[1]s/tmp;
-	uwsgi_temp_path %[1]s/tmp;
-	scgi_temp_path %[1]s/tmp;
-	server {
+%[3]s	server {
 		listen 127.0.0.1:%[2]d proxy_protocol;
 		location / { return 200 "$proxy_protocol_addr $proxy_protocol_port $proxy_protocol_server_addr $proxy_protocol_server_port\n"; }
 	}
@@ -141,7 +136,7 @@ func TestRelayProxyProtocolNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	upstream := testutil.StartNginx(t, dir, func(port int) []byte {
-		return fmt.Appendf(nil, nginxProxyConf, dir, port)
+		return fmt.Appendf(nil, nginxProxyConf, dir, port, testutil.NginxTemps(dir))
 	})
 	for _, v := range []evnet.ProxyProtocol{evnet.ProxyV1, evnet.ProxyV2} {
 		addr, results := startRelayProxy(t, upstream, &evnet.RelayConfig{ProxyProtocol: v}, evnet.ConnConfig{})

@@ -2,14 +2,27 @@ package testutil
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
+
+// NginxTemps returns the lines of an nginx http block that put its
+// temporary files under dir/tmp (which must exist): nginx-light would
+// otherwise want /var/lib/nginx, which a test may not write.
+func NginxTemps(dir string) string {
+	var b strings.Builder
+	for _, name := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		fmt.Fprintf(&b, "\t%s_temp_path %s/tmp;\n", name, dir)
+	}
+	return b.String()
+}
 
 // StartNginx starts nginx (Debian's nginx-light; NeedPeer decides what a
 // missing one means) with its prefix in dir and the configuration that
