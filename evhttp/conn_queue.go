@@ -103,6 +103,8 @@ func (hc *conn) retire(x *exchange) {
 	x.flags |= xRetired
 	if x.flags&xInternal == 0 {
 		hc.over(x)
+	} else {
+		hc.ls.st.observe(x, 0) // the server's own error response
 	}
 	if x.err == nil {
 		hc.ls.put(x)
@@ -112,6 +114,7 @@ func (hc *conn) retire(x *exchange) {
 // over runs the end-of-exchange hooks: OnDone and the access log.
 func (hc *conn) over(x *exchange) {
 	ls := hc.ls
+	ls.st.observe(x, ls.clock())
 	ls.count++
 	if ls.batch == nil {
 		ls.served.Store(ls.count) // else when the batch ends (leave)

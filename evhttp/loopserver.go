@@ -40,7 +40,8 @@ type loopServer struct {
 	kicked  []*conn
 	kickFed bool
 
-	count  uint64        // exchanges over
+	st     *serverCounters // Stats' figures (stats.go)
+	count  uint64          // exchanges over
 	served atomic.Uint64 // count as published for Served: at the end of each batch (leave), at once outside one
 
 	base int64 // ls.clock's zero: the loop's Monotonic when ls was made
@@ -59,7 +60,7 @@ type loopServer struct {
 }
 
 func newLoopServer(s *Server, l *eddy.Loop) *loopServer {
-	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: int64(l.Monotonic())}
+	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: int64(l.Monotonic()), st: new(serverCounters)}
 	ls.kick.Init(ls.onKick)
 	ls.reparse.Limits = &s.cfg.limits
 	return ls
