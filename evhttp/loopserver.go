@@ -42,7 +42,7 @@ type loopServer struct {
 
 	st     *serverCounters // Stats' figures (stats.go)
 	count  uint64          // exchanges over
-	served atomic.Uint64 // count as published for Served: at the end of each batch (leave), at once outside one
+	served atomic.Uint64   // count as published for Served: at the end of each batch (leave), at once outside one
 
 	base int64 // ls.clock's zero: the loop's Monotonic when ls was made
 

@@ -99,11 +99,11 @@ type ListenerStats struct {
 
 // Open returns the number of connections open: accepted, not closed.
 func (s ListenerStats) Open() uint64 {
-	n := s.Accepted
+	var closed uint64
 	for _, c := range s.Closed {
-		n -= c
+		closed += c
 	}
-	return n
+	return s.Accepted - min(closed, s.Accepted)
 }
 
 // Add adds the figures of o to s: those of several listeners.
@@ -129,11 +129,13 @@ type listenerCounters struct {
 	_                           cpu.CacheLinePad
 }
 
+// load reads the counters: the closes before the accepts, so that no
+// more are closed than accepted.
 func (k *listenerCounters) load(s *ListenerStats) {
-	s.Accepted = k.accepted.Load()
 	for i := range k.closed {
 		s.Closed[i] = k.closed[i].Load()
 	}
+	s.Accepted = k.accepted.Load()
 	s.BytesIn, s.BytesOut = k.bytesIn.Load(), k.bytesOut.Load()
 	s.TLSHandshakes, s.TLSFailed = k.tlsDone.Load(), k.tlsFailed.Load()
 }

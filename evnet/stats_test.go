@@ -27,7 +27,7 @@ func TestListenerStats(t *testing.T) {
 	}
 	ln := listen(t, rl, "tcp", "127.0.0.1:0", evnet.ListenConfig{}, srv)
 	addr := ln.Addr().String()
-	echoOnce(t, "tcp", addr, "hello")      // closed by the client: EOF
+	echoOnce(t, "tcp", addr, "hello")       // closed by the client: EOF
 	echoOnce(t, "tcp", addr, "hello again") // EOF
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
