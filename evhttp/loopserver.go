@@ -40,9 +40,10 @@ type loopServer struct {
 	kicked  []*conn
 	kickFed bool
 
-	st     *serverCounters // Stats' figures (stats.go)
-	count  uint64          // exchanges over
-	served atomic.Uint64   // count as published for Served: at the end of each batch (leave), at once outside one
+	count  uint64        // exchanges over
+	served atomic.Uint64 // count as published for Served: at the end of each batch (leave), at once outside one
+
+	st *serverCounters // Stats' figures (stats.go)
 
 	base int64 // ls.clock's zero: the loop's Monotonic when ls was made
 

@@ -159,17 +159,18 @@ type Server struct {
 	// since sendfile cannot carry TLS.
 	ListenConfig evnet.ListenConfig
 
-	once         sync.Once
-	cfg          *config
-	lc           evnet.ListenConfig // ListenConfig without its timeouts
-	netH         evnet.Handler
-	mu           sync.Mutex                                 // guards what follows and the writes of states
-	states       atomic.Pointer[map[*eddy.Loop]*loopServer] // copy on write
-	closing      bool
-	busy         int               // loops with connections left while closing
-	drained      chan struct{}     // closed when closing and every loop is drained
-	allListeners []*evnet.Listener // every listener of Serve and ServeGroup, closed or not, for Stats
-	onDone       []func()          // StartShutdown's done functions
+	once    sync.Once
+	cfg     *config
+	lc      evnet.ListenConfig // ListenConfig without its timeouts
+	netH    evnet.Handler
+	mu      sync.Mutex                                 // guards what follows and the writes of states
+	states  atomic.Pointer[map[*eddy.Loop]*loopServer] // copy on write
+	closing bool
+	busy    int           // loops with connections left while closing
+	drained chan struct{} // closed when closing and every loop is drained
+	onDone  []func()      // StartShutdown's done functions
+
+	lns []*evnet.Listener // guarded by mu: every listener of Serve and ServeGroup, closed or not, for Stats
 
 	noHeadCache bool // a test seam (export_test.go): no head cache
 }

@@ -74,7 +74,7 @@ func (k *serverCounters) observe(x *exchange, now int64) {
 // keepListener adds ln to the listeners whose figures Stats sums.
 func (s *Server) keepListener(ln *evnet.Listener) {
 	s.mu.Lock()
-	s.allListeners = append(s.allListeners, ln)
+	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
 }
 
@@ -94,7 +94,7 @@ func (s *Server) Stats() ServerStats {
 		}
 	}
 	s.mu.Lock()
-	lns := s.allListeners[:len(s.allListeners):len(s.allListeners)]
+	lns := s.lns[:len(s.lns):len(s.lns)]
 	s.mu.Unlock()
 	for _, ln := range lns {
 		c := ln.Stats()
