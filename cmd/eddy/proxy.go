@@ -38,7 +38,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // runProxy is "eddy proxy": it serves until SIGINT or SIGTERM, then exits 0.
 func runProxy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp] [-upstream-timeout D] [-loops N] [-backend NAME] [-quiet] [-tls-cert FILE -tls-key FILE]", stderr)
+	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp] [-upstream-timeout D] [-loops N] [-backend NAME] [-quiet] [-tls-cert FILE -tls-key FILE] [-metrics IP:PORT]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	var upstreams stringList
 	fs.Var(&upstreams, "upstream", "forward to `URL` (http://host:port[/prefix]; with -tcp, HOST:PORT); repeat for round robin")
@@ -48,6 +48,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	backend := backendFlag(fs)
 	tlsf := addTLSFlags(fs, false)
 	quiet := fs.Bool("quiet", false, "no access log on stdout")
+	metrics := metricsFlag(fs)
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -67,6 +68,11 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	if msg := tlsf.check(); msg != "" {
 		return usageError(fs, "%s", msg)
 	}
+	maddr, status, ok := parseMetrics(fs, *metrics)
+	if !ok {
+		return status
+	}
+	var ups *upstreamCounts // -metrics' counts of the upstreams
 	var tcpTargets []string
 	var p *evproxy.Proxy
 	var logs *accessLogs // set before the first request
@@ -81,8 +87,11 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		cfg := &evproxy.Config{Upstreams: upstreams, Timeout: *timeout}
-		if !*quiet { // else no AccessLog: no clock reading per request
-			cfg.AccessLog = func(e *evproxy.LogEntry) { logs.proxyLog(e) }
+		if maddr.IsValid() {
+			ups = newUpstreamCounts(upstreams)
+		}
+		if !*quiet || ups != nil { // else no AccessLog: no clock reading per request
+			cfg.AccessLog = func(e *evproxy.LogEntry) { logs.proxyLog(e); ups.log(e) }
 		}
 		p, err = evproxy.New(cfg)
 		if err != nil {
@@ -112,7 +121,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		scheme = "https"
 	}
 	if *tcp {
-		return runTCPProxy(g, ap, tcpTargets, *timeout, tlsConfig, *quiet, sigs, stdout, stderr)
+		return runTCPProxy(g, ap, tcpTargets, *timeout, tlsConfig, *quiet, maddr, sigs, stdout, stderr)
 	}
 
 	srv := &evhttp.Server{
@@ -126,15 +135,22 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		logs = newAccessLogs(g, stdout)
 	}
+	ups.bind(g)
 	ln, err := srv.ServeGroup(g, "tcp", ap.String())
+	var m *metricsServer
+	if err == nil {
+		m, err = proxyMetrics(g, maddr, srv, ups, nil)
+	}
 	if err != nil {
 		srv.Close()
 		return fail(err)
 	}
 	fmt.Fprintf(stderr, "eddy proxy: listening on %s://%s/ -> %s (%s, %s backend)\n",
 		scheme, ln.Addr(), strings.Join(upstreams, " "), count(g.Len(), "loop"), g.Loop(0).Backend())
+	m.announce(stderr, "proxy")
 
 	caught := <-sigs
+	m.close()
 	ctx, cancel := context.WithTimeout(context.Background(), proxyDrainTimeout)
 	defer cancel()
 	drainErr := srv.Shutdown(ctx)
@@ -156,7 +172,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 // runTCPProxy is "eddy proxy -tcp": every connection accepted is relayed
 // to the next upstream in turn.
 func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, timeout time.Duration, tlsConfig *evnet.TLSConfig,
-	quiet bool, sigs chan os.Signal, stdout, stderr io.Writer) int {
+	quiet bool, maddr netip.AddrPort, sigs chan os.Signal, stdout, stderr io.Writer) int {
 	var next, relays atomic.Uint64
 	cfg := &evnet.RelayConfig{ConnectTimeout: timeout}
 	h := evnet.Handler{
@@ -180,6 +196,10 @@ func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, timeout ti
 		OnData: func(*evnet.Conn, []byte) int { return 0 },
 	}
 	ln, err := g.Listen("tcp", ap.String(), evnet.ListenConfig{TLS: tlsConfig}, h)
+	var m *metricsServer
+	if err == nil {
+		m, err = proxyMetrics(g, maddr, nil, nil, ln)
+	}
 	if err != nil {
 		g.Shutdown(0)
 		fmt.Fprintf(stderr, "eddy proxy: %v\n", err)
@@ -187,7 +207,9 @@ func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, timeout ti
 	}
 	fmt.Fprintf(stderr, "eddy proxy: relaying tcp %s -> %s (%s, %s backend)\n",
 		ln.Addr(), strings.Join(targets, " "), count(g.Len(), "loop"), g.Loop(0).Backend())
+	m.announce(stderr, "proxy")
 	caught := <-sigs
+	m.close()
 	if err := g.Shutdown(proxyDrainTimeout); err != nil {
 		fmt.Fprintf(stderr, "eddy proxy: %v\n", err)
 		return 1
