@@ -364,6 +364,9 @@ func (c *Conn) netAddrs() (local, remote net.Addr) {
 func (t *tlsConn) finish() {
 	if t.c.flags&fHandshake != 0 {
 		t.c.sh.tls.failed++
+		if k := t.c.sh.st; k != nil {
+			k.tlsFailed.Add(1)
+		}
 	}
 	t.in, t.owned = nil, false
 	if t.hs != nil {
