@@ -122,9 +122,10 @@ func HistogramBound(i int) time.Duration {
 	return time.Microsecond << i
 }
 
-// histogramBucket returns the bucket of d: the first whose bound is at
-// least d. Buckets double from 1µs, so it is a bit length, not a search.
-func histogramBucket(d time.Duration) int {
+// HistogramBucket returns the bucket of a Histogram that counts d: the
+// first whose bound is at least d (see HistogramBound). Buckets double from
+// 1µs, so it is a bit length, not a search.
+func HistogramBucket(d time.Duration) int {
 	if d <= time.Microsecond {
 		return 0
 	}
@@ -171,7 +172,7 @@ type HistogramRecorder struct {
 // Observe adds the sample d (negative counts as zero).
 func (r *HistogramRecorder) Observe(d time.Duration) {
 	d = max(d, 0)
-	r.counts[histogramBucket(d)].Add(1)
+	r.counts[HistogramBucket(d)].Add(1)
 	r.sum.Add(int64(d))
 }
 

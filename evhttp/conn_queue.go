@@ -105,6 +105,9 @@ func (hc *conn) retire(x *exchange) {
 		hc.over(x)
 	} else {
 		hc.ls.st.observe(x, 0) // the server's own error response
+		if hc.ls.batch == nil {
+			hc.ls.st.publish()
+		}
 	}
 	if x.err == nil {
 		hc.ls.put(x)
@@ -118,6 +121,7 @@ func (hc *conn) over(x *exchange) {
 	ls.count++
 	if ls.batch == nil {
 		ls.served.Store(ls.count) // else when the batch ends (leave)
+		ls.st.publish()
 	}
 	if fn := x.w.doneFn; fn != nil {
 		x.w.doneFn = nil

@@ -126,6 +126,7 @@ func (ls *loopServer) leave(hc, prev *conn) {
 	if ls.served.Load() != ls.count {
 		ls.served.Store(ls.count) // one store per batch, not per request
 	}
+	ls.st.publish()
 }
 
 // wakeConn schedules hc.resume in the current or next pass of the loop.

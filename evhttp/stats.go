@@ -5,6 +5,7 @@ package evhttp
 // goroutine reads, and its listeners' connections.
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"time"
 
@@ -46,29 +47,81 @@ func (s *ServerStats) Total() uint64 {
 	return n
 }
 
-// serverCounters are the figures of a Server's on one loop: atomics,
-// written by the loop and read by any goroutine, on cache lines of their
-// own.
+// serverCounters are the figures of a Server's on one loop: the loop's
+// own tallies, and the atomics that other goroutines read, on cache lines
+// of their own. The loop tallies each exchange as it ends (observe), and
+// publishes what changed at the end of the batch (publish): one store for
+// a batch of pipelined requests of the same class and bucket, where an
+// atomic addition per request would cost several per request.
 type serverCounters struct {
 	_        cpu.CacheLinePad
 	requests [6]atomic.Uint64
-	duration eddy.HistogramRecorder
+	buckets  [eddy.HistogramBuckets]atomic.Uint64
+	sum      atomic.Int64
 	_        cpu.CacheLinePad
+
+	// The tallies, and which changed since the last publish. Loop
+	// goroutine only.
+	tally struct {
+		requests     [6]uint64
+		buckets      [eddy.HistogramBuckets]uint64
+		sum          int64
+		dirtyReqs    uint8
+		dirtyBuckets uint32
+		dirtySum     bool
+	}
 }
 
-// observe counts the exchange x, which is over: its status class, and its
-// duration if now (the loop server's clock) is not zero.
+// observe tallies the exchange x, which is over: its status class, and
+// its duration if now (the loop server's clock) is not zero.
 func (k *serverCounters) observe(x *exchange, now int64) {
+	t := &k.tally
 	class := 0
 	if x.flags&xHeadSent != 0 {
 		if c := x.w.status / 100; c >= 1 && c <= 5 {
 			class = c
 		}
 	}
-	k.requests[class].Add(1)
+	t.requests[class]++
+	t.dirtyReqs |= 1 << class
 	if now != 0 && x.begun != 0 {
-		k.duration.Observe(time.Duration(now - x.begun))
+		d := time.Duration(now - x.begun)
+		b := eddy.HistogramBucket(d)
+		t.buckets[b]++
+		t.dirtyBuckets |= 1 << b
+		if d > 0 {
+			t.sum += int64(d)
+			t.dirtySum = true
+		}
 	}
+}
+
+// publish stores the tallies that changed since the last call.
+func (k *serverCounters) publish() {
+	t := &k.tally
+	for m := t.dirtyReqs; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros8(m)
+		k.requests[i].Store(t.requests[i])
+	}
+	for m := t.dirtyBuckets; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
+		k.buckets[i].Store(t.buckets[i])
+	}
+	if t.dirtySum {
+		k.sum.Store(t.sum)
+	}
+	t.dirtyReqs, t.dirtyBuckets, t.dirtySum = 0, 0, false
+}
+
+// load adds the published figures to st.
+func (k *serverCounters) load(st *ServerStats) {
+	for i := range st.Requests {
+		st.Requests[i] += k.requests[i].Load()
+	}
+	for i := range st.Duration.Counts {
+		st.Duration.Counts[i] += k.buckets[i].Load()
+	}
+	st.Duration.Sum += time.Duration(k.sum.Load())
 }
 
 // keepListener adds ln to the listeners whose figures Stats sums.
@@ -80,17 +133,14 @@ func (s *Server) keepListener(ln *evnet.Listener) {
 
 // Stats returns the server's figures so far, on all its loops. It may be
 // called from any goroutine, and never stops or locks a loop: it reads
-// atomics that each loop updates as its requests end (it takes the
-// Server's own mutex, briefly, for the list of its listeners).
+// atomics that each loop updates as its requests end (at the end of the
+// callback that ended them, as Served), and takes the Server's own mutex,
+// briefly, for the list of its listeners.
 func (s *Server) Stats() ServerStats {
 	var st ServerStats
 	if p := s.states.Load(); p != nil {
 		for _, ls := range *p {
-			for i := range st.Requests {
-				st.Requests[i] += ls.st.requests[i].Load()
-			}
-			h := ls.st.duration.Snapshot()
-			st.Duration.Add(&h)
+			ls.st.load(&st)
 		}
 	}
 	s.mu.Lock()
