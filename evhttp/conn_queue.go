@@ -104,7 +104,7 @@ func (hc *conn) retire(x *exchange) {
 	if x.flags&xInternal == 0 {
 		hc.over(x)
 	} else {
-		hc.ls.st.observe(x, 0) // the server's own error response
+		hc.ls.st.observe(x.statusClass(), 0) // the server's own error response
 		if hc.ls.batch == nil {
 			hc.ls.st.publish()
 		}
@@ -117,7 +117,7 @@ func (hc *conn) retire(x *exchange) {
 // over runs the end-of-exchange hooks: OnDone and the access log.
 func (hc *conn) over(x *exchange) {
 	ls := hc.ls
-	ls.st.observe(x, ls.clock())
+	ls.st.observe(x.statusClass(), ls.clock()-x.begun)
 	ls.count++
 	if ls.batch == nil {
 		ls.served.Store(ls.count) // else when the batch ends (leave)

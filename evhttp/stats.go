@@ -50,78 +50,97 @@ func (s *ServerStats) Total() uint64 {
 // serverCounters are the figures of a Server's on one loop: the loop's
 // own tallies, and the atomics that other goroutines read, on cache lines
 // of their own. The loop tallies each exchange as it ends (observe), and
-// publishes what changed at the end of the batch (publish): one store for
-// a batch of pipelined requests of the same class and bucket, where an
-// atomic addition per request would cost several per request.
+// publishes what changed at the end of the batch (publish), as it does
+// Served: one store for a batch of pipelined requests of the same class,
+// where an atomic addition per request would cost several per request.
+// The requests that took at most 1µs (most: those answered in the loop
+// iteration that read them) are not tallied apart: they are the requests
+// over (Served) less the others, which keeps observe to an increment.
 type serverCounters struct {
 	_        cpu.CacheLinePad
 	requests [6]atomic.Uint64
-	buckets  [eddy.HistogramBuckets]atomic.Uint64
+	buckets  [eddy.HistogramBuckets]atomic.Uint64 // the first unused: see load
 	sum      atomic.Int64
 	_        cpu.CacheLinePad
 
 	// The tallies, and which changed since the last publish. Loop
 	// goroutine only.
 	tally struct {
-		requests     [6]uint64
+		requests     [8]uint64 // by class; 6 and 7 unused
 		buckets      [eddy.HistogramBuckets]uint64
 		sum          int64
-		dirtyReqs    uint8
+		dirtyClasses uint8
 		dirtyBuckets uint32
-		dirtySum     bool
 	}
 }
 
-// observe tallies the exchange x, which is over: its status class, and
-// its duration if now (the loop server's clock) is not zero.
-func (k *serverCounters) observe(x *exchange, now int64) {
+// statusClass returns the class of x's status, for ServerStats.Requests:
+// 1 to 5 for 1xx to 5xx, 0 for none.
+func (x *exchange) statusClass() uint {
+	if s := uint(x.w.status) - 100; x.flags&xHeadSent != 0 && s < 500 {
+		return s/100 + 1
+	}
+	return 0
+}
+
+// observe tallies an exchange over, of status class class (statusClass),
+// that took d nanoseconds of the loop server's clock (0 for none).
+func (k *serverCounters) observe(class uint, d int64) {
 	t := &k.tally
-	class := 0
-	if x.flags&xHeadSent != 0 {
-		if c := x.w.status / 100; c >= 1 && c <= 5 {
-			class = c
-		}
+	t.requests[class&7]++
+	t.dirtyClasses |= 1 << (class & 7)
+	if d > int64(time.Microsecond) {
+		k.observeLong(time.Duration(d))
 	}
-	t.requests[class]++
-	t.dirtyReqs |= 1 << class
-	if now != 0 && x.begun != 0 {
-		d := time.Duration(now - x.begun)
-		b := eddy.HistogramBucket(d)
-		t.buckets[b]++
-		t.dirtyBuckets |= 1 << b
-		if d > 0 {
-			t.sum += int64(d)
-			t.dirtySum = true
-		}
-	}
+}
+
+// observeLong tallies a request duration longer than 1µs.
+func (k *serverCounters) observeLong(d time.Duration) {
+	t := &k.tally
+	b := eddy.HistogramBucket(d)
+	t.buckets[b]++
+	t.dirtyBuckets |= 1 << b
+	t.sum += int64(d)
 }
 
 // publish stores the tallies that changed since the last call.
 func (k *serverCounters) publish() {
+	if k.tally.dirtyClasses != 0 { // else no bucket changed either
+		k.store()
+	}
+}
+
+// store is publish's work, when a tally changed.
+func (k *serverCounters) store() {
 	t := &k.tally
-	for m := t.dirtyReqs; m != 0; m &= m - 1 {
+	for m := t.dirtyClasses; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros8(m)
-		k.requests[i].Store(t.requests[i])
+		k.requests[i%6].Store(t.requests[i])
 	}
 	for m := t.dirtyBuckets; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros32(m)
-		k.buckets[i].Store(t.buckets[i])
+		k.buckets[i%eddy.HistogramBuckets].Store(t.buckets[i%eddy.HistogramBuckets])
 	}
-	if t.dirtySum {
+	if t.dirtyBuckets != 0 {
 		k.sum.Store(t.sum)
 	}
-	t.dirtyReqs, t.dirtyBuckets, t.dirtySum = 0, 0, false
+	t.dirtyClasses, t.dirtyBuckets = 0, 0
 }
 
-// load adds the published figures to st.
-func (k *serverCounters) load(st *ServerStats) {
+// load adds the figures published by the loop server ls to st.
+func (k *serverCounters) load(st *ServerStats, ls *loopServer) {
 	for i := range st.Requests {
 		st.Requests[i] += k.requests[i].Load()
 	}
-	for i := range st.Duration.Counts {
-		st.Duration.Counts[i] += k.buckets[i].Load()
+	var long uint64
+	for i := 1; i < len(st.Duration.Counts); i++ {
+		n := k.buckets[i].Load()
+		st.Duration.Counts[i] += n
+		long += n
 	}
 	st.Duration.Sum += time.Duration(k.sum.Load())
+	// Read after the buckets, published after it: never fewer.
+	st.Duration.Counts[0] += ls.served.Load() - min(long, ls.served.Load())
 }
 
 // keepListener adds ln to the listeners whose figures Stats sums.
@@ -140,7 +159,7 @@ func (s *Server) Stats() ServerStats {
 	var st ServerStats
 	if p := s.states.Load(); p != nil {
 		for _, ls := range *p {
-			ls.st.load(&st)
+			ls.st.load(&st, ls)
 		}
 	}
 	s.mu.Lock()
