@@ -16,7 +16,7 @@ import (
 // Loop is an event loop: one goroutine runs it, and it calls back the
 // watchers started on it as their events arrive. Its methods belong to the
 // goroutine that runs it (or, before Run, to whoever owns it), except Post,
-// Wake and Async.Send, which any goroutine may call.
+// Wake, Async.Send and Stats, which any goroutine may call.
 type Loop struct {
 	be    poller.Poller
 	clock Clock
