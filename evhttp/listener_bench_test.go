@@ -29,11 +29,12 @@ func benchmarkListener(b *testing.B, pipelined int, scrape bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer unix.Close(fd)
+	unix.CloseOnExec(fd)
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(ln.Addr().Port()), Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		b.Fatal(err)
 	}
