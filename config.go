@@ -49,7 +49,8 @@ type Config struct {
 	Debug bool
 
 	// SlowCallback is the callback duration above which debug mode logs a
-	// warning. Zero means 100ms.
+	// warning, and Stats counts a SlowCallback (when callbacks are timed)
+	// or a LongIteration. Zero means 100ms.
 	SlowCallback time.Duration
 
 	// TimeCallbacks measures the duration of every callback for

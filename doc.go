@@ -76,7 +76,9 @@
 // eventfd on Linux, a pipe or EVFILT_USER elsewhere) per batch, however many
 // calls the batch holds. Blocking work belongs on other goroutines, which
 // hand their results back with Post. Several cores are used by running
-// several loops, one goroutine each, sharing nothing.
+// several loops, one goroutine each, sharing nothing. Loop.Stats, which only
+// reads the figures the loop publishes, may be called from any goroutine
+// too (package evmetrics exposes them).
 //
 // # Blocking work
 //

@@ -1,5 +1,7 @@
 package eddy
 
+import "time"
+
 // timerHeap is a 4-ary min-heap of deadlines on the monotonic clock, shared
 // by Timers and Periodics. Each entry caches its deadline and start order,
 // so that sifting touches only the heap array, and each node knows its
@@ -115,6 +117,11 @@ func (l *Loop) heapDown(i int) {
 func (l *Loop) queueTimers() {
 	if l.nperiod > 0 {
 		l.checkWallClock()
+	}
+	if len(l.timers) > 0 && l.timers[0].at <= l.now {
+		// The loop's lag: how late the earliest is seen, one sample per
+		// iteration (the others were due later, so less late).
+		l.pub.lag.Observe(time.Duration(l.now - l.timers[0].at))
 	}
 	for len(l.timers) > 0 && l.timers[0].at <= l.now {
 		l.timers[0].n.w.expire(l)

@@ -16,7 +16,7 @@ import (
 // Loop is an event loop: one goroutine runs it, and it calls back the
 // watchers started on it as their events arrive. Its methods belong to the
 // goroutine that runs it (or, before Run, to whoever owns it), except Post,
-// Wake and Async.Send, which any goroutine may call.
+// Wake, Async.Send and Stats, which any goroutine may call.
 type Loop struct {
 	be    poller.Poller
 	clock Clock
@@ -78,29 +78,8 @@ type Loop struct {
 	slow      time.Duration
 	logger    *slog.Logger
 	owner     atomic.Uint64 // goroutine running the loop, in debug mode
-	stats     Stats
-}
-
-// Stats are a loop's counters, as returned by Loop.Stats.
-type Stats struct {
-	// Iterations counts completed loop iterations.
-	Iterations uint64
-	// Callbacks counts callbacks invoked.
-	Callbacks uint64
-	// IOEvents counts readiness events taken from the backend.
-	IOEvents uint64
-	// Wakeups counts cross-goroutine wake-ups issued by Post, Wake and Async.Send.
-	Wakeups uint64
-	// WaitTime is the total time spent in the backend's wait.
-	WaitTime time.Duration
-	// RunTime is the total time spent outside the wait: running callbacks
-	// and the loop's own work.
-	RunTime time.Duration
-	// CallbackTime and LongestCallback are the total and the longest
-	// duration of a callback; they are measured only with
-	// Config.TimeCallbacks or Config.Debug, and are zero otherwise.
-	CallbackTime    time.Duration
-	LongestCallback time.Duration
+	stats     Stats         // the loop's own figures; Lag aside, published to pub
+	pub       loopCounters  // what Stats returns to any goroutine (stats.go)
 }
 
 // pendQueue holds the callbacks queued at one priority, in order.
@@ -224,13 +203,6 @@ func (l *Loop) Wall() time.Time { return l.clock.Wall() }
 // to make it stale before starting a timer.
 func (l *Loop) UpdateNow() { l.now = int64(l.clock.Monotonic()) }
 
-// Stats returns the loop's counters.
-func (l *Loop) Stats() Stats {
-	s := l.stats
-	s.Wakeups = l.nwake.Load()
-	return s
-}
-
 // Break makes Run return after the current iteration: the innermost Run
 // for BreakOne, every nested Run for BreakAll. BreakNone cancels a Break
 // that has not taken effect yet.
@@ -347,7 +319,12 @@ func (l *Loop) iterate(mayBlock bool) error {
 		l.queue(w, 0)
 	}
 	l.invokePending()
-	l.stats.RunTime += time.Duration(int64(l.clock.Monotonic()) - l.now)
+	run := int64(l.clock.Monotonic()) - l.now
+	l.stats.RunTime += time.Duration(run)
+	if run > int64(l.slow) {
+		l.stats.LongIterations++
+	}
+	l.publish()
 	if l.debug && !l.closed {
 		l.verify()
 	}
@@ -492,6 +469,9 @@ func (l *Loop) invokeTimed(w Watcher, ev Events) {
 	d := l.clock.Monotonic() - start
 	l.stats.CallbackTime += d
 	l.stats.LongestCallback = max(l.stats.LongestCallback, d)
+	if d > l.slow {
+		l.stats.SlowCallbacks++
+	}
 	if l.debug && d > l.slow {
 		l.logger.Warn("eddy: slow callback blocked the loop",
 			"watcher", fmt.Sprintf("%T", w), "duration", d)

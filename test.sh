@@ -101,6 +101,11 @@ go test "${race[@]}" -count=1 -timeout 6m -tags evpoll ./...
 step "interop: the WebSocket conformance table against gorilla, coder/websocket and eddy ws; evws against them, npm ws, python3-websockets and Chromium"
 (cd interop && go vet ./... && go test -count=1 -short -timeout 10m ./...)
 
+# Also a module of its own, so that Prometheus's parser never enters eddy's
+# go.mod: what evmetrics writes, read back by expfmt.
+step "metricscheck: evmetrics' exposition through Prometheus's text parser (expfmt)"
+(cd internal/metricscheck && go vet ./... && go test "${race[@]}" -count=1 -timeout 5m ./...)
+
 for goos in darwin freebsd openbsd netbsd; do
 	step "GOOS=$goos go vet ./..."
 	GOOS=$goos go vet ./...

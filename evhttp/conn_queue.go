@@ -103,6 +103,11 @@ func (hc *conn) retire(x *exchange) {
 	x.flags |= xRetired
 	if x.flags&xInternal == 0 {
 		hc.over(x)
+	} else {
+		hc.ls.st.observe(x.statusClass(), 0) // the server's own error response
+		if hc.ls.batch == nil {
+			hc.ls.st.publish()
+		}
 	}
 	if x.err == nil {
 		hc.ls.put(x)
@@ -112,9 +117,11 @@ func (hc *conn) retire(x *exchange) {
 // over runs the end-of-exchange hooks: OnDone and the access log.
 func (hc *conn) over(x *exchange) {
 	ls := hc.ls
+	ls.st.observe(x.statusClass(), ls.clock()-x.begun)
 	ls.count++
 	if ls.batch == nil {
 		ls.served.Store(ls.count) // else when the batch ends (leave)
+		ls.st.publish()
 	}
 	if fn := x.w.doneFn; fn != nil {
 		x.w.doneFn = nil

@@ -195,6 +195,7 @@ func (hc *conn) dispatch(x *exchange, raw []byte) {
 	if ls.cfg.accessLog != nil {
 		x.start = time.Now()
 	}
+	x.begun = ls.clock()
 	hc.q = append(hc.q, x)
 	hc.requests++
 	if x.r.h.Upgrade != nil {

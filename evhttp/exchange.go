@@ -25,6 +25,7 @@ type exchange struct {
 	flags uint32
 	err   error     // why the exchange failed, if it did
 	start time.Time // when the head was parsed (only with an access log)
+	begun int64     // the loop's clock (loopServer.clock) when it was dispatched, for Stats
 	// peerGone, if set, is called when the client shuts its side of the
 	// connection down while the exchange is in the queue (the adapter
 	// cancels the request's context). It must not change the queue.
@@ -85,7 +86,7 @@ func (x *exchange) reset() {
 	}
 	r, w := &x.r, &x.w
 	x.hc = nil
-	x.flags = 0
+	x.flags, x.begun = 0, 0
 	x.start = time.Time{}
 	r.h = h1.Request{Headers: emptyHeaders(r.h.Headers)}
 	r.raw = nil

@@ -43,6 +43,8 @@ type loopServer struct {
 	count  uint64        // exchanges over
 	served atomic.Uint64 // count as published for Served: at the end of each batch (leave), at once outside one
 
+	st *serverCounters // Stats' figures (stats.go)
+
 	base int64 // ls.clock's zero: the loop's Monotonic when ls was made
 
 	date      []byte        // "Date: ...\r\n", formatted once per second
@@ -59,7 +61,7 @@ type loopServer struct {
 }
 
 func newLoopServer(s *Server, l *eddy.Loop) *loopServer {
-	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: int64(l.Monotonic())}
+	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: int64(l.Monotonic()), st: new(serverCounters)}
 	ls.kick.Init(ls.onKick)
 	ls.reparse.Limits = &s.cfg.limits
 	return ls
@@ -124,6 +126,7 @@ func (ls *loopServer) leave(hc, prev *conn) {
 	if ls.served.Load() != ls.count {
 		ls.served.Store(ls.count) // one store per batch, not per request
 	}
+	ls.st.publish()
 }
 
 // wakeConn schedules hc.resume in the current or next pass of the loop.

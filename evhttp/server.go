@@ -170,6 +170,8 @@ type Server struct {
 	drained chan struct{} // closed when closing and every loop is drained
 	onDone  []func()      // StartShutdown's done functions
 
+	lns []*evnet.Listener // guarded by mu: every listener of Serve and ServeGroup, closed or not, for Stats
+
 	noHeadCache bool // a test seam (export_test.go): no head cache
 }
 
@@ -315,6 +317,7 @@ func (s *Server) Serve(l *eddy.Loop, network, address string) (*evnet.Listener, 
 		return nil, err
 	}
 	ls.listeners = append(ls.listeners, ln)
+	s.keepListener(ln)
 	return ln, nil
 }
 
@@ -352,6 +355,7 @@ func (s *Server) ServeGroup(g *evnet.Group, network, address string) (*evnet.Lis
 		if closed {
 			return nil, ErrServerClosed
 		}
+		s.keepListener(ln)
 		return ln, nil
 	}
 	lc := s.lc
@@ -373,6 +377,7 @@ func (s *Server) ServeGroup(g *evnet.Group, network, address string) (*evnet.Lis
 			}
 			if ln, err = lc.Listen(l, network, addr, s.netH); err == nil {
 				ls.listeners = append(ls.listeners, ln)
+				s.keepListener(ln)
 			}
 		})
 		if err != nil {

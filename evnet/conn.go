@@ -67,6 +67,9 @@ type shared struct {
 	m *member
 	// tls, if not nil, makes the connections TLS ones (tls.go).
 	tls *tlsShared
+	// st, if not nil, counts what the connections do: a listener's
+	// (stats.go); the counters themselves are atomics.
+	st *listenerCounters
 }
 
 // Conn flags.
@@ -449,6 +452,7 @@ func (c *Conn) finish() {
 	}
 	ls.forget(c)
 	ls.release()
+	c.countClose()
 	if c.flags&fInCb != 0 {
 		c.flags |= fCloseDue
 		return

@@ -153,7 +153,7 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 		shs := make([]*shared, len(g.members))
 		for i, mi := range g.members {
 			mi.do(func() {
-				shs[i] = &shared{h: h, o: first.sh.o, ls: acquire(mi.loop), m: mi, tls: first.sh.tls.forLoop()}
+				shs[i] = &shared{h: h, o: first.sh.o, ls: acquire(mi.loop), m: mi, tls: first.sh.tls.forLoop(), st: first.sh.st}
 				mi.states = append(mi.states, shs[i].ls)
 			})
 		}
@@ -161,6 +161,7 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 		return first, nil
 	}
 	lc.ReusePort = lc.ReusePort || len(g.members) > 1
+	var others []*Listener
 	for i, m := range g.members {
 		addr := address
 		if i > 0 {
@@ -178,8 +179,11 @@ func (g *Group) Listen(network, address string, lc ListenConfig, h Handler) (*Li
 		}
 		if i == 0 {
 			first = ln
+		} else {
+			others = append(others, ln)
 		}
 	}
+	first.group = others
 	return first, nil
 }
 
@@ -193,11 +197,13 @@ func (g *Group) handOff(shs []*shared, fd int) {
 	serve := func() {
 		if m.stopping {
 			unix.Close(fd)
+			sh.st.closed[CloseError].Add(1)
 			return
 		}
 		c := newConn(sh, fd)
 		if err := c.start(eddy.Read); err != nil {
 			unix.Close(fd)
+			sh.st.closed[CloseError].Add(1)
 			return
 		}
 		c.accepted()

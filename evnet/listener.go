@@ -52,8 +52,10 @@ type Listener struct {
 	// (a Group's acceptor handing them to other loops).
 	dispatch func(fd int)
 	closed   bool
-	// accepted counts the connections accepted. Loop goroutine only.
-	accepted uint64
+	// group holds the other loops' listeners of the Group.Listen call
+	// that returned this one, whose Stats sum theirs. Set before Listen
+	// returns, immutable after.
+	group []*Listener
 }
 
 // Listen listens with the default ListenConfig. See ListenConfig.Listen.
@@ -111,7 +113,7 @@ func (lc ListenConfig) listen(l *eddy.Loop, network, address string, h Handler, 
 	if family != unix.AF_UNIX {
 		ln.addr, _ = sock.LocalAddr(fd)
 	}
-	ln.sh = &shared{h: h, o: lc.Conn.withDefaults(), ls: acquire(l), m: m}
+	ln.sh = &shared{h: h, o: lc.Conn.withDefaults(), ls: acquire(l), m: m, st: new(listenerCounters)}
 	if lc.TLS != nil {
 		ln.sh.tls = lc.TLS.server()
 	}
@@ -161,8 +163,10 @@ func (ln *Listener) Fd() int {
 	return ln.fd
 }
 
-// Accepted returns the number of connections accepted so far.
-func (ln *Listener) Accepted() uint64 { return ln.accepted }
+// Accepted returns the number of connections accepted so far (by this
+// listener alone: see Stats for a Group's). It may be called from any
+// goroutine.
+func (ln *Listener) Accepted() uint64 { return ln.sh.st.accepted.Load() }
 
 // Close stops accepting and closes the listening socket (and removes a
 // Unix socket's path). The connections already accepted stay open.
@@ -208,7 +212,7 @@ func (ln *Listener) onAccept(*eddy.IO, eddy.Events) {
 			ln.paused = false
 			ln.logf("evnet: accepting again on %s", ln.describe())
 		}
-		ln.accepted++
+		ln.sh.st.accepted.Add(1)
 		if ln.dispatch != nil {
 			ln.dispatch(fd)
 			continue
@@ -225,6 +229,7 @@ func (ln *Listener) serve(fd int) {
 	c := newConn(ln.sh, fd)
 	if err := c.start(eddy.Read); err != nil {
 		unix.Close(fd)
+		ln.sh.st.closed[CloseError].Add(1)
 		ln.logf("evnet: %v", err)
 		return
 	}

@@ -67,6 +67,7 @@ func (c *Conn) readSome() {
 			c.eof()
 			return
 		}
+		c.countIn(n)
 		if c.tm != nil {
 			c.tm.lastRead = ls.now()
 		}

@@ -225,6 +225,7 @@ func (c *Conn) sendRegion(r *fileRegion) (sent int64, more bool) {
 			k, err = sendfile(c.w.Fd(), r.fd, r.off, want)
 		}
 		if k > 0 {
+			c.countOut(k)
 			r.off += int64(k)
 			r.n -= int64(k)
 			sent += int64(k)

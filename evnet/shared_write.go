@@ -160,6 +160,7 @@ func (c *Conn) sentNow(n int, err error) (int, error) {
 		c.fail(reason("write", err))
 		return 0, c.reason()
 	}
+	c.countOut(n)
 	if n > 0 && c.tm != nil {
 		c.tm.lastWrite = c.sh.ls.now()
 	}

@@ -59,6 +59,9 @@ var (
 	// that delimit their messages themselves, as HTTP does, may treat it
 	// as ErrEOF.
 	ErrTruncated = errors.New("evnet: tls connection truncated: peer closed without close_notify")
+	// errTLS is wrapped, with crypto/tls's error, by the close reason of a
+	// connection whose records failed (ClassifyClose finds it).
+	errTLS = errors.New("evnet: tls")
 	// ErrHandshakeNotDone is returned by SendFile on a TLS connection
 	// whose handshake is not done yet (a dialled one before OnOpen).
 	ErrHandshakeNotDone = errors.New("evnet: tls handshake not done")
@@ -361,6 +364,9 @@ func (c *Conn) netAddrs() (local, remote net.Addr) {
 func (t *tlsConn) finish() {
 	if t.c.flags&fHandshake != 0 {
 		t.c.sh.tls.failed++
+		if k := t.c.sh.st; k != nil {
+			k.tlsFailed.Add(1)
+		}
 	}
 	t.in, t.owned = nil, false
 	if t.hs != nil {
@@ -487,7 +493,7 @@ func (c *Conn) tlsDecrypt() {
 			t.more = false
 			t.dead = true
 			t.in, t.owned = nil, false
-			c.setReason(fmt.Errorf("evnet: tls: %w", err))
+			c.setReason(fmt.Errorf("%w: %w", errTLS, err))
 			c.Close()
 			return
 		}
@@ -538,7 +544,7 @@ func (c *Conn) tlsWrite(p []byte) (int, error) {
 		_, err := t.tc.Write(ls.plainOut)
 		if err != nil {
 			t.dead = true
-			c.fail(fmt.Errorf("evnet: tls: %w", err))
+			c.fail(fmt.Errorf("%w: %w", errTLS, err))
 			return total - len(p), c.reason()
 		}
 		if err := c.sendRecords(); err != nil {
@@ -615,6 +621,9 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 	}
 	if err != nil {
 		ts.failed++
+		if k := c.sh.st; k != nil {
+			k.tlsFailed.Add(1)
+		}
 		var rhe tls.RecordHeaderError
 		if ts.plaintext != nil && errors.As(err, &rhe) && rhe.Conn != nil {
 			c.toPlaintext(ts.plaintext, hs.in)
@@ -626,6 +635,9 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 		return
 	}
 	ts.done++
+	if k := c.sh.st; k != nil {
+		k.tlsDone.Add(1)
+	}
 	if rest := hs.in[hs.off:]; len(rest) > 0 {
 		t.in, t.owned, t.more = append([]byte(nil), rest...), true, true
 	}

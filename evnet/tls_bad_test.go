@@ -202,6 +202,9 @@ func TestTLSBadClients(t *testing.T) {
 	if done != 0 || failed != uint64(len(cases)+2) {
 		t.Errorf("TLSHandshakes: %d done, %d failed, want 0 and %d", done, failed, len(cases)+2)
 	}
+	if s := e.ln.Stats(); s.TLSHandshakes != done || s.TLSFailed != failed {
+		t.Errorf("Stats: %d handshakes, %d failed; TLSHandshakes says %d and %d", s.TLSHandshakes, s.TLSFailed, done, failed)
+	}
 	// Still serving.
 	c := dialTLS(t, e.addr, p.ClientConfig())
 	echoHash(t, c, 1000, 1000)
@@ -455,6 +458,9 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	e.rl.Do(func() { done, failed = e.ln.TLSHandshakes() })
 	if done != 5 || failed != 1300 {
 		t.Errorf("TLSHandshakes: %d done, %d failed, want 5 and 1300", done, failed)
+	}
+	if s := e.ln.Stats(); s.TLSHandshakes != 5 || s.TLSFailed != 1300 || s.Closed[evnet.CloseTLS]+s.Closed[evnet.CloseReset]+s.Closed[evnet.CloseError] < 1300 {
+		t.Errorf("Stats() = %+v: want 5 handshakes, 1300 failed, and as many closed for TLS, a reset or an error", s)
 	}
 	resets := 0
 	for _, reason := range r[1005:] {

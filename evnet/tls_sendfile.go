@@ -138,7 +138,7 @@ func (c *Conn) pumpEncrypt(p []byte) {
 		m := min(len(p), tlsWriteChunk)
 		if _, err := c.x.tls.tc.Write(p[:m]); err != nil {
 			c.x.tls.dead = true
-			c.fail(fmt.Errorf("evnet: tls: %w", err))
+			c.fail(fmt.Errorf("%w: %w", errTLS, err))
 			return
 		}
 		c.sendRecords()
@@ -162,7 +162,7 @@ func (c *Conn) pumpRegion(r *fileRegion) (int, error) {
 	}
 	if _, err := c.x.tls.tc.Write(buf[:k]); err != nil {
 		c.x.tls.dead = true
-		return 0, fmt.Errorf("evnet: tls: %w", err)
+		return 0, fmt.Errorf("%w: %w", errTLS, err)
 	}
 	r.off += int64(k)
 	r.n -= int64(k)

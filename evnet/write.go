@@ -68,6 +68,7 @@ func (c *Conn) send(p []byte) (int, error) {
 			c.fail(reason("write", err))
 			return 0, c.reason()
 		}
+		c.countOut(n)
 		if n == len(p) {
 			if c.tm != nil {
 				c.tm.lastWrite = c.sh.ls.now()
@@ -154,6 +155,7 @@ func (c *Conn) flush() {
 			c.fail(reason("write", err))
 			return
 		}
+		c.countOut(n)
 		if c.tm != nil && n > 0 {
 			c.tm.lastWrite = c.sh.ls.now()
 		}

@@ -40,11 +40,12 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // runProxy is "eddy proxy": it serves until SIGINT or SIGTERM, then exits 0.
 func runProxy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp] [-upstream-timeout D] [-balance MODE] [-health-check PATH [-health-interval D]] [-loops N] [-backend NAME] [-quiet] [-tls-cert FILE -tls-key FILE]", stderr)
+	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp [-proxy-protocol 1|2]] [-upstream-timeout D] [-balance MODE] [-health-check PATH [-health-interval D]] [-loops N] [-backend NAME] [-quiet] [-tls-cert FILE -tls-key FILE] [-metrics IP:PORT]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	var upstreams stringList
 	fs.Var(&upstreams, "upstream", "forward to `URL` (http[s]://host:port[/prefix], a host name standing for all its addresses; with -tcp, HOST:PORT); repeat for several")
 	tcp := fs.Bool("tcp", false, "relay TCP connections to the -upstream HOST:PORT instead of proxying HTTP")
+	proxyProto := fs.Int("proxy-protocol", 0, "with -tcp, send the upstream a PROXY protocol header of version `V` (1 or 2) with the client's addresses first")
 	timeout := fs.Duration("upstream-timeout", 0, "answer 504 when an upstream takes longer than `D` to connect or to send its response head (with -tcp: bounds the connect)")
 	balance := fs.String("balance", "rr", "choose the upstream of a request by `MODE`: rr (round robin) or least (least connections)")
 	healthPath := fs.String("health-check", "", "check each upstream with a GET of `PATH` (a 2xx or 3xx passes), taking it out while it fails")
@@ -53,6 +54,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	backend := backendFlag(fs)
 	tlsf := addTLSFlags(fs, false)
 	quiet := fs.Bool("quiet", false, "no access log on stdout")
+	metrics := metricsFlag(fs)
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -76,8 +78,18 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	if *healthInterval <= 0 {
 		return usageError(fs, "-health-interval: %v is not positive", *healthInterval)
 	}
+	switch {
+	case *proxyProto != 0 && *proxyProto != 1 && *proxyProto != 2:
+		return usageError(fs, "-proxy-protocol: %d is neither 1 nor 2", *proxyProto)
+	case *proxyProto != 0 && !*tcp:
+		return usageError(fs, "-proxy-protocol: only with -tcp")
+	}
 	if msg := tlsf.check(); msg != "" {
 		return usageError(fs, "%s", msg)
+	}
+	maddr, status, ok := parseMetrics(fs, *metrics)
+	if !ok {
+		return status
 	}
 	var tcpTargets []string
 	var p *evproxy.Proxy
@@ -126,7 +138,8 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		scheme = "https"
 	}
 	if *tcp {
-		return runTCPProxy(g, ap, tcpTargets, *timeout, tlsConfig, *quiet, sigs, stdout, stderr)
+		return runTCPProxy(g, ap, tcpTargets, &evnet.RelayConfig{ConnectTimeout: *timeout, ProxyProtocol: evnet.ProxyProtocol(*proxyProto)},
+			tlsConfig, *quiet, maddr, sigs, stdout, stderr)
 	}
 
 	srv := &evhttp.Server{
@@ -141,14 +154,20 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		logs = newAccessLogs(g, stdout)
 	}
 	ln, err := srv.ServeGroup(g, "tcp", ap.String())
+	var m *metricsServer
+	if err == nil {
+		m, err = proxyMetrics(g, maddr, srv, p, nil)
+	}
 	if err != nil {
 		srv.Close()
 		return fail(err)
 	}
 	fmt.Fprintf(stderr, "eddy proxy: listening on %s://%s/ -> %s (%s, %s backend)\n",
 		scheme, ln.Addr(), strings.Join(upstreams, " "), count(g.Len(), "loop"), g.Loop(0).Backend())
+	m.announce(stderr, "proxy")
 
 	caught := <-sigs
+	m.close()
 	ctx, cancel := context.WithTimeout(context.Background(), proxyDrainTimeout)
 	defer cancel()
 	drainErr := srv.Shutdown(ctx)
@@ -169,10 +188,9 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 
 // runTCPProxy is "eddy proxy -tcp": every connection accepted is relayed
 // to the next upstream in turn.
-func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, timeout time.Duration, tlsConfig *evnet.TLSConfig,
-	quiet bool, sigs chan os.Signal, stdout, stderr io.Writer) int {
+func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, cfg *evnet.RelayConfig, tlsConfig *evnet.TLSConfig,
+	quiet bool, maddr netip.AddrPort, sigs chan os.Signal, stdout, stderr io.Writer) int {
 	var next, relays atomic.Uint64
-	cfg := &evnet.RelayConfig{ConnectTimeout: timeout}
 	h := evnet.Handler{
 		OnOpen: func(c *evnet.Conn) {
 			target := targets[next.Add(1)%uint64(len(targets))]
@@ -194,6 +212,10 @@ func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, timeout ti
 		OnData: func(*evnet.Conn, []byte) int { return 0 },
 	}
 	ln, err := g.Listen("tcp", ap.String(), evnet.ListenConfig{TLS: tlsConfig}, h)
+	var m *metricsServer
+	if err == nil {
+		m, err = proxyMetrics(g, maddr, nil, nil, ln)
+	}
 	if err != nil {
 		g.Shutdown(0)
 		fmt.Fprintf(stderr, "eddy proxy: %v\n", err)
@@ -201,7 +223,9 @@ func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, timeout ti
 	}
 	fmt.Fprintf(stderr, "eddy proxy: relaying tcp %s -> %s (%s, %s backend)\n",
 		ln.Addr(), strings.Join(targets, " "), count(g.Len(), "loop"), g.Loop(0).Backend())
+	m.announce(stderr, "proxy")
 	caught := <-sigs
+	m.close()
 	if err := g.Shutdown(proxyDrainTimeout); err != nil {
 		fmt.Fprintf(stderr, "eddy proxy: %v\n", err)
 		return 1

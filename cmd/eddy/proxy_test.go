@@ -11,14 +11,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/internal/testutil"
 )
 
@@ -202,11 +205,54 @@ func TestProxyUsage(t *testing.T) {
 		{[]string{"-tcp", "-upstream", "127.0.0.1:1", "-tls-cert", "c"}, "-tls-cert and -tls-key go together"},
 		{[]string{"-upstream", "http://127.0.0.1:1", "-balance", "random"}, `-balance: "random" is neither rr nor least`},
 		{[]string{"-upstream", "http://127.0.0.1:1", "-health-check", "/h", "-health-interval", "0s"}, "-health-interval: 0s is not positive"},
+		{[]string{"-tcp", "-upstream", "127.0.0.1:1", "-proxy-protocol", "3"}, "-proxy-protocol: 3 is neither 1 nor 2"},
+		{[]string{"-upstream", "http://127.0.0.1:1", "-proxy-protocol", "1"}, "-proxy-protocol: only with -tcp"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if status := dispatch(append([]string{"proxy"}, tc.args...), &stdout, &stderr); status != 2 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("eddy proxy %q: status %d, %q; want 2 and %q", tc.args, status, stderr.String(), tc.want)
 		}
+	}
+}
+
+// TestProxyProtocolBinary: "eddy proxy -tcp -proxy-protocol N" sends the
+// upstream the header of version N with the client's addresses, then the
+// client's bytes.
+func TestProxyProtocolBinary(t *testing.T) {
+	bin := buildEddy(t)
+	for _, v := range []int{1, 2} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				got <- nil
+				return
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			got <- b
+		}()
+		p := startProxyBin(t, bin, "-tcp", "-proxy-protocol", strconv.Itoa(v), "-upstream", ln.Addr().String(), "-quiet")
+		c, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "hello")
+		c.(*net.TCPConn).CloseWrite()
+		io.ReadAll(c)
+		c.Close()
+		want, _ := evnet.AppendProxyHeader(nil, evnet.ProxyProtocol(v),
+			netip.MustParseAddrPort(c.LocalAddr().String()), netip.MustParseAddrPort(p.addr))
+		if b := <-got; string(b) != string(want)+"hello" {
+			t.Errorf("v%d: the upstream read %q, want %q", v, b, string(want)+"hello")
+		}
+		ln.Close()
+		p.stop(t, syscall.SIGTERM, "terminated")
 	}
 }
 

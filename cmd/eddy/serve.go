@@ -43,7 +43,7 @@ const (
 // runServe is "eddy serve": it serves until SIGINT or SIGTERM, then drains
 // and exits 0.
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-backend NAME] [-quiet] [-dir DIR | -adapter] [-tls-cert FILE -tls-key FILE [-tls-client-ca FILE]]", stderr)
+	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-backend NAME] [-quiet] [-dir DIR | -adapter] [-tls-cert FILE -tls-key FILE [-tls-client-ca FILE]] [-metrics IP:PORT]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
@@ -51,6 +51,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "serve the files under `DIR` instead of Hello, World!")
 	adapter := fs.Bool("adapter", false, "answer Hello, World! through a standard http.Handler and evhttp.Adapt (to compare with net/http)")
 	tlsf := addTLSFlags(fs, true)
+	metrics := metricsFlag(fs)
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -66,6 +67,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if msg := tlsf.check(); msg != "" {
 		return usageError(fs, "%s", msg)
+	}
+	maddr, status, ok := parseMetrics(fs, *metrics)
+	if !ok {
+		return status
 	}
 	handler := evhttp.Handler(helloHandler)
 	if *adapter {
@@ -117,11 +122,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		srv.AccessLog = logs.log
 	}
 	ln, err := srv.ServeGroup(g, "tcp", ap.String())
+	var m *metricsServer
+	if err == nil {
+		m, err = startMetrics(g, maddr)
+	}
 	if err != nil {
 		srv.Close()
 		g.Shutdown(0)
 		fmt.Fprintf(stderr, "eddy serve: %v\n", err)
 		return 1
+	}
+	if m != nil {
+		m.reg.AddServer("serve", srv)
 	}
 	what := "Hello, World!"
 	if *adapter {
@@ -139,8 +151,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "eddy serve: listening on %s://%s/ (%s; %s, %s backend)\n",
 		scheme, ln.Addr(), what, count(g.Len(), "loop"), g.Loop(0).Backend())
+	m.announce(stderr, "serve")
 
 	caught := <-sigs
+	m.close()
 	ctx, cancel := context.WithTimeout(context.Background(), serveDrainTimeout)
 	defer cancel()
 	drainErr := srv.Shutdown(ctx)
@@ -211,8 +225,12 @@ func (a *accessLogs) log(r *evhttp.Request, status int, n int64, elapsed time.Du
 	l.end(appendRequestLine(l.buf, r, status, n, elapsed))
 }
 
-// of returns the access log of r's loop, or nil.
+// of returns the access log of r's loop, or nil (nil too for a nil a: no
+// access log).
 func (a *accessLogs) of(r *evhttp.Request) *accessLog {
+	if a == nil {
+		return nil
+	}
 	for _, l := range a.logs {
 		if l.loop == r.Loop() {
 			return l

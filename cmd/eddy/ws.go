@@ -25,6 +25,7 @@ import (
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/evhttp/evclient"
+	"github.com/eddyloop/eddy/evmetrics"
 	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/evws"
 )
@@ -39,7 +40,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	deflate := fs.Bool("deflate", false, "accept (or, with -connect, offer) permessage-deflate (off by default, as in the benchmark harness's peers)")
 	maxMessage := fs.Int("max-message", evws.DefaultMaxMessageBytes, "close connections whose messages exceed `N` bytes (1009)")
 	tlsf := addTLSFlags(fs, false)
-	metrics := fs.String("metrics", "", "serve counters in the Prometheus text format at http://`IP:PORT`/metrics")
+	metrics := metricsFlag(fs)
 	connect := fs.String("connect", "", "be a client: connect to the ws:// or wss:// `URL`")
 	caFile := fs.String("cacert", "", "with -connect: verify wss servers against the CA certificates in `FILE` (PEM)")
 	insecure := fs.Bool("insecure", false, "with -connect: do not verify wss servers' certificates")
@@ -80,11 +81,9 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	if msg := tlsf.check(); msg != "" {
 		return usageError(fs, "%s", msg)
 	}
-	var metricsAddr netip.AddrPort
-	if *metrics != "" {
-		if metricsAddr, err = netip.ParseAddrPort(*metrics); err != nil {
-			return usageError(fs, "-metrics: %v", err)
-		}
+	maddr, status, ok := parseMetrics(fs, *metrics)
+	if !ok {
+		return status
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -111,33 +110,29 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 		h.OnMessage = hub.broadcast
 		cfg.QueuePolicy = evws.QueueDrop // a slow subscriber misses messages, and holds no more than MaxQueuedBytes
 	}
+	u := evws.NewUpgrader(cfg, h)
 	srv := &evhttp.Server{
 		ListenConfig: evnet.ListenConfig{TLS: tlsConfig},
-		Handler:      hub.setUpgrader(evws.NewUpgrader(cfg, h)),
+		Handler:      u,
 		ErrorLog: func(format string, args ...any) {
 			fmt.Fprintf(stderr, "eddy ws: "+format+"\n", args...)
 		},
 	}
 	ln, err := srv.ServeGroup(g, "tcp", ap.String())
+	var m *metricsServer
+	if err == nil {
+		m, err = startMetrics(g, maddr)
+	}
 	if err != nil {
 		srv.Close()
 		g.Shutdown(0)
 		fmt.Fprintf(stderr, "eddy ws: %v\n", err)
 		return 1
 	}
-	var msrv *evhttp.Server
-	if *metrics != "" {
-		msrv = &evhttp.Server{Handler: evhttp.HandlerFunc(hub.serveMetrics)}
-		var merr error
-		done := make(chan struct{})
-		g.Post(0, func() { _, merr = msrv.Serve(g.Loop(0), "tcp", metricsAddr.String()); close(done) })
-		<-done
-		if merr != nil {
-			srv.Close()
-			g.Shutdown(0)
-			fmt.Fprintf(stderr, "eddy ws: -metrics: %v\n", merr)
-			return 1
-		}
+	if m != nil {
+		m.reg.AddServer("ws", srv)
+		m.reg.AddUpgrader("ws", u)
+		m.reg.AddCollector(hub.collect)
 	}
 	scheme, what := "ws", "echo"
 	if tlsConfig != nil {
@@ -148,12 +143,11 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "eddy ws: listening on %s://%s/ (%s; permessage-deflate %v; %s, %s backend)\n",
 		scheme, ln.Addr(), what, *deflate, count(g.Len(), "loop"), g.Loop(0).Backend())
+	m.announce(stderr, "ws")
 
 	caught := <-sigs
 	srv.Close()
-	if msrv != nil {
-		msrv.Close()
-	}
+	m.close()
 	for i := range g.Len() {
 		g.Post(i, hub.goingAway(i))
 	}
@@ -178,39 +172,23 @@ func (h *wsHub) echo(c *evws.Conn, op evws.Opcode, p []byte) {
 // wsLoopStats are the counters of one loop, written by that loop only
 // (atomics, for the metrics reader), each on a cache line of its own.
 type wsLoopStats struct {
-	open, messages atomic.Int64
-	_              [48]byte
+	messages atomic.Int64
+	_        [56]byte
 }
 
-// serveMetrics answers /metrics in the Prometheus text format.
-func (h *wsHub) serveMetrics(w *evhttp.ResponseWriter, r *evhttp.Request) {
-	if string(r.Path()) != "/metrics" {
-		w.WriteHeader(404)
-		return
-	}
-	var open, msgs int64
+// collect is -metrics' Collector: the messages received, which the
+// Upgrader does not count (the Registry has its other figures).
+func (h *wsHub) collect(w *evmetrics.Writer) {
+	var msgs int64
 	for i := range h.stats {
-		open += h.stats[i].open.Load()
 		msgs += h.stats[i].messages.Load()
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# HELP eddy_ws_connections_total WebSocket connections opened.\n# TYPE eddy_ws_connections_total counter\neddy_ws_connections_total %d\n", h.conns.Load())
-	fmt.Fprintf(w, "# HELP eddy_ws_connections_open WebSocket connections open.\n# TYPE eddy_ws_connections_open gauge\neddy_ws_connections_open %d\n", open)
-	fmt.Fprintf(w, "# HELP eddy_ws_messages_total Messages received.\n# TYPE eddy_ws_messages_total counter\neddy_ws_messages_total %d\n", msgs)
-	st := h.u.Stats()
-	fmt.Fprintf(w, "# HELP eddy_ws_handshakes_refused_total Handshakes answered with an error status.\n# TYPE eddy_ws_handshakes_refused_total counter\neddy_ws_handshakes_refused_total %d\n", st.Refused)
-	fmt.Fprintf(w, "# HELP eddy_ws_failed_total Connections failed for their peer's input, by close code.\n# TYPE eddy_ws_failed_total counter\n")
-	fmt.Fprintf(w, "eddy_ws_failed_total{code=\"1002\"} %d\neddy_ws_failed_total{code=\"1007\"} %d\neddy_ws_failed_total{code=\"1009\"} %d\n", st.ProtocolErrors, st.InvalidData, st.TooBig)
-}
-
-// setUpgrader keeps u, whose Stats -metrics reports, and returns it.
-func (h *wsHub) setUpgrader(u *evws.Upgrader) *evws.Upgrader {
-	h.u = u
-	return u
+	w.Family("eddy_ws_messages_total", evmetrics.Counter, "WebSocket messages received.")
+	w.Uint("eddy_ws_messages_total", uint64(msgs), "server", "ws")
 }
 
 // wsHub keeps the connections of each loop, for -broadcast and for the
-// Close frames sent when the server stops, and the counters of -metrics.
+// Close frames sent when the server stops, and the messages for -metrics.
 type wsHub struct {
 	g         *evnet.Group
 	deflate   bool
@@ -218,7 +196,6 @@ type wsHub struct {
 	subs      []map[*evws.Conn]struct{}
 	hubs      []*evws.Hub // -broadcast's, one per loop
 	stats     []wsLoopStats
-	u         *evws.Upgrader
 	conns     atomic.Uint64
 }
 
@@ -236,14 +213,12 @@ func newWSHub(g *evnet.Group, deflate bool) *wsHub {
 func (h *wsHub) open(c *evws.Conn) {
 	h.conns.Add(1)
 	i := h.loopIndex[c.Loop()]
-	h.stats[i].open.Add(1)
 	h.subs[i][c] = struct{}{}
 	h.hubs[i].Add(c)
 }
 
 func (h *wsHub) close(c *evws.Conn, err error) {
 	i := h.loopIndex[c.Loop()]
-	h.stats[i].open.Add(-1)
 	delete(h.subs[i], c)
 	h.hubs[i].Remove(c)
 }

@@ -250,8 +250,10 @@ func TestWSBroadcast(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"eddy_ws_connections_total 4\n", "eddy_ws_connections_open 4\n", "eddy_ws_messages_total 5\n",
-		"eddy_ws_handshakes_refused_total 0\n", "eddy_ws_failed_total{code=\"1002\"} 0\n"} {
+	for _, want := range []string{`eddy_ws_upgrades_total{server="ws"} 4` + "\n", `eddy_ws_open{server="ws"} 4` + "\n",
+		`eddy_ws_messages_total{server="ws"} 5` + "\n", `eddy_ws_refused_total{server="ws"} 0` + "\n",
+		`eddy_ws_failed_total{server="ws",code="1002"} 0` + "\n", `eddy_connections_open{server="ws"} 4` + "\n",
+		`eddy_loop_iterations_total{loop="1"} `, "# TYPE eddy_loop_lag_seconds histogram\n"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}

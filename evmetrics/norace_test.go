@@ -1,0 +1,5 @@
+//go:build !race
+
+package evmetrics_test
+
+const raceOn = false
