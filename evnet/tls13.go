@@ -217,6 +217,9 @@ func (d *aeadDir) open(rec []byte) (plain []byte, typ uint8, alert int) {
 	if len(p) > maxPlaintext13+1 {
 		return nil, 0, alertRecordOverflow + 1
 	}
+	if len(p) == 0 { // crypto/tls takes it for empty application data
+		return p, recordTypeAppData, 0
+	}
 	for i := len(p) - 1; i >= 0; i-- { // content || type || zeros
 		if p[i] != 0 {
 			return p[:i], p[i], 0
@@ -384,18 +387,18 @@ func (c *Conn) tls13Decrypt() {
 			off += len(rec)
 			var p []byte
 			var typ uint8
-			switch rec[0] {
-			case recordTypeCCS: // not encrypted, ignored (RFC 8446, appendix D.4)
+			if rec[0] == recordTypeCCS { // not encrypted, ignored (RFC 8446, appendix D.4)
 				p, typ = rec[recordHeaderLen:], recordTypeCCS
-			case recordTypeAppData:
+			} else { // any other type is decrypted first, as crypto/tls does
 				var a int
 				if p, typ, a = r.in.open(rec); a != 0 {
 					err = localAlert(uint8(a - 1))
-					break batch
+					break
 				}
-			default:
-				err = localAlert(alertUnexpectedMessage)
-				break batch
+				if rec[0] != recordTypeAppData {
+					err = localAlert(alertUnexpectedMessage)
+					break
+				}
 			}
 			if len(p) > maxPlaintext13 {
 				err = localAlert(alertRecordOverflow)
