@@ -13,7 +13,8 @@ package evnet
 // and written to the socket with the connection's ordinary write path.
 // The handshake cannot be resumed after a would-block, so it runs on a
 // goroutine of its own, on the blocking side of the same transport
-// (handshake.go), and ends there.
+// (tls_handshake.go), and ends there. A TLS 1.3 server connection then
+// leaves the tls.Conn for a record layer of evnet's own (tls13.go).
 
 import (
 	"crypto/tls"
@@ -77,7 +78,8 @@ var errHandshakeTimeout = fmt.Errorf("%w: %w", ErrHandshake, ErrTimeout)
 // keys set with tls.Config.SetSessionTicketKeys before are shared, so
 // that a session resumes on any of them.
 type TLSConfig struct {
-	// Config is the crypto/tls configuration, used as it is: certificates
+	// Config is the crypto/tls configuration, used as it is (but for
+	// StdRecords' note below): certificates
 	// (or GetCertificate for SNI), ALPN (NextProtos), client certificates
 	// (ClientAuth, ClientCAs), session tickets, OCSP staples, cipher
 	// suites. When its MinVersion is 0, TLS 1.2 is the minimum. A client
@@ -108,8 +110,14 @@ type TLSConfig struct {
 	Plaintext *Handler
 	// StdRecords keeps crypto/tls's record layer (a tls.Conn per
 	// connection) after the handshake of TLS 1.3 server connections,
-	// instead of evnet's own (see the package documentation, "TLS").
-	// TLS 1.2 connections and clients always use crypto/tls's.
+	// instead of evnet's own, which holds less memory per connection
+	// (about 2.4 KB of heap against 4.2 to 5.9 KB) and allocates nothing
+	// per record read (see the package documentation, "TLS"). TLS 1.2
+	// connections and clients always use crypto/tls's. Without it, a
+	// server's Config is used through a GetConfigForClient of evnet's
+	// that calls Config.GetConfigForClient, if any, then gives the
+	// handshake a clone of the config whose KeyLogWriter, evnet's,
+	// passes each line on to the config's own.
 	StdRecords bool
 
 	ready bool // Config is already the clone to use (once)
@@ -140,7 +148,7 @@ func (tc *TLSConfig) ownRecords() bool { return !tc.StdRecords && ownRecordsDefa
 
 // ownRecordsDefault: the record layer of evnet's own is on unless
 // TLSConfig.StdRecords.
-var ownRecordsDefault = false
+var ownRecordsDefault = true
 
 // once returns a copy of tc whose Config is the clone that every listener
 // made from it shares: one clone for a Group's loops, so that they have
