@@ -443,7 +443,9 @@ func FuzzTLS13Records(f *testing.F) {
 // server on evnet's record layer: 8 MiB and many small writes echoed
 // (random sizes both ways), session tickets sent before the client's
 // Finished (the default), after it (a client certificate requested) or
-// not at all, resumption, the state at OnOpen, close_notify both ways.
+// not at all, resumption, a HelloRetryRequest (the client's key share
+// for a group the server does not take), the state at OnOpen,
+// close_notify both ways.
 func TestTLS13OwnRecords(t *testing.T) {
 	evnet.SetOwnRecordsDefault(t, true)
 	p := getPKI(t)
@@ -458,6 +460,8 @@ func TestTLS13OwnRecords(t *testing.T) {
 			c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, p.CAPool
 		}, func(c *tls.Config) { c.Certificates = []tls.Certificate{p.Client} }},
 		{"resumed", nil, func(c *tls.Config) { c.ClientSessionCache = tls.NewLRUClientSessionCache(4) }},
+		{"HelloRetryRequest", func(c *tls.Config) { c.CurvePreferences = []tls.CurveID{tls.X25519} },
+			func(c *tls.Config) { c.CurvePreferences = []tls.CurveID{tls.CurveP256, tls.X25519} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
