@@ -259,10 +259,11 @@
 // 308 to 332 µs against 366 to 381 with GOMAXPROCS 1, 382 to 505 against
 // 398 to 451 with 2 (TestTLSHandshakeCPU, clients in a child process,
 // measured on crypto/tls's record layer). Moving to evnet's record layer
-// adds about 20 µs to it (333 to 370 µs against 318 to 361 in the same
-// runs, with 2; crypto/tls's own server 310 to 345): the clone of the
-// config, the key log lines, the AEADs keyed a second time, the state's
-// copy, and about 8 KB more garbage per handshake.
+// adds about 17 µs, 5%, to it (medians of five runs alternated with the
+// build before it, GOMAXPROCS 2: 335 µs against 318; crypto/tls's own
+// server 311): half for the key log lines crypto/tls formats and the
+// clone of the config, half for keying two AEADs again, the state's
+// copy and about 8 KB more garbage per handshake.
 //
 // # The special problem of running out of descriptors
 //
