@@ -445,7 +445,8 @@ func FuzzTLS13Records(f *testing.F) {
 // Finished (the default), after it (a client certificate requested) or
 // not at all, resumption, a HelloRetryRequest (the client's key share
 // for a group the server does not take), the state at OnOpen,
-// close_notify both ways.
+// close_notify both ways, and the server's state (TLSState, taken at the
+// handshake's end) exporting the same keying material as the client's.
 func TestTLS13OwnRecords(t *testing.T) {
 	evnet.SetOwnRecordsDefault(t, true)
 	p := getPKI(t)
@@ -482,8 +483,15 @@ func TestTLS13OwnRecords(t *testing.T) {
 			if tc.client != nil {
 				tc.client(cc)
 			}
+			var ekm [][]byte // the client's exported keying material, per connection
 			for i := range 2 {
 				c := dialTLS(t, e.addr, cc)
+				cs := c.ConnectionState()
+				k, err := cs.ExportKeyingMaterial("EXPERIMENTAL eddy", nil, 32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ekm = append(ekm, k)
 				echoHash(t, c, 8<<20, -100<<10)
 				echoHash(t, c, 64<<10, -20)
 				if err := c.Close(); err != nil {
@@ -498,7 +506,8 @@ func TestTLS13OwnRecords(t *testing.T) {
 			defer e.mu.Unlock()
 			mu.Lock()
 			defer mu.Unlock()
-			for i, st := range e.states {
+			for i := range e.states {
+				st := &e.states[i]
 				if !own[i] {
 					t.Errorf("connection %d: crypto/tls's record layer", i)
 				}
@@ -507,6 +516,9 @@ func TestTLS13OwnRecords(t *testing.T) {
 				}
 				if tc.name == "client certificate" && len(st.PeerCertificates) != 1 {
 					t.Errorf("server's state: %d peer certificates", len(st.PeerCertificates))
+				}
+				if k, err := st.ExportKeyingMaterial("EXPERIMENTAL eddy", nil, 32); err != nil || !bytes.Equal(k, ekm[i]) {
+					t.Errorf("connection %d: the server's exported keying material differs from the client's (%v)", i, err)
 				}
 				if tc.name == "resumed" && st.DidResume != (i == 1) {
 					t.Errorf("connection %d: DidResume %v", i, st.DidResume)
