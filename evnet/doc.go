@@ -208,8 +208,9 @@
 // FuzzTLS13Records) send the same records to both layers and compare
 // the plaintext and the end. A connection keeps crypto/tls's record
 // layer when its secrets did not come (TLS 1.2; a GetConfigForClient of
-// the program's whose config does not allow TLS 1.3) or crypto/tls's
-// records do not add up.
+// the program's whose config does not allow TLS 1.3), crypto/tls's
+// records do not add up, or the AEADs cannot be made (GODEBUG
+// fips140=only, whose GCM takes no nonce from outside).
 //
 // The others (TLS 1.2, clients, which need crypto/tls's handling of
 // session tickets after the handshake for resumption, and

@@ -141,33 +141,35 @@ func (r *rec13) keyLen() int {
 }
 
 // expandLabel is HKDF-Expand-Label (RFC 8446, section 7.1) with an
-// empty context.
-func (r *rec13) expandLabel(secret []byte, label string, n int) []byte {
+// empty context. It fails only where crypto/hkdf refuses (FIPS 140-only
+// mode with a key it does not approve).
+func (r *rec13) expandLabel(secret []byte, label string, n int) ([]byte, error) {
 	var info [2 + 1 + 6 + 12 + 1]byte
 	b := append(info[:0], byte(n>>8), byte(n), byte(6+len(label)))
 	b = append(b, "tls13 "...)
 	b = append(b, label...)
 	b = append(b, 0)
-	var out []byte
-	var err error
 	if r.sha384 {
-		out, err = hkdf.Expand(sha512.New384, secret, string(b), n)
-	} else {
-		out, err = hkdf.Expand(func() hash.Hash { return sha256.New() }, secret, string(b), n)
+		return hkdf.Expand(sha512.New384, secret, string(b), n)
 	}
-	if err != nil {
-		panic("evnet: tls: HKDF-Expand-Label: " + err.Error()) // only for lengths far beyond these
-	}
-	return out
+	return hkdf.Expand(func() hash.Hash { return sha256.New() }, secret, string(b), n)
 }
 
 // setSecret keys d with a traffic secret (RFC 8446, section 7.3) and
-// restarts its sequence numbers.
+// restarts its sequence numbers. It fails where crypto/hkdf or
+// crypto/cipher refuse (FIPS 140-only mode, whose GCM takes no nonce
+// from outside): the connection then keeps crypto/tls's record layer, or,
+// for a KeyUpdate, closes.
 func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
-	key := r.expandLabel(secret, "key", r.keyLen())
-	iv := r.expandLabel(secret, "iv", 12)
+	key, err := r.expandLabel(secret, "key", r.keyLen())
+	if err != nil {
+		return err
+	}
+	iv, err := r.expandLabel(secret, "iv", 12)
+	if err != nil {
+		return err
+	}
 	var aead cipher.AEAD
-	var err error
 	if r.suite == tls.TLS_CHACHA20_POLY1305_SHA256 {
 		aead, err = chacha20poly1305.New(key)
 	} else {
@@ -189,7 +191,10 @@ func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
 // update moves d to the next traffic secret (a KeyUpdate: RFC 8446,
 // section 7.2).
 func (d *aeadDir) update(r *rec13) error {
-	next := r.expandLabel(d.secret[:r.hashLen()], "traffic upd", r.hashLen())
+	next, err := r.expandLabel(d.secret[:r.hashLen()], "traffic upd", r.hashLen())
+	if err != nil {
+		return err
+	}
 	return d.setSecret(r, next)
 }
 
