@@ -24,8 +24,9 @@ package evnet
 // numbers and secrets (for KeyUpdate), and a copy of the
 // tls.ConnectionState for Conn.TLSState. A connection whose secrets did
 // not come (a GetConfigForClient of the program's that returned a
-// config with TLS 1.3 disabled, TLS 1.2) or whose records do not add up
-// keeps the tls.Conn, as before (the first design).
+// config with TLS 1.3 disabled, TLS 1.2), whose records do not add up,
+// or whose AEADs cannot be made (FIPS 140-only mode) keeps the
+// tls.Conn, as before (the first design).
 //
 // Records are decrypted in place in the loop's read buffer, their
 // plaintexts moved together and given to OnData at once; only a record
