@@ -144,9 +144,10 @@
 // and closes. The peer's close_notify is its EOF (OnEOF, or a close with
 // ErrEOF); a FIN without it closes with ErrTruncated (after OnEOF, if
 // set). KeyUpdate (answered when the peer asks), session tickets and
-// alerts are crypto/tls's. A handshake that fails closes the connection
-// with a reason wrapping ErrHandshake and crypto/tls's error, after the
-// alert crypto/tls sends; OnOpen never runs, OnClose does.
+// alerts are handled as crypto/tls handles them. A handshake that fails
+// closes the connection with a reason wrapping ErrHandshake and
+// crypto/tls's error, after the alert crypto/tls sends; OnOpen never
+// runs, OnClose does.
 // TLSConfig.Plaintext takes the connections whose client does not speak
 // TLS at all (an HTTP request sent to an HTTPS port) as plain ones, to
 // answer them. Conn.StartTLSServer and StartTLSClient turn an open plain
@@ -155,25 +156,12 @@
 // sendfile(2), which cannot encrypt: the region is read with pread(2) 32
 // KiB at a time as the socket takes it, encrypted, and written.
 //
-// How: each TLS connection has a tls.Conn whose net.Conn is an in-memory
-// transport that the connection feeds. The ciphertext read into the loop's
-// shared buffer is handed to tls.Conn.Read, cut at record boundaries (what
-// crypto/tls reads ahead it keeps in a buffer that stays as large as its
-// largest read); tls.Conn.Read decrypts into a second buffer the loop
-// shares, and its plaintext goes to OnData. When the transport has
-// nothing more, its Read fails with an error whose Temporary() is true,
-// which crypto/tls returns without keeping, so that the next Read goes on
-// where this one stopped, even in the middle of a record: the whole layer
-// rests on this fact, which TestTLSWouldBlockNotSticky pins, so that a Go
-// release that changed it would fail loudly. tls.Conn.Write's records are
-// gathered and written with the connection's ordinary write path: one
-// write system call for up to 64 KiB of plaintext, the queue for what
-// the kernel does not take.
-//
-// The handshake cannot be resumed after a would-block, so it runs on a
-// goroutine of its own over the blocking side of the same transport: the
-// loop hands it the bytes it reads (under a mutex and a condition
-// variable); what crypto/tls writes, the goroutine writes to the socket
+// How: each TLS connection starts with a tls.Conn whose net.Conn is an
+// in-memory transport that the connection feeds. The handshake cannot
+// be resumed after a would-block, so it runs on a goroutine of its own
+// over the blocking side of that transport: the loop hands it the bytes
+// it reads (under a mutex and a condition variable), one record at a
+// time; what crypto/tls writes, the goroutine writes to the socket
 // itself while the kernel takes it all (nothing else writes then), and
 // hands to the loop with Loop.Post otherwise; its end comes with Post. A
 // server connection's goroutine starts once its client's first record
@@ -184,33 +172,99 @@
 // on the loop's timing wheel, closes a connection whose handshake has not
 // ended, and its goroutine with it; a reset or a closed loop does too.
 // Once the handshake is done, no goroutine is left: an idle or a busy TLS
-// connection is served by the loop alone.
+// connection is served by the loop alone, with one of two record layers.
 //
-// Costs, measured on the 2-core development machine: crypto/tls
+// TLS 1.3 server connections use a record layer of evnet's own (unless
+// TLSConfig.StdRecords). During the handshake the connection's
+// tls.Config is a clone (made by a GetConfigForClient that evnet
+// installs, calling the program's own first) whose KeyLogWriter is the
+// connection's: it learns the client's and the server's application
+// traffic secrets from crypto/tls's CLIENT_TRAFFIC_SECRET_0 and
+// SERVER_TRAFFIC_SECRET_0 lines, and passes every line on to the
+// program's KeyLogWriter, if any. When the handshake has succeeded, the
+// keys and IVs are derived from the secrets (HKDF-Expand-Label, RFC 8446
+// section 7.3; AES-128-GCM and AES-256-GCM from crypto/aes and
+// crypto/cipher, ChaCha20-Poly1305 from golang.org/x/crypto); the
+// server's first sequence number is the count of records crypto/tls has
+// written under the server's application key (its session tickets),
+// found by opening the records it wrote after the secret came, in turn,
+// with that key (its Finished, under the handshake key, does not open);
+// the client's is 0 after its Finished, the last record crypto/tls was
+// given. The tls.Conn is then dropped, and with it its buffers: what
+// stays is the two AEADs, their IVs, sequence numbers and secrets (for
+// KeyUpdate), and a copy of the tls.ConnectionState for Conn.TLSState.
+// Records are decrypted in place in the loop's read buffer, their
+// plaintexts moved together and given to OnData at once (a record cut
+// by the end of a read waits in a pooled buffer); Write seals records of
+// up to 16 KiB into the loop's records buffer, which goes to the
+// socket with the connection's ordinary write path (one write system
+// call for up to 64 KiB of plaintext). What crypto/tls refuses, this
+// layer refuses in the same way, with the same alert: padding, empty
+// records, change_cipher_spec and user_canceled ignored up to 16 in a
+// row, KeyUpdate (answered under the old key when the peer asks, then
+// the new key; it must end its record), any other handshake message,
+// records over 2^14+256 bytes, bad tags, handshake messages cut by other
+// records. A differential test and a fuzz test (TestTLS13Differential,
+// FuzzTLS13Records) send the same records to both layers and compare
+// the plaintext and the end. A connection keeps crypto/tls's record
+// layer when its secrets did not come (TLS 1.2; a GetConfigForClient of
+// the program's whose config does not allow TLS 1.3), crypto/tls's
+// records do not add up, or the AEADs cannot be made (GODEBUG
+// fips140=only, whose GCM takes no nonce from outside).
+//
+// The others (TLS 1.2, clients, which need crypto/tls's handling of
+// session tickets after the handshake for resumption, and
+// TLSConfig.StdRecords) keep the tls.Conn: the ciphertext read into the
+// loop's shared buffer is handed to tls.Conn.Read, cut at record
+// boundaries (what crypto/tls reads ahead it keeps in a buffer that
+// stays as large as its largest read); tls.Conn.Read decrypts into a
+// second buffer the loop shares, and its plaintext goes to OnData. When
+// the transport has nothing more, its Read fails with an error whose
+// Temporary() is true, which crypto/tls returns without keeping, so that
+// the next Read goes on where this one stopped, even in the middle of a
+// record: this layer rests on this fact, which
+// TestTLSWouldBlockNotSticky pins, so that a Go release that changed it
+// would fail loudly. tls.Conn.Write's records are gathered and written
+// with the connection's ordinary write path.
+//
+// Costs, measured on the 2-core development machine. An idle TLS 1.3
+// connection after its handshake and one 64-byte echo holds 2,379 bytes
+// of live heap on evnet's record layer, whatever the client's key share
+// (TestTLSIdleMemory, 5,000 connections): the two AES-GCM states 1,536
+// bytes, the record layer's state 208, the copy of the
+// tls.ConnectionState 192, evnet's Conn, TLS state and side struct 272,
+// crypto/tls's exporter secret (kept by ConnectionState's
+// ExportKeyingMaterial) about 120. On crypto/tls's record layer the same
+// connection holds 4,153 bytes with a client that offers X25519:
+// crypto/tls's two AES-GCM states 1,792 bytes, its Conn 912, its read
+// buffer 576 and handshake buffer 256, secrets and the rest 280; and
+// 5,945 with the 1.4 KB ClientHello of a post-quantum key share
+// (X25519MLKEM768, which Go's clients and the browsers offer first), its
+// handshake buffer keeping the ClientHello's size (2,048; the read
+// buffer stays at 576 because evnet splits the ClientHello's record into
+// records of 512 bytes: a handshake message may span records, and the
+// transcript covers the message). A plain connection holds 169 bytes.
+// Per message, evnet's record layer allocates nothing; crypto/tls
 // allocates 24 bytes for each record it reads into an empty buffer (a
 // reader it makes escapes through bytes.Buffer.ReadFrom), whatever its
-// transport; evnet allocates nothing per message (BenchmarkTLSEcho,
-// TestTLSEchoAllocs). An idle TLS 1.3 connection after its handshake and
-// one 64-byte echo holds 4,136 bytes of live heap with a client that
-// offers X25519 (TestTLSIdleMemory, 5,000 connections): crypto/tls's
-// two AES-GCM states 1,792 bytes, its Conn 912, its read buffer 576 and
-// handshake buffer 256, secrets and the rest 280; evnet's Conn 128, its
-// TLS state 64, the rest 64. crypto/tls's two buffers keep the size of
-// the largest record and handshake message read, which are the
-// ClientHello's: with the 1.4 KB ClientHello of a post-quantum key share
-// (X25519MLKEM768, which Go's clients and the browsers offer first), a
-// connection holds 5,926 bytes, the read buffer staying at 576 because
-// evnet splits the ClientHello's record into records of 512 bytes (a
-// handshake message may span records, and the transcript covers the
-// message), and the handshake buffer 2,048 (6,887 bytes without the
-// split). A plain
-// connection holds 169 bytes. The tls.Conn's buffers cannot be given back
-// without changing crypto/tls; a record layer of evnet's own (the issue's
-// second design) could keep only the AEAD state. A full TLS 1.3 handshake
+// transport, and evnet nothing more (BenchmarkTLSEcho, TestTLSEchoAllocs).
+// The time per echoed message (BenchmarkTLSEcho, TLS 1.3, an evnet
+// server and a crypto/tls client on one loop, so that half the work is
+// the client's) is about 5% less on evnet's record layer: 5.2 µs
+// against 5.5 for 64 bytes, 5.8 against 6.1 for 1 KiB, 18.9 against
+// 20.0 for 16 KiB (the fastest of eight runs alternated with the build
+// before it; the medians, on a loaded machine, 6.7 against 8.5, 6.9
+// against 7.6, 20.5 against 21.7). A full TLS 1.3 handshake
 // (ECDSA P-256, X25519) and a 1-byte echo cost the server as much CPU
 // time as crypto/tls's own server on a goroutine per connection, or less:
 // 308 to 332 µs against 366 to 381 with GOMAXPROCS 1, 382 to 505 against
-// 398 to 451 with 2 (TestTLSHandshakeCPU, clients in a child process).
+// 398 to 451 with 2 (TestTLSHandshakeCPU, clients in a child process,
+// measured on crypto/tls's record layer). Moving to evnet's record layer
+// adds about 17 µs, 5%, to it (medians of five runs alternated with the
+// build before it, GOMAXPROCS 2: 335 µs against 318; crypto/tls's own
+// server 311): half for the key log lines crypto/tls formats and the
+// clone of the config, half for keying two AEADs again, the state's
+// copy and about 8 KB more garbage per handshake.
 //
 // # The special problem of running out of descriptors
 //

@@ -44,6 +44,15 @@ type handshake struct {
 	closed  bool // the connection closed: fd is not the socket's any more
 	posting bool // the loop sends what the handshake writes (the socket was full)
 
+	// The handshake's goroutine only, then the loop's once it has ended
+	// (tls13.go): the application traffic secrets from crypto/tls's key
+	// log lines (hs is the KeyLogWriter), the program's own KeyLogWriter,
+	// and a copy of the records written after the server's secret came.
+	clientSecret, serverSecret []byte
+	keyLog                     io.Writer
+	post                       []byte
+	postOn                     bool
+
 	// Loop goroutine only.
 	started bool   // the goroutine runs (or ran)
 	early   []byte // the plaintext written before the handshake was done
@@ -100,6 +109,9 @@ func (hs *handshake) write(t *tlsConn, p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	n := len(p)
+	if hs.postOn {
+		hs.post = append(hs.post, p...)
+	}
 	for !hs.posting && len(p) > 0 {
 		k, err := rawWrite(hs.fd, p)
 		if err == unix.EINTR {

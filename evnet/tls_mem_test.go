@@ -75,7 +75,8 @@ func tlsMemChild() int {
 // server, after its handshake and one 64-byte echo: the live heap after
 // a GC, with N connections open (EDDY_TLSMEM=N, e.g. 10000; skipped
 // without), from clients in a child process, against the same number of
-// plain connections. With -v it lists where the bytes are (a heap
+// plain connections, on evnet's TLS 1.3 record layer and on crypto/tls's
+// (TLSConfig.StdRecords). With -v it lists where the bytes are (a heap
 // profile of what the connections hold, by allocation site).
 func TestTLSIdleMemory(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("EDDY_TLSMEM"))
@@ -85,10 +86,10 @@ func TestTLSIdleMemory(t *testing.T) {
 	p := getPKI(t)
 	runtime.MemProfileRate = 1
 	defer func() { runtime.MemProfileRate = 512 * 1024 }()
-	measure := func(kind string) (perConn float64, sites []string) {
+	measure := func(kind string, std bool) (perConn float64, sites []string) {
 		var cfg *evnet.TLSConfig
 		if kind != "plain" {
-			cfg = &evnet.TLSConfig{Config: p.ServerConfig()}
+			cfg = &evnet.TLSConfig{Config: p.ServerConfig(), StdRecords: std}
 		}
 		// An echo handler that keeps nothing per connection.
 		rl := startLoop(t)
@@ -143,11 +144,17 @@ func TestTLSIdleMemory(t *testing.T) {
 		})
 		return float64(after-before) / float64(n), sites
 	}
-	plain, _ := measure("plain")
+	plain, _ := measure("plain", false)
 	t.Logf("%d idle connections after one 64-byte echo, live heap per connection: plain %.0f B", n, plain)
 	for _, kind := range []string{"x25519", "tls"} {
-		per, sites := measure(kind)
-		t.Logf("TLS (client %s): %.0f B; by allocation site:\n%s", kind, per, strings.Join(sites, "\n"))
+		for _, std := range []bool{false, true} {
+			layer := "evnet's TLS 1.3 records"
+			if std || !evnet.OwnRecordsDefault() {
+				layer = "crypto/tls's records"
+			}
+			per, sites := measure(kind, std)
+			t.Logf("TLS (client %s, %s): %.0f B; by allocation site:\n%s", kind, layer, per, strings.Join(sites, "\n"))
+		}
 	}
 }
 

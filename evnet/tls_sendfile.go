@@ -107,7 +107,7 @@ func (c *Conn) tlsPumpRun() bool {
 			r.release(nil) // may call the program, which may write or close
 		case it.notify:
 			pump.items = pump.items[1:]
-			t.tc.CloseWrite()
+			t.closeNotify()
 			c.sendRecords()
 		default:
 			p := it.p
@@ -136,7 +136,7 @@ func (c *Conn) tlsPumpRun() bool {
 func (c *Conn) pumpEncrypt(p []byte) {
 	for len(p) > 0 && !c.closed() {
 		m := min(len(p), tlsWriteChunk)
-		if _, err := c.x.tls.tc.Write(p[:m]); err != nil {
+		if err := c.x.tls.encrypt(p[:m]); err != nil {
 			c.x.tls.dead = true
 			c.fail(fmt.Errorf("%w: %w", errTLS, err))
 			return
@@ -160,7 +160,7 @@ func (c *Conn) pumpRegion(r *fileRegion) (int, error) {
 	if k == 0 {
 		return 0, fmt.Errorf("%w (at offset %d, %d bytes left)", ErrShortFile, r.off, r.n)
 	}
-	if _, err := c.x.tls.tc.Write(buf[:k]); err != nil {
+	if err := c.x.tls.encrypt(buf[:k]); err != nil {
 		c.x.tls.dead = true
 		return 0, fmt.Errorf("%w: %w", errTLS, err)
 	}

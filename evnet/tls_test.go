@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -109,16 +110,21 @@ func dialTLS(t testing.TB, addr string, cfg *tls.Config) *tls.Conn {
 }
 
 // echoHash writes size random bytes in writes of up to chunk bytes on one
-// goroutine while another reads the echo, and compares the hashes.
+// goroutine while another reads the echo, and compares the hashes. A
+// negative chunk means writes and reads of random sizes up to -chunk.
 func echoHash(t *testing.T, c net.Conn, size, chunk int) {
 	t.Helper()
 	data := make([]byte, size)
 	rand.Read(data)
 	want := sha256.Sum256(data)
+	next := func() int { return chunk }
+	if chunk < 0 {
+		next = func() int { return 1 + mrand.IntN(-chunk) }
+	}
 	errc := make(chan error, 1)
 	go func() {
 		for p := data; len(p) > 0; {
-			n := min(len(p), chunk)
+			n := min(len(p), next())
 			if _, err := c.Write(p[:n]); err != nil {
 				errc <- err
 				return
@@ -128,8 +134,14 @@ func echoHash(t *testing.T, c net.Conn, size, chunk int) {
 		errc <- nil
 	}()
 	h := sha256.New()
-	if n, err := io.CopyN(h, c, int64(size)); err != nil {
-		t.Fatalf("read echo: %d of %d bytes: %v", n, size, err)
+	buf := make([]byte, max(chunk, -chunk))
+	for got := 0; got < size; {
+		n, err := c.Read(buf[:min(size-got, next())])
+		h.Write(buf[:n])
+		got += n
+		if err != nil {
+			t.Fatalf("read echo: %d of %d bytes: %v", got, size, err)
+		}
 	}
 	if err := <-errc; err != nil {
 		t.Fatalf("write: %v", err)
