@@ -251,6 +251,10 @@ type adReq struct {
 	bodyAsked bool
 	flushWait *eddy.Timer // polls the output queue before a hand-over
 	prefix    []byte      // for a hijack: the heads parsed after this one
+	// upgradeRes is UpgradeAdapted's result channel while the native
+	// Upgrade runs: an exchange that ends meanwhile sends the result
+	// before it closes gone.
+	upgradeRes chan<- error
 
 	// Shared.
 	readDeadline  atomic.Int64  // for the body's Read, Unix ns; 0: none
@@ -572,6 +576,13 @@ var closedChan = func() chan struct{} {
 
 // onDone is the native OnDone: the exchange is over.
 func (ar *adReq) onDone(err error) {
+	if r := ar.upgradeRes; r != nil {
+		ar.upgradeRes = nil
+		if err == nil {
+			ar.hijacked = true // the switch is made: the handler's side is done
+		}
+		r <- err
+	}
 	ar.over = true
 	ar.held = nil
 	ar.goneErr = err

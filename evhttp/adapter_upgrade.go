@@ -59,7 +59,7 @@ func UpgradeAdapted(w http.ResponseWriter, proto string, h evnet.Handler) error 
 	}
 	ar := rw.ar
 	res := make(chan error, 1)
-	ar.push(adEntry{op: adCall, f: func() { res <- ar.upgrade(proto, fields, h) }})
+	ar.push(adEntry{op: adCall, f: func() { ar.upgrade(proto, fields, h, res) }})
 	var err error
 	select {
 	case err = <-res:
@@ -76,24 +76,34 @@ func UpgradeAdapted(w http.ResponseWriter, proto string, h evnet.Handler) error 
 	return err
 }
 
-// upgrade is UpgradeAdapted's side on the loop.
-func (ar *adReq) upgrade(proto string, fields []adField, h evnet.Handler) error {
+// upgrade is UpgradeAdapted's side on the loop: it sends its result on
+// res, once. The native Upgrade may end the exchange before it returns
+// (onDone, which closes gone): onDone then sends the result first, so
+// that a handler woken by gone finds it (ar.upgradeRes).
+func (ar *adReq) upgrade(proto string, fields []adField, h evnet.Handler, res chan<- error) {
 	if ar.over || ar.hijacked {
 		if ar.goneErr != nil {
-			return ar.goneErr
+			res <- ar.goneErr
+		} else {
+			res <- ErrEnded
 		}
-		return ErrEnded
+		return
 	}
 	hdr := ar.w.Header()
 	for _, f := range fields {
 		hdr.Add(f.name, f.value) // an invalid field is dropped, as in any response
 	}
-	if err := ar.w.Upgrade(proto, h); err != nil {
+	ar.upgradeRes = res
+	err := ar.w.Upgrade(proto, h)
+	if err != nil {
 		for _, f := range fields {
 			hdr.Del(f.name)
 		}
-		return err
+	} else {
+		ar.hijacked = true
 	}
-	ar.hijacked = true
-	return nil
+	if r := ar.upgradeRes; r != nil {
+		ar.upgradeRes = nil
+		r <- err
+	}
 }
