@@ -39,6 +39,8 @@ package evhttp
 // and closing (conn_close.go).
 
 import (
+	"net/netip"
+
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
 )
@@ -68,9 +70,9 @@ type conn struct {
 	flags    uint16
 	state    ConnState
 	phase    uint8
-	slot     int
-	// requests counts the heads parsed.
-	requests int
+	slot     int32
+	// requests counts the heads parsed, up to math.MaxInt32.
+	requests int32
 	// headStart is when the head in progress began (the accept for the
 	// first one), in ls.clock time; zero when no head is in progress.
 	// The read timeout of the current phase is evnet's SetTimer (onTimer).
@@ -78,6 +80,9 @@ type conn struct {
 	// adapted is the http.Handler adapter's per-connection cache (the
 	// addresses as net/http gives them), made on its first request.
 	adapted *adConn
+	// remote is the client's address, learnt (a system call) on the first
+	// Request.RemoteAddr: a proxy asks on every request.
+	remote *netip.AddrPort
 }
 
 func (s *Server) onOpen(c *evnet.Conn) { s.open(c, 0) }

@@ -9,6 +9,7 @@ package evhttp
 // enforces.
 
 import (
+	"math"
 	"time"
 
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
@@ -197,7 +198,9 @@ func (hc *conn) dispatch(x *exchange, raw []byte) {
 	}
 	x.begun = ls.clock()
 	hc.q = append(hc.q, x)
-	hc.requests++
+	if hc.requests < math.MaxInt32 {
+		hc.requests++
+	}
 	if x.r.h.Upgrade != nil {
 		// What follows may be another protocol's: parse no further until
 		// the handler has answered (upgrade.go).

@@ -160,17 +160,17 @@ func (ls *loopServer) onKick(*eddy.Check) {
 
 // add and remove keep ls.conns.
 func (ls *loopServer) add(hc *conn) {
-	hc.slot = len(ls.conns)
+	hc.slot = int32(len(ls.conns))
 	ls.conns = append(ls.conns, hc)
 }
 
 func (ls *loopServer) remove(hc *conn) {
-	i, last := hc.slot, len(ls.conns)-1
+	i, last := int(hc.slot), len(ls.conns)-1
 	if i < 0 || i > last || ls.conns[i] != hc {
 		return
 	}
 	ls.conns[i] = ls.conns[last]
-	ls.conns[i].slot = i
+	ls.conns[i].slot = int32(i)
 	ls.conns[last] = nil
 	ls.conns = ls.conns[:last]
 	hc.slot = -1
