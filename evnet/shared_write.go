@@ -106,19 +106,9 @@ func (c *Conn) queueShared(rest []byte, coming int) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	q := c.q
-	queued := 0
-	if q != nil {
-		queued = q.n
-	}
-	if queued+coming > c.sh.o.MaxBuffered {
-		c.fail(ErrOverflow)
-		return ErrOverflow
-	}
-	first := q == nil
-	if first {
-		q = &outq{}
-		c.q = q
+	q, first, err := c.outQueue(coming)
+	if err != nil {
+		return err
 	}
 	rest = rest[:len(rest):len(rest)] // no spare capacity: nothing is ever appended to it
 	q.n += len(rest)

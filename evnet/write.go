@@ -82,21 +82,32 @@ func (c *Conn) send(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// enqueue copies p to the output queue.
-func (c *Conn) enqueue(p []byte) error {
-	q := c.q
+// outQueue returns the output queue, made if there is none (first), for
+// adding add bytes, or fails the connection with ErrOverflow when they
+// would take it past MaxBuffered.
+func (c *Conn) outQueue(add int) (q *outq, first bool, err error) {
+	q = c.q
 	queued := 0
 	if q != nil {
 		queued = q.n
 	}
-	if queued+len(p) > c.sh.o.MaxBuffered {
+	if queued+add > c.sh.o.MaxBuffered {
 		c.fail(ErrOverflow)
-		return ErrOverflow
+		return nil, false, ErrOverflow
 	}
-	first := q == nil
-	if first {
+	if q == nil {
 		q = &outq{}
 		c.q = q
+		first = true
+	}
+	return q, first, nil
+}
+
+// enqueue copies p to the output queue.
+func (c *Conn) enqueue(p []byte) error {
+	q, first, err := c.outQueue(len(p))
+	if err != nil {
+		return err
 	}
 	q.n += len(p)
 	if k := len(q.bufs); k > 0 && q.appendable() {

@@ -80,6 +80,16 @@ func frames(op Opcode, rsv byte, payload []byte) [][]byte {
 	return fs
 }
 
+// framesOf returns the frames of m that c sends: the compressed ones on a
+// connection that negotiated permessage-deflate (when m has them and the
+// peer's window allows), the plain ones otherwise.
+func (c *Conn) framesOf(m *Prepared) [][]byte {
+	if c.flags&fDeflate != 0 && m.z != nil && len(m.data) <= c.maxCompress() {
+		return m.z
+	}
+	return m.plain
+}
+
 // WritePrepared sends a prepared message: its compressed frame on a
 // connection that negotiated permessage-deflate (when it has one and the
 // peer's window allows), its plain frame otherwise. The queue limit and
@@ -96,10 +106,7 @@ func (c *Conn) WritePrepared(m *Prepared) error {
 	if c.flags&fClient != 0 {
 		return c.WriteMessage(m.op, m.data)
 	}
-	fs := m.plain
-	if c.flags&fDeflate != 0 && m.z != nil && len(m.data) <= c.maxCompress() {
-		fs = m.z
-	}
+	fs := c.framesOf(m)
 	if c.queued() >= c.cfg.MaxQueuedBytes || c.paced != nil {
 		return c.queueFull()
 	}

@@ -217,34 +217,41 @@ func (h *Hub) send(m *hubMember) {
 		return
 	}
 	h.stats.Deliveries += uint64(len(msgs))
-	if c.flags&fClient != 0 || c.sending != 0 || c.paced != nil || len(msgs) == 1 {
-		h.stats.Writes += uint64(len(msgs))
-		for _, p := range msgs {
-			c.WritePrepared(p)
-		}
+	if bufs, ok := h.batch(c, msgs); ok {
+		h.stats.Writes++
+		c.nc.WriteSharedBuffers(bufs)
+		clear(bufs)
 		return
 	}
-	bufs, size := h.bufs[:0], 0
-	defer func() { clear(bufs); h.bufs = bufs[:0] }()
+	h.stats.Writes += uint64(len(msgs))
 	for _, p := range msgs {
-		fs := p.plain
-		if c.flags&fDeflate != 0 && p.z != nil && len(p.data) <= c.maxCompress() {
-			fs = p.z
-		}
+		c.WritePrepared(p)
+	}
+}
+
+// batch returns the frames of msgs for c, to go out in one write, and
+// true; or false when they must go one by one through WritePrepared: a
+// single message, a client connection (masked per frame), a message being
+// sent in fragments, a paced message, or a queue the batch would take
+// past MaxQueuedBytes (WritePrepared applies the policy).
+func (h *Hub) batch(c *Conn, msgs []*Prepared) ([][]byte, bool) {
+	if len(msgs) == 1 || c.flags&fClient != 0 || c.sending != 0 || c.paced != nil {
+		return nil, false
+	}
+	bufs, size := h.bufs[:0], 0
+	for _, p := range msgs {
+		fs := c.framesOf(p)
 		if len(fs) > 1 {
-			size = -1 // a paced message: WritePrepared sends it
-			break
+			clear(bufs)
+			return nil, false
 		}
 		bufs = append(bufs, fs[0])
 		size += len(fs[0])
 	}
-	if size < 0 || c.queued()+size > c.cfg.MaxQueuedBytes {
-		h.stats.Writes += uint64(len(msgs))
-		for _, p := range msgs {
-			c.WritePrepared(p)
-		}
-		return
+	h.bufs = bufs[:0]
+	if c.queued()+size > c.cfg.MaxQueuedBytes {
+		clear(bufs)
+		return nil, false
 	}
-	h.stats.Writes++
-	c.nc.WriteSharedBuffers(bufs)
+	return bufs, true
 }

@@ -13,7 +13,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -43,15 +42,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	ap, err := netip.ParseAddrPort(*addr)
-	if err != nil {
-		return usageError(fs, "-addr: %v", err)
-	}
-	if *loops < 0 {
-		return usageError(fs, "-loops: negative count %d", *loops)
-	}
-	if msg := tlsf.check(); msg != "" {
-		return usageError(fs, "%s", msg)
+	ap, status, ok := checkServer(fs, *addr, *loops, tlsf)
+	if !ok {
+		return status
 	}
 
 	logf := func(format string, args ...any) {

@@ -20,8 +20,6 @@ package main
 // addresses are dialled directly.
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -43,19 +41,9 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		return usageError(fs, "want one URL")
 	}
-	if *caFile != "" && *insecure {
-		return usageError(fs, "-cacert and -insecure: choose one")
-	}
-	tlsConf := &tls.Config{InsecureSkipVerify: *insecure}
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			return usageError(fs, "-cacert: %v", err)
-		}
-		tlsConf.RootCAs = x509.NewCertPool()
-		if !tlsConf.RootCAs.AppendCertsFromPEM(pem) {
-			return usageError(fs, "-cacert: no PEM certificate in %s", *caFile)
-		}
+	tlsConf, usage, ok := clientTLS(fs, *caFile, *insecure)
+	if !ok {
+		return usage
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "eddy get: %v\n", err)

@@ -61,15 +61,12 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	ap, err := netip.ParseAddrPort(*addr)
-	if err != nil {
-		return usageError(fs, "-addr: %v", err)
+	ap, status, ok := checkServer(fs, *addr, *loops, tlsf)
+	if !ok {
+		return status
 	}
 	if len(upstreams) == 0 {
 		return usageError(fs, "-upstream: at least one is needed")
-	}
-	if *loops < 0 {
-		return usageError(fs, "-loops: negative count %d", *loops)
 	}
 	bal, ok := evproxy.ParseBalance(*balance)
 	if !ok {
@@ -83,9 +80,6 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "-proxy-protocol: %d is neither 1 nor 2", *proxyProto)
 	case *proxyProto != 0 && !*tcp:
 		return usageError(fs, "-proxy-protocol: only with -tcp")
-	}
-	if msg := tlsf.check(); msg != "" {
-		return usageError(fs, "%s", msg)
 	}
 	maddr, status, ok := parseMetrics(fs, *metrics)
 	if !ok {
@@ -110,8 +104,8 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		if !*quiet { // else no AccessLog: no clock reading per request
 			cfg.AccessLog = func(e *evproxy.LogEntry) { logs.proxyLog(e) }
 		}
-		p, err = evproxy.New(cfg)
-		if err != nil {
+		var err error
+		if p, err = evproxy.New(cfg); err != nil {
 			return usageError(fs, "-upstream: %v", err)
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -58,15 +57,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	ap, err := netip.ParseAddrPort(*addr)
-	if err != nil {
-		return usageError(fs, "-addr: %v", err)
-	}
-	if *loops < 0 {
-		return usageError(fs, "-loops: negative count %d", *loops)
-	}
-	if msg := tlsf.check(); msg != "" {
-		return usageError(fs, "%s", msg)
+	ap, status, ok := checkServer(fs, *addr, *loops, tlsf)
+	if !ok {
+		return status
 	}
 	maddr, status, ok := parseMetrics(fs, *metrics)
 	if !ok {

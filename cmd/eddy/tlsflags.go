@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 
 	"github.com/eddyloop/eddy/evnet"
@@ -93,4 +94,42 @@ func (t *tlsFlags) config(g *evnet.Group, name string, stderr io.Writer) (*evnet
 	}
 	cfg.GetCertificate = certs.GetCertificate
 	return &evnet.TLSConfig{Config: cfg}, nil
+}
+
+// checkServer checks the flags every server command shares: the -addr
+// value, parsed, a -loops count that is not negative, and the TLS flags.
+// On a usage error it returns the status after the message, and false.
+func checkServer(fs *flag.FlagSet, addr string, loops int, t *tlsFlags) (netip.AddrPort, int, bool) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return ap, usageError(fs, "-addr: %v", err), false
+	}
+	if loops < 0 {
+		return ap, usageError(fs, "-loops: negative count %d", loops), false
+	}
+	if msg := t.check(); msg != "" {
+		return ap, usageError(fs, "%s", msg), false
+	}
+	return ap, 0, true
+}
+
+// clientTLS is the TLS configuration of a client command's -cacert and
+// -insecure flags (the system's roots when neither is set). On a usage
+// error it returns the status after the message, and false.
+func clientTLS(fs *flag.FlagSet, caFile string, insecure bool) (*tls.Config, int, bool) {
+	if caFile != "" && insecure {
+		return nil, usageError(fs, "-cacert and -insecure: choose one"), false
+	}
+	conf := &tls.Config{InsecureSkipVerify: insecure}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, usageError(fs, "-cacert: %v", err), false
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, usageError(fs, "-cacert: no PEM certificate in %s", caFile), false
+		}
+	}
+	return conf, 0, true
 }

@@ -12,11 +12,9 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -55,31 +53,15 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := &evws.Config{Deflate: *deflate, MaxMessageBytes: *maxMessage}
 	if *connect != "" {
-		if *caFile != "" && *insecure {
-			return usageError(fs, "-cacert and -insecure: choose one")
-		}
-		tlsConf := &tls.Config{InsecureSkipVerify: *insecure}
-		if *caFile != "" {
-			pem, err := os.ReadFile(*caFile)
-			if err != nil {
-				return usageError(fs, "-cacert: %v", err)
-			}
-			tlsConf.RootCAs = x509.NewCertPool()
-			if !tlsConf.RootCAs.AppendCertsFromPEM(pem) {
-				return usageError(fs, "-cacert: no PEM certificate in %s", *caFile)
-			}
+		tlsConf, status, ok := clientTLS(fs, *caFile, *insecure)
+		if !ok {
+			return status
 		}
 		return wsClient(*connect, cfg, tlsConf, os.Stdin, stdout, stderr)
 	}
-	ap, err := netip.ParseAddrPort(*addr)
-	if err != nil {
-		return usageError(fs, "-addr: %v", err)
-	}
-	if *loops < 0 {
-		return usageError(fs, "-loops: negative count %d", *loops)
-	}
-	if msg := tlsf.check(); msg != "" {
-		return usageError(fs, "%s", msg)
+	ap, status, ok := checkServer(fs, *addr, *loops, tlsf)
+	if !ok {
+		return status
 	}
 	maddr, status, ok := parseMetrics(fs, *metrics)
 	if !ok {
