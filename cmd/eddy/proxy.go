@@ -156,9 +156,9 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		srv.Close()
 		return fail(err)
 	}
+	m.announce(stderr, "proxy")
 	fmt.Fprintf(stderr, "eddy proxy: listening on %s://%s/ -> %s (%s, %s backend)\n",
 		scheme, ln.Addr(), strings.Join(upstreams, " "), count(g.Len(), "loop"), g.Loop(0).Backend())
-	m.announce(stderr, "proxy")
 
 	caught := <-sigs
 	m.close()
@@ -215,9 +215,9 @@ func runTCPProxy(g *evnet.Group, ap netip.AddrPort, targets []string, cfg *evnet
 		fmt.Fprintf(stderr, "eddy proxy: %v\n", err)
 		return 1
 	}
+	m.announce(stderr, "proxy")
 	fmt.Fprintf(stderr, "eddy proxy: relaying tcp %s -> %s (%s, %s backend)\n",
 		ln.Addr(), strings.Join(targets, " "), count(g.Len(), "loop"), g.Loop(0).Backend())
-	m.announce(stderr, "proxy")
 	caught := <-sigs
 	m.close()
 	if err := g.Shutdown(proxyDrainTimeout); err != nil {

@@ -142,9 +142,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			what += ", client certificates required"
 		}
 	}
+	m.announce(stderr, "serve")
 	fmt.Fprintf(stderr, "eddy serve: listening on %s://%s/ (%s; %s, %s backend)\n",
 		scheme, ln.Addr(), what, count(g.Len(), "loop"), g.Loop(0).Backend())
-	m.announce(stderr, "serve")
 
 	caught := <-sigs
 	m.close()

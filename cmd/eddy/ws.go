@@ -123,9 +123,9 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	if *broadcast {
 		what = "broadcast"
 	}
+	m.announce(stderr, "ws")
 	fmt.Fprintf(stderr, "eddy ws: listening on %s://%s/ (%s; permessage-deflate %v; %s, %s backend)\n",
 		scheme, ln.Addr(), what, *deflate, count(g.Len(), "loop"), g.Loop(0).Backend())
-	m.announce(stderr, "ws")
 
 	caught := <-sigs
 	srv.Close()
