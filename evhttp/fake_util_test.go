@@ -158,7 +158,11 @@ func (s *fkServer) copyReadiness(*eddy.Prepare) {
 	if len(pfds) == 0 {
 		return
 	}
-	if _, err := unix.Poll(pfds, 0); err != nil {
+	_, err := unix.Poll(pfds, 0)
+	for err == unix.EINTR { // a signal of the runtime's (preemption)
+		_, err = unix.Poll(pfds, 0)
+	}
+	if err != nil {
 		s.t.Errorf("poll: %v", err)
 		return
 	}

@@ -56,7 +56,11 @@ func TestConnect(t *testing.T) {
 func waitWritable(t *testing.T, fd int) {
 	t.Helper()
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	if n, err := unix.Poll(pfd, int(5*time.Second/time.Millisecond)); n != 1 || err != nil {
+	n, err := unix.Poll(pfd, int(5*time.Second/time.Millisecond))
+	for err == unix.EINTR { // a signal of the runtime's (preemption)
+		n, err = unix.Poll(pfd, int(5*time.Second/time.Millisecond))
+	}
+	if n != 1 || err != nil {
 		t.Fatalf("poll: %d, %v", n, err)
 	}
 }
