@@ -8,7 +8,8 @@ import (
 
 // Response is a response: its status, its head (read with Header,
 // Values, VisitHeaders), and with Do its whole body. It stays valid after
-// the call ends; it is read-only.
+// the call ends (with a Call reused by Client.StreamCall, until the Call's
+// next request); it is read-only.
 type Response struct {
 	// Status is the status code.
 	Status int
