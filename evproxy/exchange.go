@@ -196,7 +196,7 @@ func (x *exchange) build() {
 	clear(x.conn) // views of the request: not to be kept
 	x.conn = x.conn[:0]
 	x.header = h
-	x.req = evclient.Request{Method: method(r.Method()), RawHeader: h}
+	x.req = evclient.Request{Method: r.MethodString(), RawHeader: h}
 	pq := x.pq[:0]
 	if path := r.Path(); len(path) > 0 && path[0] == '/' {
 		pq = append(pq, path...)
@@ -236,28 +236,6 @@ func appendValues(dst [][]byte, values iter.Seq[[]byte]) [][]byte {
 		dst = append(dst, v)
 	}
 	return dst
-}
-
-// method returns m as a string, without allocating for the common
-// methods.
-func method(m []byte) string {
-	switch string(m) {
-	case "GET":
-		return "GET"
-	case "HEAD":
-		return "HEAD"
-	case "POST":
-		return "POST"
-	case "PUT":
-		return "PUT"
-	case "DELETE":
-		return "DELETE"
-	case "PATCH":
-		return "PATCH"
-	case "OPTIONS":
-		return "OPTIONS"
-	}
-	return string(m)
 }
 
 // send makes one attempt, on the upstream address the balancing picks, or

@@ -15,32 +15,9 @@ import (
 func BenchmarkProxyGet(b *testing.B) {
 	for _, balance := range []evproxy.Balance{evproxy.RoundRobin, evproxy.LeastConn} {
 		b.Run(balance.String(), func(b *testing.B) {
-			l, err := eddy.NewLoop(nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			l, c, url := proxyLoop(b, &evproxy.Config{Balance: balance})
 			defer l.Close()
-			hello := []byte("Hello, World!")
-			up := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) { w.Write(hello) })}
-			var ups []string
-			for range 2 {
-				ln, err := up.Serve(l, "tcp", "127.0.0.1:0")
-				if err != nil {
-					b.Fatal(err)
-				}
-				ups = append(ups, "http://"+ln.Addr().String())
-			}
-			p, err := evproxy.New(&evproxy.Config{Upstreams: ups, Balance: balance})
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv := &evhttp.Server{Handler: p}
-			ln, err := srv.Serve(l, "tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			c := evclient.New(l, nil)
-			url := "http://" + ln.Addr().String() + "/"
+			url += "/"
 			n := 0
 			var done func(*evclient.Response, error)
 			done = func(resp *evclient.Response, err error) {
@@ -64,4 +41,70 @@ func BenchmarkProxyGet(b *testing.B) {
 			b.StopTimer() // l.Close closes the servers and the clients
 		})
 	}
+}
+
+// proxyLoop serves a Proxy of two upstreams and an evclient.Client on one
+// loop, as BenchmarkProxyGet does, and returns the loop, the client and
+// the proxy's URL; the caller closes the loop.
+func proxyLoop(tb testing.TB, cfg *evproxy.Config) (*eddy.Loop, *evclient.Client, string) {
+	l, err := eddy.NewLoop(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hello := []byte("Hello, World!")
+	up := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) { w.Write(hello) })}
+	for range 2 {
+		ln, err := up.Serve(l, "tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Upstreams = append(cfg.Upstreams, "http://"+ln.Addr().String())
+	}
+	p, err := evproxy.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &evhttp.Server{Handler: p}
+	ln, err := srv.Serve(l, "tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l, evclient.New(l, nil), "http://" + ln.Addr().String()
+}
+
+// streamGets makes n keep-alive GETs of url through c, one after the
+// other, on one reused Call (so that the client allocates nothing), and
+// runs l until they are done.
+func streamGets(tb testing.TB, l *eddy.Loop, c *evclient.Client, url string, n int) {
+	var call evclient.Call
+	req := &evclient.Request{URL: url}
+	i := 0
+	var h evclient.Handler
+	h = evclient.Handler{OnDone: func(call *evclient.Call, err error) {
+		if err != nil || call.Response().Status != 200 {
+			tb.Errorf("request %d: %v", i, err)
+			l.Break(eddy.BreakAll)
+			return
+		}
+		if i++; i == n {
+			l.Break(eddy.BreakAll)
+			return
+		}
+		c.StreamCall(call, req, h)
+	}}
+	c.StreamCall(&call, req, h)
+	l.Run()
+}
+
+// BenchmarkProxyGetReused is BenchmarkProxyGet with a client that reuses
+// its Call (StreamCall), so that the allocations counted are the proxy's
+// and the upstream's alone.
+func BenchmarkProxyGetReused(b *testing.B) {
+	l, c, url := proxyLoop(b, &evproxy.Config{})
+	defer l.Close()
+	streamGets(b, l, c, url, 100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	streamGets(b, l, c, url, b.N)
+	b.StopTimer()
 }

@@ -26,16 +26,7 @@ func nextRaw(raw []byte) (name, value, rest []byte, ok bool, err error) {
 	if len(raw) == 0 {
 		return nil, nil, nil, false, nil
 	}
-	line := raw
-	for i, c := range raw {
-		if c == '\n' {
-			line, rest = raw[:i], raw[i+1:]
-			break
-		}
-	}
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
+	line, rest := cutLine(raw)
 	switch {
 	case len(line) == 0:
 		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: empty line", ErrRequest)
@@ -49,7 +40,7 @@ func nextRaw(raw []byte) (name, value, rest []byte, ok bool, err error) {
 	if k == len(line) {
 		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: line without a colon: %q", ErrRequest, line)
 	}
-	name, value = line[:k], trimOWS(line[k+1:])
+	name, value = line[:k], h1.TrimOWS(line[k+1:])
 	if !h1.ValidFieldName(name) {
 		return nil, nil, nil, false, fmt.Errorf("%w: header field name %q", ErrRequest, name)
 	}
@@ -57,6 +48,22 @@ func nextRaw(raw []byte) (name, value, rest []byte, ok bool, err error) {
 		return nil, nil, nil, false, fmt.Errorf("%w: value of header field %s", ErrRequest, name)
 	}
 	return name, value, rest, true, nil
+}
+
+// cutLine cuts the first line off h, a line ended by LF or CR LF (or by
+// the end of h): it returns the line without its end, and the rest.
+func cutLine(h []byte) (line, rest []byte) {
+	line = h
+	for i, c := range h {
+		if c == '\n' {
+			line, rest = h[:i], h[i+1:]
+			break
+		}
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
 }
 
 // rawFields iterates over a RawHeader prepare checked: it yields each
@@ -83,16 +90,6 @@ func rawHost(raw []byte) []byte {
 		return true
 	})
 	return host
-}
-
-func trimOWS(v []byte) []byte {
-	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-		v = v[1:]
-	}
-	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-		v = v[:len(v)-1]
-	}
-	return v
 }
 
 // checkRaw checks req.RawHeader and takes from it what prepare takes from

@@ -344,16 +344,9 @@ var proxyFields = [][2]string{
 // evproxy did), or as field lines with a Target (RawHeader), appended to a
 // buffer the program keeps.
 func BenchmarkClientRequestHeader(b *testing.B) {
-	url := startHello(b)
 	for _, mode := range []string{"header", "raw"} {
 		b.Run(mode, func(b *testing.B) {
-			l, err := eddy.NewLoop(nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer l.Close()
-			c := evclient.New(l, nil)
-			defer c.Close()
+			l, c, url := helloClient(b)
 			var call evclient.Call
 			var raw []byte
 			target := []byte("/hello")
@@ -410,14 +403,7 @@ func TestStreamCallAllocs(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	leakCheck(t)
-	url := startHello(t)
-	l, err := eddy.NewLoop(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c := evclient.New(l, nil)
-	defer c.Close()
+	l, c, url := helloClient(t)
 	req := &evclient.Request{URL: url[:strings.LastIndexByte(url, '/')], Target: []byte("/hello"),
 		RawHeader: []byte("Accept: */*\r\nX-Forwarded-For: 10.0.0.1\r\n")}
 	streamChain(t, l, c, req, 100)
