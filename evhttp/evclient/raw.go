@@ -8,6 +8,7 @@ package evclient
 // allocation or two per field.
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
@@ -15,39 +16,44 @@ import (
 )
 
 // nextRaw cuts the first field line off raw, field lines each ended by LF
-// or CR LF (the last may lack its end): it returns the line's name and
-// value (without the optional whitespace around it) and the rest. ok is
-// false at the end of raw; err is set, wrapping ErrRequest, for a line
-// that is not a valid field line: empty, an obs-fold (a line starting
-// with SP or HTAB: folding is obsolete and refused, RFC 9112 §5.2), no
-// colon, a name that is not a token, or a value with a control
-// character.
+// or CR LF (the last may lack its end), and checks it: it returns the
+// line's name and value (without the optional whitespace around it) and
+// the rest. ok is false at the end of raw; err is set, wrapping
+// ErrRequest, for a line that is not a valid field line: empty, an
+// obs-fold (a line starting with SP or HTAB: folding is obsolete and
+// refused, RFC 9112 §5.2), no colon, a name that is not a token, or a
+// value with a control character.
 func nextRaw(raw []byte) (name, value, rest []byte, ok bool, err error) {
 	if len(raw) == 0 {
 		return nil, nil, nil, false, nil
 	}
-	line, rest := cutLine(raw)
+	line, _ := cutLine(raw)
+	name, value, rest, colon := splitRaw(raw)
 	switch {
 	case len(line) == 0:
 		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: empty line", ErrRequest)
 	case line[0] == ' ' || line[0] == '\t':
 		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: obs-fold (a line starting with white space)", ErrRequest)
-	}
-	k := 0
-	for k < len(line) && line[k] != ':' {
-		k++
-	}
-	if k == len(line) {
+	case !colon:
 		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: line without a colon: %q", ErrRequest, line)
-	}
-	name, value = line[:k], h1.TrimOWS(line[k+1:])
-	if !h1.ValidFieldName(name) {
+	case !h1.ValidFieldName(name):
 		return nil, nil, nil, false, fmt.Errorf("%w: header field name %q", ErrRequest, name)
-	}
-	if !h1.ValidFieldValue(value) {
+	case !h1.ValidFieldValue(value):
 		return nil, nil, nil, false, fmt.Errorf("%w: value of header field %s", ErrRequest, name)
 	}
 	return name, value, rest, true, nil
+}
+
+// splitRaw cuts the first field line off raw, which nextRaw checked, and
+// returns its name and value (ok is false without a colon, or at the end
+// of raw), and the rest.
+func splitRaw(raw []byte) (name, value, rest []byte, ok bool) {
+	line, rest := cutLine(raw)
+	k := bytes.IndexByte(line, ':')
+	if k < 0 {
+		return nil, nil, rest, false
+	}
+	return line[:k], h1.TrimOWS(line[k+1:]), rest, true
 }
 
 // cutLine cuts the first line off h, a line ended by LF or CR LF (or by
@@ -69,9 +75,9 @@ func cutLine(h []byte) (line, rest []byte) {
 // rawFields iterates over a RawHeader prepare checked: it yields each
 // field line's name and value until f returns false.
 func rawFields(raw []byte, f func(name, value []byte) bool) {
-	for {
-		name, value, rest, ok, err := nextRaw(raw)
-		if !ok || err != nil || !f(name, value) {
+	for len(raw) > 0 {
+		name, value, rest, ok := splitRaw(raw)
+		if !ok || !f(name, value) {
 			return
 		}
 		raw = rest

@@ -88,8 +88,8 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 			b = h1.AppendHeader(b, k, v)
 		}
 	}
-	for raw := req.RawHeader; ; {
-		name, value, rest, ok, _ := nextRaw(raw) // checked by prepare
+	for raw := req.RawHeader; len(raw) > 0; {
+		name, value, rest, ok := splitRaw(raw) // checked by prepare
 		if !ok {
 			break
 		}
