@@ -50,6 +50,7 @@ type exchange struct {
 	callDone   bool
 	over       bool        // the client's exchange is over
 	inDone     bool        // onUpstreamDone is running: recycling waits for its end
+	pooled     bool        // in the loop's free list
 	tunnel     *evnet.Conn // the upstream's connection after a 101, until the relay takes it
 	err        error
 
@@ -86,6 +87,7 @@ func (ls *loopState) getExchange() *exchange {
 		x := ls.free[n-1]
 		ls.free[n-1] = nil
 		ls.free = ls.free[:n-1]
+		x.clear() // again: what a callback wrote after recycle
 		return x
 	}
 	x := &exchange{p: ls.p, ls: ls}
@@ -99,24 +101,30 @@ func (ls *loopState) getExchange() *exchange {
 // client's exchange (onDone ran) and the upstream call (ended or
 // canceled, none to come), outside onUpstreamDone (which still uses x
 // when the client's exchange ends within it). An upgraded exchange is
-// never reused: its tunnel's callbacks may come later. x is cleared when
-// it is taken again, not here: a callback still on the stack may write
-// to it before it returns.
+// never reused: its tunnel's callbacks may come later. A callback still
+// on the stack may write to x after this, before it returns: getExchange
+// clears x again when it takes it, and pooled keeps a late call from
+// giving it back twice.
 func (x *exchange) recycle() {
-	if !x.over || x.inDone || x.call != nil || x.b != nil || x.queued || x.upgrade || x.tunnel != nil {
+	if x.pooled || !x.over || x.inDone || x.call != nil || x.b != nil || x.queued || x.upgrade || x.tunnel != nil {
 		return
 	}
 	ls := x.ls
 	if len(ls.free) >= maxFree || ls.closed {
 		return
 	}
+	x.clear()
+	x.pooled = true
+	ls.free = append(ls.free, x)
+}
+
+// clear makes x as new, but for what it keeps.
+func (x *exchange) clear() {
 	k := x.keep
 	k.header, k.pq, k.target, k.scratch = trim(k.header), trim(k.pq), trim(k.target), trim(k.scratch)
 	clear(k.conn)
 	k.conn = k.conn[:0]
-	*x = exchange{p: ls.p, ls: ls, keep: k}
-	x.over = true // until it is taken: a late recycle finds nothing to do
-	ls.free = append(ls.free, x)
+	*x = exchange{p: x.p, ls: x.ls, keep: k}
 }
 
 // trim empties b for reuse, or drops it if it grew past maxKept.

@@ -405,7 +405,6 @@ func (ls *loopState) close() {
 // back, as the package documentation describes. It runs on the loop.
 func (p *Proxy) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
 	x := p.loop(r.Loop()).getExchange()
-	x.over = false
 	x.w, x.r, x.start = w, r, r.Loop().Now()
 	w.OnDone(x.onDoneFn)
 	w.OnDrain(x.onDrainF)
