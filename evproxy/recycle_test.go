@@ -40,7 +40,7 @@ func TestRecycle(t *testing.T) {
 	x.inDone = false
 	x.recycle()
 	x.bytes, x.attempts = 7, 2 // a callback still on the stack writes
-	x.recycle()                 // and calls recycle again
+	x.recycle()                // and calls recycle again
 	if len(ls.free) != 1 {
 		t.Fatalf("%d exchanges free, want 1", len(ls.free))
 	}
