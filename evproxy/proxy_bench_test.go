@@ -168,7 +168,7 @@ func BenchmarkProxyBurstHeap(b *testing.B) {
 		for round := range 2 {
 			before := heap()
 			for i := range fds {
-				fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+				fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 				if err != nil {
 					b.Fatal(err)
 				}
