@@ -67,6 +67,7 @@ type keep struct {
 	scratch  []byte         // the response's Via
 	conn     [][]byte       // the values of the Connection fields of a head, while it is copied
 	handler  evclient.Handler
+	onWriteF func(*evclient.Call) // for a request with a body
 	onDoneFn func(*evhttp.ResponseWriter, error)
 	onDrainF func(*evhttp.ResponseWriter)
 	onBodyFn evhttp.BodyFunc
@@ -93,7 +94,7 @@ func (ls *loopState) getExchange() *exchange {
 	x := &exchange{p: ls.p, ls: ls}
 	x.mem = new(evclient.Call)
 	x.handler = evclient.Handler{OnResponse: x.onResponse, OnBody: x.onBody, OnDone: x.onUpstreamDone}
-	x.onDoneFn, x.onDrainF, x.onBodyFn = x.onDone, x.onDrain, x.onRequestBody
+	x.onDoneFn, x.onDrainF, x.onBodyFn, x.onWriteF = x.onDone, x.onDrain, x.onRequestBody, x.onWrite
 	return x
 }
 
@@ -289,7 +290,7 @@ func (x *exchange) sendTo(b *backend) {
 	x.callDone = false
 	h := x.handler
 	if x.req.StreamBody {
-		h.OnWrite = x.onWrite
+		h.OnWrite = x.onWriteF
 		x.r.ResumeBody()
 	}
 	if x.upgrade {

@@ -97,8 +97,12 @@ func sockaddr(tb testing.TB, addr string) *unix.SockaddrInet4 {
 // other, on one reused Call (so that the client allocates nothing), and
 // runs l until they are done.
 func streamGets(tb testing.TB, l *eddy.Loop, c *evclient.Client, url string, n int) {
+	streamRequests(tb, l, c, &evclient.Request{URL: url}, n)
+}
+
+// streamRequests is streamGets for any request.
+func streamRequests(tb testing.TB, l *eddy.Loop, c *evclient.Client, req *evclient.Request, n int) {
 	var call evclient.Call
-	req := &evclient.Request{URL: url}
 	i := 0
 	var h evclient.Handler
 	h = evclient.Handler{OnDone: func(call *evclient.Call, err error) {
