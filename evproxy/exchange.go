@@ -171,12 +171,11 @@ func (x *exchange) build() {
 	a := r.RemoteAddr()
 	if hasXFF || a.IsValid() {
 		h = append(h, "X-Forwarded-For: "...)
-		n := len(h)
 		if hasXFF {
 			h = appendJoined(h, r.HeaderValues("X-Forwarded-For"))
 		}
 		if a.IsValid() {
-			if len(h) > n {
+			if hasXFF {
 				h = append(h, ", "...)
 			}
 			h = a.Addr().Unmap().AppendTo(h)
