@@ -20,7 +20,7 @@ import (
 // newRequest builds the http.Request of r, as net/http's server would.
 func (a *adapter) newRequest(r *Request, ctx context.Context, ac *adConn) (*http.Request, error) {
 	h := &r.h
-	method := adMethod(h.Method)
+	method := methodString(h.Method)
 	// One string holds the target, the host and the field values (all
 	// but Host's, which net/http takes out of the Header): one allocation
 	// for them all.
@@ -132,9 +132,9 @@ func isHostField(name []byte) bool {
 	return ascii.EqualFold(name, "host")
 }
 
-// adMethod returns the method as a string, without allocating for the
+// methodString returns the method as a string, without allocating for the
 // common ones.
-func adMethod(m []byte) string {
+func methodString(m []byte) string {
 	switch string(m) {
 	case "GET":
 		return "GET"

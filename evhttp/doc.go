@@ -32,7 +32,9 @@
 // allocates nothing once the connection is warm: the Request and
 // ResponseWriter are reused, the head is parsed in place, the response
 // head is written into a buffer the loop reuses, and header fields are
-// kept in a slice that keeps its storage.
+// kept in a slice that keeps its storage (fields that come as bytes, as a
+// proxy copies them from an upstream's head, are copied by
+// Header.AddBytes into storage kept as well).
 //
 // # The handler model
 //

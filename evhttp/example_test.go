@@ -215,3 +215,47 @@ func ExampleServer_ServeGroup() {
 	// Output:
 	// 200 OK Hello from a loop
 }
+
+// A handler that has its fields as bytes (here, the request's own, as a
+// proxy has an upstream's head) adds them with AddBytes, which copies them
+// into storage the Header keeps: no allocation once it has grown. And
+// MethodString gives the method as a string without allocating for the
+// common methods.
+func ExampleHeader_AddBytes() {
+	loop, err := eddy.NewLoop(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer loop.Close()
+	srv := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
+		for name, value := range r.Headers() {
+			if len(name) > 5 && string(name[:5]) == "X-Do-" {
+				w.Header().AddBytes(name[5:], value) // "X-Do-Echo: x" answers "Echo: x"
+			}
+		}
+		w.WriteString(r.MethodString() + " " + w.Header().Get("Echo"))
+	})}
+	ln, err := srv.Serve(loop, "tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- loop.Run() }()
+
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
+	req.Header.Set("X-Do-Echo", "from the request")
+	tr := &http.Transport{}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tr.CloseIdleConnections()
+	fmt.Printf("%s; Echo: %s\n", b, resp.Header.Get("Echo"))
+
+	srv.Shutdown(context.Background())
+	<-done
+	// Output:
+	// GET from the request; Echo: from the request
+}

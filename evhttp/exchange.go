@@ -92,8 +92,8 @@ func (x *exchange) reset() {
 	r.raw = nil
 	r.head = keepBuf(r.head, maxRetain)
 	r.body = keepBuf(r.body, maxRetain)
-	w.hdr.f, w.hdr.special = emptyFields(w.hdr.f), false
-	w.trl.f, w.trl.special = emptyFields(w.trl.f), false
+	w.hdr.f, w.hdr.special, w.hdr.mem = emptyFields(w.hdr.f), false, keepMem(w.hdr.mem)
+	w.trl.f, w.trl.special, w.trl.mem = emptyFields(w.trl.f), false, keepMem(w.trl.mem)
 	w.status, w.cl, w.nbuf, w.written = 0, 0, 0, 0
 	w.buf = keepBuf(w.buf, 2*bufferLimit)
 	w.pending = keepBuf(w.pending, maxRetain)
@@ -128,6 +128,7 @@ func (x *exchange) resetAll() {
 	body := keepBuf(r.body, maxRetain)
 	f := emptyFields(w.hdr.f)
 	trl := emptyFields(w.trl.f)
+	hmem, tmem := keepMem(w.hdr.mem), keepMem(w.trl.mem)
 	buf := keepBuf(w.buf, 2*bufferLimit)
 	pending := keepBuf(w.pending, maxRetain)
 	*x = exchange{}
@@ -135,6 +136,7 @@ func (x *exchange) resetAll() {
 	x.r.h.Headers, x.r.head, x.r.body = hs, head, body
 	x.dec.Trailers = trailers
 	x.w.hdr.f, x.w.trl.f, x.w.buf, x.w.pending = f, trl, buf, pending
+	x.w.hdr.mem, x.w.trl.mem = hmem, tmem
 }
 
 // emptyHeaders and emptyFields clear s, so that it references nothing,

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/internal/ascii"
 )
 
@@ -52,7 +53,7 @@ func ifRange(r *Request, e *fsFile) bool {
 	if v == nil {
 		return true
 	}
-	v = trimOWS(v)
+	v = h1.TrimOWS(v)
 	if len(v) > 0 && (v[0] == '"' || len(v) > 2 && v[0] == 'W' && v[1] == '/') {
 		return string(v) == e.etag // a weak tag never matches strongly
 	}
@@ -71,7 +72,7 @@ func etagListMatch(r *Request, name, etag string, strong bool) bool {
 	for i := hs.Index(name, 0); i >= 0; i = hs.Index(name, i+1) {
 		v := hs[i].Value
 		for len(v) > 0 {
-			v = trimOWS(v)
+			v = h1.TrimOWS(v)
 			if len(v) > 0 && v[0] == ',' {
 				v = v[1:]
 				continue
@@ -104,20 +105,10 @@ func etagListMatch(r *Request, name, etag string, strong bool) bool {
 	return false
 }
 
-func trimOWS(v []byte) []byte {
-	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-		v = v[1:]
-	}
-	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-		v = v[:len(v)-1]
-	}
-	return v
-}
-
 // parseHTTPDate parses an HTTP-date. The value a client most often
 // sends, the Last-Modified of e it got, is recognised without parsing.
 func parseHTTPDate(v []byte, e *fsFile) (time.Time, bool) {
-	v = trimOWS(v)
+	v = h1.TrimOWS(v)
 	if string(v) == e.lastMod {
 		return e.mod, true
 	}
@@ -141,14 +132,14 @@ const maxParsedRanges = 256
 // bad syntax, too many ranges): the field is to be ignored. ok with no
 // range means that none is satisfiable: 416.
 func parseRange(dst []byteRange, v []byte, size int64) (_ []byteRange, ok bool) {
-	v = trimOWS(v)
+	v = h1.TrimOWS(v)
 	if len(v) < 6 || !ascii.EqualFold(v[:5], "bytes") || v[5] != '=' {
 		return dst, false
 	}
 	v = v[6:]
 	count := 0
 	for len(v) > 0 {
-		v = trimOWS(v)
+		v = h1.TrimOWS(v)
 		if len(v) > 0 && v[0] == ',' {
 			v = v[1:]
 			continue
@@ -160,7 +151,7 @@ func parseRange(dst []byteRange, v []byte, size int64) (_ []byteRange, ok bool) 
 		for j < len(v) && v[j] != ',' {
 			j++
 		}
-		spec := trimOWS(v[:j])
+		spec := h1.TrimOWS(v[:j])
 		v = v[j:]
 		if count++; count > maxParsedRanges {
 			return dst, false

@@ -6,6 +6,8 @@ package evhttp
 // its head serialised once per second, when the Date line changes, and
 // copied in one block otherwise.
 
+import "unsafe"
+
 // headKey is what a response head is built from, besides its header
 // fields and the loop's configuration (the Server line).
 type headKey struct {
@@ -32,6 +34,7 @@ func shape(status, minor int, frame uint8, closes bool) uint64 {
 type headCache struct {
 	key    headKey
 	fields []string // the names and values: name, value, name, value, ...
+	mem    []byte   // the bytes of the volatile fields' strings (Header.AddBytes), copied
 	head   []byte
 	valid  bool
 	misses uint32 // heads built since the cache last served one
@@ -89,8 +92,26 @@ func (c *headCache) store(key *headKey, hdr []field, head []byte) {
 		return // fields the head does not show, such as a long Connection
 	}
 	c.key = *key
+	c.mem = c.mem[:0]
 	for i := range hdr {
-		c.fields = append(c.fields, hdr[i].name, hdr[i].value)
+		name, value := hdr[i].name, hdr[i].value
+		if hdr[i].volatile {
+			// Its bytes are the Header's, which the next response
+			// overwrites: the cache keeps a copy of its own, which only
+			// the next store overwrites, once fields is cleared.
+			if c.mem == nil {
+				c.mem = make([]byte, 0, maxCachedHead)
+			}
+			start := len(c.mem)
+			c.mem = append(append(c.mem, name...), value...) // n <= maxCachedHead: no growth
+			b := c.mem[start:]
+			name = unsafe.String(unsafe.SliceData(b), len(name))
+			value = ""
+			if len(b) > len(name) {
+				value = unsafe.String(&b[len(name)], len(b)-len(name))
+			}
+		}
+		c.fields = append(c.fields, name, value)
 	}
 	c.head = append(c.head[:0], head...)
 	c.valid = true

@@ -55,6 +55,10 @@ func headCacheHandler(w *evhttp.ResponseWriter, r *evhttp.Request) {
 		h.Set("X-Target", string(r.Target()))
 	case "/close":
 		h.Set("Connection", "close")
+	case "/bytes1", "/bytes2":
+		// Copied into the Header's storage, which the next response
+		// overwrites: the cache must keep a copy of its own.
+		h.AddBytes([]byte("X-Bytes"), r.Path()[1:])
 	}
 	w.WriteString("Hello, World!")
 }
@@ -128,6 +132,7 @@ func TestHeadCache(t *testing.T) {
 		get("/unsafe"), get("/unsafe"), get("/length"), get("/length"), get("/"),
 		get("/chunked"), get("/chunked"), get("/trailer"), get("/trailer"),
 		get("/103"), get("/103"), get("/"),
+		get("/bytes1"), get("/bytes1"), get("/bytes2"), get("/bytes2"), get("/bytes1"), get("/"),
 		// The clock started at 07.25 and has not moved: the second ends
 		// at 07.999999999.
 		"+749999999ns", get("/"), "+1ns", get("/"), get("/"), get("/date"),
@@ -178,5 +183,68 @@ func TestHeadCache(t *testing.T) {
 		if d := "Date: Wed, 04 Mar 2026 05:06:" + date + " GMT\r\n"; !strings.Contains(want[i+1], d) {
 			t.Errorf("after %s: %q, want %q", line, want[i+1], d)
 		}
+	}
+}
+
+// TestHeaderAddBytes: fields added from bytes read as those added from
+// strings, in order, and stay as they were when the Header's storage
+// fills and a new block takes over; Reset empties it for the next
+// response.
+func TestHeaderAddBytes(t *testing.T) {
+	var h evhttp.Header
+	name, value := []byte("X-A"), []byte("1")
+	h.AddBytes(name, value)
+	name[0], value[0] = 'Y', '2' // copied: the caller's bytes are its own
+	h.Add("X-B", "2")
+	h.AddBytes([]byte("X-A"), nil)
+	long := strings.Repeat("v", 300) // past the first block
+	h.AddBytes([]byte("X-Long"), []byte(long))
+	var got []string
+	for k, v := range h.All() {
+		got = append(got, k+"="+v)
+	}
+	if want := "X-A=1 X-B=2 X-A= X-Long=" + long; strings.Join(got, " ") != want {
+		t.Errorf("fields %q", got)
+	}
+	if h.Get("x-a") != "1" || h.Get("X-Long") != long {
+		t.Errorf("Get: %q %q", h.Get("x-a"), h.Get("X-Long"))
+	}
+	h.Reset()
+	h.AddBytes([]byte("X-C"), []byte("3"))
+	if h.Len() != 1 || h.Get("X-C") != "3" || h.Has("X-A") {
+		t.Errorf("after Reset: %d fields, X-C %q", h.Len(), h.Get("X-C"))
+	}
+}
+
+// BenchmarkHeaderAddBytes copies the six fields of an upstream's response
+// head into a Header, as a proxy does, from bytes: with Add and a
+// conversion of each name and value, or with AddBytes, whose storage the
+// Header keeps from one response to the next.
+func BenchmarkHeaderAddBytes(b *testing.B) {
+	fields := [][2][]byte{
+		{[]byte("Server"), []byte("nginx/1.27.0")},
+		{[]byte("Date"), []byte("Wed, 04 Mar 2026 05:06:07 GMT")},
+		{[]byte("Content-Type"), []byte("text/html")},
+		{[]byte("Last-Modified"), []byte("Tue, 03 Mar 2026 10:00:00 GMT")},
+		{[]byte("ETag"), []byte(`"65e4f1a0-267"`)},
+		{[]byte("Accept-Ranges"), []byte("bytes")},
+	}
+	for _, bc := range []struct {
+		name string
+		add  func(h *evhttp.Header, name, value []byte)
+	}{
+		{"Add", func(h *evhttp.Header, name, value []byte) { h.Add(string(name), string(value)) }},
+		{"AddBytes", (*evhttp.Header).AddBytes},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var h evhttp.Header
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Reset()
+				for _, f := range fields {
+					bc.add(&h, f[0], f[1])
+				}
+			}
+		})
 	}
 }

@@ -53,6 +53,12 @@ func (r *Request) keep(ls *loopServer) {
 // Method returns the request method, as sent ("GET").
 func (r *Request) Method() []byte { return r.h.Method }
 
+// MethodString returns the request method as a string, which costs no
+// allocation for the common methods (GET, HEAD, POST, PUT, DELETE, PATCH,
+// OPTIONS, CONNECT) and one for any other: for a program that needs a
+// string, such as a proxy filling an evclient.Request.
+func (r *Request) MethodString() string { return methodString(r.h.Method) }
+
 // Target returns the request-target, as sent: "/path?query" usually, an
 // absolute URI for a request to a proxy, "*" for OPTIONS *, or
 // host:port for CONNECT.

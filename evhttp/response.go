@@ -7,6 +7,7 @@ package evhttp
 import (
 	"fmt"
 	"iter"
+	"unsafe"
 
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/internal/ascii"
@@ -248,6 +249,11 @@ func (w *ResponseWriter) Request() *Request { return &w.x.r }
 // CR, LF and NUL replaced by spaces.
 type Header struct {
 	f []field
+	// mem holds the names and values AddBytes copied, which their
+	// fields' strings point into; it is reused from one response to the
+	// next (Reset, the exchange's reset), never moved: when it is full, a
+	// new one takes over and the strings into the old one stay as they are.
+	mem []byte
 	// special is set when a field the server acts on (a kind other than
 	// kOther: Content-Length, Connection, Date, Server, Trailer, ...) was
 	// added, and cleared only when every field goes, so that the head of a
@@ -258,6 +264,9 @@ type Header struct {
 type field struct {
 	name, value string
 	kind        uint8
+	// volatile marks a field whose strings point into Header.mem, whose
+	// bytes the next response overwrites: the head cache copies them.
+	volatile bool
 }
 
 // Field kinds the server treats specially.
@@ -353,6 +362,32 @@ func (h *Header) Add(name, value string) {
 	h.f = append(h.f, field{name: name, value: value, kind: k})
 }
 
+// AddBytes adds a field as Add does, from bytes: it copies name and value
+// into storage the Header keeps from one response to the next, so that
+// once that storage has grown to the size of a response's fields, adding
+// them allocates nothing, where Add(string(name), string(value)) costs two
+// allocations. The strings Get, Values and All return for the field are
+// valid only until the exchange is over (see ResponseWriter.OnDone) or
+// the Header is Reset: the next response's fields overwrite them. Copy
+// them (strings.Clone) to keep them longer.
+func (h *Header) AddBytes(name, value []byte) {
+	n := len(name) + len(value)
+	if cap(h.mem)-len(h.mem) < n {
+		// A new block: the strings into the old one stay valid.
+		h.mem = make([]byte, 0, max(2*cap(h.mem), n, 256))
+	}
+	start := len(h.mem)
+	h.mem = append(append(h.mem, name...), value...)
+	b := h.mem[start:]
+	ns := unsafe.String(unsafe.SliceData(b), len(name))
+	vs := ""
+	if len(value) > 0 {
+		vs = unsafe.String(&b[len(name)], len(value))
+	}
+	h.Add(ns, vs)
+	h.f[len(h.f)-1].volatile = true
+}
+
 // Get returns the value of the first field named name, or "".
 func (h *Header) Get(name string) string {
 	for i := range h.f {
@@ -418,4 +453,14 @@ func (h *Header) Reset() {
 	clear(h.f)
 	h.f = h.f[:0]
 	h.special = false
+	h.mem = keepMem(h.mem)
+}
+
+// keepMem empties a Header's mem for reuse, or drops it if it grew past
+// maxHeaderMem.
+func keepMem(b []byte) []byte {
+	if cap(b) > maxHeaderMem {
+		return nil
+	}
+	return b[:0]
 }

@@ -69,6 +69,9 @@ const (
 	bigWrite = 16 << 10
 	// maxRetain bounds the buffers kept for reuse.
 	maxRetain = 256 << 10
+	// maxHeaderMem bounds the storage of AddBytes a Header keeps for
+	// reuse (an exchange kept for reuse keeps its Header's).
+	maxHeaderMem = 4 << 10
 	// maxFree bounds the exchanges a loop keeps for reuse.
 	maxFree = 4096
 )

@@ -1,8 +1,10 @@
 package evproxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -10,10 +12,14 @@ import (
 	"github.com/eddyloop/eddy/evhttp"
 	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/evnet"
+	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // exchange is one proxied request, from ServeHTTP1 to the end of both its
-// sides; loop goroutine only.
+// sides; loop goroutine only. Exchanges are reused (getExchange,
+// recycle): a steady stream of requests allocates none, nor their
+// upstream calls, headers and targets, which live in buffers the exchange
+// keeps.
 type exchange struct {
 	p  *Proxy
 	ls *loopState
@@ -31,7 +37,6 @@ type exchange struct {
 	start        time.Time
 
 	req        evclient.Request
-	pathQuery  string
 	upstream   string         // base URL of the upstream of the last attempt
 	call       *evclient.Call // the attempt in progress, nil before and after
 	attempts   int
@@ -44,65 +49,201 @@ type exchange struct {
 	bytes      int64
 	callDone   bool
 	over       bool        // the client's exchange is over
+	inDone     bool        // onUpstreamDone is running: recycling waits for its end
+	pooled     bool        // in the loop's free list
 	tunnel     *evnet.Conn // the upstream's connection after a 101, until the relay takes it
 	err        error
+
+	keep // what reuse keeps
+}
+
+// keep is what an exchange keeps from one request to the next: its
+// storage and the callbacks bound to it, made once.
+type keep struct {
+	mem      *evclient.Call // the storage of the upstream calls (StreamCall)
+	header   []byte         // the upstream request's field lines (Request.RawHeader)
+	pq       []byte         // the client's path and query
+	target   []byte         // the upstream request's target: the upstream's path, then pq (Request.Target)
+	scratch  []byte         // the response's Via
+	conn     [][]byte       // the values of the Connection fields of a head, while it is copied
+	handler  evclient.Handler
+	onWriteF func(*evclient.Call) // for a request with a body
+	onDoneFn func(*evhttp.ResponseWriter, error)
+	onDrainF func(*evhttp.ResponseWriter)
+	onBodyFn evhttp.BodyFunc
+}
+
+// maxFree bounds the exchanges a loop keeps for reuse: enough for the
+// requests that end between two that start, not a burst's worth, whose
+// memory would stay taken.
+const maxFree = 64
+
+// maxKept bounds each buffer an exchange keeps for reuse.
+const maxKept = 4 << 10
+
+// getExchange returns an exchange for a new request, a reused one if the
+// loop has one.
+func (ls *loopState) getExchange() *exchange {
+	if n := len(ls.free); n > 0 {
+		x := ls.free[n-1]
+		ls.free[n-1] = nil
+		ls.free = ls.free[:n-1]
+		x.clear() // again: what a callback wrote after recycle
+		return x
+	}
+	x := &exchange{p: ls.p, ls: ls}
+	x.mem = new(evclient.Call)
+	x.handler = evclient.Handler{OnResponse: x.onResponse, OnBody: x.onBody, OnDone: x.onUpstreamDone}
+	x.onDoneFn, x.onDrainF, x.onBodyFn, x.onWriteF = x.onDone, x.onDrain, x.onRequestBody, x.onWrite
+	return x
+}
+
+// recycle gives x back to its loop once both of its sides are over: the
+// client's exchange (onDone ran) and the upstream call (ended or
+// canceled, none to come), outside onUpstreamDone (which still uses x
+// when the client's exchange ends within it). An upgraded exchange is
+// never reused: its tunnel's callbacks may come later. A callback still
+// on the stack may write to x after this, before it returns: getExchange
+// clears x again when it takes it, and pooled keeps a late call from
+// giving it back twice.
+func (x *exchange) recycle() {
+	if x.pooled || !x.over || x.inDone || x.call != nil || x.b != nil || x.queued || x.upgrade || x.tunnel != nil {
+		return
+	}
+	ls := x.ls
+	if len(ls.free) >= maxFree || ls.closed {
+		return
+	}
+	x.clear()
+	x.pooled = true
+	ls.free = append(ls.free, x)
+}
+
+// clear makes x as new, but for what it keeps.
+func (x *exchange) clear() {
+	k := x.keep
+	k.header, k.pq, k.target, k.scratch = trim(k.header), trim(k.pq), trim(k.target), trim(k.scratch)
+	clear(k.conn)
+	k.conn = k.conn[:0]
+	*x = exchange{p: x.p, ls: x.ls, keep: k}
+}
+
+// trim empties b for reuse, or drops it if it grew past maxKept.
+func trim(b []byte) []byte {
+	if cap(b) > maxKept {
+		return nil
+	}
+	return b[:0]
 }
 
 // build makes the upstream request from the client's: hop-by-hop fields
-// removed, X-Forwarded-* and Via set.
+// removed (those RFC 9110 §7.6.1 names, the Proxy-* fields, Keep-Alive,
+// and those the Connection fields name), X-Forwarded-* and Via set. It
+// writes the field lines into x.header, from the request's bytes, and
+// the path and query into x.pq: nothing is allocated once they have
+// grown.
 func (x *exchange) build() {
 	r := x.r
-	named := connectionTokens(r.HeaderValues("Connection"))
-	h := make(http.Header)
-	var xff, via []string
+	x.conn = appendValues(x.conn[:0], r.HeaderValues("Connection"))
+	h := x.header[:0]
+	if host := r.Host(); len(host) > 0 {
+		h = appendField(h, "Host", host)
+	}
+	hasUA, hasXFF, hasVia := false, false, false
 	for name, value := range r.Headers() {
-		n := string(name)
 		switch {
-		case hopByHop(n) || named.has(n):
+		case hopByHop(name) || named(x.conn, name):
 			continue
-		case strings.EqualFold(n, "Host"), strings.EqualFold(n, "Content-Length"), strings.EqualFold(n, "Expect"),
-			strings.EqualFold(n, "X-Forwarded-Proto"), strings.EqualFold(n, "X-Forwarded-Host"):
+		case ascii.EqualFold(name, "Host"), ascii.EqualFold(name, "Content-Length"), ascii.EqualFold(name, "Expect"),
+			ascii.EqualFold(name, "X-Forwarded-Proto"), ascii.EqualFold(name, "X-Forwarded-Host"):
 			continue
-		case strings.EqualFold(n, "X-Forwarded-For"):
-			xff = append(xff, string(value))
+		case ascii.EqualFold(name, "X-Forwarded-For"):
+			hasXFF = true
 			continue
-		case strings.EqualFold(n, "Via"):
-			via = append(via, string(value))
+		case ascii.EqualFold(name, "Via"):
+			hasVia = true
 			continue
+		case ascii.EqualFold(name, "User-Agent"):
+			hasUA = true
 		}
-		h.Add(n, string(value))
+		h = appendField(h, name, value)
 	}
-	if a := r.RemoteAddr(); a.IsValid() {
-		xff = append(xff, a.Addr().Unmap().String())
+	a := r.RemoteAddr()
+	if hasXFF || a.IsValid() {
+		h = append(h, "X-Forwarded-For: "...)
+		if hasXFF {
+			h = appendJoined(h, r.HeaderValues("X-Forwarded-For"))
+		}
+		if a.IsValid() {
+			if hasXFF {
+				h = append(h, ", "...)
+			}
+			h = a.Addr().Unmap().AppendTo(h)
+		}
+		h = append(h, "\r\n"...)
 	}
-	if len(xff) > 0 {
-		h.Set("X-Forwarded-For", strings.Join(xff, ", "))
-	}
-	proto := "http"
 	if r.Conn().IsTLS() {
-		proto = "https"
+		h = append(h, "X-Forwarded-Proto: https\r\n"...)
+	} else {
+		h = append(h, "X-Forwarded-Proto: http\r\n"...)
 	}
-	h.Set("X-Forwarded-Proto", proto)
 	if host := r.Host(); host != nil {
-		h.Set("X-Forwarded-Host", string(host))
+		h = appendField(h, "X-Forwarded-Host", host)
 	}
-	h.Set("Via", strings.Join(append(via, viaEntry(r.ProtoMinor(), x.p.cfg.Via)), ", "))
-	if h.Get("User-Agent") == "" {
-		h["User-Agent"] = []string{""} // none: the client's own default is not sent
+	h = append(h, "Via: "...)
+	if hasVia {
+		h = append(appendJoined(h, r.HeaderValues("Via")), ", "...)
+	}
+	h = append(append(h, x.p.via(r.ProtoMinor())...), "\r\n"...)
+	if !hasUA {
+		h = append(h, "User-Agent:\r\n"...) // empty: the client's own default is not sent
 	}
 	if x.upgrade {
-		h.Set("Connection", "Upgrade")
-		h.Set("Upgrade", "websocket")
+		h = append(h, "Connection: Upgrade\r\nUpgrade: websocket\r\n"...)
 	}
-	x.req = evclient.Request{Method: string(r.Method()), Header: h, Host: string(r.Host())}
-	pq := string(r.Path())
-	if !strings.HasPrefix(pq, "/") {
-		pq = "/" + strings.TrimPrefix(pq, "*")
+	clear(x.conn) // views of the request: not to be kept
+	x.conn = x.conn[:0]
+	x.header = h
+	x.req = evclient.Request{Method: r.MethodString(), RawHeader: h}
+	pq := x.pq[:0]
+	if path := r.Path(); len(path) > 0 && path[0] == '/' {
+		pq = append(pq, path...)
+	} else {
+		pq = append(pq, '/')
+		pq = append(pq, bytes.TrimPrefix(path, []byte("*"))...)
 	}
 	if q := r.RawQuery(); q != nil {
-		pq += "?" + string(q)
+		pq = append(append(pq, '?'), q...)
 	}
-	x.pathQuery = pq
+	x.pq = pq
+}
+
+// appendField appends the field line "name: value" and CR LF; the value
+// comes from a parsed head, so it has no line end.
+func appendField[N, V string | []byte](h []byte, name N, value V) []byte {
+	h = append(append(h, name...), ": "...)
+	return append(append(h, value...), "\r\n"...)
+}
+
+// appendJoined appends the values, separated by ", ".
+func appendJoined(h []byte, values iter.Seq[[]byte]) []byte {
+	first := true
+	for v := range values {
+		if !first {
+			h = append(h, ", "...)
+		}
+		h = append(h, v...)
+		first = false
+	}
+	return h
+}
+
+// appendValues appends the values to dst.
+func appendValues(dst [][]byte, values iter.Seq[[]byte]) [][]byte {
+	for v := range values {
+		dst = append(dst, v)
+	}
+	return dst
 }
 
 // send makes one attempt, on the upstream address the balancing picks, or
@@ -135,7 +276,9 @@ func (x *exchange) sendTo(b *backend) {
 		x.triedList[x.attempts] = b
 	}
 	x.upstream = b.base
-	x.req.URL = b.base + x.pathQuery
+	x.req.URL = b.base
+	x.target = append(append(x.target[:0], ls.p.upstreams[b.up].Path...), x.pq...)
+	x.req.Target = x.target
 	client := b.client
 	if x.attempts > 0 {
 		client = ls.freshClient(b)
@@ -144,15 +287,15 @@ func (x *exchange) sendTo(b *backend) {
 	x.status = 0
 	gen := x.attempts
 	x.callDone = false
-	h := evclient.Handler{OnResponse: x.onResponse, OnBody: x.onBody, OnDone: x.onUpstreamDone}
+	h := x.handler
 	if x.req.StreamBody {
-		h.OnWrite = x.onWrite
+		h.OnWrite = x.onWriteF
 		x.r.ResumeBody()
 	}
 	if x.upgrade {
 		h.OnUpgrade = x.onUpgrade
 	}
-	call := client.Stream(&x.req, h)
+	call := client.StreamCall(x.mem, &x.req, h)
 	if x.attempts == gen && !x.callDone {
 		x.call = call
 	}
@@ -181,9 +324,10 @@ func (x *exchange) release(err error, ended bool) {
 	b.fig.inFlight.Add(-1)
 	if b.gone && b.inFlight == 0 {
 		// Its connection goes back to its pool after this callback.
-		x.ls.l.Post(func() {
+		ls := x.ls
+		ls.l.Post(func() {
 			if b.gone && b.inFlight == 0 {
-				x.ls.closeIdle(b)
+				ls.closeIdle(b)
 			}
 		})
 	}
@@ -245,35 +389,49 @@ func (x *exchange) onResponse(call *evclient.Call, resp *evclient.Response) {
 }
 
 // copyHead copies the end-to-end fields of resp to the client's response,
-// declares its trailers and adds Via.
+// declares its trailers and adds Via. The fields are copied as bytes
+// (evhttp.Header.AddBytes), into storage the client's exchange keeps.
 func (x *exchange) copyHead(resp *evclient.Response) {
-	w := x.w
-	named := connectionTokens(nil)
-	for _, v := range resp.Values("Connection") {
-		named = named.add(v)
-	}
-	for _, v := range resp.Values("Trailer") {
-		for t := range strings.SplitSeq(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				x.trailers = append(x.trailers, t)
-			}
-		}
-	}
-	var via []string
+	hdr := x.w.Header()
+	x.conn = x.conn[:0]
+	hasVia := false
 	resp.VisitHeaders(func(name, value []byte) bool {
-		n := string(name)
 		switch {
-		case hopByHop(n) || named.has(n), strings.EqualFold(n, "Content-Length"):
-		case strings.EqualFold(n, "Via"):
-			via = append(via, string(value))
-		default:
-			w.Header().Add(n, string(value))
+		case ascii.EqualFold(name, "Connection"):
+			x.conn = append(x.conn, value)
+		case ascii.EqualFold(name, "Trailer"):
+			x.trailers = appendTokens(x.trailers, value)
+		case ascii.EqualFold(name, "Via"):
+			hasVia = true
 		}
 		return true
 	})
-	w.Header().Set("Via", strings.Join(append(via, viaEntry(resp.ProtoMinor, x.p.cfg.Via)), ", "))
+	resp.VisitHeaders(func(name, value []byte) bool {
+		switch {
+		case hopByHop(name) || named(x.conn, name), ascii.EqualFold(name, "Content-Length"), ascii.EqualFold(name, "Via"):
+		default:
+			hdr.AddBytes(name, value)
+		}
+		return true
+	})
+	clear(x.conn)
+	x.conn = x.conn[:0]
+	via := x.p.via(resp.ProtoMinor)
+	if hasVia {
+		v := x.scratch[:0]
+		resp.VisitHeaders(func(name, value []byte) bool {
+			if ascii.EqualFold(name, "Via") {
+				v = append(append(v, value...), ", "...)
+			}
+			return true
+		})
+		x.scratch = append(v, via...)
+		hdr.AddBytes([]byte("Via"), x.scratch)
+	} else {
+		hdr.Set("Via", via)
+	}
 	if len(x.trailers) > 0 && resp.Status != 101 {
-		w.Header().Set("Trailer", strings.Join(x.trailers, ", "))
+		hdr.Set("Trailer", strings.Join(x.trailers, ", "))
 	}
 }
 
@@ -307,10 +465,13 @@ func (x *exchange) onUpstreamDone(call *evclient.Call, err error) {
 	x.callDone = true
 	x.call = nil
 	x.release(err, true)
+	x.inDone = true
 	if !x.over {
 		x.end(call, err)
 	}
+	x.inDone = false
 	x.ls.dispatch() // after a retry, which comes before the queue
+	x.recycle()
 }
 
 // end ends the client's response after the attempt's call ended with err.
@@ -441,71 +602,68 @@ func (x *exchange) onDone(w *evhttp.ResponseWriter, err error) {
 		}
 	}
 	if log := x.p.cfg.AccessLog; log != nil {
-		log(&LogEntry{Request: x.r, Upstream: x.upstream, Status: w.Status(), Bytes: x.bytes,
-			Attempts: x.attempts, Elapsed: x.r.Loop().Now().Sub(x.start), Err: x.err})
+		e := &x.ls.entry
+		*e = LogEntry{Request: x.r, Upstream: x.upstream, Status: w.Status(), Bytes: x.bytes,
+			Attempts: x.attempts, Elapsed: x.r.Loop().Now().Sub(x.start), Err: x.err}
+		log(e)
+		*e = LogEntry{}
 	}
 	x.w, x.r = nil, nil
+	x.recycle()
 }
 
 // hopByHop reports whether a field is hop-by-hop by name (RFC 9110 §7.6.1,
 // plus the Proxy-* fields and Keep-Alive of older practice).
-func hopByHop(name string) bool {
+func hopByHop(name []byte) bool {
 	switch {
-	case strings.EqualFold(name, "Connection"), strings.EqualFold(name, "Keep-Alive"),
-		strings.EqualFold(name, "TE"), strings.EqualFold(name, "Trailer"),
-		strings.EqualFold(name, "Transfer-Encoding"), strings.EqualFold(name, "Upgrade"):
+	case ascii.EqualFold(name, "Connection"), ascii.EqualFold(name, "Keep-Alive"),
+		ascii.EqualFold(name, "TE"), ascii.EqualFold(name, "Trailer"),
+		ascii.EqualFold(name, "Transfer-Encoding"), ascii.EqualFold(name, "Upgrade"):
 		return true
 	}
-	return len(name) >= 6 && strings.EqualFold(name[:6], "proxy-")
+	return len(name) >= 6 && ascii.EqualFold(name[:6], "proxy-")
 }
 
-// tokens are the field names listed in Connection fields, lower case.
-type tokens []string
-
-func connectionTokens(values func(func([]byte) bool)) tokens {
-	var t tokens
-	if values != nil {
-		for v := range values {
-			t = t.add(string(v))
-		}
-	}
-	return t
-}
-
-func (t tokens) add(v string) tokens {
-	for s := range strings.SplitSeq(v, ",") {
-		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
-			t = append(t, s)
-		}
-	}
-	return t
-}
-
-func (t tokens) has(name string) bool {
-	for _, s := range t {
-		if strings.EqualFold(s, name) {
+// named reports whether name is among the comma-separated field names of
+// the Connection field values conn (RFC 9110 §7.6.1: those fields are
+// hop-by-hop too).
+func named(conn [][]byte, name []byte) bool {
+	for _, v := range conn {
+		if hasToken(v, name) {
 			return true
 		}
 	}
 	return false
 }
 
-func viaEntry(minor int, pseudonym string) string {
-	if minor == 0 {
-		return "1.0 " + pseudonym
+// hasToken reports whether the comma-separated list v has the element
+// token, without regard to ASCII case.
+func hasToken[T string | []byte](v []byte, token T) bool {
+	for len(v) > 0 {
+		var t []byte
+		t, v, _ = bytes.Cut(v, []byte{','})
+		if ascii.EqualFold(bytes.Trim(t, " \t"), token) {
+			return true
+		}
 	}
-	return "1.1 " + pseudonym
+	return false
+}
+
+// appendTokens appends the elements of a comma-separated list (a Trailer
+// field's value) to dst, as strings.
+func appendTokens(dst []string, v []byte) []string {
+	for len(v) > 0 {
+		var t []byte
+		t, v, _ = bytes.Cut(v, []byte{','})
+		if t = bytes.Trim(t, " \t"); len(t) > 0 {
+			dst = append(dst, string(t))
+		}
+	}
+	return dst
 }
 
 // isWebSocket reports whether an Upgrade field's value offers websocket.
-func isWebSocket(v []byte) bool {
-	for s := range strings.SplitSeq(string(v), ",") {
-		if strings.EqualFold(strings.TrimSpace(s), "websocket") {
-			return true
-		}
-	}
-	return false
-}
+func isWebSocket(v []byte) bool { return hasToken(v, "websocket") }
 
 func idempotent(m []byte) bool {
 	switch string(m) {

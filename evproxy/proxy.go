@@ -200,6 +200,8 @@ type Proxy struct {
 	upstreams []*url.URL
 	clients   []evclient.Config // of each upstream's addresses
 	loops     sync.Map          // *eddy.Loop -> *loopState
+	via10     string            // "1.0 " and Config.Via: the Via entry of an HTTP/1.0 hop
+	via11     string            // "1.1 " and Config.Via
 }
 
 // loopState is what a Proxy keeps per loop; loop goroutine only, but for
@@ -224,6 +226,9 @@ type loopState struct {
 	names  []*name         // the upstreams given by host name
 	dns    *evdns.Resolver // made on first use
 	closed bool
+
+	free  []*exchange // for reuse (getExchange, recycle)
+	entry LogEntry    // the AccessLog's, reused
 }
 
 // New returns a Proxy configured by cfg.
@@ -251,6 +256,7 @@ func New(cfg *Config) (*Proxy, error) {
 	if p.cfg.Via == "" {
 		p.cfg.Via = DefaultVia
 	}
+	p.via10, p.via11 = "1.0 "+p.cfg.Via, "1.1 "+p.cfg.Via
 	c := &p.cfg
 	// Zero means the default; so does a negative value where it means
 	// nothing else.
@@ -343,6 +349,14 @@ func (ls *loopState) freshClient(b *backend) *evclient.Client {
 	return b.fresh
 }
 
+// via returns the Via entry of a hop of HTTP/1.minor.
+func (p *Proxy) via(minor int) string {
+	if minor == 0 {
+		return p.via10
+	}
+	return p.via11
+}
+
 // hostPort returns u's host and port, the scheme's port if it has none.
 func hostPort(u *url.URL) string {
 	if u.Port() != "" {
@@ -390,9 +404,10 @@ func (ls *loopState) close() {
 // ServeHTTP1 forwards the request to an upstream and streams the response
 // back, as the package documentation describes. It runs on the loop.
 func (p *Proxy) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
-	x := &exchange{p: p, ls: p.loop(r.Loop()), w: w, r: r, start: r.Loop().Now()}
-	w.OnDone(x.onDone)
-	w.OnDrain(x.onDrain)
+	x := p.loop(r.Loop()).getExchange()
+	x.w, x.r, x.start = w, r, r.Loop().Now()
+	w.OnDone(x.onDoneFn)
+	w.OnDrain(x.onDrainF)
 	if string(r.Method()) == "CONNECT" {
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 		x.fail(405, "CONNECT is not proxied")
@@ -404,7 +419,7 @@ func (p *Proxy) ServeHTTP1(w *evhttp.ResponseWriter, r *evhttp.Request) {
 	x.idempotent = idempotent(r.Method())
 	if r.HasBody() {
 		x.req.StreamBody = true
-		r.OnBody(x.onRequestBody)
+		r.OnBody(x.onBodyFn)
 	} else {
 		w.Async()
 	}

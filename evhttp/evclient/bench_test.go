@@ -46,6 +46,20 @@ func helloData(c *evnet.Conn, p []byte) int {
 	}
 }
 
+// helloClient starts a helloServer and returns its URL, and a loop of the
+// caller's (not running) with a Client on it, which the test's cleanup
+// closes.
+func helloClient(tb testing.TB) (*eddy.Loop, *evclient.Client, string) {
+	url := startHello(tb)
+	l, err := eddy.NewLoop(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := evclient.New(l, nil)
+	tb.Cleanup(func() { c.Close(); l.Close() })
+	return l, c, url
+}
+
 // chain runs n keep-alive GETs one after the other on l, each started
 // from the callback of the one before, and returns when they are done.
 // It runs the loop itself: the caller owns l.
@@ -74,14 +88,7 @@ func chain(tb testing.TB, l *eddy.Loop, c *evclient.Client, req *evclient.Reques
 // connection, from Do to its callback, against a server on another loop:
 // the client's CPU and allocations per request.
 func BenchmarkClientKeepAliveGet(b *testing.B) {
-	url := startHello(b)
-	l, err := eddy.NewLoop(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	c := evclient.New(l, nil)
-	defer c.Close()
+	l, c, url := helloClient(b)
 	req := &evclient.Request{URL: url}
 	chain(b, l, c, req, 100) // warm up: the connection, its buffers
 	b.ReportAllocs()
@@ -101,14 +108,7 @@ func TestClientAllocs(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	leakCheck(t)
-	url := startHello(t)
-	l, err := eddy.NewLoop(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c := evclient.New(l, nil)
-	defer c.Close()
+	l, c, url := helloClient(t)
 	req := &evclient.Request{URL: url}
 	chain(t, l, c, req, 100)
 	// AllocsPerRun runs with GOMAXPROCS 1, where the two loops take turns

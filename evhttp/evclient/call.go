@@ -104,7 +104,8 @@ var _ [0]struct{} = [unsafe.Offsetof(Call{}.timer)]struct{}{}
 func (call *Call) Client() *Client { return call.client }
 
 // URL returns the URL being requested: the request's, or that of the
-// redirect being followed.
+// redirect being followed. With Request.Target, it is the URL as given,
+// whose path and query the Target replaces.
 func (call *Call) URL() string { return call.req.URL }
 
 // Response returns the final response once its head has arrived (it is
@@ -274,6 +275,23 @@ func (call *Call) prepare() error {
 	if h := call.req.Host; h != "" && !h1.ValidFieldValue(h) || strings.ContainsAny(call.req.Host, " \t") {
 		return fmt.Errorf("%w: Host %q", ErrRequest, call.req.Host)
 	}
+	if call.req.RawHeader != nil {
+		rawOffer, err := call.checkRaw(&connUpgrade)
+		if err != nil {
+			return err
+		}
+		switch {
+		case offer == "":
+			offer = rawOffer
+		case rawOffer != "":
+			offer += ", " + rawOffer
+		}
+	}
+	if call.req.Target != nil {
+		if err := call.checkTarget(); err != nil {
+			return err
+		}
+	}
 	return call.checkUpgrade(offer, connUpgrade)
 }
 
@@ -306,7 +324,7 @@ func (call *Call) resetAttempt() {
 	call.headSent, call.sent, call.waitContinue, call.abandoned = false, false, false, false
 	call.bodyOff = 0
 	call.headerDL, call.expectDL = time.Time{}, time.Time{}
-	call.resp = Response{}
+	call.resp = Response{head: call.resp.head[:0]} // no head was given out: its buffer is free
 	call.armTimer()
 }
 
@@ -362,7 +380,7 @@ func (call *Call) finish(err error) {
 	if err != nil {
 		var ce *Error
 		if !errors.As(err, &ce) {
-			err = &Error{Method: call.req.method(), URL: call.req.URL, Err: err}
+			err = &Error{Method: call.req.method(), URL: call.url(), Err: err}
 		}
 	}
 	if call.gather {

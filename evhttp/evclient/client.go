@@ -136,6 +136,34 @@ func (c *Client) Stream(req *Request, h Handler) *Call {
 	return c.start(call, req)
 }
 
+// StreamCall is Stream with a Call the program provides, so that a
+// program that makes request after request (a proxy) allocates none: call
+// is a zero Call, or one whose request has ended (its OnDone ran, or it
+// was canceled), which StreamCall makes the new request's. The Call, and
+// the Response OnResponse got from it, must not be used for the old
+// request after that: the Response keeps its storage for the next one. A
+// Call still in progress makes StreamCall panic. The Call must not be
+// copied once used. Like Stream, StreamCall returns nil, after h.OnDone,
+// when the request fails at once, and call otherwise.
+func (c *Client) StreamCall(call *Call, req *Request, h Handler) *Call {
+	if call.state != 0 && call.state != callDone {
+		panic("evclient: StreamCall with a Call in progress")
+	}
+	head := keepHead(call.resp.head)
+	*call = Call{client: c, h: h}
+	call.resp.head = head
+	return c.start(call, req)
+}
+
+// keepHead empties a Response's head buffer for the next response of its
+// Call, or drops it if it grew past maxKeptHead.
+func keepHead(b []byte) []byte {
+	if cap(b) > maxKeptHead {
+		return nil
+	}
+	return b[:0]
+}
+
 func (c *Client) start(call *Call, req *Request) *Call {
 	call.req = *req
 	call.timer.Init(callTimer, 0, 0)

@@ -34,6 +34,9 @@ const (
 	// maxPrealloc is the most of a body of known length that Do
 	// allocates before its bytes arrive.
 	maxPrealloc = 4 << 20
+	// maxKeptHead is the largest response head buffer a Call reused by
+	// StreamCall keeps for its next response.
+	maxKeptHead = 8 << 10
 )
 
 var crlf = []byte("\r\n")

@@ -122,6 +122,21 @@
 // reading, its kernel buffers fill and TCP slows the server down, until
 // Call.ResumeRead.
 //
+// # Requests without allocations
+//
+// A request built as an http.Header and a URL string costs allocations
+// of its own: the map, its slices and strings, the URL. A program that
+// forwards request after request (evproxy) gives them as bytes instead:
+// Request.RawHeader holds field lines ("Name: value" and CR LF), which the
+// client checks once and writes as they are, and Request.Target the
+// request target, which replaces the URL's path and query, so that the URL
+// can be a constant naming the server. Client.StreamCall takes the Call's
+// storage from the program, a Call whose request has ended, and keeps the
+// response head's buffer of the request before: a keep-alive request on a
+// reused Call, with its fields and target in buffers the program keeps,
+// allocates nothing (TestStreamCallAllocs; BenchmarkClientRequestHeader
+// compares it with an http.Header).
+//
 // # Protocol upgrades
 //
 // A request whose Header has "Connection: Upgrade" and an Upgrade field
@@ -170,9 +185,11 @@
 // a new URL and filtered fields), and a Response outlives its call, read
 // whenever the program likes. Sharing one type would force either copies
 // on the server's hot path or view lifetimes on the client's users. So the
-// server keeps its views, and the client takes an http.Header in and gives
-// a Response that owns its head (its fields read in place, with Header,
-// Values and VisitHeaders, or copied into an http.Header by Headers).
+// server keeps its views, and the client takes an http.Header in (or
+// field lines as bytes, RawHeader, copied from the views by a program that
+// has them, as a proxy does) and gives a Response that owns its head (its
+// fields read in place, with Header, Values and VisitHeaders, or copied
+// into an http.Header by Headers).
 // What both sides do share is below them: the wire format (package h1) and
 // the ASCII case folding of names and tokens.
 package evclient

@@ -210,3 +210,49 @@ func ExampleDialFunc() {
 	}
 	// Output: Host: app.internal:PORT
 }
+
+// StreamCall with a RawHeader and a Target: requests built from bytes, as
+// a proxy forwards them, on one Call reused from each request to the next.
+// Once the buffers have grown, a request costs no allocation.
+func ExampleClient_StreamCall() {
+	l, err := eddy.NewLoop(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	base, stop := exampleServe(l, func(w *evhttp.ResponseWriter, r *evhttp.Request) {
+		fmt.Fprintf(w, "%s %s for %s", r.Method(), r.Target(), r.Header("X-Forwarded-For"))
+	})
+	c := evclient.New(l, nil)
+
+	var call evclient.Call    // the storage of every request below
+	var header, target []byte // kept from one request to the next
+	paths := []string{"/a", "/b?x=1"}
+	var h evclient.Handler
+	send := func(i int) {
+		header = append(header[:0], "X-Forwarded-For: 192.0.2.1\r\n"...)
+		target = append(target[:0], paths[i]...)
+		c.StreamCall(&call, &evclient.Request{URL: base, RawHeader: header, Target: target}, h)
+	}
+	i := 0
+	h = evclient.Handler{
+		OnResponse: func(_ *evclient.Call, resp *evclient.Response) { fmt.Print(resp.Status, " ") },
+		OnBody:     func(_ *evclient.Call, p []byte) { fmt.Print(string(p)) },
+		OnDone: func(_ *evclient.Call, err error) {
+			fmt.Println()
+			if i++; err == nil && i < len(paths) {
+				send(i) // the Call's request is over: it takes the next
+				return
+			}
+			c.Close()
+			stop()
+		},
+	}
+	send(0)
+	if err := l.Run(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// 200 GET /a for 192.0.2.1
+	// 200 GET /b?x=1 for 192.0.2.1
+}

@@ -1,7 +1,6 @@
 package evclient
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"time"
@@ -107,7 +106,7 @@ func (cc *conn) onHead(call *Call, head []byte) {
 	cc.body.ResetResponse(r)
 	cc.inBody = true
 	if isRedirect(r.Status) && c.cfg.MaxRedirects >= 0 {
-		next, follow, err := nextHop(&call.req, r.Status, string(r.Headers.Get("Location")))
+		next, follow, err := nextHop(&call.req, call.url(), r.Status, string(r.Headers.Get("Location")))
 		switch {
 		case err != nil:
 			call.discard, call.endErr = true, err
@@ -143,7 +142,7 @@ func (cc *conn) onHead(call *Call, head []byte) {
 		}
 		return
 	}
-	resp.head = bytes.Clone(head)
+	resp.head = append(resp.head[:0], head...) // a new buffer but for a Call reused by StreamCall
 	if f := call.h.OnResponse; f != nil {
 		f(call, resp)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/eddyloop/eddy/internal/ascii"
 )
@@ -23,7 +24,9 @@ func isRedirect(status int) bool {
 // followed when the body cannot be sent again (a streamed one). It returns
 // follow false when the response is to be delivered as it is (no Location,
 // or a 307/308 with a body that cannot be replayed).
-func nextHop(req *Request, status int, location string) (next Request, follow bool, err error) {
+// from is the URL of the hop that answered (Call.url). The fields of a
+// RawHeader go into the next hop's Header, its Host into its Host.
+func nextHop(req *Request, from string, status int, location string) (next Request, follow bool, err error) {
 	includeBody := false
 	method := req.method()
 	switch status {
@@ -42,7 +45,7 @@ func nextHop(req *Request, status int, location string) (next Request, follow bo
 	if location == "" {
 		return next, false, nil
 	}
-	base, err := url.Parse(req.URL)
+	base, err := url.Parse(from)
 	if err != nil {
 		return next, false, fmt.Errorf("%w: %v", ErrRedirect, err)
 	}
@@ -56,12 +59,27 @@ func nextHop(req *Request, status int, location string) (next Request, follow bo
 		next.Body = req.Body
 	}
 	sameHost := ascii.EqualFold(base.Host, to.Host)
-	if sameHost {
-		next.Host = req.Host
-	}
-	if len(req.Header) > 0 {
-		next.Header = make(http.Header, len(req.Header)+1)
+	header, host := req.Header, req.Host
+	if req.RawHeader != nil {
+		header = make(http.Header, len(req.Header)+8)
 		for k, vs := range req.Header {
+			header[k] = slices.Clip(vs) // Add below must not write into the program's slices
+		}
+		rawFields(req.RawHeader, func(name, value []byte) bool {
+			if ascii.EqualFold(name, "Host") {
+				host = string(value)
+			} else {
+				header.Add(string(name), string(value))
+			}
+			return true
+		})
+	}
+	if sameHost {
+		next.Host = host
+	}
+	if len(header) > 0 {
+		next.Header = make(http.Header, len(header)+1)
+		for k, vs := range header {
 			switch http.CanonicalHeaderKey(k) {
 			case "Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization":
 				if !sameHost {

@@ -30,6 +30,33 @@ type Request struct {
 	// response came, so no server switched for it, and a redirect keeps
 	// the two fields, so that the switch may come from the last hop.
 	Header http.Header
+	// RawHeader holds more header fields, as field lines ("Name: value",
+	// each ended by CR LF or LF), for a program that has them as bytes,
+	// such as a proxy: building them costs no allocation where an
+	// http.Header costs one or two per field. They are sent after those
+	// of Header, in their order, under Header's rules (Content-Length,
+	// Transfer-Encoding, Trailer and Expect are not sent, "Expect:
+	// 100-continue" sets ExpectContinue, Connection and Upgrade are
+	// honoured, an empty User-Agent sends none), but for Host: a Host
+	// field here is the Host sent, instead of the Host below or the
+	// URL's. The client checks the lines before anything is sent: one that
+	// is not a field line (empty, without a colon, a name that is not a
+	// token, a value with a control character), an obs-fold line
+	// (starting with a space or a tab) and a second Host field fail the
+	// request with ErrRequest. The client reads RawHeader when it writes
+	// the request, which may be after Do or Stream returned, and again for
+	// a retry: its bytes must not change until the call ends. A redirect
+	// moves its fields into the next hop's Header.
+	RawHeader []byte
+	// Target, if not nil, is the request target sent instead of the URL's
+	// path and query: "/path?query" (origin form; a fragment is cut, and
+	// the bytes a target cannot hold are percent-encoded, as in a URL),
+	// for a program that has it as bytes. The URL then gives the scheme,
+	// the host and the port only. Errors and redirects name the URL with
+	// the Target in place of its path and query; Response.URL and
+	// Call.URL are the URL as given. As RawHeader, its bytes must not
+	// change until the call ends.
+	Target []byte
 	// Host, if set, is sent as the Host header instead of the URL's host.
 	Host string
 	// Body is the request body, sent with Content-Length. POST, PUT and
@@ -71,7 +98,7 @@ func (r *Request) idempotent() bool {
 			return true
 		}
 	}
-	return false
+	return rawIdempotencyKey(r.RawHeader)
 }
 
 // replayable reports whether the request can be sent again: idempotent,

@@ -3,12 +3,14 @@ package evclient
 import (
 	"net/http"
 
+	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/internal/ascii"
 )
 
 // Response is a response: its status, its head (read with Header,
 // Values, VisitHeaders), and with Do its whole body. It stays valid after
-// the call ends; it is read-only.
+// the call ends (with a Call reused by Client.StreamCall, until the Call's
+// next request); it is read-only.
 type Response struct {
 	// Status is the status code.
 	Status int
@@ -132,17 +134,8 @@ func visitFields(head []byte, start bool, f func(name, value []byte) bool) {
 		h = h[i+1:]
 	}
 	for len(h) > 0 {
-		line := h
-		h = nil
-		for i, c := range line {
-			if c == '\n' {
-				line, h = line[:i], line[i+1:]
-				break
-			}
-		}
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
+		var line []byte
+		line, h = cutLine(h)
 		if len(line) == 0 {
 			return
 		}
@@ -153,13 +146,7 @@ func visitFields(head []byte, start bool, f func(name, value []byte) bool) {
 		if k == len(line) {
 			continue
 		}
-		v := line[k+1:]
-		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-			v = v[1:]
-		}
-		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-			v = v[:len(v)-1]
-		}
+		v := h1.TrimOWS(line[k+1:])
 		if !f(line[:k:k], v[:len(v):len(v)]) {
 			return
 		}

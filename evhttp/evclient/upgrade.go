@@ -109,12 +109,23 @@ func (cc *conn) switchProtocols(call *Call, head []byte) {
 // or "". It is looked up again at the 101 rather than kept in the Call
 // from prepare, which would cost every call 16 bytes.
 func (r *Request) upgradeOffer() string {
+	offer := ""
 	for k, vs := range r.Header {
 		if len(vs) > 0 && ascii.EqualFold(k, "Upgrade") {
-			return strings.Join(vs, ", ")
+			offer = strings.Join(vs, ", ")
+			break
 		}
 	}
-	return ""
+	rawFields(r.RawHeader, func(name, value []byte) bool {
+		if ascii.EqualFold(name, "Upgrade") {
+			if offer != "" {
+				offer += ", "
+			}
+			offer += string(value)
+		}
+		return true
+	})
+	return offer
 }
 
 // holdInput is the OnData of a handed-over connection until the program

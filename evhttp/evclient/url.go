@@ -151,6 +151,12 @@ func parseURL(raw string) (parsedURL, error) {
 	return u, nil
 }
 
+// badTargetByte reports whether c cannot be in a request-target as it
+// is: a control, space, non-ASCII or one of a few delimiters.
+func badTargetByte(c byte) bool {
+	return c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
+}
+
 // dialAddr returns the address to dial: "host:port" or "[v6]:port".
 func (u *parsedURL) dialAddr() string {
 	if u.ip.Is6() {
@@ -163,9 +169,7 @@ func (u *parsedURL) dialAddr() string {
 // (controls, space, non-ASCII and a few delimiters), as net/url does for a
 // path; a target without them is returned as it is.
 func escapeTarget(t string) string {
-	bad := func(c byte) bool {
-		return c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
-	}
+	bad := badTargetByte
 	i := 0
 	for i < len(t) && !bad(t[i]) {
 		i++

@@ -61,30 +61,46 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 	c := cc.client
 	req := &call.req
 	m := req.method()
-	b = h1.AppendRequestLine(b, m, call.u.target, 1)
-	host := req.Host
-	if host == "" {
-		host = call.u.authority
+	if req.Target != nil {
+		b = append(append(b, m...), ' ')
+		b = append(append(b, req.Target...), " HTTP/1.1\r\n"...)
+	} else {
+		b = h1.AppendRequestLine(b, m, call.u.target, 1)
 	}
-	b = h1.AppendHeader(b, "Host", host)
+	if host := rawHost(req.RawHeader); host != nil {
+		b = h1.AppendHeader(b, "Host", host)
+	} else if req.Host != "" {
+		b = h1.AppendHeader(b, "Host", req.Host)
+	} else {
+		b = h1.AppendHeader(b, "Host", call.u.authority)
+	}
 	hasUA, hasAuth := false, false
 	for k, vs := range req.Header {
-		ua := false
-		switch {
-		case ascii.EqualFold(k, "Host"), ascii.EqualFold(k, "Content-Length"),
-			ascii.EqualFold(k, "Transfer-Encoding"), ascii.EqualFold(k, "Trailer"),
-			ascii.EqualFold(k, "Expect"):
+		skip, ua, auth := clientField(k)
+		if skip {
 			continue
-		case ascii.EqualFold(k, "User-Agent"):
-			hasUA, ua = true, true
-		case ascii.EqualFold(k, "Authorization"):
-			hasAuth = true
 		}
+		hasUA, hasAuth = hasUA || ua, hasAuth || auth
 		for _, v := range vs {
 			if ua && v == "" {
 				continue
 			}
 			b = h1.AppendHeader(b, k, v)
+		}
+	}
+	for raw := req.RawHeader; len(raw) > 0; {
+		name, value, rest, ok := splitRaw(raw) // checked by prepare
+		if !ok {
+			break
+		}
+		raw = rest
+		skip, ua, auth := clientField(name)
+		if skip {
+			continue
+		}
+		hasUA, hasAuth = hasUA || ua, hasAuth || auth
+		if !ua || len(value) > 0 {
+			b = h1.AppendHeader(b, name, value)
 		}
 	}
 	if !hasUA && c.cfg.UserAgent != "" {
@@ -110,6 +126,23 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 		b = h1.AppendHeader(b, "Connection", "close")
 	}
 	return append(b, crlf...)
+}
+
+// clientField tells how appendHead treats a field of the program's:
+// skip for those the client writes itself (Host, framing, Expect), ua for
+// User-Agent, auth for Authorization.
+func clientField[T string | []byte](name T) (skip, ua, auth bool) {
+	switch {
+	case ascii.EqualFold(name, "Host"), ascii.EqualFold(name, "Content-Length"),
+		ascii.EqualFold(name, "Transfer-Encoding"), ascii.EqualFold(name, "Trailer"),
+		ascii.EqualFold(name, "Expect"):
+		return true, false, false
+	case ascii.EqualFold(name, "User-Agent"):
+		return false, true, false
+	case ascii.EqualFold(name, "Authorization"):
+		return false, false, true
+	}
+	return false, false, false
 }
 
 // sendBody writes as much of call's body as the connection takes, and

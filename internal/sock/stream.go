@@ -129,18 +129,6 @@ func AddrPortOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
-// RemoteAddr returns the IP address of the peer of the socket fd.
-func RemoteAddr(fd int) (netip.AddrPort, error) {
-	sa, err := unix.Getpeername(fd)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if ap, ok := AddrPortOf(sa); ok {
-		return ap, nil
-	}
-	return netip.AddrPort{}, fmt.Errorf("sock: unexpected socket address %T", sa)
-}
-
 // SetLinger sets SO_LINGER on fd: sec < 0 turns lingering off (the
 // default), 0 makes close send a reset, and sec > 0 makes close wait up to
 // that many seconds for the queued data to be sent.

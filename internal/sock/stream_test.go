@@ -74,3 +74,38 @@ func TestUnixSockaddr(t *testing.T) {
 		t.Errorf("UnixSockaddr(@abstract) = %v, %v", sa, err)
 	}
 }
+
+// TestRemoteAddr: RemoteAddr reads the peer's address and port, IPv4 and
+// IPv6, without allocating; on a socket that is not connected it fails.
+func TestRemoteAddr(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+		sa, family, err := Sockaddr(netip.MustParseAddrPort(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lfd, err := ListenStream(family, sa, ListenConfig{Backlog: 8})
+		if err != nil {
+			t.Logf("%s: %v (no IPv6 here?)", addr, err)
+			continue
+		}
+		defer unix.Close(lfd)
+		ap, _ := LocalAddr(lfd)
+		target, _, _ := Sockaddr(ap)
+		fd, _, err := Connect(family, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		waitWritable(t, fd)
+		got, err := RemoteAddr(fd)
+		if err != nil || got != ap {
+			t.Errorf("RemoteAddr = %v, %v; want %v", got, err, ap)
+		}
+		if n := testing.AllocsPerRun(100, func() { RemoteAddr(fd) }); n != 0 {
+			t.Errorf("RemoteAddr: %v allocations, want none", n)
+		}
+		if _, err := RemoteAddr(lfd); err == nil {
+			t.Errorf("RemoteAddr of a listener: no error")
+		}
+	}
+}

@@ -71,7 +71,7 @@ func AppendRequestLine(dst []byte, method, target string, minor int) []byte {
 // taken from elsewhere cannot end the line early and inject fields or a
 // body (response splitting). name is written as given: check it with
 // ValidFieldName.
-func AppendHeader(dst []byte, name, value string) []byte {
+func AppendHeader[N, V text](dst []byte, name N, value V) []byte {
 	dst = append(dst, name...)
 	dst = append(dst, ": "...)
 	dst = appendSafe(dst, value)
@@ -95,7 +95,7 @@ func AppendDateHeader(dst []byte, t time.Time) []byte {
 }
 
 // appendSafe appends s with CR, LF and NUL replaced by SP.
-func appendSafe(dst []byte, s string) []byte {
+func appendSafe[T text](dst []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\r', '\n', 0:

@@ -56,8 +56,9 @@ func isTchar(c byte) bool { return class[c]&cTchar != 0 }
 func isValue(c byte) bool { return class[c]&cValue != 0 }
 func isWS(c byte) bool    { return c == ' ' || c == '\t' }
 
-// trimOWS returns b without leading and trailing SP and HTAB.
-func trimOWS(b []byte) []byte {
+// TrimOWS returns b without leading and trailing SP and HTAB (optional
+// white space, RFC 9110 §5.6.3).
+func TrimOWS(b []byte) []byte {
 	for len(b) > 0 && isWS(b[0]) {
 		b = b[1:]
 	}
@@ -103,13 +104,13 @@ func nextElement(v []byte, i int) (elem []byte, next int, ok, bad bool) {
 		case c == '"':
 			quoted = !quoted
 		case c == ',' && !quoted:
-			return trimOWS(v[start:i]), i + 1, true, false
+			return TrimOWS(v[start:i]), i + 1, true, false
 		}
 	}
 	if quoted {
 		return nil, i, false, true
 	}
-	return trimOWS(v[start:]), len(v) + 1, true, false
+	return TrimOWS(v[start:]), len(v) + 1, true, false
 }
 
 // HasToken reports whether the comma-separated list value contains token,

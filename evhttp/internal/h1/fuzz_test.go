@@ -78,7 +78,7 @@ func FuzzRequest(f *testing.F) {
 			}
 		}
 		for _, h := range r.Headers {
-			if !isToken(h.Name) || !ValidFieldValue(string(h.Value)) || len(trimOWS(h.Value)) != len(h.Value) {
+			if !isToken(h.Name) || !ValidFieldValue(string(h.Value)) || len(TrimOWS(h.Value)) != len(h.Value) {
 				t.Fatalf("bad field %q: %q", h.Name, h.Value)
 			}
 		}

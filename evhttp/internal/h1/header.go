@@ -50,9 +50,13 @@ func (h Headers) Get(name string) []byte {
 	return v
 }
 
+// text is a string or a byte slice: the checks and appenders below take
+// either, so that bytes need no conversion.
+type text interface{ ~string | ~[]byte }
+
 // ValidFieldName reports whether name is a valid field name (a token).
 // Serializers use it to refuse names that would corrupt a head.
-func ValidFieldName(name string) bool {
+func ValidFieldName[T text](name T) bool {
 	if len(name) == 0 {
 		return false
 	}
@@ -66,7 +70,7 @@ func ValidFieldName(name string) bool {
 
 // ValidFieldValue reports whether v is a valid field value: visible ASCII,
 // obs-text, SP and HTAB, without control characters.
-func ValidFieldValue(v string) bool {
+func ValidFieldValue[T text](v T) bool {
 	for i := 0; i < len(v); i++ {
 		if !isValue(v[i]) {
 			return false

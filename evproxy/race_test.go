@@ -1,0 +1,5 @@
+//go:build race
+
+package evproxy_test
+
+const raceOn = true
