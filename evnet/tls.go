@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/sock"
 )
 
 // Defaults of TLSConfig.
@@ -357,7 +358,8 @@ func (t *tlsConn) Close() error {
 // LocalAddr returns the connection's local address.
 func (t *tlsConn) LocalAddr() net.Addr {
 	if hs := t.hs; hs != nil {
-		return hs.local
+		local, _ := hs.addrs()
+		return local
 	}
 	local, _ := t.c.netAddrs()
 	return local
@@ -366,7 +368,8 @@ func (t *tlsConn) LocalAddr() net.Addr {
 // RemoteAddr returns the peer's address.
 func (t *tlsConn) RemoteAddr() net.Addr {
 	if hs := t.hs; hs != nil {
-		return hs.remote
+		_, remote := hs.addrs()
+		return remote
 	}
 	_, remote := t.c.netAddrs()
 	return remote
@@ -381,11 +384,23 @@ func (t *tlsConn) SetWriteDeadline(time.Time) error { return nil }
 // netAddrs returns the connection's addresses as net.Addrs (an empty
 // net.UnixAddr where it has no IP address).
 func (c *Conn) netAddrs() (local, remote net.Addr) {
+	if c.closed() {
+		return fdAddrs(-1)
+	}
+	return fdAddrs(c.w.Fd())
+}
+
+// fdAddrs returns the addresses of the socket fd as net.Addrs (an empty
+// net.UnixAddr where it has no IP address, or fd is -1).
+func fdAddrs(fd int) (local, remote net.Addr) {
 	local, remote = &net.UnixAddr{Net: "unix"}, &net.UnixAddr{Net: "unix"}
-	if ap := c.LocalAddr(); ap.IsValid() {
+	if fd < 0 {
+		return local, remote
+	}
+	if ap, _ := sock.LocalAddr(fd); ap.IsValid() {
 		local = net.TCPAddrFromAddrPort(ap)
 	}
-	if ap := c.RemoteAddr(); ap.IsValid() {
+	if ap, _ := sock.RemoteAddr(fd); ap.IsValid() {
 		remote = net.TCPAddrFromAddrPort(ap)
 	}
 	return local, remote

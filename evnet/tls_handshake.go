@@ -57,10 +57,28 @@ type handshake struct {
 	started bool   // the goroutine runs (or ran)
 	early   []byte // the plaintext written before the handshake was done
 
-	// Set before the goroutine starts: the socket, and its addresses for
-	// ClientHelloInfo.Conn.
-	fd            int
+	// Set before the goroutine starts: the socket.
+	fd int
+	// The socket's addresses, for ClientHelloInfo.Conn: learnt when asked
+	// (few programs do; four system calls), under mu.
 	local, remote net.Addr
+}
+
+// addrs returns the socket's addresses, on the handshake's goroutine:
+// asked of the socket the first time, under mu, which keeps the loop from
+// closing the descriptor meanwhile; empty ones once the connection has
+// closed.
+func (hs *handshake) addrs() (local, remote net.Addr) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.local != nil {
+		return hs.local, hs.remote
+	}
+	if hs.closed {
+		return fdAddrs(-1)
+	}
+	hs.local, hs.remote = fdAddrs(hs.fd)
+	return hs.local, hs.remote
 }
 
 // read is the transport's Read during the handshake, on its goroutine:
@@ -253,7 +271,6 @@ func (c *Conn) runHandshake() {
 	}
 	hs.posting = c.q != nil // what was queued before StartTLS* goes first
 	hs.fd = c.w.Fd()
-	hs.local, hs.remote = c.netAddrs()
 	tc := t.tc
 	go func() {
 		err := tc.Handshake()
