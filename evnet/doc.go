@@ -175,13 +175,19 @@
 // connection is served by the loop alone, with one of two record layers.
 //
 // TLS 1.3 server connections use a record layer of evnet's own (unless
-// TLSConfig.StdRecords). During the handshake the connection's
-// tls.Config is a clone (made by a GetConfigForClient that evnet
-// installs, calling the program's own first) whose KeyLogWriter is the
-// connection's: it learns the client's and the server's application
-// traffic secrets from crypto/tls's CLIENT_TRAFFIC_SECRET_0 and
-// SERVER_TRAFFIC_SECRET_0 lines, and passes every line on to the
-// program's KeyLogWriter, if any. When the handshake has succeeded, the
+// TLSConfig.StdRecords). The listener's clone of the tls.Config has a
+// KeyLogWriter of evnet's, which passes every line on to the program's
+// KeyLogWriter, if any: the loop, which feeds each handshake its input,
+// reads the client random from the ClientHello and registers the
+// handshake under it, and the writer hands the client's and the server's
+// application traffic secrets of crypto/tls's CLIENT_TRAFFIC_SECRET_0
+// and SERVER_TRAFFIC_SECRET_0 lines to the handshake registered under
+// the line's random (two handshakes under one random get none, and keep
+// crypto/tls's records). A config returned by the program's
+// GetConfigForClient, or one with Encrypted Client Hello keys (whose
+// lines carry the inner ClientHello's random), is cloned for each
+// handshake instead, with the handshake as its KeyLogWriter. When the
+// handshake has succeeded, the
 // keys and IVs are derived from the secrets (HKDF-Expand-Label, RFC 8446
 // section 7.3; AES-128-GCM and AES-256-GCM from crypto/aes and
 // crypto/cipher, ChaCha20-Poly1305 from golang.org/x/crypto); the

@@ -118,10 +118,11 @@ type TLSConfig struct {
 	// (about 2.4 KB of heap against 4.2 to 5.9 KB) and allocates nothing
 	// per record read (see the package documentation, "TLS"). TLS 1.2
 	// connections and clients always use crypto/tls's. Without it, a
-	// server's Config is used through a GetConfigForClient of evnet's
-	// that calls Config.GetConfigForClient, if any, then gives the
-	// handshake a clone of the config whose KeyLogWriter, evnet's,
-	// passes each line on to the config's own.
+	// server's clone of Config has a KeyLogWriter of evnet's, which
+	// passes each line on to the config's own; a config that the
+	// program's GetConfigForClient returns (and every config with
+	// Encrypted Client Hello keys) costs a clone of it per handshake,
+	// whose KeyLogWriter is evnet's.
 	StdRecords bool
 
 	ready bool // Config is already the clone to use (once)
@@ -129,7 +130,9 @@ type TLSConfig struct {
 
 // config returns the tls.Config the connections use: a clone of Config,
 // with TLS 1.2 the minimum when MinVersion is 0.
-func (tc *TLSConfig) config() *tls.Config {
+// A server's is made to tell its TLS 1.3 handshakes their secrets
+// (keyLogConfig), when they are to use evnet's record layer.
+func (tc *TLSConfig) config(server bool) *tls.Config {
 	if tc.ready {
 		return tc.Config
 	}
@@ -140,7 +143,7 @@ func (tc *TLSConfig) config() *tls.Config {
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
-	if tc.ownRecords() {
+	if server && tc.ownRecords() {
 		keyLogConfig(cfg)
 	}
 	return cfg
@@ -159,7 +162,7 @@ var ownRecordsDefault = true
 // the same session ticket keys and a session resumes on any loop.
 func (tc *TLSConfig) once() *TLSConfig {
 	n := *tc
-	n.Config = tc.config()
+	n.Config = tc.config(true)
 	n.ready = true
 	return &n
 }
@@ -173,6 +176,9 @@ type tlsShared struct {
 	plaintext *Handler
 	client    bool
 	own13     bool // evnet's TLS 1.3 record layer after the handshake (servers)
+	// keys routes the secrets to the handshakes (servers with own13 whose
+	// config allows TLS 1.3).
+	keys *keyRouter
 
 	// The handshakes' bookkeeping. Loop goroutine only.
 	inFlight int     // handshakes running
@@ -181,8 +187,8 @@ type tlsShared struct {
 	failed   uint64  // connections closed before their handshake succeeded
 }
 
-func (tc *TLSConfig) shared() *tlsShared {
-	ts := &tlsShared{cfg: tc.config(), timeout: tc.HandshakeTimeout, max: tc.MaxHandshakes}
+func (tc *TLSConfig) shared(server bool) *tlsShared {
+	ts := &tlsShared{cfg: tc.config(server), timeout: tc.HandshakeTimeout, max: tc.MaxHandshakes}
 	if ts.timeout == 0 {
 		ts.timeout = DefaultHandshakeTimeout
 	}
@@ -194,8 +200,9 @@ func (tc *TLSConfig) shared() *tlsShared {
 
 // server returns the settings of a listener's connections.
 func (tc *TLSConfig) server() *tlsShared {
-	ts := tc.shared()
+	ts := tc.shared(true)
 	ts.own13 = tc.ownRecords()
+	ts.keys, _ = ts.cfg.KeyLogWriter.(*keyRouter)
 	if tc.Plaintext != nil {
 		h := *tc.Plaintext
 		ts.plaintext = &h
@@ -205,7 +212,7 @@ func (tc *TLSConfig) server() *tlsShared {
 
 // client returns the settings of a connection dialled to address.
 func (tc *TLSConfig) client(network, address string) *tlsShared {
-	ts := tc.shared()
+	ts := tc.shared(false)
 	ts.client = true
 	if ts.cfg.ServerName == "" && network != "unix" {
 		if host, _, err := net.SplitHostPort(address); err == nil {
@@ -419,6 +426,7 @@ func (t *tlsConn) finish() {
 	t.release()
 	if t.hs != nil {
 		t.hs.early = nil
+		t.unroute()
 	}
 	switch hs := t.hs; {
 	case hs == nil:
@@ -670,6 +678,7 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 	ts := c.sh.tls
 	ts.inFlight--
 	ts.next()
+	t.unroute()
 	hs := t.hs
 	if c.closed() || c.x.tls != t {
 		t.hs, t.tc = nil, nil

@@ -4,15 +4,12 @@ package evnet
 // design), for server connections once their handshake is done.
 //
 // The handshake is crypto/tls's, as for every TLS connection
-// (tls_handshake.go). A server connection's tls.Config is, for its
-// handshake, a clone whose KeyLogWriter is the connection's handshake
-// (TLSConfig.config installs a GetConfigForClient that makes it, and
-// chains the program's own KeyLogWriter and GetConfigForClient): the
-// handshake learns the client's and the server's application traffic
-// secrets from crypto/tls's CLIENT_TRAFFIC_SECRET_0 and
-// SERVER_TRAFFIC_SECRET_0 lines, and keeps a copy of the records
-// crypto/tls writes after the second (its Finished, and the session
-// tickets under the new key). When the handshake has succeeded with TLS
+// (tls_handshake.go). It learns the client's and the server's
+// application traffic secrets from crypto/tls's CLIENT_TRAFFIC_SECRET_0
+// and SERVER_TRAFFIC_SECRET_0 key log lines (tls_keylog.go, which
+// chains the program's own KeyLogWriter and GetConfigForClient), and
+// keeps a copy of the records crypto/tls writes after the second (its
+// Finished, and the session tickets under the new key). When the handshake has succeeded with TLS
 // 1.3, the connection derives the keys and IVs (RFC 8446, section 7.3),
 // counts the records crypto/tls wrote under the server's application
 // key by opening them with it in turn (a record under the handshake key
@@ -24,7 +21,8 @@ package evnet
 // numbers and secrets (for KeyUpdate), and a copy of the
 // tls.ConnectionState for Conn.TLSState. A connection whose secrets did
 // not come (a GetConfigForClient of the program's that returned a
-// config with TLS 1.3 disabled, TLS 1.2), whose records do not add up,
+// config with TLS 1.3 disabled, TLS 1.2, a client random another
+// handshake had), whose records do not add up,
 // or whose AEADs cannot be made (FIPS 140-only mode) keeps the
 // tls.Conn, as before (the first design).
 //
@@ -41,7 +39,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -662,72 +659,4 @@ func (t *tlsConn) ownRecords(hs *handshake) {
 	r.state = &st
 	t.r13 = r
 	t.tc = nil
-}
-
-// Write is the connection's KeyLogWriter during its handshake (on the
-// handshake's goroutine): it keeps the application traffic secrets and
-// passes the line on to the program's own KeyLogWriter, if any.
-func (hs *handshake) Write(line []byte) (int, error) {
-	const client, server = "CLIENT_TRAFFIC_SECRET_0 ", "SERVER_TRAFFIC_SECRET_0 "
-	var dst *[]byte
-	switch {
-	case len(line) > len(client) && string(line[:len(client)]) == client:
-		dst = &hs.clientSecret
-	case len(line) > len(server) && string(line[:len(server)]) == server:
-		dst = &hs.serverSecret
-	}
-	if dst != nil {
-		f := line[len(client):]
-		for i, b := range f { // the client random, then the secret
-			if b == ' ' {
-				f = f[i+1:]
-				break
-			}
-		}
-		for len(f) > 0 && (f[len(f)-1] == '\n' || f[len(f)-1] == '\r') {
-			f = f[:len(f)-1]
-		}
-		if s, err := hex.DecodeString(string(f)); err == nil && (len(s) == 32 || len(s) == 48) {
-			*dst = s
-			if dst == &hs.serverSecret {
-				hs.postOn = true
-			}
-		}
-	}
-	if hs.keyLog != nil {
-		return hs.keyLog.Write(line)
-	}
-	return len(line), nil
-}
-
-// keyLogConfig makes cfg, a server's, give each TLS connection's
-// handshake a clone of the config it uses with the handshake as its
-// KeyLogWriter (chained to the config's own), through
-// GetConfigForClient (chained to the program's own).
-func keyLogConfig(cfg *tls.Config) {
-	user := cfg.GetConfigForClient
-	cfg.GetConfigForClient = func(chi *tls.ClientHelloInfo) (*tls.Config, error) {
-		use := cfg
-		if user != nil {
-			c, err := user(chi)
-			if err != nil {
-				return nil, err
-			}
-			if c != nil {
-				use = c
-			}
-		}
-		t, ok := chi.Conn.(*tlsConn)
-		if !ok || t.hs == nil || use.MaxVersion != 0 && use.MaxVersion < tls.VersionTLS13 {
-			if use == cfg {
-				return nil, nil
-			}
-			return use, nil
-		}
-		n := use.Clone()
-		n.GetConfigForClient = nil
-		t.hs.keyLog = use.KeyLogWriter
-		n.KeyLogWriter = t.hs
-		return n, nil
-	}
 }

@@ -46,8 +46,9 @@ type handshake struct {
 
 	// The handshake's goroutine only, then the loop's once it has ended
 	// (tls13.go): the application traffic secrets from crypto/tls's key
-	// log lines (hs is the KeyLogWriter), the program's own KeyLogWriter,
-	// and a copy of the records written after the server's secret came.
+	// log lines (tls_keylog.go), the program's own KeyLogWriter (when hs
+	// is the KeyLogWriter), and a copy of the records written after the
+	// server's secret came.
 	clientSecret, serverSecret []byte
 	keyLog                     io.Writer
 	post                       []byte
@@ -56,6 +57,10 @@ type handshake struct {
 	// Loop goroutine only.
 	started bool   // the goroutine runs (or ran)
 	early   []byte // the plaintext written before the handshake was done
+	// hello reads the client random; routed: the handshake is registered
+	// under it with the listener's keyRouter (tls_keylog.go).
+	hello  helloRandom
+	routed bool
 
 	// Set before the goroutine starts: the socket.
 	fd int
@@ -170,6 +175,15 @@ func (c *Conn) handshakeOutput(t *tlsConn, b []byte) {
 	c.send(b)
 }
 
+// unroute lets go of the handshake's registration with the listener's
+// keyRouter, if any: when it ends, or its connection closes.
+func (t *tlsConn) unroute() {
+	if hs := t.hs; hs != nil && hs.routed {
+		hs.routed = false
+		t.c.sh.tls.keys.remove(hs.hello.random)
+	}
+}
+
 // handshakeRoom resumes reading for a handshake that had too much input.
 func (c *Conn) handshakeRoom(t *tlsConn) {
 	if c.closed() || c.x.tls != t || c.flags&fHandshake == 0 || t.hs.eof {
@@ -195,7 +209,12 @@ func (c *Conn) startHandshake() {
 
 // handshakeInput takes p, bytes just read during the handshake.
 func (c *Conn) handshakeInput(p []byte) {
-	hs := c.x.tls.hs
+	t := c.x.tls
+	hs := t.hs
+	if kr := c.sh.tls.keys; kr != nil && hs.hello.feed(p) {
+		kr.add(hs.hello.random, hs) // before crypto/tls can read the random
+		hs.routed = true
+	}
 	hs.mu.Lock()
 	hs.in = append(hs.in, p...)
 	full := len(hs.in)-hs.off >= handshakeMaxInput
