@@ -35,7 +35,7 @@ package evnet
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
@@ -138,36 +138,43 @@ func (r *rec13) keyLen() int {
 	return 32
 }
 
-// expandLabel is HKDF-Expand-Label (RFC 8446, section 7.1) with an
-// empty context. It fails only where crypto/hkdf refuses (FIPS 140-only
-// mode with a key it does not approve).
-func (r *rec13) expandLabel(secret []byte, label string, n int) ([]byte, error) {
-	var info [2 + 1 + 6 + 12 + 1]byte
+// secretMAC returns an HMAC keyed with secret, with the suite's hash:
+// HKDF-Expand's PRK (RFC 5869, section 2.3), for expandLabel.
+func (r *rec13) secretMAC(secret []byte) hash.Hash {
+	if r.sha384 {
+		return hmac.New(sha512.New384, secret)
+	}
+	return hmac.New(sha256.New, secret)
+}
+
+// expandLabel appends to dst HKDF-Expand-Label (RFC 8446, section 7.1)
+// with an empty context, n bytes long, of the secret mac is keyed with
+// (secretMAC). n is at most the hash's size, so that it is the first
+// HMAC of HKDF-Expand, T(1), cut to n bytes: one HMAC keyed once serves
+// a secret's key and IV.
+func expandLabel(mac hash.Hash, dst []byte, label string, n int) []byte {
+	var info [2 + 1 + 6 + 12 + 1 + 1]byte
 	b := append(info[:0], byte(n>>8), byte(n), byte(6+len(label)))
 	b = append(b, "tls13 "...)
 	b = append(b, label...)
-	b = append(b, 0)
-	if r.sha384 {
-		return hkdf.Expand(sha512.New384, secret, string(b), n)
-	}
-	return hkdf.Expand(func() hash.Hash { return sha256.New() }, secret, string(b), n)
+	b = append(b, 0, 1) // the empty context, T(1)'s counter
+	mac.Reset()
+	mac.Write(b)
+	return mac.Sum(dst)[:len(dst)+n]
 }
 
 // setSecret keys d with a traffic secret (RFC 8446, section 7.3) and
-// restarts its sequence numbers. It fails where crypto/hkdf or
-// crypto/cipher refuse (FIPS 140-only mode, whose GCM takes no nonce
-// from outside): the connection then keeps crypto/tls's record layer, or,
-// for a KeyUpdate, closes.
+// restarts its sequence numbers. It fails where crypto/cipher refuses
+// (FIPS 140-only mode, whose GCM takes no nonce from outside): the
+// connection then keeps crypto/tls's record layer, or, for a KeyUpdate,
+// closes.
 func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
-	key, err := r.expandLabel(secret, "key", r.keyLen())
-	if err != nil {
-		return err
-	}
-	iv, err := r.expandLabel(secret, "iv", 12)
-	if err != nil {
-		return err
-	}
+	mac := r.secretMAC(secret)
+	var keyIV [2 * 48]byte
+	key := expandLabel(mac, keyIV[:0], "key", r.keyLen())
+	iv := expandLabel(mac, keyIV[48:48], "iv", 12)
 	var aead cipher.AEAD
+	var err error
 	if r.suite == tls.TLS_CHACHA20_POLY1305_SHA256 {
 		aead, err = chacha20poly1305.New(key)
 	} else {
@@ -189,11 +196,9 @@ func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
 // update moves d to the next traffic secret (a KeyUpdate: RFC 8446,
 // section 7.2).
 func (d *aeadDir) update(r *rec13) error {
-	next, err := r.expandLabel(d.secret[:r.hashLen()], "traffic upd", r.hashLen())
-	if err != nil {
-		return err
-	}
-	return d.setSecret(r, next)
+	var next [48]byte
+	s := expandLabel(r.secretMAC(d.secret[:r.hashLen()]), next[:0], "traffic upd", r.hashLen())
+	return d.setSecret(r, s)
 }
 
 // xorSeq makes d.iv the nonce of the record d.seq, and back: the IV
