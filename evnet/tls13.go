@@ -35,13 +35,11 @@ package evnet
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"hash"
 	"net"
 	"sync"
 
@@ -138,29 +136,45 @@ func (r *rec13) keyLen() int {
 	return 32
 }
 
-// secretMAC returns an HMAC keyed with secret, with the suite's hash:
-// HKDF-Expand's PRK (RFC 5869, section 2.3), for expandLabel.
-func (r *rec13) secretMAC(secret []byte) hash.Hash {
-	if r.sha384 {
-		return hmac.New(sha512.New384, secret)
-	}
-	return hmac.New(sha256.New, secret)
-}
-
-// expandLabel appends to dst HKDF-Expand-Label (RFC 8446, section 7.1)
-// with an empty context, n bytes long, of the secret mac is keyed with
-// (secretMAC). n is at most the hash's size, so that it is the first
-// HMAC of HKDF-Expand, T(1), cut to n bytes: one HMAC keyed once serves
-// a secret's key and IV.
-func expandLabel(mac hash.Hash, dst []byte, label string, n int) []byte {
+// expandLabel returns HKDF-Expand-Label (RFC 8446, section 7.1) of
+// secret with label and an empty context, n bytes long (n at most the
+// hash's size, so that it is HKDF-Expand's first HMAC, T(1), cut to n
+// bytes: RFC 5869, section 2.3). The HMAC (RFC 2104) is made of
+// crypto/sha256's and crypto/sha512's hash functions on the stack: with
+// crypto/hmac it cost ten allocations a secret (TestExpandLabel checks
+// it against crypto/hkdf).
+func (r *rec13) expandLabel(secret []byte, label string, n int) [48]byte {
 	var info [2 + 1 + 6 + 12 + 1 + 1]byte
 	b := append(info[:0], byte(n>>8), byte(n), byte(6+len(label)))
 	b = append(b, "tls13 "...)
 	b = append(b, label...)
 	b = append(b, 0, 1) // the empty context, T(1)'s counter
-	mac.Reset()
-	mac.Write(b)
-	return mac.Sum(dst)[:len(dst)+n]
+	inner := r.hmacHash(secret, 0x36, b)
+	return r.hmacHash(secret, 0x5c, inner[:r.hashLen()])
+}
+
+// hmacHash returns the hash of key (at most a block long) padded to a
+// block and XORed with pad, followed by msg (at most 48 bytes): HMAC's
+// inner hash with the pad 0x36, its outer one with 0x5c.
+func (r *rec13) hmacHash(key []byte, pad byte, msg []byte) (sum [48]byte) {
+	var buf [128 + 48]byte
+	block := 64
+	if r.sha384 {
+		block = 128
+	}
+	for i := range block {
+		buf[i] = pad
+	}
+	for i, k := range key {
+		buf[i] ^= k
+	}
+	p := append(buf[:block], msg...)
+	if r.sha384 {
+		return sha512.Sum384(p)
+	}
+	s := sha256.Sum256(p)
+	copy(sum[:], s[:])
+	return sum
 }
 
 // setSecret keys d with a traffic secret (RFC 8446, section 7.3) and
@@ -169,17 +183,15 @@ func expandLabel(mac hash.Hash, dst []byte, label string, n int) []byte {
 // connection then keeps crypto/tls's record layer, or, for a KeyUpdate,
 // closes.
 func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
-	mac := r.secretMAC(secret)
-	var keyIV [2 * 48]byte
-	key := expandLabel(mac, keyIV[:0], "key", r.keyLen())
-	iv := expandLabel(mac, keyIV[48:48], "iv", 12)
+	key := r.expandLabel(secret, "key", r.keyLen())
+	iv := r.expandLabel(secret, "iv", 12)
 	var aead cipher.AEAD
 	var err error
 	if r.suite == tls.TLS_CHACHA20_POLY1305_SHA256 {
-		aead, err = chacha20poly1305.New(key)
+		aead, err = chacha20poly1305.New(key[:r.keyLen()])
 	} else {
 		var block cipher.Block
-		if block, err = aes.NewCipher(key); err == nil {
+		if block, err = aes.NewCipher(key[:r.keyLen()]); err == nil {
 			aead, err = cipher.NewGCM(block)
 		}
 	}
@@ -187,7 +199,7 @@ func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
 		return err
 	}
 	d.aead = aead
-	copy(d.iv[:], iv)
+	copy(d.iv[:], iv[:12])
 	d.seq = 0
 	copy(d.secret[:], secret)
 	return nil
@@ -196,9 +208,8 @@ func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
 // update moves d to the next traffic secret (a KeyUpdate: RFC 8446,
 // section 7.2).
 func (d *aeadDir) update(r *rec13) error {
-	var next [48]byte
-	s := expandLabel(r.secretMAC(d.secret[:r.hashLen()]), next[:0], "traffic upd", r.hashLen())
-	return d.setSecret(r, s)
+	next := r.expandLabel(d.secret[:r.hashLen()], "traffic upd", r.hashLen())
+	return d.setSecret(r, next[:r.hashLen()])
 }
 
 // xorSeq makes d.iv the nonce of the record d.seq, and back: the IV
