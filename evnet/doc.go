@@ -269,12 +269,15 @@
 // time as crypto/tls's own server on a goroutine per connection, or less:
 // 308 to 332 µs against 366 to 381 with GOMAXPROCS 1, 382 to 505 against
 // 398 to 451 with 2 (TestTLSHandshakeCPU, clients in a child process,
-// measured on crypto/tls's record layer). Moving to evnet's record layer
-// adds about 17 µs, 5%, to it (medians of five runs alternated with the
-// build before it, GOMAXPROCS 2: 335 µs against 318; crypto/tls's own
-// server 311): half for the key log lines crypto/tls formats and the
-// clone of the config, half for keying two AEADs again, the state's
-// copy and about 8 KB more garbage per handshake.
+// measured on crypto/tls's record layer). On evnet's record layer, with
+// the config cloned once per listener, the handshakes' goroutines kept
+// for the next one and the keys made without allocating, the median of
+// 18 runs alternated with the build before those changes (GOMAXPROCS 2,
+// a machine shared with other work) is 394 µs against 385 for
+// crypto/tls's own server in the same runs, 2% more (6% before: 404
+// against 380); what is left is the key log lines crypto/tls formats,
+// keying two AEADs again, the state's copy, and the loop's hand-offs
+// to and from the handshake's goroutine.
 //
 // # The special problem of running out of descriptors
 //
