@@ -171,17 +171,27 @@
 // one to end. TLSConfig.HandshakeTimeout (DefaultHandshakeTimeout, 10 s),
 // on the loop's timing wheel, closes a connection whose handshake has not
 // ended, and its goroutine with it; a reset or a closed loop does too.
-// Once the handshake is done, no goroutine is left: an idle or a busy TLS
-// connection is served by the loop alone, with one of two record layers.
+// Once the handshake is done, no goroutine is left for the connection:
+// an idle or a busy TLS connection is served by the loop alone, with one
+// of two record layers. The goroutine waits up to a second for another
+// handshake (of any loop; at most 64 wait), whose stack it then need not
+// grow again: a new goroutine's stack grows by copies as crypto/tls goes
+// deeper, about 14 µs of a handshake's CPU time.
 //
 // TLS 1.3 server connections use a record layer of evnet's own (unless
-// TLSConfig.StdRecords). During the handshake the connection's
-// tls.Config is a clone (made by a GetConfigForClient that evnet
-// installs, calling the program's own first) whose KeyLogWriter is the
-// connection's: it learns the client's and the server's application
-// traffic secrets from crypto/tls's CLIENT_TRAFFIC_SECRET_0 and
-// SERVER_TRAFFIC_SECRET_0 lines, and passes every line on to the
-// program's KeyLogWriter, if any. When the handshake has succeeded, the
+// TLSConfig.StdRecords). The listener's clone of the tls.Config has a
+// KeyLogWriter of evnet's, which passes every line on to the program's
+// KeyLogWriter, if any: the loop, which feeds each handshake its input,
+// reads the client random from the ClientHello and registers the
+// handshake under it, and the writer hands the client's and the server's
+// application traffic secrets of crypto/tls's CLIENT_TRAFFIC_SECRET_0
+// and SERVER_TRAFFIC_SECRET_0 lines to the handshake registered under
+// the line's random (two handshakes under one random get none, and keep
+// crypto/tls's records). A config returned by the program's
+// GetConfigForClient, or one with Encrypted Client Hello keys (whose
+// lines carry the inner ClientHello's random), is cloned for each
+// handshake instead, with the handshake as its KeyLogWriter. When the
+// handshake has succeeded, the
 // keys and IVs are derived from the secrets (HKDF-Expand-Label, RFC 8446
 // section 7.3; AES-128-GCM and AES-256-GCM from crypto/aes and
 // crypto/cipher, ChaCha20-Poly1305 from golang.org/x/crypto); the
@@ -259,12 +269,15 @@
 // time as crypto/tls's own server on a goroutine per connection, or less:
 // 308 to 332 µs against 366 to 381 with GOMAXPROCS 1, 382 to 505 against
 // 398 to 451 with 2 (TestTLSHandshakeCPU, clients in a child process,
-// measured on crypto/tls's record layer). Moving to evnet's record layer
-// adds about 17 µs, 5%, to it (medians of five runs alternated with the
-// build before it, GOMAXPROCS 2: 335 µs against 318; crypto/tls's own
-// server 311): half for the key log lines crypto/tls formats and the
-// clone of the config, half for keying two AEADs again, the state's
-// copy and about 8 KB more garbage per handshake.
+// measured on crypto/tls's record layer). On evnet's record layer, with
+// the config cloned once per listener, the handshakes' goroutines kept
+// for the next one and the keys made without allocating, the median of
+// 18 runs alternated with the build before those changes (GOMAXPROCS 2,
+// a machine shared with other work) is 394 µs against 385 for
+// crypto/tls's own server in the same runs, 2% more (6% before: 404
+// against 380); what is left is the key log lines crypto/tls formats,
+// keying two AEADs again, the state's copy, and the loop's hand-offs
+// to and from the handshake's goroutine.
 //
 // # The special problem of running out of descriptors
 //

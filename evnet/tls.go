@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/eddyloop/eddy"
+	"github.com/eddyloop/eddy/internal/sock"
 )
 
 // Defaults of TLSConfig.
@@ -117,10 +118,11 @@ type TLSConfig struct {
 	// (about 2.4 KB of heap against 4.2 to 5.9 KB) and allocates nothing
 	// per record read (see the package documentation, "TLS"). TLS 1.2
 	// connections and clients always use crypto/tls's. Without it, a
-	// server's Config is used through a GetConfigForClient of evnet's
-	// that calls Config.GetConfigForClient, if any, then gives the
-	// handshake a clone of the config whose KeyLogWriter, evnet's,
-	// passes each line on to the config's own.
+	// server's clone of Config has a KeyLogWriter of evnet's, which
+	// passes each line on to the config's own; a config that the
+	// program's GetConfigForClient returns (and every config with
+	// Encrypted Client Hello keys) costs a clone of it per handshake,
+	// whose KeyLogWriter is evnet's.
 	StdRecords bool
 
 	ready bool // Config is already the clone to use (once)
@@ -128,7 +130,9 @@ type TLSConfig struct {
 
 // config returns the tls.Config the connections use: a clone of Config,
 // with TLS 1.2 the minimum when MinVersion is 0.
-func (tc *TLSConfig) config() *tls.Config {
+// A server's is made to tell its TLS 1.3 handshakes their secrets
+// (keyLogConfig), when they are to use evnet's record layer.
+func (tc *TLSConfig) config(server bool) *tls.Config {
 	if tc.ready {
 		return tc.Config
 	}
@@ -139,7 +143,7 @@ func (tc *TLSConfig) config() *tls.Config {
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
-	if tc.ownRecords() {
+	if server && tc.ownRecords() {
 		keyLogConfig(cfg)
 	}
 	return cfg
@@ -158,7 +162,7 @@ var ownRecordsDefault = true
 // the same session ticket keys and a session resumes on any loop.
 func (tc *TLSConfig) once() *TLSConfig {
 	n := *tc
-	n.Config = tc.config()
+	n.Config = tc.config(true)
 	n.ready = true
 	return &n
 }
@@ -172,6 +176,9 @@ type tlsShared struct {
 	plaintext *Handler
 	client    bool
 	own13     bool // evnet's TLS 1.3 record layer after the handshake (servers)
+	// keys routes the secrets to the handshakes (servers with own13 whose
+	// config allows TLS 1.3).
+	keys *keyRouter
 
 	// The handshakes' bookkeeping. Loop goroutine only.
 	inFlight int     // handshakes running
@@ -180,8 +187,8 @@ type tlsShared struct {
 	failed   uint64  // connections closed before their handshake succeeded
 }
 
-func (tc *TLSConfig) shared() *tlsShared {
-	ts := &tlsShared{cfg: tc.config(), timeout: tc.HandshakeTimeout, max: tc.MaxHandshakes}
+func (tc *TLSConfig) shared(server bool) *tlsShared {
+	ts := &tlsShared{cfg: tc.config(server), timeout: tc.HandshakeTimeout, max: tc.MaxHandshakes}
 	if ts.timeout == 0 {
 		ts.timeout = DefaultHandshakeTimeout
 	}
@@ -193,8 +200,9 @@ func (tc *TLSConfig) shared() *tlsShared {
 
 // server returns the settings of a listener's connections.
 func (tc *TLSConfig) server() *tlsShared {
-	ts := tc.shared()
+	ts := tc.shared(true)
 	ts.own13 = tc.ownRecords()
+	ts.keys, _ = ts.cfg.KeyLogWriter.(*keyRouter)
 	if tc.Plaintext != nil {
 		h := *tc.Plaintext
 		ts.plaintext = &h
@@ -204,7 +212,7 @@ func (tc *TLSConfig) server() *tlsShared {
 
 // client returns the settings of a connection dialled to address.
 func (tc *TLSConfig) client(network, address string) *tlsShared {
-	ts := tc.shared()
+	ts := tc.shared(false)
 	ts.client = true
 	if ts.cfg.ServerName == "" && network != "unix" {
 		if host, _, err := net.SplitHostPort(address); err == nil {
@@ -357,7 +365,8 @@ func (t *tlsConn) Close() error {
 // LocalAddr returns the connection's local address.
 func (t *tlsConn) LocalAddr() net.Addr {
 	if hs := t.hs; hs != nil {
-		return hs.local
+		local, _ := hs.addrs()
+		return local
 	}
 	local, _ := t.c.netAddrs()
 	return local
@@ -366,7 +375,8 @@ func (t *tlsConn) LocalAddr() net.Addr {
 // RemoteAddr returns the peer's address.
 func (t *tlsConn) RemoteAddr() net.Addr {
 	if hs := t.hs; hs != nil {
-		return hs.remote
+		_, remote := hs.addrs()
+		return remote
 	}
 	_, remote := t.c.netAddrs()
 	return remote
@@ -381,11 +391,23 @@ func (t *tlsConn) SetWriteDeadline(time.Time) error { return nil }
 // netAddrs returns the connection's addresses as net.Addrs (an empty
 // net.UnixAddr where it has no IP address).
 func (c *Conn) netAddrs() (local, remote net.Addr) {
+	if c.closed() {
+		return fdAddrs(-1)
+	}
+	return fdAddrs(c.w.Fd())
+}
+
+// fdAddrs returns the addresses of the socket fd as net.Addrs (an empty
+// net.UnixAddr where it has no IP address, or fd is -1).
+func fdAddrs(fd int) (local, remote net.Addr) {
 	local, remote = &net.UnixAddr{Net: "unix"}, &net.UnixAddr{Net: "unix"}
-	if ap := c.LocalAddr(); ap.IsValid() {
+	if fd < 0 {
+		return local, remote
+	}
+	if ap, _ := sock.LocalAddr(fd); ap.IsValid() {
 		local = net.TCPAddrFromAddrPort(ap)
 	}
-	if ap := c.RemoteAddr(); ap.IsValid() {
+	if ap, _ := sock.RemoteAddr(fd); ap.IsValid() {
 		remote = net.TCPAddrFromAddrPort(ap)
 	}
 	return local, remote
@@ -404,6 +426,7 @@ func (t *tlsConn) finish() {
 	t.release()
 	if t.hs != nil {
 		t.hs.early = nil
+		t.unroute()
 	}
 	switch hs := t.hs; {
 	case hs == nil:
@@ -655,6 +678,7 @@ func (c *Conn) handshakeDone(t *tlsConn, err error) {
 	ts := c.sh.tls
 	ts.inFlight--
 	ts.next()
+	t.unroute()
 	hs := t.hs
 	if c.closed() || c.x.tls != t {
 		t.hs, t.tc = nil, nil

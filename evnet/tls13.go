@@ -4,15 +4,12 @@ package evnet
 // design), for server connections once their handshake is done.
 //
 // The handshake is crypto/tls's, as for every TLS connection
-// (tls_handshake.go). A server connection's tls.Config is, for its
-// handshake, a clone whose KeyLogWriter is the connection's handshake
-// (TLSConfig.config installs a GetConfigForClient that makes it, and
-// chains the program's own KeyLogWriter and GetConfigForClient): the
-// handshake learns the client's and the server's application traffic
-// secrets from crypto/tls's CLIENT_TRAFFIC_SECRET_0 and
-// SERVER_TRAFFIC_SECRET_0 lines, and keeps a copy of the records
-// crypto/tls writes after the second (its Finished, and the session
-// tickets under the new key). When the handshake has succeeded with TLS
+// (tls_handshake.go). It learns the client's and the server's
+// application traffic secrets from crypto/tls's CLIENT_TRAFFIC_SECRET_0
+// and SERVER_TRAFFIC_SECRET_0 key log lines (tls_keylog.go, which
+// chains the program's own KeyLogWriter and GetConfigForClient), and
+// keeps a copy of the records crypto/tls writes after the second (its
+// Finished, and the session tickets under the new key). When the handshake has succeeded with TLS
 // 1.3, the connection derives the keys and IVs (RFC 8446, section 7.3),
 // counts the records crypto/tls wrote under the server's application
 // key by opening them with it in turn (a record under the handshake key
@@ -24,7 +21,8 @@ package evnet
 // numbers and secrets (for KeyUpdate), and a copy of the
 // tls.ConnectionState for Conn.TLSState. A connection whose secrets did
 // not come (a GetConfigForClient of the program's that returned a
-// config with TLS 1.3 disabled, TLS 1.2), whose records do not add up,
+// config with TLS 1.3 disabled, TLS 1.2, a client random another
+// handshake had), whose records do not add up,
 // or whose AEADs cannot be made (FIPS 140-only mode) keeps the
 // tls.Conn, as before (the first design).
 //
@@ -37,14 +35,11 @@ package evnet
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"net"
 	"sync"
 
@@ -141,41 +136,62 @@ func (r *rec13) keyLen() int {
 	return 32
 }
 
-// expandLabel is HKDF-Expand-Label (RFC 8446, section 7.1) with an
-// empty context. It fails only where crypto/hkdf refuses (FIPS 140-only
-// mode with a key it does not approve).
-func (r *rec13) expandLabel(secret []byte, label string, n int) ([]byte, error) {
-	var info [2 + 1 + 6 + 12 + 1]byte
+// expandLabel returns HKDF-Expand-Label (RFC 8446, section 7.1) of
+// secret with label and an empty context, n bytes long (n at most the
+// hash's size, so that it is HKDF-Expand's first HMAC, T(1), cut to n
+// bytes: RFC 5869, section 2.3). The HMAC (RFC 2104) is made of
+// crypto/sha256's and crypto/sha512's hash functions on the stack: with
+// crypto/hmac it cost ten allocations a secret (TestExpandLabel checks
+// it against crypto/hkdf).
+func (r *rec13) expandLabel(secret []byte, label string, n int) [48]byte {
+	var info [2 + 1 + 6 + 12 + 1 + 1]byte
 	b := append(info[:0], byte(n>>8), byte(n), byte(6+len(label)))
 	b = append(b, "tls13 "...)
 	b = append(b, label...)
-	b = append(b, 0)
+	b = append(b, 0, 1) // the empty context, T(1)'s counter
+	inner := r.hmacHash(secret, 0x36, b)
+	return r.hmacHash(secret, 0x5c, inner[:r.hashLen()])
+}
+
+// hmacHash returns the hash of key (at most a block long) padded to a
+// block and XORed with pad, followed by msg (at most 48 bytes): HMAC's
+// inner hash with the pad 0x36, its outer one with 0x5c.
+func (r *rec13) hmacHash(key []byte, pad byte, msg []byte) (sum [48]byte) {
+	var buf [128 + 48]byte
+	block := 64
 	if r.sha384 {
-		return hkdf.Expand(sha512.New384, secret, string(b), n)
+		block = 128
 	}
-	return hkdf.Expand(func() hash.Hash { return sha256.New() }, secret, string(b), n)
+	for i := range block {
+		buf[i] = pad
+	}
+	for i, k := range key {
+		buf[i] ^= k
+	}
+	p := append(buf[:block], msg...)
+	if r.sha384 {
+		return sha512.Sum384(p)
+	}
+	s := sha256.Sum256(p)
+	copy(sum[:], s[:])
+	return sum
 }
 
 // setSecret keys d with a traffic secret (RFC 8446, section 7.3) and
-// restarts its sequence numbers. It fails where crypto/hkdf or
-// crypto/cipher refuse (FIPS 140-only mode, whose GCM takes no nonce
-// from outside): the connection then keeps crypto/tls's record layer, or,
-// for a KeyUpdate, closes.
+// restarts its sequence numbers. It fails where crypto/cipher refuses
+// (FIPS 140-only mode, whose GCM takes no nonce from outside): the
+// connection then keeps crypto/tls's record layer, or, for a KeyUpdate,
+// closes.
 func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
-	key, err := r.expandLabel(secret, "key", r.keyLen())
-	if err != nil {
-		return err
-	}
-	iv, err := r.expandLabel(secret, "iv", 12)
-	if err != nil {
-		return err
-	}
+	key := r.expandLabel(secret, "key", r.keyLen())
+	iv := r.expandLabel(secret, "iv", 12)
 	var aead cipher.AEAD
+	var err error
 	if r.suite == tls.TLS_CHACHA20_POLY1305_SHA256 {
-		aead, err = chacha20poly1305.New(key)
+		aead, err = chacha20poly1305.New(key[:r.keyLen()])
 	} else {
 		var block cipher.Block
-		if block, err = aes.NewCipher(key); err == nil {
+		if block, err = aes.NewCipher(key[:r.keyLen()]); err == nil {
 			aead, err = cipher.NewGCM(block)
 		}
 	}
@@ -183,7 +199,7 @@ func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
 		return err
 	}
 	d.aead = aead
-	copy(d.iv[:], iv)
+	copy(d.iv[:], iv[:12])
 	d.seq = 0
 	copy(d.secret[:], secret)
 	return nil
@@ -192,11 +208,8 @@ func (d *aeadDir) setSecret(r *rec13, secret []byte) error {
 // update moves d to the next traffic secret (a KeyUpdate: RFC 8446,
 // section 7.2).
 func (d *aeadDir) update(r *rec13) error {
-	next, err := r.expandLabel(d.secret[:r.hashLen()], "traffic upd", r.hashLen())
-	if err != nil {
-		return err
-	}
-	return d.setSecret(r, next)
+	next := r.expandLabel(d.secret[:r.hashLen()], "traffic upd", r.hashLen())
+	return d.setSecret(r, next[:r.hashLen()])
 }
 
 // xorSeq makes d.iv the nonce of the record d.seq, and back: the IV
@@ -662,72 +675,4 @@ func (t *tlsConn) ownRecords(hs *handshake) {
 	r.state = &st
 	t.r13 = r
 	t.tc = nil
-}
-
-// Write is the connection's KeyLogWriter during its handshake (on the
-// handshake's goroutine): it keeps the application traffic secrets and
-// passes the line on to the program's own KeyLogWriter, if any.
-func (hs *handshake) Write(line []byte) (int, error) {
-	const client, server = "CLIENT_TRAFFIC_SECRET_0 ", "SERVER_TRAFFIC_SECRET_0 "
-	var dst *[]byte
-	switch {
-	case len(line) > len(client) && string(line[:len(client)]) == client:
-		dst = &hs.clientSecret
-	case len(line) > len(server) && string(line[:len(server)]) == server:
-		dst = &hs.serverSecret
-	}
-	if dst != nil {
-		f := line[len(client):]
-		for i, b := range f { // the client random, then the secret
-			if b == ' ' {
-				f = f[i+1:]
-				break
-			}
-		}
-		for len(f) > 0 && (f[len(f)-1] == '\n' || f[len(f)-1] == '\r') {
-			f = f[:len(f)-1]
-		}
-		if s, err := hex.DecodeString(string(f)); err == nil && (len(s) == 32 || len(s) == 48) {
-			*dst = s
-			if dst == &hs.serverSecret {
-				hs.postOn = true
-			}
-		}
-	}
-	if hs.keyLog != nil {
-		return hs.keyLog.Write(line)
-	}
-	return len(line), nil
-}
-
-// keyLogConfig makes cfg, a server's, give each TLS connection's
-// handshake a clone of the config it uses with the handshake as its
-// KeyLogWriter (chained to the config's own), through
-// GetConfigForClient (chained to the program's own).
-func keyLogConfig(cfg *tls.Config) {
-	user := cfg.GetConfigForClient
-	cfg.GetConfigForClient = func(chi *tls.ClientHelloInfo) (*tls.Config, error) {
-		use := cfg
-		if user != nil {
-			c, err := user(chi)
-			if err != nil {
-				return nil, err
-			}
-			if c != nil {
-				use = c
-			}
-		}
-		t, ok := chi.Conn.(*tlsConn)
-		if !ok || t.hs == nil || use.MaxVersion != 0 && use.MaxVersion < tls.VersionTLS13 {
-			if use == cfg {
-				return nil, nil
-			}
-			return use, nil
-		}
-		n := use.Clone()
-		n.GetConfigForClient = nil
-		t.hs.keyLog = use.KeyLogWriter
-		n.KeyLogWriter = t.hs
-		return n, nil
-	}
 }

@@ -61,3 +61,12 @@ func (r *Records13) UpdateIn() error  { return r.r.in.update(r.r) }
 func (r *Records13) UpdateOut() error { return r.r.out.update(r.r) }
 
 var _ = tls.VersionTLS13
+
+// KeyRoutes returns the client randoms registered with ln's key log
+// router (-1 without one). On ln's loop.
+func KeyRoutes(ln *Listener) int {
+	if kr := ln.sh.tls.keys; kr != nil {
+		return kr.routes()
+	}
+	return -1
+}

@@ -624,3 +624,67 @@ func TestTLS13OpenSSL(t *testing.T) {
 		})
 	}
 }
+
+// TestTLS13KeyRoutes: the listener's key log router holds no handshake
+// once they have ended, whether they succeeded, failed in crypto/tls, or
+// their client went away after its ClientHello; a program's
+// GetConfigForClient that returns a config of its own still gets
+// evnet's record layer.
+func TestTLS13KeyRoutes(t *testing.T) {
+	evnet.SetOwnRecordsDefault(t, true)
+	p := getPKI(t)
+	own := make(chan bool, 8)
+	sc := p.ServerConfig()
+	e := startTLSEchoWith(t, &evnet.TLSConfig{Config: sc}, func(c *evnet.Conn) { own <- evnet.OwnRecords(c) })
+	for range 3 {
+		c := dialTLS(t, e.addr, p.ClientConfig())
+		echoHash(t, c, 1<<10, 100)
+		c.Close()
+		if !<-own {
+			t.Error("crypto/tls's record layer")
+		}
+	}
+	untrusting := &tls.Config{ServerName: "localhost"} // fails on the server's certificate
+	if c, err := tls.Dial("tcp", e.addr, untrusting); err == nil {
+		c.Close()
+		t.Fatal("a handshake without the CA succeeded")
+	}
+	c := dialRawHello(t, e.addr)
+	c.Close()
+	e.waitReasons(t, 5)
+	var routes int
+	e.rl.Do(func() { routes = evnet.KeyRoutes(e.ln) })
+	if routes != 0 {
+		t.Errorf("%d handshakes left with the key log router", routes)
+	}
+
+	other := p.ServerConfig()
+	sc = p.ServerConfig()
+	sc.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return other, nil }
+	e = startTLSEchoWith(t, &evnet.TLSConfig{Config: sc}, func(c *evnet.Conn) { own <- evnet.OwnRecords(c) })
+	c2 := dialTLS(t, e.addr, p.ClientConfig())
+	echoHash(t, c2, 1<<10, 100)
+	c2.Close()
+	if !<-own {
+		t.Error("a config from GetConfigForClient: crypto/tls's record layer")
+	}
+}
+
+// dialRawHello connects to addr and sends a TLS 1.3 ClientHello, and no
+// more.
+func dialRawHello(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS13}
+	tls.Client(helloOnly{Conn: c}, cfg).Handshake() // fails: it reads nothing
+	return c
+}
+
+// helloOnly is a net.Conn whose Read fails at once: a handshake over it
+// stops after the ClientHello.
+type helloOnly struct{ net.Conn }
+
+func (helloOnly) Read([]byte) (int, error) { return 0, io.EOF }

@@ -1,8 +1,9 @@
 package evnet
 
-// TLS handshakes: each on a goroutine of its own, which runs
-// tls.Conn.Handshake over the blocking side of the connection's
-// transport; their number per listener is bounded.
+// TLS handshakes: each on a goroutine of its own (a worker, which may
+// run another handshake after it), which runs tls.Conn.Handshake over
+// the blocking side of the connection's transport; their number per
+// listener is bounded.
 //
 // crypto/tls cannot resume a handshake that a would-block interrupted, so
 // the handshake reads blocking: the loop appends what it reads from the
@@ -12,12 +13,16 @@ package evnet
 // then), and hands to the loop with Loop.Post from the first write the
 // kernel refuses on; the end (handshakeDone) comes with Post too, after
 // the last write. A connection that closes meanwhile (timeout, reset, loop
-// closed) closes the handshake: its Read fails, and the goroutine ends.
+// closed) closes the handshake: its Read fails, and the goroutine is
+// done with it.
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,8 +51,9 @@ type handshake struct {
 
 	// The handshake's goroutine only, then the loop's once it has ended
 	// (tls13.go): the application traffic secrets from crypto/tls's key
-	// log lines (hs is the KeyLogWriter), the program's own KeyLogWriter,
-	// and a copy of the records written after the server's secret came.
+	// log lines (tls_keylog.go), the program's own KeyLogWriter (when hs
+	// is the KeyLogWriter), and a copy of the records written after the
+	// server's secret came.
 	clientSecret, serverSecret []byte
 	keyLog                     io.Writer
 	post                       []byte
@@ -56,11 +62,33 @@ type handshake struct {
 	// Loop goroutine only.
 	started bool   // the goroutine runs (or ran)
 	early   []byte // the plaintext written before the handshake was done
+	// hello reads the client random; routed: the handshake is registered
+	// under it with the listener's keyRouter (tls_keylog.go).
+	hello  helloRandom
+	routed bool
 
-	// Set before the goroutine starts: the socket, and its addresses for
-	// ClientHelloInfo.Conn.
-	fd            int
+	// Set before the goroutine starts: the socket.
+	fd int
+	// The socket's addresses, for ClientHelloInfo.Conn: learnt when asked
+	// (few programs do; four system calls), under mu.
 	local, remote net.Addr
+}
+
+// addrs returns the socket's addresses, on the handshake's goroutine:
+// asked of the socket the first time, under mu, which keeps the loop from
+// closing the descriptor meanwhile; empty ones once the connection has
+// closed.
+func (hs *handshake) addrs() (local, remote net.Addr) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.local != nil {
+		return hs.local, hs.remote
+	}
+	if hs.closed {
+		return fdAddrs(-1)
+	}
+	hs.local, hs.remote = fdAddrs(hs.fd)
+	return hs.local, hs.remote
 }
 
 // read is the transport's Read during the handshake, on its goroutine:
@@ -152,6 +180,15 @@ func (c *Conn) handshakeOutput(t *tlsConn, b []byte) {
 	c.send(b)
 }
 
+// unroute lets go of the handshake's registration with the listener's
+// keyRouter, if any: when it ends, or its connection closes.
+func (t *tlsConn) unroute() {
+	if hs := t.hs; hs != nil && hs.routed {
+		hs.routed = false
+		t.c.sh.tls.keys.remove(hs.hello.random)
+	}
+}
+
 // handshakeRoom resumes reading for a handshake that had too much input.
 func (c *Conn) handshakeRoom(t *tlsConn) {
 	if c.closed() || c.x.tls != t || c.flags&fHandshake == 0 || t.hs.eof {
@@ -177,7 +214,12 @@ func (c *Conn) startHandshake() {
 
 // handshakeInput takes p, bytes just read during the handshake.
 func (c *Conn) handshakeInput(p []byte) {
-	hs := c.x.tls.hs
+	t := c.x.tls
+	hs := t.hs
+	if kr := c.sh.tls.keys; kr != nil && hs.hello.feed(p) {
+		kr.add(hs.hello.random, hs) // before crypto/tls can read the random
+		hs.routed = true
+	}
 	hs.mu.Lock()
 	hs.in = append(hs.in, p...)
 	full := len(hs.in)-hs.off >= handshakeMaxInput
@@ -242,7 +284,7 @@ func (ts *tlsShared) next() {
 	}
 }
 
-// runHandshake starts the goroutine of c's handshake.
+// runHandshake starts c's handshake on a worker.
 func (c *Conn) runHandshake() {
 	t := c.x.tls
 	hs := t.hs
@@ -253,12 +295,76 @@ func (c *Conn) runHandshake() {
 	}
 	hs.posting = c.q != nil // what was queued before StartTLS* goes first
 	hs.fd = c.w.Fd()
-	hs.local, hs.remote = c.netAddrs()
-	tc := t.tc
-	go func() {
-		err := tc.Handshake()
-		hs.loop.Post(func() { c.handshakeDone(t, err) })
-	}()
+	runOnWorker(handshakeJob{c: c, t: t, tc: t.tc})
+}
+
+// handshakeJob is a handshake for a worker: crypto/tls's, then its end
+// on the connection's loop.
+type handshakeJob struct {
+	c  *Conn
+	t  *tlsConn
+	tc *tls.Conn
+}
+
+// run runs the handshake, on a worker.
+func (j handshakeJob) run() {
+	err := j.tc.Handshake()
+	c, t := j.c, j.t
+	t.hs.loop.Post(func() { c.handshakeDone(t, err) })
+}
+
+// Handshake workers. A handshake runs on a goroutine that stays, once it
+// has ended, up to workerIdle for the next one (of any loop), and so
+// keeps the stack crypto/tls has grown: a goroutine's stack starts
+// small and grows by copies, which cost a new goroutine about 14 µs per
+// handshake (4% of the server's CPU time in TestTLSHandshakeCPU). At
+// most maxIdleWorkers wait; the others end at once.
+const (
+	workerIdle     = time.Second
+	maxIdleWorkers = 64
+)
+
+var (
+	// handshakeJobs hands a handshake to a worker waiting for one.
+	handshakeJobs = make(chan handshakeJob)
+	// idleWorkers counts the workers waiting (or about to).
+	idleWorkers atomic.Int32
+)
+
+// runOnWorker runs j on a waiting worker, or a new one: it never blocks.
+func runOnWorker(j handshakeJob) {
+	select {
+	case handshakeJobs <- j:
+	default:
+		go handshakeWorker(j)
+	}
+}
+
+// handshakeWorker runs j, then the handshakes it is given, until none
+// came for workerIdle.
+func handshakeWorker(j handshakeJob) {
+	var idle *time.Timer
+	for {
+		j.run()
+		j = handshakeJob{} // the connection is not the worker's any more
+		if idleWorkers.Add(1) > maxIdleWorkers {
+			idleWorkers.Add(-1)
+			return
+		}
+		if idle == nil {
+			idle = time.NewTimer(workerIdle)
+		} else {
+			idle.Reset(workerIdle)
+		}
+		select {
+		case j = <-handshakeJobs:
+			idleWorkers.Add(-1)
+			idle.Stop()
+		case <-idle.C:
+			idleWorkers.Add(-1)
+			return
+		}
+	}
 }
 
 // handshakeEOF handles the peer's EOF during the handshake: the

@@ -978,10 +978,11 @@ func TestTLSConfigPassedThrough(t *testing.T) {
 	stapled := p.Server
 	stapled.OCSPStaple = []byte("a staple")
 	var mu sync.Mutex
-	var names []string
+	var names, addrs []string
 	sc := &tls.Config{GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		mu.Lock()
 		names = append(names, hello.ServerName)
+		addrs = append(addrs, hello.Conn.RemoteAddr().String()+" "+hello.Conn.LocalAddr().String())
 		mu.Unlock()
 		if hello.ServerName == "other.example" {
 			return &other.Server, nil
@@ -996,6 +997,11 @@ func TestTLSConfigPassedThrough(t *testing.T) {
 	if got := string(c.ConnectionState().OCSPResponse); got != "a staple" {
 		t.Errorf("OCSP staple %q", got)
 	}
+	mu.Lock()
+	if want := c.LocalAddr().String() + " " + c.RemoteAddr().String(); len(addrs) != 1 || addrs[0] != want {
+		t.Errorf("ClientHelloInfo.Conn's remote and local addresses %q, want %q", addrs, want)
+	}
+	mu.Unlock()
 	c.Close()
 	cc := p.ClientConfig()
 	cc.ServerName = "other.example"
