@@ -130,10 +130,27 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 			w.nbuf += int64(len(p))
 			return len(p), nil
 		}
-		x.sendHead(-1)
-		if x.flags&xAborted != 0 {
-			return 0, x.err
+		if ls := x.hc.ls; ls.batch != x.hc {
+			// Written from another connection's callback (a proxy's, as
+			// its upstream's answer comes): the head and this piece go
+			// out in one write, as they would in the connection's own
+			// batch, not in two segments.
+			prev := ls.enter(x.hc)
+			n, err := x.writeFirst(p)
+			x.hc.flushOut()
+			ls.batch = prev
+			return n, err
 		}
+		return x.writeFirst(p)
+	}
+	return x.writeBody(p)
+}
+
+// writeFirst sends the head, then p, the first piece of the body.
+func (x *exchange) writeFirst(p []byte) (int, error) {
+	x.sendHead(-1)
+	if x.flags&xAborted != 0 {
+		return 0, x.err
 	}
 	return x.writeBody(p)
 }
