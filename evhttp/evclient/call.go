@@ -236,11 +236,13 @@ func (call *Call) writing() *conn {
 
 // prepare checks the current hop's request and parses its URL.
 func (call *Call) prepare() error {
-	u, err := parseURL(call.req.URL)
-	if err != nil {
-		return err
+	if call.u.host == "" { // else StreamCall kept it, parsed from the same URL
+		u, err := parseURL(call.req.URL)
+		if err != nil {
+			return err
+		}
+		call.u = u
 	}
-	call.u = u
 	if m := call.req.method(); !h1.ValidFieldName(m) {
 		return fmt.Errorf("%w: method %q", ErrRequest, m)
 	}
@@ -333,6 +335,7 @@ func (call *Call) redirect() {
 	call.client.stats.Redirects++
 	call.redirects++
 	call.req = *call.next
+	call.u = parsedURL{}
 	call.retried = false
 	call.resetAttempt()
 	if err := call.prepare(); err != nil {

@@ -150,8 +150,12 @@ func (c *Client) StreamCall(call *Call, req *Request, h Handler) *Call {
 		panic("evclient: StreamCall with a Call in progress")
 	}
 	head := keepHead(call.resp.head)
+	prev, u := call.req.URL, call.u
 	*call = Call{client: c, h: h}
 	call.resp.head = head
+	if req.URL == prev {
+		call.u = u // the request before's, parsed from the same URL (empty if that failed)
+	}
 	return c.start(call, req)
 }
 

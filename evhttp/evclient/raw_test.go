@@ -239,8 +239,13 @@ func TestStreamCall(t *testing.T) {
 				return
 			}
 			// A new request on the same Call, from the callback of the
-			// one before.
-			c.StreamCall(&call, &evclient.Request{URL: s.URL()}, h)
+			// one before; every other one to another URL, which the Call
+			// must not take for the one it parsed before.
+			url := s.URL()
+			if n%2 == 1 {
+				url += "/other"
+			}
+			c.StreamCall(&call, &evclient.Request{URL: url}, h)
 		},
 	}
 	rl.Do(func() {
@@ -257,8 +262,13 @@ func TestStreamCall(t *testing.T) {
 		}()
 	})
 	<-done
+	var lines []string
 	for range 4 {
-		<-heads
+		h := <-heads
+		lines = append(lines, h[:strings.Index(h, "\r\n")])
+	}
+	if got := strings.Join(lines, ","); got != "GET / HTTP/1.1,GET /other HTTP/1.1,GET / HTTP/1.1,GET /other HTTP/1.1" {
+		t.Errorf("request lines %s", got)
 	}
 	rl.Do(func() {})
 	if want := []int{200, 201, 200, 201}; !equalInts(statuses, want) {
