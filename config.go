@@ -37,6 +37,37 @@ type Config struct {
 	// descriptor (epoll or kqueue); NewLoop returns ErrNotPollable otherwise.
 	GoPoller bool
 
+	// HoldProcessor makes the loop wait for events without handing its Go
+	// processor (the runtime's P) back: the backend's wait becomes a system
+	// call the scheduler does not see, as a C loop's epoll_wait is. It
+	// applies to the epoll backend (other backends, and GoPoller, wait as
+	// usual).
+	//
+	// Why: a goroutine blocked in an ordinary system call has its processor
+	// taken by the runtime's monitor after 20µs when no other is idle, and
+	// must win one back when the wait ends; a loop woken thousands of times
+	// a second pays a thread switch or two and the monitor's polling every
+	// 20µs for each wake-up. Measured with the shared harness
+	// (docs/BENCHMARKS.md, session 14), one loop on one core: 42% less CPU
+	// per HTTPS request at 5,000/s, 40% less per TLS handshake at 500/s,
+	// 32% less per proxied request at 5,000/s; at 30,000 requests/s, where
+	// waits are short, the same within the noise.
+	//
+	// The price: while the loop waits, no other goroutine runs on its
+	// processor. The loop yields it before each wait (runtime.Gosched), so
+	// goroutines it woke (TLS handshakes, adapter handlers, work) run
+	// first; but one made runnable from outside while the loop sleeps (a
+	// timer, a signal's delivery, the garbage collector's workers) waits
+	// until another processor is free or the runtime preempts the loop,
+	// about 10ms later, when every processor is a loop's. Measured: TLS
+	// handshakes at 500/s, where the collector runs several times a
+	// second, had a p99 latency of 3.1ms against 1.2ms without. Use it
+	// where the loops are the process's work (the eddy command does, for
+	// its servers), not in a program whose other goroutines need their
+	// processor at once. Setting the environment variable EDDY_HOLD=1
+	// turns it on for every loop (the test script runs the suite so too).
+	HoldProcessor bool
+
 	// MaxEvents is the most readiness events taken from the backend in one
 	// wait. Zero means 1024.
 	MaxEvents int

@@ -155,5 +155,10 @@
 // ordinary system call. A busy loop thus finds its next events without
 // the scheduler's system call bookkeeping. With GOMAXPROCS=1 the loop
 // yields (runtime.Gosched) before it blocks, so that the goroutines it
-// has woken run first. Config.GoPoller, the poll backend and custom backends do not do this.
+// has woken run first. With Config.HoldProcessor every wait is such a raw
+// epoll_pwait2, which keeps the loop's processor while it sleeps: less CPU
+// per wake-up at moderate rates, at the price that other goroutines may
+// wait for a processor until the runtime preempts the loop (see
+// Config.HoldProcessor). Config.GoPoller, the poll backend and custom
+// backends do not do this.
 package eddy

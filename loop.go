@@ -72,6 +72,8 @@ type Loop struct {
 
 	gp     goPoller      // Config.GoPoller state
 	holder poller.Holder // the default backend, for short waits; else nil
+	hold   bool          // Config.HoldProcessor, with a holder: waits are held
+	unheld bool          // the last held wait ended without an event: the next is an ordinary one
 
 	debug     bool
 	timeCalls bool
@@ -135,6 +137,7 @@ func NewLoop(cfg *Config) (*Loop, error) {
 	l.postW.l = l
 	if h, ok := be.(poller.Holder); ok && c.Backend == nil && !c.GoPoller {
 		l.holder = h
+		l.hold = c.HoldProcessor || os.Getenv("EDDY_HOLD") == "1"
 	}
 	n := c.MaxEvents
 	if n <= 0 {
@@ -381,6 +384,20 @@ func (l *Loop) wait(timeout time.Duration) (int, error) {
 		if ready {
 			return n, err
 		}
+		if l.hold && !l.unheld {
+			// Config.HoldProcessor: the goroutines this iteration woke run
+			// first, then the wait keeps the processor, as long as it lasts
+			// (timeout < 0: until an event). One that ends without an event
+			// (its time ran out, or the runtime preempted a loop idle for
+			// about 10ms) makes the next wait an ordinary one, so that an
+			// idle loop sleeps in the kernel instead of waking every few
+			// milliseconds; an event brings the held waits back.
+			runtime.Gosched()
+			n, ready, err := l.holder.HoldWait(l.events, timeout)
+			l.unheld = !ready
+			return n, err
+		}
+		l.unheld = false
 		if runtime.GOMAXPROCS(0) == 1 {
 			// The blocking wait keeps the only processor until the
 			// runtime's monitor takes it (20µs or more): let the

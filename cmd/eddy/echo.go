@@ -28,12 +28,13 @@ const drainTimeout = time.Second
 
 // runEcho is "eddy echo": it serves until SIGINT or SIGTERM, then exits 0.
 func runEcho(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("echo", "[-addr IP:PORT] [-unix PATH] [-udp] [-loops N] [-backend NAME] [-tls-cert FILE -tls-key FILE] [-quiet]", stderr)
+	fs := newFlagSet("echo", "[-addr IP:PORT] [-unix PATH] [-udp] [-loops N] [-backend NAME] [-hold=BOOL] [-tls-cert FILE -tls-key FILE] [-quiet]", stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "listen for TCP on `IP:PORT` (IPv4 or [IPv6])")
 	unixPath := fs.String("unix", "", "also listen on the Unix socket `PATH` (@name: Linux abstract)")
 	udp := fs.Bool("udp", false, "also echo UDP datagrams on the -addr address")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
+	hold := holdFlag(fs)
 	tlsf := addTLSFlags(fs, false)
 	quiet := fs.Bool("quiet", false, "log nothing but errors")
 	if status, ok := parseFlags(fs, args); !ok {
@@ -59,7 +60,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, status := newGroup(fs, *loops, *backend, stderr)
+	g, status := newGroup(fs, *loops, *backend, *hold, stderr)
 	if g == nil {
 		return status
 	}

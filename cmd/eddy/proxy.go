@@ -40,7 +40,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // runProxy is "eddy proxy": it serves until SIGINT or SIGTERM, then exits 0.
 func runProxy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp [-proxy-protocol 1|2]] [-upstream-timeout D] [-balance MODE] [-health-check PATH [-health-interval D]] [-loops N] [-backend NAME] [-quiet] [-tls-cert FILE -tls-key FILE] [-metrics IP:PORT]", stderr)
+	fs := newFlagSet("proxy", "[-addr IP:PORT] -upstream URL [-upstream URL ...] [-tcp [-proxy-protocol 1|2]] [-upstream-timeout D] [-balance MODE] [-health-check PATH [-health-interval D]] [-loops N] [-backend NAME] [-hold=BOOL] [-quiet] [-tls-cert FILE -tls-key FILE] [-metrics IP:PORT]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	var upstreams stringList
 	fs.Var(&upstreams, "upstream", "forward to `URL` (http[s]://host:port[/prefix], a host name standing for all its addresses; with -tcp, HOST:PORT); repeat for several")
@@ -52,6 +52,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	healthInterval := fs.Duration("health-interval", evproxy.DefaultHealthInterval, "time `D` between two health checks of an upstream")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
+	hold := holdFlag(fs)
 	tlsf := addTLSFlags(fs, false)
 	quiet := fs.Bool("quiet", false, "no access log on stdout")
 	metrics := metricsFlag(fs)
@@ -114,7 +115,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, status := newGroup(fs, *loops, *backend, stderr)
+	g, status := newGroup(fs, *loops, *backend, *hold, stderr)
 	if g == nil {
 		return status
 	}

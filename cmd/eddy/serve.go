@@ -42,10 +42,11 @@ const (
 // runServe is "eddy serve": it serves until SIGINT or SIGTERM, then drains
 // and exits 0.
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-backend NAME] [-quiet] [-dir DIR | -adapter] [-tls-cert FILE -tls-key FILE [-tls-client-ca FILE]] [-metrics IP:PORT]", stderr)
+	fs := newFlagSet("serve", "[-addr IP:PORT] [-loops N] [-backend NAME] [-hold=BOOL] [-quiet] [-dir DIR | -adapter] [-tls-cert FILE -tls-key FILE [-tls-client-ca FILE]] [-metrics IP:PORT]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
+	hold := holdFlag(fs)
 	quiet := fs.Bool("quiet", false, "no access log on stdout")
 	dir := fs.String("dir", "", "serve the files under `DIR` instead of Hello, World!")
 	adapter := fs.Bool("adapter", false, "answer Hello, World! through a standard http.Handler and evhttp.Adapt (to compare with net/http)")
@@ -86,7 +87,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, status := newGroup(fs, *loops, *backend, stderr)
+	g, status := newGroup(fs, *loops, *backend, *hold, stderr)
 	if g == nil {
 		return status
 	}

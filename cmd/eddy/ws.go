@@ -30,10 +30,11 @@ import (
 
 // runWS is "eddy ws".
 func runWS(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ws", "[-addr IP:PORT] [-loops N] [-backend NAME] [-broadcast] [-deflate=BOOL] [-max-message N] [-tls-cert FILE -tls-key FILE] [-metrics IP:PORT]\n       eddy ws -connect URL [-deflate=BOOL] [-max-message N] [-cacert FILE | -insecure]", stderr)
+	fs := newFlagSet("ws", "[-addr IP:PORT] [-loops N] [-backend NAME] [-hold=BOOL] [-broadcast] [-deflate=BOOL] [-max-message N] [-tls-cert FILE -tls-key FILE] [-metrics IP:PORT]\n       eddy ws -connect URL [-deflate=BOOL] [-max-message N] [-cacert FILE | -insecure]", stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "listen on `IP:PORT` (IPv4 or [IPv6])")
 	loops := loopsFlag(fs)
 	backend := backendFlag(fs)
+	hold := holdFlag(fs)
 	broadcast := fs.Bool("broadcast", false, "send every message from any client to every client, instead of echoing it")
 	deflate := fs.Bool("deflate", false, "accept (or, with -connect, offer) permessage-deflate (off by default, as in the benchmark harness's peers)")
 	maxMessage := fs.Int("max-message", evws.DefaultMaxMessageBytes, "close connections whose messages exceed `N` bytes (1009)")
@@ -71,7 +72,7 @@ func runWS(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	g, status := newGroup(fs, *loops, *backend, stderr)
+	g, status := newGroup(fs, *loops, *backend, *hold, stderr)
 	if g == nil {
 		return status
 	}

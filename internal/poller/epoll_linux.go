@@ -123,13 +123,17 @@ func (p *epoll) HoldWait(out []Event, d time.Duration) (int, bool, error) {
 		return 0, true, ErrClosed
 	}
 	ts := unix.NsecToTimespec(int64(d))
+	tsp := &ts
+	if d < 0 {
+		tsp = nil // until an event
+	}
 	if !p.noPwait2 {
 		evs := p.evs
 		if len(out) < len(evs) {
 			evs = evs[:len(out)]
 		}
 		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.fd),
-			uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+			uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), uintptr(unsafe.Pointer(tsp)), 0, 0)
 		switch e {
 		case 0:
 			return p.deliver(evs[:n], out), n > 0, nil
@@ -143,7 +147,7 @@ func (p *epoll) HoldWait(out []Event, d time.Duration) (int, bool, error) {
 	}
 	pfd := unix.PollFd{Fd: int32(p.fd), Events: unix.POLLIN}
 	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1,
-		uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		uintptr(unsafe.Pointer(tsp)), 0, 0, 0)
 	if e != 0 || n == 0 {
 		return 0, false, nil
 	}

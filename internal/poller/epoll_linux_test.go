@@ -54,6 +54,18 @@ func TestHoldWait(t *testing.T) {
 			if n, ready, _ := p.HoldWait(out, 100*time.Microsecond); n != 0 || ready {
 				t.Fatalf("HoldWait after a drained wake-up = %d, %v; want 0, false", n, ready)
 			}
+			// d < 0: until an event, here a wake-up from another goroutine
+			// (a preemption signal may end a wait first: wait again).
+			go p.Wake()
+			for {
+				n, ready, err := p.HoldWait(out, -1)
+				if err != nil || n != 0 {
+					t.Fatalf("HoldWait(-1) = %d, %v, %v; want a wake-up", n, ready, err)
+				}
+				if ready {
+					break
+				}
+			}
 			p.Close()
 			if _, _, err := p.HoldWait(out, time.Millisecond); err != ErrClosed {
 				t.Fatalf("HoldWait after Close = %v, want ErrClosed", err)

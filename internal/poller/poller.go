@@ -118,12 +118,14 @@ type Pollable interface {
 // of times a second, that costs more CPU than the loop's own work. The
 // loop therefore looks for events with HoldWait, which makes raw system
 // calls the runtime does not see, before it blocks with Wait. (It passes
-// d=0 today: a sleeping HoldWait arms a kernel timer at every sleep, which
-// measured dearer than the blocking Wait it saves.)
+// d=0 by default: a sleeping HoldWait with a short d, in place of Wait,
+// arms a kernel timer at every sleep, which measured dearer than the
+// blocking Wait it saves.) With eddy.Config.HoldProcessor every wait is a
+// HoldWait, with the loop's own timeout.
 //
-// HoldWait waits at most d (which is short: the caller's processor is
-// held meanwhile, so other goroutines may wait for it as long) and
-// reports what Wait would. ready is true when the wait ended for a
+// HoldWait waits at most d, or until an event when d < 0 (the caller's
+// processor is held meanwhile, so other goroutines may wait for it as
+// long), and reports what Wait would. ready is true when the wait ended for a
 // reason other than the time running out (events, a wake-up, an error):
 // then the caller must not block in Wait before it has handled n events.
 // When ready is false, n is 0 and the caller goes on to Wait.
