@@ -80,7 +80,13 @@ func TestIdleCPU(t *testing.T) {
 			// transition is over: this is a wait on real time, since the
 			// transition is the runtime's and announces nothing.
 			time.Sleep(100 * time.Millisecond)
-			iters := l.stats.Iterations // safe: the loop is asleep
+			// Asleep again (after the held wait's last iteration, if any):
+			// the flag's load orders the read of the count after the loop's
+			// last write of it.
+			if !testutil.Eventually(5*time.Second, l.sleeping.Load) {
+				t.Fatal("the loop did not go back to sleep")
+			}
+			iters := l.stats.Iterations
 			before := procCPUTicks(t)
 			// The measurement itself: idle CPU is what a process uses while
 			// real time passes.
