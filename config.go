@@ -48,10 +48,11 @@ type Config struct {
 	// must win one back when the wait ends; a loop woken thousands of times
 	// a second pays a thread switch or two and the monitor's polling every
 	// 20µs for each wake-up. Measured with the shared harness
-	// (docs/BENCHMARKS.md, session 14), one loop on one core: 42% less CPU
-	// per HTTPS request at 5,000/s, 40% less per TLS handshake at 500/s,
-	// 32% less per proxied request at 5,000/s; at 30,000 requests/s, where
-	// waits are short, the same within the noise.
+	// (docs/BENCHMARKS.md, session 14), one loop on one core, against the
+	// same build with it off, in one run: 48% less CPU per HTTPS request at
+	// 5,000/s, 38% less per TLS handshake at 500/s, 25% less per proxied
+	// request at 5,000/s; at 30,000 requests/s, where waits are short, the
+	// same within the noise.
 	//
 	// The price: while the loop waits, no other goroutine runs on its
 	// processor. The loop yields it before each wait (runtime.Gosched), so
