@@ -207,7 +207,7 @@ func (c *Conn) start(events eddy.Events) error {
 	o := &c.sh.o
 	if o.IdleTimeout > 0 || o.WriteTimeout > 0 {
 		t := c.timing()
-		t.idle, t.wto = int64(o.IdleTimeout), int64(o.WriteTimeout)
+		t.idle, t.wto = msDur(o.IdleTimeout), msDur(o.WriteTimeout)
 		c.sh.ls.schedule(c)
 	}
 	return nil
@@ -594,7 +594,7 @@ func (c *Conn) connected() {
 	}
 	c.flags &^= fConnecting
 	if c.tm != nil {
-		now := c.sh.ls.now()
+		now := c.sh.ls.stamp()
 		c.tm.lastRead, c.tm.lastWrite = now, now
 		c.sh.ls.schedule(c) // from the dial deadline to the idle one
 	}

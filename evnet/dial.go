@@ -88,7 +88,7 @@ func (d Dialer) Dial(l *eddy.Loop, network, address string, h Handler) (*Conn, e
 	sh.ls.release() // start took its own reference
 	if d.Timeout > 0 {
 		t := c.timing()
-		t.connDL = sh.ls.now() + int64(d.Timeout)
+		t.connDL = sh.ls.after(d.Timeout)
 		sh.ls.schedule(c)
 	}
 	return c, nil

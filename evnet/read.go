@@ -69,7 +69,7 @@ func (c *Conn) readSome() {
 		}
 		c.countIn(n)
 		if c.tm != nil {
-			c.tm.lastRead = ls.now()
+			c.tm.lastRead = ls.stamp()
 		}
 		if c.flags&fTLS != 0 {
 			c.tlsInput(buf[:n])

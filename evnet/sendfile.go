@@ -211,7 +211,7 @@ func (c *Conn) flushRegion(q *outq) bool {
 func (c *Conn) sendRegion(r *fileRegion) (sent int64, more bool) {
 	defer func() {
 		if sent > 0 && c.tm != nil {
-			c.tm.lastWrite = c.sh.ls.now()
+			c.tm.lastWrite = c.sh.ls.stamp()
 		}
 	}()
 	for r.n > 0 {

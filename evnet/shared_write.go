@@ -152,7 +152,7 @@ func (c *Conn) sentNow(n int, err error) (int, error) {
 	}
 	c.countOut(n)
 	if n > 0 && c.tm != nil {
-		c.tm.lastWrite = c.sh.ls.now()
+		c.tm.lastWrite = c.sh.ls.stamp()
 	}
 	return n, nil
 }

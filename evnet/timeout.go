@@ -11,17 +11,20 @@ import (
 )
 
 // timing holds the timeouts of a connection, and its links in the loop's
-// timing wheel. Times are nanoseconds since loopState.base.
+// timing wheel. Times are milliseconds since the wheel's msBase (see
+// stamp), deadlines and activity rounded up, so that nothing times out
+// early; durations are milliseconds too, at most maxTimeout. Kept to 44
+// bytes, the 48-byte size class: every connection of a server has one.
 type timing struct {
-	idle, wto  int64
-	lastRead   int64
-	lastWrite  int64
-	connDL     int64 // dial deadline, or -1
-	alarm      int64 // SetTimer's time, or -1
 	prev, next *Conn
+	idle, wto  int32
+	lastRead   int32
+	lastWrite  int32
+	connDL     int32 // dial or handshake deadline, or -1
+	alarm      int32 // SetTimer's time, or -1
 	// at is the tick whose slot holds the connection (slot at%wheelSlots),
 	// -1 when it is not in the wheel, tslotBusy while onTick has it.
-	at int64
+	at int32
 }
 
 const (
@@ -32,6 +35,15 @@ const (
 	// times out at most two ticks after its deadline (the ticker's phase
 	// is its start's, not the slots').
 	wheelTick = 50 * time.Millisecond
+	tickMs    = int64(wheelTick / time.Millisecond)
+
+	// maxTimeout bounds every connection timeout: a longer one counts as
+	// this long (about 12 days). It keeps a deadline in an int32 of
+	// milliseconds while the clock stays below rebaseAt.
+	maxTimeout = (1<<30 - 1) * time.Millisecond
+	// rebaseAt is when the millisecond clock moves its zero forward
+	// (rebase), by a whole number of wheel turns; about 12 days.
+	rebaseAt = 1 << 30
 )
 
 // timingWheel is the loop's timing wheel, embedded in loopState.
@@ -44,13 +56,79 @@ const (
 type timingWheel struct {
 	wheel  [wheelSlots]*Conn
 	timed  int   // connections in the wheel
-	tick   int64 // index of the next slot to process, in ticks since base
+	tick   int64 // index of the next slot to process, in ticks since msBase
 	ticker eddy.Timer
+	// msBase is the zero of the connections' times, in milliseconds
+	// since loopState.base; rebase moves it.
+	msBase int64
+	inTick bool // onTick is running: a rebase waits for the next one
+}
+
+// stamp returns the loop's time in milliseconds since msBase, rounded up:
+// the time of activity, and the base of a deadline.
+func (s *loopState) stamp() int32 {
+	ms := (s.now()+int64(time.Millisecond)-1)/int64(time.Millisecond) - s.msBase
+	if ms >= rebaseAt && !s.inTick {
+		s.rebase()
+		ms = (s.now()+int64(time.Millisecond)-1)/int64(time.Millisecond) - s.msBase
+	}
+	return int32(ms)
+}
+
+// msNow returns the loop's time in milliseconds since msBase, rounded
+// down: what has come by now.
+func (s *loopState) msNow() int64 {
+	return s.now()/int64(time.Millisecond) - s.msBase
+}
+
+// after returns the deadline d from now.
+func (s *loopState) after(d time.Duration) int32 {
+	return s.stamp() + msDur(d)
+}
+
+// msDur returns d in milliseconds, rounded up, between 0 and maxTimeout.
+func msDur(d time.Duration) int32 {
+	d = min(max(d, 0), maxTimeout)
+	return int32((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// rebase moves msBase forward by whole turns of the wheel, so that the
+// times kept in int32 never overflow however long the loop runs, and
+// shifts every connection's times by as much. Times long past are kept
+// as long past: a deadline at 0, an activity time at -rebaseAt (as old as
+// the longest timeout).
+func (s *loopState) rebase() {
+	turn := tickMs * wheelSlots
+	shift := (s.now()/int64(time.Millisecond) - s.msBase) / turn * turn
+	if shift <= 0 {
+		return
+	}
+	s.msBase += shift
+	ticks := shift / tickMs // a whole number of turns: slots stay put
+	s.tick -= ticks
+	past := func(v int32) int32 { return int32(max(int64(v)-shift, -rebaseAt)) }
+	deadline := func(v int32) int32 {
+		if v < 0 {
+			return v
+		}
+		return int32(max(int64(v)-shift, 0))
+	}
+	for _, c := range s.conns {
+		t := c.tm
+		if t == nil {
+			continue
+		}
+		t.lastRead, t.lastWrite = past(t.lastRead), past(t.lastWrite)
+		t.connDL, t.alarm = deadline(t.connDL), deadline(t.alarm)
+		if t.at >= 0 {
+			t.at -= int32(ticks)
+		}
+	}
 }
 
 func (c *Conn) timing() *timing {
 	if c.tm == nil {
-		now := c.sh.ls.now()
+		now := c.sh.ls.stamp()
 		c.tm = &timing{lastRead: now, lastWrite: now, connDL: -1, alarm: -1, at: -1}
 	}
 	return c.tm
@@ -60,7 +138,7 @@ func (c *Conn) timing() *timing {
 func (c *Conn) deadline() int64 {
 	dl := c.failAt()
 	if c.tm != nil && c.flags&fClosed == 0 {
-		if a := c.tm.alarm; a >= 0 && (dl < 0 || a < dl) {
+		if a := int64(c.tm.alarm); a >= 0 && (dl < 0 || a < dl) {
 			dl = a
 		}
 	}
@@ -81,18 +159,18 @@ func (c *Conn) failAt() int64 {
 	}
 	if c.flags&fConnecting != 0 {
 		if t.connDL >= 0 {
-			earliest(t.connDL)
+			earliest(int64(t.connDL))
 		}
 		return dl
 	}
 	if c.flags&fHandshake != 0 && t.connDL >= 0 {
-		earliest(t.connDL) // the TLS handshake's deadline
+		earliest(int64(t.connDL)) // the TLS handshake's deadline
 	}
 	if t.idle > 0 {
-		earliest(t.lastRead + t.idle)
+		earliest(int64(t.lastRead) + int64(t.idle))
 	}
 	if t.wto > 0 && c.q != nil {
-		earliest(t.lastWrite + t.wto)
+		earliest(int64(t.lastWrite) + int64(t.wto))
 	}
 	return dl
 }
@@ -109,7 +187,7 @@ func (c *Conn) expire(now int64) {
 		return
 	}
 	t := c.tm
-	if c.closed() || t.alarm < 0 || t.alarm > now {
+	if c.closed() || t.alarm < 0 || int64(t.alarm) > now {
 		return
 	}
 	t.alarm = -1
@@ -125,27 +203,29 @@ func (c *Conn) expire(now int64) {
 
 // SetIdleTimeout closes the connection with ErrTimeout when nothing is
 // read from it for d, counted from now and from every read; zero turns it
-// off. Cheap: it costs no timer or goroutine of its own.
+// off. Cheap: it costs no timer or goroutine of its own. Like every
+// connection timeout it is kept to the millisecond, rounded up, and at
+// most about 12 days: a longer one counts as 12 days.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
 	if c.closed() {
 		return
 	}
 	t := c.timing()
-	t.idle = int64(max(d, 0))
-	t.lastRead = c.sh.ls.now()
+	t.idle = msDur(d)
+	t.lastRead = c.sh.ls.stamp()
 	c.sh.ls.schedule(c)
 }
 
 // SetWriteTimeout closes the connection with ErrTimeout when its output
 // queue is not empty and the kernel took none of it for d; zero turns it
-// off.
+// off. As with SetIdleTimeout, d counts to the millisecond, up to 12 days.
 func (c *Conn) SetWriteTimeout(d time.Duration) {
 	if c.closed() {
 		return
 	}
 	t := c.timing()
-	t.wto = int64(max(d, 0))
-	t.lastWrite = c.sh.ls.now()
+	t.wto = msDur(d)
+	t.lastWrite = c.sh.ls.stamp()
 	c.sh.ls.schedule(c)
 }
 
@@ -155,14 +235,15 @@ func (c *Conn) SetWriteTimeout(d time.Duration) {
 // connection forgets it. Like the idle and write timeouts it costs no
 // timer or goroutine of its own: it rings from the loop's timing wheel,
 // never early and at most two ticks (100 ms) late, so it suits timeouts,
-// not precise scheduling (for that, an eddy.Timer). On a connection still
-// connecting, OnTimer may run before OnOpen.
+// not precise scheduling (for that, an eddy.Timer); d longer than 12 days
+// counts as 12 days. On a connection still connecting, OnTimer may run
+// before OnOpen.
 func (c *Conn) SetTimer(d time.Duration) {
 	if c.closed() {
 		return
 	}
 	t := c.timing()
-	t.alarm = c.sh.ls.now() + int64(max(d, 0))
+	t.alarm = c.sh.ls.after(d)
 	c.sh.ls.schedule(c)
 }
 
@@ -191,20 +272,20 @@ func (s *loopState) schedule(c *Conn) {
 		return
 	}
 	if !s.ticker.IsActive() {
-		s.tick = max(s.tick, s.now()/int64(wheelTick))
+		s.tick = max(s.tick, s.msNow()/tickMs)
 	}
-	t := (dl + int64(wheelTick) - 1) / int64(wheelTick)
+	t := (dl + tickMs - 1) / tickMs
 	if t < s.tick {
 		t = s.tick
 	}
-	if at := c.tm.at; at >= 0 {
+	if at := int64(c.tm.at); at >= 0 {
 		if at <= t {
 			return // its slot comes up first
 		}
 		s.unlink(c)
 	}
 	slot := t % wheelSlots
-	c.tm.at = t
+	c.tm.at = int32(t)
 	c.tm.prev = nil
 	c.tm.next = s.wheel[slot]
 	if c.tm.next != nil {
@@ -235,8 +316,13 @@ func (s *loopState) unlink(c *Conn) {
 
 // onTick processes the slots whose time has come.
 func (s *loopState) onTick(*eddy.Timer) {
-	now := s.now()
-	end := now / int64(wheelTick)
+	if s.msNow() >= rebaseAt {
+		s.rebase()
+	}
+	s.inTick = true
+	defer func() { s.inTick = false }()
+	now := s.msNow()
+	end := now / tickMs
 	for s.tick <= end && s.timed > 0 {
 		slot := s.tick % wheelSlots
 		s.tick++ // before the callbacks: what they schedule goes to a later slot

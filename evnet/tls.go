@@ -478,7 +478,7 @@ func (c *Conn) initTLS() {
 func (c *Conn) handshakeDeadline() {
 	if d := c.sh.tls.timeout; d > 0 {
 		t := c.timing()
-		t.connDL = c.sh.ls.now() + int64(d)
+		t.connDL = c.sh.ls.after(d)
 		c.sh.ls.schedule(c)
 	}
 }

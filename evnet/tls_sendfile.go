@@ -170,7 +170,7 @@ func (c *Conn) pumpRegion(r *fileRegion) (int, error) {
 		return k, nil
 	}
 	if c.tm != nil {
-		c.tm.lastWrite = c.sh.ls.now()
+		c.tm.lastWrite = c.sh.ls.stamp()
 	}
 	return k, nil
 }

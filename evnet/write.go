@@ -71,7 +71,7 @@ func (c *Conn) send(p []byte) (int, error) {
 		c.countOut(n)
 		if n == len(p) {
 			if c.tm != nil {
-				c.tm.lastWrite = c.sh.ls.now()
+				c.tm.lastWrite = c.sh.ls.stamp()
 			}
 			return n, nil
 		}
@@ -134,7 +134,7 @@ func (c *Conn) queued(first bool) {
 	if first {
 		c.interest()
 		if c.tm != nil {
-			c.tm.lastWrite = c.sh.ls.now()
+			c.tm.lastWrite = c.sh.ls.stamp()
 			if c.tm.wto > 0 {
 				c.sh.ls.schedule(c)
 			}
@@ -168,7 +168,7 @@ func (c *Conn) flush() {
 		}
 		c.countOut(n)
 		if c.tm != nil && n > 0 {
-			c.tm.lastWrite = c.sh.ls.now()
+			c.tm.lastWrite = c.sh.ls.stamp()
 		}
 		q.n -= n
 		short := n < offered
