@@ -40,8 +40,6 @@ package evhttp
 // and closing (conn_close.go).
 
 import (
-	"net/netip"
-
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
 )
@@ -87,8 +85,9 @@ type conn struct {
 	// addresses as net/http gives them), made on its first request.
 	adapted *adConn
 	// remote is the client's address, learnt (a system call) on the first
-	// Request.RemoteAddr: a proxy asks on every request.
-	remote *netip.AddrPort
+	// Request.RemoteAddr: a proxy asks on every request. It is kept in
+	// the conn, so that it costs no allocation.
+	remote peerAddr
 }
 
 func (s *Server) onOpen(c *evnet.Conn) { s.open(c, 0) }

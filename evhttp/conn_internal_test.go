@@ -1,6 +1,57 @@
 package evhttp
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+	"unsafe"
+)
+
+// TestConnSize: a server connection's state stays in the 128-byte size
+// class, its queue and its client's address included.
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > 128 {
+		t.Errorf("conn is %d bytes, want at most 128", n)
+	}
+}
+
+// TestPeerAddr: the address a conn keeps inline comes back as it was
+// given: IPv4, IPv6, IPv4-mapped IPv6 (which stays mapped); one with a
+// zone, or none, is not kept.
+func TestPeerAddr(t *testing.T) {
+	for _, s := range []string{
+		"127.0.0.1:80",
+		"0.0.0.0:0",
+		"255.255.255.255:65535",
+		"[::1]:8080",
+		"[::]:1",
+		"[2001:db8::ff00:42:8329]:443",
+		"[::ffff:127.0.0.1]:5000",
+		"[fe80::1]:22",
+	} {
+		ap := netip.MustParseAddrPort(s)
+		var p peerAddr
+		if !p.set(ap) {
+			t.Errorf("%v: not kept", ap)
+			continue
+		}
+		if got, ok := p.get(); !ok || got != ap {
+			t.Errorf("%v: got %v, %v", ap, got, ok)
+		}
+	}
+	for _, ap := range []netip.AddrPort{
+		{},
+		netip.MustParseAddrPort("[fe80::1%eth0]:22"),
+		netip.MustParseAddrPort("[fe80::1%2]:22"),
+	} {
+		var p peerAddr
+		if p.set(ap) {
+			t.Errorf("%v: kept", ap)
+		}
+		if got, ok := p.get(); ok {
+			t.Errorf("%v: got %v", ap, got)
+		}
+	}
+}
 
 // TestQueue: the ring of exchanges keeps request order through pushes,
 // pops and cuts, counts them, and leaves those it takes out unlinked.
