@@ -143,12 +143,12 @@ func (ar *adReq) hijack(res chan<- adHandover) {
 	}
 	x := ar.w.x
 	hc := x.hc
-	if len(hc.q) == 0 || hc.q[0] != x || hc.flags&(cClosed|cLinger) != 0 {
+	if hc.head() != x || hc.flags&(cClosed|cLinger) != 0 {
 		res <- adHandover{err: errHijackBusy}
 		return
 	}
 	var prefix []byte
-	for _, y := range hc.q[1:] {
+	for y := hc.after(x); y != nil; y = hc.after(y) {
 		if y.flags&xInternal != 0 {
 			continue // a head that failed to parse: its bytes are still unread
 		}

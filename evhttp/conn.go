@@ -14,12 +14,13 @@ package evhttp
 // applies. When the obstacle goes, wake schedules resume, which gets the
 // held bytes delivered again (PauseRead + ResumeRead).
 //
-// Output. Exchanges are queued (q) in request order; only the first may
-// write to the connection. The others write into their own pending buffer,
-// moved to the connection when they reach the front (advance). The first
-// writes into the loop's coalescing buffer while a callback of its
-// connection runs (a batch), so that all the responses of one OnData
-// leave in one Write; outside a batch (a timer, a Post) it writes at once.
+// Output. Exchanges are queued (q, a list linked through them) in request
+// order; only the first may write to the connection. The others write into
+// their own pending buffer, moved to the connection when they reach the
+// front (advance). The first writes into the loop's coalescing buffer
+// while a callback of its connection runs (a batch), so that all the
+// responses of one OnData leave in one Write; outside a batch (a timer, a
+// Post) it writes at once.
 //
 // Lifetimes. An exchange is over (retire: OnDone, access log, reuse) when
 // its response has left the queue and its body is done. Heads that
@@ -39,8 +40,6 @@ package evhttp
 // and closing (conn_close.go).
 
 import (
-	"net/netip"
-
 	"github.com/eddyloop/eddy/evhttp/internal/h1"
 	"github.com/eddyloop/eddy/evnet"
 )
@@ -62,7 +61,10 @@ type conn struct {
 	ls     *loopServer
 	c      *evnet.Conn
 	parser h1.Parser
-	q      []*exchange
+	// q is the last of the exchanges queued, in request order, or nil:
+	// their next links make a ring, so that q.next is the first. A list
+	// through the exchanges costs the connection no array (conn_queue.go).
+	q      *exchange
 	reader *exchange // the exchange whose body is being read, if any
 	// handling is the exchange whose handler is running (serve), for
 	// pump's recovery of a panic.
@@ -73,6 +75,8 @@ type conn struct {
 	slot     int32
 	// requests counts the heads parsed, up to math.MaxInt32.
 	requests int32
+	// queued is how many exchanges q holds.
+	queued int32
 	// headStart is when the head in progress began (the accept for the
 	// first one), in ls.clock time; zero when no head is in progress.
 	// The read timeout of the current phase is evnet's SetTimer (onTimer).
@@ -81,8 +85,9 @@ type conn struct {
 	// addresses as net/http gives them), made on its first request.
 	adapted *adConn
 	// remote is the client's address, learnt (a system call) on the first
-	// Request.RemoteAddr: a proxy asks on every request.
-	remote *netip.AddrPort
+	// Request.RemoteAddr: a proxy asks on every request. It is kept in
+	// the conn, so that it costs no allocation.
+	remote peerAddr
 }
 
 func (s *Server) onOpen(c *evnet.Conn) { s.open(c, 0) }
@@ -153,7 +158,7 @@ func onEOF(c *evnet.Conn) {
 		c.Close()
 		return
 	}
-	for _, x := range hc.q {
+	for x := hc.head(); x != nil; x = hc.after(x) {
 		if f := x.peerGone; f != nil {
 			x.peerGone = nil
 			f()
@@ -178,10 +183,11 @@ func onClose(c *evnet.Conn, reason error) {
 	}
 	hc := serverConn(c)
 	hc.flags |= cClosed
-	q := hc.q
-	hc.q = nil
-	for _, x := range q {
+	for x := hc.cut(nil); x != nil; {
+		next := x.next
+		x.next = nil
 		hc.abort(x, reason)
+		x = next
 	}
 	if x := hc.reader; x != nil {
 		hc.reader = nil

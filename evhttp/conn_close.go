@@ -10,7 +10,7 @@ package evhttp
 // maybeClose closes the connection when it has nothing left to answer and
 // is to close: Connection: close, an error, Shutdown, or the client's EOF.
 func (hc *conn) maybeClose() {
-	if hc.flags&(cClosed|cLinger) != 0 || len(hc.q) > 0 {
+	if hc.flags&(cClosed|cLinger) != 0 || hc.q != nil {
 		return
 	}
 	if hc.reader != nil && hc.flags&cCloseAfter == 0 {
@@ -65,7 +65,7 @@ func (hc *conn) drain() {
 	if hc.flags&(cClosed|cLinger) != 0 {
 		return
 	}
-	if len(hc.q) == 0 && hc.reader == nil {
+	if hc.q == nil && hc.reader == nil {
 		hc.c.Close()
 		return
 	}

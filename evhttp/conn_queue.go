@@ -21,8 +21,8 @@ import (
 // advance sends the responses that reached the front of the queue and
 // takes the ended ones out of it.
 func (hc *conn) advance() {
-	for len(hc.q) > 0 && hc.flags&cClosed == 0 {
-		x := hc.q[0]
+	for hc.q != nil && hc.flags&cClosed == 0 {
+		x := hc.q.next
 		if len(x.w.pending) > 0 || len(x.w.files) > 0 {
 			hc.writePending(x) // fs_send.go
 			if hc.flags&cClosed != 0 {
@@ -35,11 +35,7 @@ func (hc *conn) advance() {
 		if x.flags&xEnded == 0 {
 			break
 		}
-		if len(hc.q) > 1 { // most often x is alone: no call to copy
-			copy(hc.q, hc.q[1:])
-		}
-		hc.q[len(hc.q)-1] = nil
-		hc.q = hc.q[:len(hc.q)-1]
+		hc.pop()
 		x.flags |= xPopped
 		if x.flags&xUpgrade != 0 && x.err == nil {
 			hc.handOver(x) // upgrade.go
@@ -51,12 +47,74 @@ func (hc *conn) advance() {
 	hc.wake()
 }
 
+// The queue is a ring of the exchanges' next links, hc.q its last and
+// hc.q.next its first; an exchange out of the queue has a nil next.
+
 // head returns the exchange at the front of the queue, or nil.
 func (hc *conn) head() *exchange {
-	if len(hc.q) == 0 {
+	if hc.q == nil {
 		return nil
 	}
-	return hc.q[0]
+	return hc.q.next
+}
+
+// after returns the exchange queued after x, or nil if x is the last.
+func (hc *conn) after(x *exchange) *exchange {
+	if x == hc.q {
+		return nil
+	}
+	return x.next
+}
+
+// push queues x, which is in no queue, at the back.
+func (hc *conn) push(x *exchange) {
+	if last := hc.q; last == nil {
+		x.next = x
+	} else {
+		x.next = last.next
+		last.next = x
+	}
+	hc.q = x
+	hc.queued++
+}
+
+// pop takes the exchange at the front out of the queue, which is not
+// empty.
+func (hc *conn) pop() {
+	last := hc.q
+	x := last.next
+	if x == last {
+		hc.q = nil
+	} else {
+		last.next = x.next
+	}
+	x.next = nil
+	hc.queued--
+}
+
+// cut takes the exchanges queued after x (all of them if x is nil) out of
+// the queue, and returns the first of them, or nil: they stay linked to
+// each other by next, the last with a nil next, for the caller to unlink
+// as it ends them. x, if not nil, is in the queue.
+func (hc *conn) cut(x *exchange) *exchange {
+	last := hc.q
+	if last == nil || x == last {
+		return nil
+	}
+	var first *exchange
+	if x == nil {
+		first = last.next
+		hc.q = nil
+	} else {
+		first = x.next
+		x.next = last.next
+		hc.q = x
+	}
+	last.next = nil
+	for y := first; y != nil; y = y.next {
+		hc.queued--
+	}
+	return first
 }
 
 // write sends p (the pending output of an exchange, or a large body
@@ -175,27 +233,22 @@ func (hc *conn) abort(x *exchange, err error) {
 // cutAfter drops the exchanges queued after x: the connection closes
 // after x's response, so theirs can never be sent.
 func (hc *conn) cutAfter(x *exchange) {
-	i := len(hc.q)
-	for j, y := range hc.q {
-		if y == x {
-			i = j + 1
-			break
-		}
-	}
-	if x.flags&xPopped != 0 {
-		i = 0
-	}
-	if i >= len(hc.q) {
+	var from *exchange // the last one kept; nil drops them all
+	switch {
+	case x.flags&xPopped != 0:
+	case x.next != nil: // x is queued
+		from = x
+	default:
 		return
 	}
-	victims := append([]*exchange(nil), hc.q[i:]...)
-	clear(hc.q[i:])
-	hc.q = hc.q[:i]
-	for _, y := range victims {
+	for y := hc.cut(from); y != nil; {
+		next := y.next
+		y.next = nil
 		if hc.reader == y {
 			hc.reader = nil
 		}
 		hc.abort(y, ErrConnClosing)
+		y = next
 	}
 }
 
@@ -224,7 +277,7 @@ func (hc *conn) failWith(status int, detail string) {
 	x.flags = xInternal | xBodyDone
 	x.w.cl = -1
 	x.r.h.Minor = 1
-	hc.q = append(hc.q, x)
+	hc.push(x)
 	x.replaceWith(status, detail)
 }
 

@@ -83,9 +83,8 @@ func (hc *conn) pump(p []byte) (n int) {
 
 // canParse reports whether the next request may be parsed now.
 func (hc *conn) canParse() bool {
-	n := len(hc.q)
 	return hc.flags&(cCloseAfter|cLinger|cClosed) == 0 && !hc.ls.draining &&
-		n < hc.ls.cfg.maxPipelined && !hc.c.Full() && (n == 0 || hc.q[n-1].flags&xHold == 0)
+		int(hc.queued) < hc.ls.cfg.maxPipelined && !hc.c.Full() && (hc.q == nil || hc.q.flags&xHold == 0)
 }
 
 // bodyReady reports whether the reader's body can be consumed now: the
@@ -153,7 +152,7 @@ func (hc *conn) deliverDue() {
 	hc.flags &^= cEOFDue
 	for hc.flags&cClosed == 0 {
 		var x *exchange
-		for _, y := range hc.q {
+		for y := hc.head(); y != nil; y = hc.after(y) {
 			if y.flags&xEOFDue != 0 {
 				x = y
 				break
@@ -197,7 +196,7 @@ func (hc *conn) dispatch(x *exchange, raw []byte) {
 		x.start = time.Now()
 	}
 	x.begun = ls.clock()
-	hc.q = append(hc.q, x)
+	hc.push(x)
 	if hc.requests < math.MaxInt32 {
 		hc.requests++
 	}
@@ -239,7 +238,7 @@ func (hc *conn) settle(rest []byte) {
 	if hc.flags&(cClosed|cLinger) != 0 {
 		return
 	}
-	for _, x := range hc.q {
+	for x := hc.head(); x != nil; x = hc.after(x) {
 		if x.flags&xInBuffer != 0 {
 			x.r.keep(hc.ls)
 		}
@@ -253,7 +252,7 @@ func (hc *conn) settle(rest []byte) {
 	} else if prog && hc.c.IsPaused() {
 		hc.c.ResumeRead()
 	}
-	if hc.flags&cEOF != 0 && len(hc.q) == 0 && hc.reader == nil && (len(rest) == 0 || hc.flags&cPartial != 0) {
+	if hc.flags&cEOF != 0 && hc.q == nil && hc.reader == nil && (len(rest) == 0 || hc.flags&cPartial != 0) {
 		hc.close()
 		return
 	}
@@ -265,7 +264,7 @@ func (hc *conn) settle(rest []byte) {
 		} else {
 			hc.disarm()
 		}
-	case hc.flags&cPartial != 0 || hc.requests == 0 && len(hc.q) == 0:
+	case hc.flags&cPartial != 0 || hc.requests == 0 && hc.q == nil:
 		now := hc.ls.clock()
 		if hc.headStart == 0 {
 			hc.headStart = now
@@ -278,7 +277,7 @@ func (hc *conn) settle(rest []byte) {
 		} else {
 			hc.disarm()
 		}
-	case len(hc.q) == 0 && hc.reader == nil && len(rest) == 0:
+	case hc.q == nil && hc.reader == nil && len(rest) == 0:
 		hc.setState(StateIdle)
 		if hc.ls.draining {
 			hc.close()

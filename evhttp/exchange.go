@@ -18,10 +18,13 @@ import (
 // exchanges that are over for reuse, with their buffers. Loop goroutine
 // only.
 type exchange struct {
-	hc    *conn
-	r     Request
-	w     ResponseWriter
-	dec   h1.Body // decodes the request body
+	hc  *conn
+	r   Request
+	w   ResponseWriter
+	dec h1.Body // decodes the request body
+	// next links the exchanges of a connection's queue (conn.q); nil
+	// when x is in none.
+	next  *exchange
 	flags uint32
 	err   error     // why the exchange failed, if it did
 	start time.Time // when the head was parsed (only with an access log)
@@ -182,7 +185,7 @@ func (x *exchange) begin() ([]byte, uint8) {
 	hc := x.hc
 	ls := hc.ls
 	switch {
-	case len(hc.q) == 0 || hc.q[0] != x:
+	case hc.head() != x:
 		return x.w.pending, sinkPending
 	case ls.batch == hc:
 		return ls.out, sinkBatch
@@ -306,7 +309,7 @@ func (x *exchange) appendHead(dst []byte, known int64) []byte {
 		x.flags |= xCloseDelim
 	}
 	closes := x.flags&(xMustClose|xCloseDelim) != 0 || userClose ||
-		hc.flags&cCloseAfter != 0 && len(hc.q) > 0 && hc.q[len(hc.q)-1] == x
+		hc.flags&cCloseAfter != 0 && hc.q == x
 	if closes {
 		hc.flags |= cCloseAfter
 		hc.cutAfter(x)

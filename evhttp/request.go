@@ -172,17 +172,7 @@ func (r *Request) Trailer(name string) []byte { return r.trailers.Get(name) }
 // RemoteAddr returns the client's address (the zero AddrPort on a Unix
 // socket). The first call on a connection asks the kernel; the address is
 // kept for the connection's next requests.
-func (r *Request) RemoteAddr() netip.AddrPort {
-	hc := r.x.hc
-	if hc.remote != nil {
-		return *hc.remote
-	}
-	ap := hc.c.RemoteAddr()
-	if ap.IsValid() {
-		hc.remote = &ap
-	}
-	return ap
-}
+func (r *Request) RemoteAddr() netip.AddrPort { return r.x.hc.remoteAddr() }
 
 // LocalAddr returns the address the request came to (the zero AddrPort
 // on a Unix socket).

@@ -221,7 +221,7 @@ func (w *ResponseWriter) Full() bool {
 	}
 	hc := x.hc
 	var full bool
-	if len(hc.q) > 0 && hc.q[0] == x {
+	if hc.head() == x {
 		full = hc.c.Full()
 	} else {
 		full = len(w.pending) >= hc.ls.cfg.highWater

@@ -1,6 +1,7 @@
 package evhttp_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -435,6 +438,69 @@ func TestRequestAccessors(t *testing.T) {
 		if g := <-got; g != want {
 			t.Errorf("got  %s\nwant %s", g, want)
 		}
+	}
+}
+
+// TestRemoteAddr: RemoteAddr is the client's address, as the kernel gives
+// it (Conn.RemoteAddr), on a connection's first request and on the next
+// ones, which have it from the connection: over IPv4, IPv6, and IPv4 to a
+// dual-stack listener, whose IPv4-mapped IPv6 address stays mapped.
+func TestRemoteAddr(t *testing.T) {
+	for _, tc := range []struct{ name, listen, dial string }{
+		{"IPv4", "127.0.0.1:0", "127.0.0.1"},
+		{"IPv6", "[::1]:0", "::1"},
+		{"IPv4 to dual stack", "[::]:0", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &evhttp.Server{Handler: evhttp.HandlerFunc(func(w *evhttp.ResponseWriter, r *evhttp.Request) {
+				w.WriteString(r.RemoteAddr().String() + " " + r.Conn().RemoteAddr().String())
+			})}
+			l, err := eddy.NewLoop(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := srv.Serve(l, "tcp", tc.listen)
+			if err != nil {
+				l.Close()
+				t.Skipf("no %s listener: %v", tc.listen, err)
+			}
+			ap, err := netip.ParseAddrPort(ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- l.Run() }()
+			defer func() {
+				srv.Close()
+				if err := <-done; err != nil {
+					t.Errorf("Run: %v", err)
+				}
+				l.Close()
+			}()
+			c, err := net.Dial("tcp", net.JoinHostPort(tc.dial, strconv.Itoa(int(ap.Port()))))
+			if err != nil {
+				t.Skipf("dial %s: %v", tc.dial, err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			local, err := netip.ParseAddrPort(c.LocalAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, strings.Repeat(getReq, 3))
+			br := bufio.NewReader(c)
+			for i := range 3 {
+				_, body := svRead(t, br, "GET")
+				got, kernel, _ := strings.Cut(body, " ")
+				ra, err := netip.ParseAddrPort(got)
+				if err != nil || got != kernel || ra.Addr().Unmap() != local.Addr() || ra.Port() != local.Port() {
+					t.Errorf("request %d: RemoteAddr %s, the kernel's %s, the client's %v", i, got, kernel, local)
+				}
+				if want := tc.listen == "[::]:0"; ra.Addr().Is4In6() != want {
+					t.Errorf("request %d: RemoteAddr %s, want IPv4-mapped %v", i, got, want)
+				}
+			}
+		})
 	}
 }
 
