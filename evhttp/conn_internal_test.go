@@ -38,8 +38,15 @@ func TestPeerAddr(t *testing.T) {
 			t.Errorf("%v: got %v, %v", ap, got, ok)
 		}
 	}
+	// No address (a Unix socket's peer) is kept as none.
+	var none peerAddr
+	if !none.set(netip.AddrPort{}) {
+		t.Error("no address: not kept")
+	}
+	if got, ok := none.get(); !ok || got.IsValid() {
+		t.Errorf("no address: got %v, %v", got, ok)
+	}
 	for _, ap := range []netip.AddrPort{
-		{},
 		netip.MustParseAddrPort("[fe80::1%eth0]:22"),
 		netip.MustParseAddrPort("[fe80::1%2]:22"),
 	} {

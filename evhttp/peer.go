@@ -19,17 +19,21 @@ const (
 	peerUnknown uint8 = iota // not learnt, or not kept (see set)
 	peer4                    // an IPv4 address
 	peer6                    // an IPv6 address without a zone (an IPv4-mapped one included)
+	peerNone                 // no IP address: a Unix socket's peer, or one the kernel would not tell
 )
 
 // set keeps ap and reports whether it could: an invalid address (a Unix
-// socket's peer, a closed connection) is not kept, nor an IPv6 one with a
-// zone, which would take a pointer to the zone's name.
+// socket's peer, a closed connection's) is kept as peerNone; an IPv6 one
+// with a zone is not kept, which would take a pointer to the zone's name.
 func (p *peerAddr) set(ap netip.AddrPort) bool {
 	a := ap.Addr()
 	switch {
+	case !a.IsValid():
+		p.kind = peerNone
+		return true
 	case a.Is4():
 		p.kind = peer4
-	case a.Is6() && a.Zone() == "":
+	case a.Zone() == "":
 		p.kind = peer6
 	default:
 		return false
@@ -46,6 +50,8 @@ func (p *peerAddr) get() (netip.AddrPort, bool) {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(p.ip[12:])), p.port), true
 	case peer6:
 		return netip.AddrPortFrom(netip.AddrFrom16(p.ip), p.port), true
+	case peerNone:
+		return netip.AddrPort{}, true
 	}
 	return netip.AddrPort{}, false
 }
