@@ -98,11 +98,13 @@
 //
 // SetIdleTimeout and SetWriteTimeout (or ConnConfig.IdleTimeout and
 // WriteTimeout) close a connection with ErrTimeout. They cost no timer or
-// goroutine per connection: each loop has one timing wheel with one Timer
-// (ticking every 50ms while any connection has a timeout), activity only
-// stores a time in the connection, and a connection moves to a later slot
-// only when its slot comes up before its deadline (to an earlier one at
-// once). A timeout fires at most two ticks late, never early. SetTimer
+// goroutine per connection: each loop has one timing wheel of 50ms slots
+// with one Timer, set for the first slot that holds a connection (an idle
+// loop wakes when a deadline comes, or once a wheel turn of 12.8s), activity
+// only stores a time in the connection, and a connection moves to a later
+// slot only when its slot comes up before its deadline (to an earlier one at
+// once). A timeout fires at most a tick late, never early; it is kept to the
+// millisecond and at most 12 days. SetTimer
 // puts a time of the program's own on the same wheel: Handler.OnTimer
 // runs then, or, without one, the connection is closed with ErrTimeout. A protocol's
 // timeouts that change with its state (evhttp's header, body and

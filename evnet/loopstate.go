@@ -51,7 +51,7 @@ func acquire(l *eddy.Loop) *loopState {
 	s := states[l]
 	if s == nil {
 		s = &loopState{loop: l, base: int64(l.Monotonic())}
-		s.ticker.Init(s.onTick, wheelTick, wheelTick)
+		s.ticker.Init(s.onTick, 0, 0)
 		if !l.IsClosed() { // else what is made on l fails to start
 			states[l] = s
 			l.OnClose(s.loopClosed)

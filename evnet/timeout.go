@@ -5,6 +5,7 @@ package evnet
 // loop however many connections have a timeout.
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/eddyloop/eddy"
@@ -32,8 +33,8 @@ const (
 	tslotBusy  = -2
 	wheelSlots = 256
 	// wheelTick is the resolution of connection timeouts: a connection
-	// times out at most two ticks after its deadline (the ticker's phase
-	// is its start's, not the slots').
+	// times out at most a tick after its deadline, and the loop's
+	// latency.
 	wheelTick = 50 * time.Millisecond
 	tickMs    = int64(wheelTick / time.Millisecond)
 
@@ -52,11 +53,16 @@ const (
 // the connection; a connection moves to a later slot only when its slot
 // comes up and its deadline turns out to be later (libev's "move the
 // timer only when it would fire"), to an earlier one at once. One Timer
-// ticks while the wheel holds any connection.
+// is set for the first tick whose slot holds a connection, not for every
+// tick: a loop whose connections wait for far deadlines wakes once a
+// wheel turn (12.8 s) at most, for each slot they fill, as nginx's wakes
+// for its earliest timer.
 type timingWheel struct {
 	wheel  [wheelSlots]*Conn
-	timed  int   // connections in the wheel
-	tick   int64 // index of the next slot to process, in ticks since msBase
+	used   [wheelSlots / 64]uint64 // bit i: wheel[i] holds a connection
+	timed  int                     // connections in the wheel
+	tick   int64                   // index of the next slot to process, in ticks since msBase
+	armed  int64                   // the tick the ticker is set for, when it is active
 	ticker eddy.Timer
 	// msBase is the zero of the connections' times, in milliseconds
 	// since loopState.base; rebase moves it.
@@ -106,6 +112,7 @@ func (s *loopState) rebase() {
 	s.msBase += shift
 	ticks := shift / tickMs // a whole number of turns: slots stay put
 	s.tick -= ticks
+	s.armed -= ticks
 	past := func(v int32) int32 { return int32(max(int64(v)-shift, -rebaseAt)) }
 	deadline := func(v int32) int32 {
 		if v < 0 {
@@ -234,7 +241,7 @@ func (c *Conn) SetWriteTimeout(d time.Duration) {
 // later call replaces the time, StopTimer cancels it, and closing the
 // connection forgets it. Like the idle and write timeouts it costs no
 // timer or goroutine of its own: it rings from the loop's timing wheel,
-// never early and at most two ticks (100 ms) late, so it suits timeouts,
+// never early and at most a tick (50 ms) late, so it suits timeouts,
 // not precise scheduling (for that, an eddy.Timer); d longer than 12 days
 // counts as 12 days. On a connection still connecting, OnTimer may run
 // before OnOpen.
@@ -271,7 +278,7 @@ func (s *loopState) schedule(c *Conn) {
 		}
 		return
 	}
-	if !s.ticker.IsActive() {
+	if s.timed == 0 { // no slot to process until now: the wheel starts here
 		s.tick = max(s.tick, s.msNow()/tickMs)
 	}
 	t := (dl + tickMs - 1) / tickMs
@@ -292,17 +299,58 @@ func (s *loopState) schedule(c *Conn) {
 		c.tm.next.tm.prev = c
 	}
 	s.wheel[slot] = c
+	s.used[slot/64] |= 1 << (slot % 64)
 	s.timed++
-	if s.timed == 1 {
-		s.ticker.Start(s.loop)
+	if !s.inTick { // else onTick sets the ticker when it ends
+		s.arm(s.tick + (t-s.tick)%wheelSlots) // when the slot comes up
 	}
+}
+
+// arm sets the ticker for tick next, unless it is set for an earlier one.
+func (s *loopState) arm(next int64) {
+	if s.ticker.IsActive() {
+		if s.armed <= next {
+			return
+		}
+		s.ticker.Stop()
+	}
+	s.armed = next
+	d := time.Duration((next*tickMs+s.msBase)*int64(time.Millisecond) - s.now())
+	s.ticker.Set(max(d, 0), 0)
+	s.ticker.Start(s.loop)
+}
+
+// nextTick returns the first tick from s.tick whose slot holds a
+// connection; the wheel is not empty.
+func (s *loopState) nextTick() int64 {
+	from := int(s.tick % wheelSlots)
+	const words = wheelSlots / 64
+	for i := 0; i <= words; i++ { // the first word twice: from's bit on, then before it
+		w := (from/64 + i) % words
+		b := s.used[w]
+		switch i {
+		case 0:
+			b &= ^uint64(0) << (from % 64)
+		case words:
+			b &= 1<<(from%64) - 1
+		}
+		if b != 0 {
+			slot := w*64 + bits.TrailingZeros64(b)
+			return s.tick + int64((slot-from+wheelSlots)%wheelSlots)
+		}
+	}
+	return s.tick
 }
 
 func (s *loopState) unlink(c *Conn) {
 	if c.tm.prev != nil {
 		c.tm.prev.tm.next = c.tm.next
 	} else {
-		s.wheel[c.tm.at%wheelSlots] = c.tm.next
+		slot := c.tm.at % wheelSlots
+		s.wheel[slot] = c.tm.next
+		if c.tm.next == nil {
+			s.used[slot/64] &^= 1 << (slot % 64)
+		}
 	}
 	if c.tm.next != nil {
 		c.tm.next.tm.prev = c.tm.prev
@@ -327,7 +375,11 @@ func (s *loopState) onTick(*eddy.Timer) {
 		slot := s.tick % wheelSlots
 		s.tick++ // before the callbacks: what they schedule goes to a later slot
 		c := s.wheel[slot]
+		if c == nil {
+			continue
+		}
 		s.wheel[slot] = nil
+		s.used[slot/64] &^= 1 << (slot % 64)
 		var list *Conn
 		for c != nil { // detach the slot: rescheduling may refill it
 			next := c.tm.next
@@ -347,10 +399,12 @@ func (s *loopState) onTick(*eddy.Timer) {
 			c = next
 		}
 	}
-	if s.timed == 0 {
-		s.ticker.Stop()
-	}
 	if s.tick <= end {
 		s.tick = end + 1
+	}
+	if s.timed == 0 {
+		s.ticker.Stop()
+	} else {
+		s.arm(s.nextTick())
 	}
 }

@@ -2,6 +2,7 @@ package evnet
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 	"unsafe"
@@ -137,6 +138,28 @@ func TestRebase(t *testing.T) {
 	for name, want := range map[string]time.Duration{"b": 6 * time.Second, "d": 7500 * time.Millisecond} {
 		if at := closed[name]; at < want || at > want+100*time.Millisecond {
 			t.Errorf("%s's idle timeout at %v, want %v", name, at, want)
+		}
+	}
+}
+
+// TestNextTick: the first tick whose slot holds a connection, found in
+// the bitmap of used slots, is the one a walk over the slots finds.
+func TestNextTick(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var s loopState
+	for range 2000 {
+		s.used = [wheelSlots / 64]uint64{}
+		for range 1 + rng.IntN(4) {
+			slot := rng.IntN(wheelSlots)
+			s.used[slot/64] |= 1 << (slot % 64)
+		}
+		s.tick = rng.Int64N(1 << 40)
+		want := s.tick
+		for s.used[want%wheelSlots/64]&(1<<(want%64)) == 0 {
+			want++
+		}
+		if got := s.nextTick(); got != want {
+			t.Fatalf("tick %d, used %x: next %d, want %d", s.tick, s.used, got, want)
 		}
 	}
 }

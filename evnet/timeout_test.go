@@ -285,3 +285,51 @@ func TestSetTimer(t *testing.T) {
 	}
 	timedOut(t, reason, closedAt, 4*time.Second)
 }
+
+// TestWheelSleeps: a loop whose connections wait for a far deadline does
+// not wake every tick: its timing wheel's ticker is set for the first slot
+// that holds a connection, which comes up once a wheel turn (12.8 s) when
+// the deadlines are further off. The connections still time out on time.
+func TestWheelSleeps(t *testing.T) {
+	l, _ := fakeLoop(t)
+	start := l.Now()
+	var closedAt []time.Duration
+	h := evnet.Handler{
+		OnData: func(c *evnet.Conn, p []byte) int { return len(p) },
+		OnClose: func(c *evnet.Conn, err error) {
+			if !errors.Is(err, evnet.ErrTimeout) {
+				t.Errorf("closed with %v", err)
+			}
+			closedAt = append(closedAt, l.Now().Sub(start))
+		},
+	}
+	for i := range 50 {
+		a, _ := testutil.Socketpair(t)
+		// Two groups of deadlines, 60 s and 61.5 s: two slots.
+		d := 60*time.Second + time.Duration(i%2)*1500*time.Millisecond
+		if _, err := evnet.Adopt(l, a, h, &evnet.ConnConfig{IdleTimeout: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := l.Stats().Iterations
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if len(closedAt) != 50 {
+		t.Fatalf("%d closed, want 50", len(closedAt))
+	}
+	for i, at := range closedAt {
+		want := 60 * time.Second
+		if i >= 25 {
+			want += 1500 * time.Millisecond
+		}
+		if at < want || at > want+50*time.Millisecond {
+			t.Errorf("connection %d timed out at %v, want %v", i, at, want)
+		}
+	}
+	// 61.5 s is 4.8 turns: each of the two slots comes up 5 times; a
+	// ticker firing every tick would have woken the loop 1,230 times.
+	if n := l.Stats().Iterations - before; n > 20 {
+		t.Errorf("the loop woke %d times in 61.5 s", n)
+	}
+}
