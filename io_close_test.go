@@ -84,9 +84,13 @@ func epollSet(t *testing.T, epfd int) map[int]bool {
 
 func socketpair(t *testing.T) [2]int {
 	t.Helper()
-	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, fd := range sp {
+		unix.SetNonblock(fd, true)
+		unix.CloseOnExec(fd)
 	}
 	return sp
 }
