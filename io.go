@@ -171,8 +171,8 @@ func (w *IO) StopForClose(shared bool) {
 	if st.first != nil || st.reg&poller.ReadWrite == 0 {
 		return
 	}
-	if f, ok := l.be.(poller.Forgetter); ok {
-		f.Forget(fd, st.reg, shared)
+	if l.forget != nil {
+		l.forget.Forget(fd, st.reg, shared)
 	} else {
 		l.be.Modify(fd, st.gen, st.reg, 0)
 	}
