@@ -15,7 +15,8 @@ import (
 //
 // Interest changes (Start, Stop, Modify) are batched and applied once per
 // iteration, just before the wait, except that the first watcher started on
-// an fd registers it at once, so that Start can report a bad fd.
+// an fd registers it at once, so that Start can report a bad fd, and that
+// StopForClose settles the registration of an fd about to be closed at once.
 //
 // The special problem of disappearing fds: stop an fd's watchers with
 // StopForClose just before closing it. Stop alone leaves the registration's
@@ -151,9 +152,10 @@ func (w *IO) Stop() {
 // right after, before the loop waits again. When w is the last watcher on
 // the descriptor, its registration is settled at once, while the number
 // still names the descriptor, instead of in the next iteration (when a
-// removal would fail with EBADF): the backend drops it with no system call
-// where the close removes it anyway, which is always the case with kqueue
-// and poll(2), and with epoll unless shared is true. shared says that the
+// removal would fail with EBADF), and with no system call where none is
+// needed: kqueue's close removes the descriptor's filters, poll(2) keeps its
+// table in the process, and epoll's close removes the registration unless
+// shared is true. shared says that the
 // descriptor's open file may outlive the close: it was dup'ed, inherited by
 // or sent to another process, or handed over by someone who may keep a copy
 // (stdin, say); epoll then removes the registration now, with one
