@@ -230,7 +230,7 @@ func (c *Child) useSigchld(l *Loop) error {
 // its pidfd and watcher, or its share of the SIGCHLD watcher.
 func (c *Child) detach() {
 	if c.hasFd {
-		c.pio.Stop() // before the close, so that the number is not reused while registered
+		c.pio.StopForClose(false) // our own close-on-exec pidfd: the close removes its registration
 		unix.Close(c.pio.fd)
 		c.hasFd = false
 	}

@@ -136,10 +136,13 @@
 // # The special problems
 //
 // Closed and reused descriptors: stop IO watchers before closing their
-// descriptor. eddy tags each registration with a generation, so a
-// descriptor number reused by a new file never receives the old
-// registration's events, but a dup'ed descriptor keeps the kernel's
-// registration alive after the watched copy is closed.
+// descriptor, the last of them with IO.StopForClose, which settles the
+// registration while the number still names the descriptor (with no system
+// call where the close removes it), instead of in the next iteration, after
+// the close. eddy tags each registration with a generation, so a descriptor
+// number reused by a new file never receives the old registration's events,
+// but a dup'ed descriptor keeps epoll's registration alive after the watched
+// copy is closed, unless StopForClose was told it is shared.
 //
 // Fork: a loop does not survive fork; Go programs rarely fork without exec.
 //

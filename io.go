@@ -15,15 +15,19 @@ import (
 //
 // Interest changes (Start, Stop, Modify) are batched and applied once per
 // iteration, just before the wait, except that the first watcher started on
-// an fd registers it at once, so that Start can report a bad fd.
+// an fd registers it at once, so that Start can report a bad fd, and that
+// StopForClose settles the registration of an fd about to be closed at once.
 //
-// The special problem of disappearing fds: close the fd only after stopping
-// its watchers, or at least before starting a watcher on the fd number's
-// next owner. eddy tags each registration with a generation, so an fd closed
-// and reused while registered never gets the old registration's events. A
-// descriptor that was dup'ed keeps its kernel registration alive after the
-// watched copy is closed (epoll tracks the open file, not the number):
-// stop the watcher first.
+// The special problem of disappearing fds: stop an fd's watchers with
+// StopForClose just before closing it. Stop alone leaves the registration's
+// removal to the next iteration, when the number no longer names the
+// descriptor: the removal then fails (harmlessly, but a system call is
+// wasted), and the registration of a descriptor that was dup'ed or inherited
+// survives the close (epoll tracks the open file, not the number) and keeps
+// waking the loop. Close the fd at least before starting a watcher on the fd
+// number's next owner. eddy tags each registration with a generation, so an
+// fd closed and reused while registered never gets the old registration's
+// events.
 type IO struct {
 	watcher
 	cb     func(w *IO, ev Events)
@@ -142,6 +146,41 @@ func (w *IO) Stop() {
 	w.next = nil
 	w.deactivate()
 	l.fdChanged(w.fd)
+}
+
+// StopForClose stops w, like Stop, for a caller that closes w's descriptor
+// right after, before the loop waits again. When w is the last watcher on
+// the descriptor, its registration is settled at once, while the number
+// still names the descriptor, instead of in the next iteration (when a
+// removal would fail with EBADF), and with no system call where none is
+// needed: kqueue's close removes the descriptor's filters, poll(2) keeps its
+// table in the process, and epoll's close removes the registration unless
+// shared is true. shared says that the
+// descriptor's open file may outlive the close: it was dup'ed, inherited by
+// or sent to another process, or handed over by someone who may keep a copy
+// (stdin, say); epoll then removes the registration now, with one
+// epoll_ctl. Pass false only for a descriptor whose every copy you know of.
+// Other watchers left on the descriptor keep their registration, and fail
+// with EBADF in the next iteration if the descriptor is closed under them.
+func (w *IO) StopForClose(shared bool) {
+	if !w.active {
+		w.clearPending()
+		return
+	}
+	l, fd := w.loop, w.fd
+	w.Stop()
+	st := l.fdst(fd)
+	if st.first != nil || st.reg&poller.ReadWrite == 0 {
+		return
+	}
+	if l.forget != nil {
+		l.forget.Forget(fd, st.reg, shared)
+	} else {
+		l.be.Modify(fd, st.gen, st.reg, 0)
+	}
+	// Forgotten, whatever the backend said: the descriptor is going away.
+	// The change Stop queued finds nothing left to do.
+	st.reg = 0
 }
 
 // Modify changes the events an active watcher asks for, without stopping

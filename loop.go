@@ -18,9 +18,10 @@ import (
 // goroutine that runs it (or, before Run, to whoever owns it), except Post,
 // Wake, Async.Send and Stats, which any goroutine may call.
 type Loop struct {
-	be    poller.Poller
-	clock Clock
-	base  time.Time // wall time at monotonic zero, for Now
+	be     poller.Poller
+	forget poller.Forgetter // be, if it is one (IO.StopForClose)
+	clock  Clock
+	base   time.Time // wall time at monotonic zero, for Now
 
 	now    int64     // cached monotonic time of this iteration, ns
 	nowAt  int64     // the now of nowT, or -1
@@ -135,6 +136,7 @@ func NewLoop(cfg *Config) (*Loop, error) {
 		work:      workLoop{pool: c.Pool},
 	}
 	l.postW.l = l
+	l.forget, _ = be.(poller.Forgetter)
 	if h, ok := be.(poller.Holder); ok && c.Backend == nil && !c.GoPoller {
 		l.holder = h
 		l.hold = c.HoldProcessor || os.Getenv("EDDY_HOLD") == "1"

@@ -69,7 +69,7 @@ func (ls *statLoopSys) release() {
 	if !ls.open {
 		return
 	}
-	ls.io.Stop() // before the close, so that the number is not reused while registered
+	ls.io.StopForClose(false) // our own close-on-exec inotify descriptor: the close removes its registration
 	unix.Close(ls.fd)
 	ls.open = false
 	ls.wds, ls.dirty, ls.buf = nil, nil, nil

@@ -91,6 +91,7 @@ const (
 	fTLS                           // a TLS connection: x.tls holds its state (tls.go)
 	fHandshake                     // its TLS handshake is not done yet
 	fHold                          // reading held by the TLS layer (handshake input full, or waiting for a slot)
+	fShared                        // the descriptor may have other copies (adopted, or Fd handed out): see finish
 )
 
 // Conn is a stream connection (TCP, Unix, or an adopted descriptor) on a
@@ -218,11 +219,15 @@ func (c *Conn) closed() bool { return c.flags&fClosed != 0 }
 // Loop returns the connection's loop.
 func (c *Conn) Loop() *eddy.Loop { return c.sh.ls.loop }
 
-// Fd returns the connection's descriptor, or -1 once it is closed.
+// Fd returns the connection's descriptor, or -1 once it is closed. Once
+// Fd has been called, closing the connection costs an epoll_ctl more on
+// Linux: the descriptor may have been duplicated, and its registration
+// must not outlive the close (see eddy.IO.StopForClose).
 func (c *Conn) Fd() int {
 	if c.closed() {
 		return -1
 	}
+	c.flags |= fShared
 	return c.w.Fd()
 }
 
@@ -434,7 +439,11 @@ func (c *Conn) finish() {
 	}
 	c.flags |= fClosed
 	c.flags &^= fClosing
-	c.w.Stop()
+	// StopForClose, not Stop: the loop settles the registration now, not
+	// after the close. A descriptor that is the connection's alone (accepted
+	// or dialled, close-on-exec, never handed out) has its epoll
+	// registration removed by the close itself: no epoll_ctl.
+	c.w.StopForClose(c.flags&fShared != 0)
 	if c.flags&fTLS != 0 {
 		c.x.tls.finish() // before the close: a handshake may write to the descriptor
 	}

@@ -97,7 +97,8 @@ func (d Dialer) Dial(l *eddy.Loop, network, address string, h Handler) (*Conn, e
 // Adopt makes a connection of fd, an open descriptor the program hands
 // over: a connected socket, a pipe, a child's stdio, or the dup of a
 // net.Conn's or os.File's descriptor. It is made nonblocking; from here on
-// the connection owns it and closes it. OnOpen runs before Adopt returns.
+// the connection owns it and closes it (removing its registration first,
+// since a copy may remain elsewhere). OnOpen runs before Adopt returns.
 // cfg (nil for the defaults) sets its limits. Adopt must be called on the
 // loop's goroutine.
 func Adopt(l *eddy.Loop, fd int, h Handler, cfg *ConnConfig) (*Conn, error) {
@@ -116,6 +117,7 @@ func Adopt(l *eddy.Loop, fd int, h Handler, cfg *ConnConfig) (*Conn, error) {
 	}
 	sh := &shared{h: h, o: o.withDefaults(), ls: acquire(l)}
 	c := newConn(sh, fd)
+	c.flags |= fShared // the program's descriptor: a copy may be left somewhere
 	err := c.start(eddy.Read)
 	sh.ls.release()
 	if err != nil {

@@ -175,7 +175,7 @@ func (ln *Listener) Close() error {
 		return ErrClosed
 	}
 	ln.closed = true
-	ln.w.Stop()
+	ln.w.StopForClose(true) // a listener is often shared (inherited, passed on): remove it now
 	ln.retry.Stop()
 	err := unix.Close(ln.fd)
 	if ln.path != "" {

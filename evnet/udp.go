@@ -507,7 +507,7 @@ func (c *PacketConn) closeWith(reason error) {
 		return
 	}
 	c.closed = true
-	c.io.Stop()
+	c.io.StopForClose(false) // ours alone (no Fd, close-on-exec): the close removes it
 	unix.Close(c.fd)
 	c.fd = -1
 	clear(c.q)

@@ -256,7 +256,8 @@ func (s *helloServer) close() {
 	s.closed = true
 	// Stop the watchers first, then close the descriptor: a watcher must
 	// never outlive its fd (the fd number may be reused at once).
-	s.accept.Stop()
+	// StopForClose: the close removes the registration of our own socket.
+	s.accept.StopForClose(false)
 	s.retry.Stop()
 	s.stats.Stop()
 	unix.Close(s.fd)

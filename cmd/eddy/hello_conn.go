@@ -205,12 +205,13 @@ func (c *helloConn) discard() {
 func (c *helloConn) onLinger(t *eddy.Timer) { c.close() }
 
 // close closes the connection at once. Stop the watchers before closing the
-// descriptor: the fd number can be reused by the very next accept.
+// descriptor: the fd number can be reused by the very next accept. The
+// descriptor is ours alone, so the close removes its epoll registration.
 func (c *helloConn) close() {
 	if c.fd < 0 {
 		return
 	}
-	c.io.Stop()
+	c.io.StopForClose(false)
 	c.linger.Stop()
 	unix.Close(c.fd)
 	c.fd = -1

@@ -94,6 +94,20 @@ func (p *epoll) Modify(fd int, gen uint32, prev, next Events) error {
 	return err
 }
 
+// Forget drops fd's registration before the caller closes fd; see
+// Forgetter. The kernel removes an epoll registration when the last
+// reference to its open file is closed, so only a shared descriptor costs
+// an epoll_ctl: removed now, while fd still names the file, or never.
+func (p *epoll) Forget(fd int, prev Events, shared bool) error {
+	if p.fd < 0 {
+		return ErrClosed
+	}
+	if !shared || prev&ReadWrite == 0 {
+		return nil
+	}
+	return p.Modify(fd, 0, prev, 0)
+}
+
 func (p *epoll) Wait(out []Event, timeout time.Duration) (int, error) {
 	if p.fd < 0 {
 		return 0, ErrClosed

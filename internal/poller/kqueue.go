@@ -109,6 +109,19 @@ func (p *kqueue) Modify(fd int, gen uint32, prev, next Events) error {
 	return nil
 }
 
+// Forget forgets fd before the caller closes fd (see Forgetter): closing a
+// descriptor removes every filter on it, whoever else holds its open file,
+// so no kevent call is needed, shared or not.
+func (p *kqueue) Forget(fd int, prev Events, shared bool) error {
+	if p.fd < 0 {
+		return ErrClosed
+	}
+	if fd >= 0 && fd < len(p.regs) {
+		p.regs[fd] = kqReg{}
+	}
+	return nil
+}
+
 // del deletes a filter; one that is gone already (a fired OneShot, a closed
 // fd) counts as deleted.
 func (p *kqueue) del(fd, filter int) error {

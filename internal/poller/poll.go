@@ -82,6 +82,12 @@ func (p *poll) Modify(fd int, gen uint32, prev, next Events) error {
 	return nil
 }
 
+// Forget drops fd's slot before the caller closes fd (see Forgetter): no
+// system call, the table being the process's own.
+func (p *poll) Forget(fd int, prev Events, shared bool) error {
+	return p.Modify(fd, 0, prev, 0)
+}
+
 // remove frees fd's slot by moving the last slot into it.
 func (p *poll) remove(fd int) {
 	s, last := p.regs[fd].slot, len(p.fds)-1

@@ -37,6 +37,11 @@
 //     after it.
 //   - Name() is a short lowercase name: "epoll", "kqueue", "poll".
 //
+// A backend may also implement Forgetter, which the loop calls instead of a
+// removing Modify when the caller is about to close the descriptor; see
+// there. Without it, the loop removes the registration with Modify at once,
+// before the close.
+//
 // A backend whose readiness can itself be waited for (an epoll or kqueue
 // descriptor) also implements Pollable, which is what lets a loop be embedded
 // in another loop or parked in Go's runtime poller.
@@ -99,6 +104,25 @@ type Poller interface {
 	Wake() error
 	Close() error
 	Name() string
+}
+
+// Forgetter is implemented by backends that can drop a registration more
+// cheaply when they know that its descriptor is about to be closed.
+//
+// Forget(fd, prev, shared) tells the backend that the caller will close fd
+// right after the call, before the next Wait; prev is the interest the loop
+// last asked for (Read|Write bits set: fd is registered). The backend drops
+// whatever it keeps for fd, and removes the kernel's registration only where
+// the close would not: epoll ties a registration to the open file, which
+// outlives the close when shared says that another reference to it may exist
+// (a dup, a child that inherited it, another process that was sent it), so
+// epoll removes it then and not otherwise; kqueue's close removes the
+// descriptor's filters in any case; poll has nothing in the kernel. Like
+// Modify's removal, Forget succeeds when it finds nothing to remove. Events
+// already reported for the old registration carry its generation, which the
+// loop no longer accepts.
+type Forgetter interface {
+	Forget(fd int, prev Events, shared bool) error
 }
 
 // Pollable is implemented by backends whose own descriptor becomes readable

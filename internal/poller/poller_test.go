@@ -698,3 +698,56 @@ func BenchmarkWait(b *testing.B) {
 		})
 	}
 }
+
+// TestForget: every backend is a Forgetter. A descriptor forgotten and
+// closed leaves nothing behind: a new one with the same number registers as
+// new (prev 0) and reports with its own generation; a shared descriptor
+// forgotten (its file kept open and readable by a dup) reports nothing
+// after the close.
+func TestForget(t *testing.T) {
+	each(t, func(t *testing.T, _ string, p Poller, fds *fdSet) {
+		f, ok := p.(Forgetter)
+		if !ok {
+			t.Fatalf("%T is not a Forgetter", p)
+		}
+		// Not shared: forgotten, closed, reused.
+		r1, w1 := fds.pipe()
+		modify(t, p, r1, 1, 0, Read)
+		if err := f.Forget(r1, Read, false); err != nil {
+			t.Fatalf("Forget(%d, Read, false) = %v", r1, err)
+		}
+		fds.close(r1)
+		fds.close(w1)
+		r2, w2 := fds.pipe()
+		if r2 != r1 {
+			t.Skipf("fd %d not reused (got %d)", r1, r2)
+		}
+		modify(t, p, r2, 2, 0, Read)
+		write(t, w2)
+		expectReady(t, p, r2, 2, Read, 0)
+		if err := f.Forget(r2, Read, false); err != nil {
+			t.Fatalf("Forget(%d, Read, false) = %v", r2, err)
+		}
+		fds.close(r2)
+		fds.close(w2)
+
+		// Shared: a dup keeps the file open, and readable.
+		a, b := fds.socketpair()
+		dup, err := unix.Dup(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds.open[dup] = true
+		modify(t, p, a, 3, 0, Read)
+		if err := f.Forget(a, Read, true); err != nil {
+			t.Fatalf("Forget(%d, Read, true) = %v", a, err)
+		}
+		fds.close(a)
+		write(t, b)
+		expectNone(t, p, a)
+		// Forgetting what is not registered succeeds.
+		if err := f.Forget(a, Read, true); err != nil {
+			t.Fatalf("Forget of a closed descriptor = %v, want nil", err)
+		}
+	})
+}
