@@ -153,15 +153,17 @@ func (w *IO) Stop() {
 // the descriptor, its registration is settled at once, while the number
 // still names the descriptor, instead of in the next iteration (when a
 // removal would fail with EBADF), and with no system call where none is
-// needed: kqueue's close removes the descriptor's filters, poll(2) keeps its
-// table in the process, and epoll's close removes the registration unless
-// shared is true. shared says that the
-// descriptor's open file may outlive the close: it was dup'ed, inherited by
-// or sent to another process, or handed over by someone who may keep a copy
-// (stdin, say); epoll then removes the registration now, with one
-// epoll_ctl. Pass false only for a descriptor whose every copy you know of.
-// Other watchers left on the descriptor keep their registration, and fail
-// with EBADF in the next iteration if the descriptor is closed under them.
+// needed: kqueue's close removes the descriptor's filters, poll(2) keeps
+// its table in the process, and epoll's close removes the registration
+// unless shared is true.
+//
+// shared says that the descriptor's open file may outlive the close: it
+// was dup'ed, inherited by or sent to another process, or handed over by
+// someone who may keep a copy (stdin, say); epoll then removes the
+// registration now, with one epoll_ctl. Pass false only for a descriptor
+// whose every copy you know of. Other watchers left on the descriptor keep
+// their registration, and fail with EBADF in the next iteration if the
+// descriptor is closed under them.
 func (w *IO) StopForClose(shared bool) {
 	if !w.active {
 		w.clearPending()
