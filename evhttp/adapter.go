@@ -397,7 +397,7 @@ func (a *adapter) conn(hc *conn) *adConn {
 	ac := hc.adapted
 	if ac == nil {
 		ac = &adConn{hc: hc, remote: "@"} // "@": a Unix socket's peer, as net reports it
-		if ra := hc.c.RemoteAddr(); ra.IsValid() {
+		if ra := hc.remoteAddr(); ra.IsValid() {
 			ac.remote = ra.String()
 		}
 		if st, ok := hc.c.TLSState(); ok {
