@@ -45,7 +45,8 @@ type loopServer struct {
 
 	st *serverCounters // Stats' figures (stats.go)
 
-	base int64 // ls.clock's zero: the loop's Monotonic when ls was made
+	base  int64 // ls.clock's zero: the loop's Monotonic at its first call
+	based bool  // base is set
 
 	date      []byte        // "Date: ...\r\n", formatted once per second
 	dateUntil time.Duration // on the loop's Monotonic clock
@@ -61,15 +62,23 @@ type loopServer struct {
 }
 
 func newLoopServer(s *Server, l *eddy.Loop) *loopServer {
-	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, base: int64(l.Monotonic()), st: new(serverCounters)}
+	// Not the loop's time yet: this may run on another goroutine
+	// (ServeGroup's), while the loop runs; clock takes it.
+	ls := &loopServer{srv: s, cfg: s.cfg, loop: l, draining: s.closing, st: new(serverCounters)}
 	ls.kick.Init(ls.onKick)
 	ls.reparse.Limits = &s.cfg.limits
 	return ls
 }
 
-// clock returns the loop's time in nanoseconds since ls was made, plus
+// clock returns the loop's time in nanoseconds since its first call, plus
 // one: never zero, which fields of this clock keep for "none".
-func (ls *loopServer) clock() int64 { return int64(ls.loop.Monotonic()) - ls.base + 1 }
+func (ls *loopServer) clock() int64 {
+	now := int64(ls.loop.Monotonic())
+	if !ls.based {
+		ls.base, ls.based = now, true
+	}
+	return now - ls.base + 1
+}
 
 // dateLine returns the Date field line for the current second.
 func (ls *loopServer) dateLine() []byte {
