@@ -12,51 +12,18 @@ import (
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/eddytest"
 	"github.com/eddyloop/eddy/internal/poller"
+	"github.com/eddyloop/eddy/internal/testutil/ctlcount"
 )
 
-// closeCounter wraps a built-in backend and counts what the loop asks of
-// it, checking, at every call, whether the descriptor named is still open:
-// a call on a closed descriptor is the failing system call (epoll_ctl's
-// EBADF, which the backend swallows) that StopForClose exists to avoid.
-type closeCounter struct {
-	poller.Poller
-	modifies int // Modify calls
-	removes  int // of which removals
-	forgets  int // Forget calls
-	onClosed int // calls, Modify or Forget, for a descriptor not open
-}
-
-func openCounted(t *testing.T, name string) *closeCounter {
+// openCounted opens the built-in backend name, wrapped to count the
+// loop's calls (ctlcount).
+func openCounted(t *testing.T, name string) *ctlcount.Backend {
 	t.Helper()
 	be, ok, err := poller.Open(name)
 	if !ok || err != nil {
 		t.Fatalf("poller.Open(%q): %v, %v", name, ok, err)
 	}
-	return &closeCounter{Poller: be}
-}
-
-func fdOpen(fd int) bool {
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	return err != unix.EBADF
-}
-
-func (b *closeCounter) Modify(fd int, gen uint32, prev, next poller.Events) error {
-	b.modifies++
-	if next&poller.ReadWrite == 0 {
-		b.removes++
-	}
-	if !fdOpen(fd) {
-		b.onClosed++
-	}
-	return b.Poller.Modify(fd, gen, prev, next)
-}
-
-func (b *closeCounter) Forget(fd int, prev poller.Events, shared bool) error {
-	b.forgets++
-	if !fdOpen(fd) {
-		b.onClosed++
-	}
-	return b.Poller.(poller.Forgetter).Forget(fd, prev, shared)
+	return ctlcount.New(be)
 }
 
 // epollSet returns the descriptors registered with the epoll descriptor
@@ -95,7 +62,7 @@ func socketpair(t *testing.T) [2]int {
 	return sp
 }
 
-func countedLoop(t *testing.T, name string) (*eddy.Loop, *closeCounter) {
+func countedLoop(t *testing.T, name string) (*eddy.Loop, *ctlcount.Backend) {
 	t.Helper()
 	be := openCounted(t, name)
 	l, err := eddy.NewLoop(&eddy.Config{Backend: be, Debug: true})
@@ -145,16 +112,16 @@ func TestStopForClose(t *testing.T) {
 				l.RunNoWait()
 				switch how {
 				case "StopForClose":
-					if be.onClosed != 0 || be.removes != 0 || be.modifies != n {
+					if be.OnClosed != 0 || be.Removes != 0 || be.Modifies != n {
 						t.Errorf("%s: %d calls for closed descriptors, %d removals, %d modifies; want 0, 0, %d",
-							how, be.onClosed, be.removes, be.modifies, n)
+							how, be.OnClosed, be.Removes, be.Modifies, n)
 					}
-					if be.forgets != n {
-						t.Errorf("%s: %d Forget calls, want %d", how, be.forgets, n)
+					if be.Forgets != n {
+						t.Errorf("%s: %d Forget calls, want %d", how, be.Forgets, n)
 					}
 				case "Stop":
-					if be.onClosed != n {
-						t.Errorf("%s: %d calls for closed descriptors, want %d (one removal after each close)", how, be.onClosed, n)
+					if be.OnClosed != n {
+						t.Errorf("%s: %d calls for closed descriptors, want %d (one removal after each close)", how, be.OnClosed, n)
 					}
 				}
 				if p, ok := be.Poller.(poller.Pollable); ok && name == "epoll" {
@@ -214,8 +181,8 @@ func TestStopForCloseShared(t *testing.T) {
 						t.Errorf("%s: epoll set %v: the dup'ed file's registration was expected to survive", how, set)
 					}
 				}
-				if how == "StopForClose" && be.onClosed != 0 {
-					t.Errorf("%s: %d calls for closed descriptors, want 0", how, be.onClosed)
+				if how == "StopForClose" && be.OnClosed != 0 {
+					t.Errorf("%s: %d calls for closed descriptors, want 0", how, be.OnClosed)
 				}
 				unix.Close(dup)
 				unix.Close(sp[1])
@@ -282,8 +249,8 @@ func TestStopForCloseReuse(t *testing.T) {
 				if oldCalls != 1 || newCalls != 1 || string(got) != "new" {
 					t.Errorf("old watcher called %d times, new %d times with %q; want 1, 1, \"new\"", oldCalls, newCalls, got)
 				}
-				if be.onClosed != 0 {
-					t.Errorf("%d calls for closed descriptors, want 0", be.onClosed)
+				if be.OnClosed != 0 {
+					t.Errorf("%d calls for closed descriptors, want 0", be.OnClosed)
 				}
 				if p, ok := be.Poller.(poller.Pollable); ok && name == "epoll" {
 					if set := epollSet(t, p.Fd()); len(set) != 1 {

@@ -7,43 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/eddyloop/eddy"
 	"github.com/eddyloop/eddy/evnet"
 	"github.com/eddyloop/eddy/internal/poller"
+	"github.com/eddyloop/eddy/internal/testutil/ctlcount"
 )
-
-// ctlCounter wraps the system's default backend and counts the calls the
-// loop makes for descriptors that are no longer open (each one a failing
-// epoll_ctl on Linux), and the removals.
-type ctlCounter struct {
-	poller.Poller
-	removes  int
-	onClosed int
-}
-
-func (b *ctlCounter) check(fd int) {
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == unix.EBADF {
-		b.onClosed++
-	}
-}
-
-func (b *ctlCounter) Modify(fd int, gen uint32, prev, next poller.Events) error {
-	b.check(fd)
-	if next&poller.ReadWrite == 0 {
-		b.removes++
-	}
-	return b.Poller.Modify(fd, gen, prev, next)
-}
-
-func (b *ctlCounter) Forget(fd int, prev poller.Events, shared bool) error {
-	b.check(fd)
-	if shared {
-		b.removes++
-	}
-	return b.Poller.(poller.Forgetter).Forget(fd, prev, shared)
-}
 
 // connFd reads a connection's descriptor from its String, without Fd
 // (which marks the descriptor shared).
@@ -63,7 +31,7 @@ func TestCloseReuseFd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := &ctlCounter{Poller: be}
+	cc := ctlcount.New(be)
 	l, err := eddy.NewLoop(&eddy.Config{Backend: cc})
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +119,8 @@ func TestCloseReuseFd(t *testing.T) {
 	if reused == 0 {
 		t.Errorf("no dialled connection reused the closed one's descriptor number")
 	}
-	if cc.onClosed != 0 || cc.removes != 0 {
-		t.Errorf("%d backend calls for closed descriptors, %d removals; want 0, 0", cc.onClosed, cc.removes)
+	if removes := cc.Removes + cc.SharedForgets; cc.OnClosed != 0 || removes != 0 {
+		t.Errorf("%d backend calls for closed descriptors, %d removals; want 0, 0", cc.OnClosed, removes)
 	}
 	t.Logf("%d of %d dialled connections reused the closed descriptor's number", reused, rounds)
 }
