@@ -56,21 +56,7 @@ func TestFirstRequestAllocs(t *testing.T) {
 	defer keep.Close()
 	unix.Close(a)
 	_ = b // closed by testutil when the test ends
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.CloseOnCleanup(t, lfd)
-	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(lfd, 8); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(lfd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lfd, sa := testutil.ListenLoopback(t, 8)
 	req := []byte(getReq)
 	buf := make([]byte, 4096)
 	serve := func(answer bool) {

@@ -24,7 +24,6 @@ import (
 	"github.com/eddyloop/eddy/evhttp/evclient"
 	"github.com/eddyloop/eddy/internal/testutil"
 	"github.com/eddyloop/eddy/internal/testutil/testloop"
-	"golang.org/x/sys/unix"
 )
 
 // The client tests run on real sockets on loopback. Each test checks for
@@ -337,23 +336,8 @@ func bigHandler(data []byte) http.HandlerFunc {
 // queue is full, so that a new connect hangs (the kernel drops its SYN),
 // or "" when the system accepts the connections anyway.
 func fullBacklog(t *testing.T) string {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.CloseOnExec(fd)
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	_, sa := testutil.ListenLoopback(t, 0)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.Port)
 	for range 8 {
 		c, err := net.DialTimeout("tcp4", addr, 200*time.Millisecond)
 		if err != nil {

@@ -141,6 +141,31 @@ func setup(t testing.TB, fds ...int) {
 	}
 }
 
+// ListenLoopback returns a blocking, close-on-exec TCP socket listening on
+// 127.0.0.1 with the given backlog, and its address; it is closed when the
+// test ends unless the test closed it first. For tests that drive the
+// accept queue themselves (fill it, accept by hand).
+func ListenLoopback(t testing.TB, backlog int) (fd int, sa *unix.SockaddrInet4) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	unix.CloseOnExec(fd)
+	CloseOnCleanup(t, fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("getsockname: %v", err)
+	}
+	return fd, got.(*unix.SockaddrInet4)
+}
+
 // CloseOnCleanup closes fd when the test ends, if it still refers to the
 // same open file then: a test may close it early, and the number may have
 // been reused by another descriptor meanwhile, which must not be closed.
