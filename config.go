@@ -61,8 +61,9 @@ type Config struct {
 	// timer, a signal's delivery, the garbage collector's workers) waits
 	// until another processor is free or the runtime preempts the loop,
 	// about 10ms later, when every processor is a loop's. Measured: TLS
-	// handshakes at 500/s, where the collector runs several times a
-	// second, had a p99 latency of 3.1ms against 1.2ms without. Use it
+	// handshakes at 500/s had a p99 latency of 3.1-4.2ms against 1.2-2.8ms
+	// without (docs/BENCHMARKS.md, sessions 14 and 15; a larger GOGC
+	// changed it little, so the collector is not the main cause). Use it
 	// where the loops are the process's work (the eddy command does, for
 	// its servers), not in a program whose other goroutines need their
 	// processor at once. Setting the environment variable EDDY_HOLD=1

@@ -73,12 +73,10 @@ type timingWheel struct {
 // stamp returns the loop's time in milliseconds since msBase, rounded up:
 // the time of activity, and the base of a deadline.
 func (s *loopState) stamp() int32 {
-	ms := (s.now()+int64(time.Millisecond)-1)/int64(time.Millisecond) - s.msBase
-	if ms >= rebaseAt && !s.inTick {
+	if s.msNow()+1 >= rebaseAt && !s.inTick { // rounded up, it may be rebaseAt
 		s.rebase()
-		ms = (s.now()+int64(time.Millisecond)-1)/int64(time.Millisecond) - s.msBase
 	}
-	return int32(ms)
+	return int32((s.now()+int64(time.Millisecond)-1)/int64(time.Millisecond) - s.msBase)
 }
 
 // msNow returns the loop's time in milliseconds since msBase, rounded
@@ -105,7 +103,7 @@ func msDur(d time.Duration) int32 {
 // the longest timeout).
 func (s *loopState) rebase() {
 	turn := tickMs * wheelSlots
-	shift := (s.now()/int64(time.Millisecond) - s.msBase) / turn * turn
+	shift := s.msNow() / turn * turn
 	if shift <= 0 {
 		return
 	}
