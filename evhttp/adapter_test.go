@@ -547,9 +547,8 @@ func TestAdaptSlowReader(t *testing.T) {
 			}
 		}
 	}), nil, nil)
-	c, br := svDial(t, s.addr)
-	c.(*net.TCPConn).SetReadBuffer(64 << 10)
-	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c := testutil.DialRecvBuf(t, s.addr, 64<<10, 60*time.Second)
+	br := bufio.NewReader(c)
 	io.WriteString(c, getReq)
 	last := stall(t, &written)
 	if last >= 16<<20 {

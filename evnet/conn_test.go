@@ -68,7 +68,9 @@ func TestSlowReader(t *testing.T) {
 	}
 	h.OnOpen = func(c *evnet.Conn) {
 		srv.open(c)
-		c.SetReadBuffer(32 << 10)
+		// Only the send buffer: a receive buffer shrunk after the handshake
+		// stalls TCP itself (testutil.DialRecvBuf). The server's receive
+		// buffer stays small anyway, since it does not read while paused.
 		c.SetWriteBuffer(32 << 10)
 	}
 	var ln *evnet.Listener
@@ -80,10 +82,8 @@ func TestSlowReader(t *testing.T) {
 		}
 	})
 	defer rl.Do(func() { ln.Close(); srv.closeAll() })
-	nc := dialTCP(t, ln)
-	nc.SetReadBuffer(32 << 10)
+	nc := testutil.DialRecvBuf(t, ln.Addr().String(), 32<<10, 60*time.Second)
 	nc.SetWriteBuffer(32 << 10)
-	nc.SetDeadline(time.Now().Add(60 * time.Second))
 	const total = 4 << 20
 	data := pattern(total)
 	var written int

@@ -459,8 +459,8 @@ func TestServeDirLarge(t *testing.T) {
 	f.WriteAt([]byte("the end"), size-7)
 	f.Close()
 	p := startServe(t, bin, "-quiet", "-dir", root)
-	c, br := dialServe(t, p.addr)
-	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	c := testutil.DialRecvBuf(t, p.addr, 64<<10, 20*time.Second)
+	br := bufio.NewReader(c)
 	fmt.Fprintf(c, "GET /disk.img HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != 200 || resp.ContentLength != size {

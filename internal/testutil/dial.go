@@ -1,0 +1,40 @@
+package testutil
+
+import (
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DialRecvBuf connects to the TCP address addr from a socket whose receive
+// buffer (SO_RCVBUF) is size bytes, set before it connects, and closes the
+// connection when the test ends. Its deadline is d from now.
+//
+// A test that wants a small receive buffer must ask for it this way, not
+// with SetReadBuffer on a connected socket. The window scale is settled
+// during the handshake, for the buffer the socket had then; shrunk after
+// it, the buffer cannot hold the window its peer was offered. The sender's
+// segments into it are dropped and its zero-window probes back off
+// exponentially while the reader waits: a test whose reader pauses for 2 s
+// then took 1.4 s to read 4 MiB over loopback, against 20 ms with the
+// buffer set before the connect, and CI runs have seen such stalls last
+// past a minute (tcp(7): the buffer size "must be set prior to the
+// listen(2) or connect(2) calls").
+func DialRecvBuf(t testing.TB, addr string, size int, d time.Duration) *net.TCPConn {
+	t.Helper()
+	dialer := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size) })
+		return err
+	}}
+	c, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	return c.(*net.TCPConn)
+}
