@@ -73,10 +73,19 @@ type keep struct {
 	onBodyFn evhttp.BodyFunc
 }
 
-// maxFree bounds the exchanges a loop keeps for reuse: enough for the
-// requests that end between two that start, not a burst's worth, whose
-// memory would stay taken.
-const maxFree = 64
+// A loop keeps the exchanges of finished requests for reuse, as many as
+// its traffic has shown it needs. The list's bound starts at minFree and
+// grows by one each time a request finds the list empty, up to maxFree,
+// so that a steady load of up to maxFree concurrent requests settles with
+// no allocation, however the requests' ends and starts interleave. What a
+// burst left beyond the need goes back to the collector: every trimEvery
+// requests, the list drops half of the exchanges it held all along (the
+// fewest it held in that span), and its bound comes down as much.
+const (
+	minFree   = 64
+	maxFree   = 1024
+	trimEvery = 8192
+)
 
 // maxKept bounds each buffer an exchange keeps for reuse.
 const maxKept = 4 << 10
@@ -84,18 +93,36 @@ const maxKept = 4 << 10
 // getExchange returns an exchange for a new request, a reused one if the
 // loop has one.
 func (ls *loopState) getExchange() *exchange {
+	if ls.gets++; ls.gets >= trimEvery {
+		ls.trimFree()
+	}
 	if n := len(ls.free); n > 0 {
 		x := ls.free[n-1]
 		ls.free[n-1] = nil
 		ls.free = ls.free[:n-1]
+		ls.freeLow = min(ls.freeLow, n-1)
 		x.clear() // again: what a callback wrote after recycle
 		return x
 	}
+	ls.freeLow = 0
+	ls.freeCap = min(max(ls.freeCap, minFree)+1, maxFree)
 	x := &exchange{p: ls.p, ls: ls}
 	x.mem = new(evclient.Call)
 	x.handler = evclient.Handler{OnResponse: x.onResponse, OnBody: x.onBody, OnDone: x.onUpstreamDone}
 	x.onDoneFn, x.onDrainF, x.onBodyFn, x.onWriteF = x.onDone, x.onDrain, x.onRequestBody, x.onWrite
 	return x
+}
+
+// trimFree ends a span of trimEvery requests: half of the exchanges the
+// free list held throughout it are dropped, and the list's bound with
+// them.
+func (ls *loopState) trimFree() {
+	surplus := ls.freeLow / 2
+	n := len(ls.free)
+	clear(ls.free[n-surplus:])
+	ls.free = ls.free[:n-surplus]
+	ls.freeCap = max(ls.freeCap-surplus, minFree)
+	ls.gets, ls.freeLow = 0, len(ls.free)
 }
 
 // recycle gives x back to its loop once both of its sides are over: the
@@ -111,7 +138,7 @@ func (x *exchange) recycle() {
 		return
 	}
 	ls := x.ls
-	if len(ls.free) >= maxFree || ls.closed {
+	if len(ls.free) >= max(ls.freeCap, minFree) || ls.closed {
 		return
 	}
 	x.clear()
@@ -149,7 +176,7 @@ func (x *exchange) build() {
 	if host := r.Host(); len(host) > 0 {
 		h = appendField(h, "Host", host)
 	}
-	hasUA, hasXFF, hasVia := false, false, false
+	hasXFF, hasVia := false, false
 	for name, value := range r.Headers() {
 		switch {
 		case hopByHop(name) || named(x.conn, name):
@@ -163,8 +190,6 @@ func (x *exchange) build() {
 		case ascii.EqualFold(name, "Via"):
 			hasVia = true
 			continue
-		case ascii.EqualFold(name, "User-Agent"):
-			hasUA = true
 		}
 		h = appendField(h, name, value)
 	}
@@ -195,9 +220,6 @@ func (x *exchange) build() {
 		h = append(appendJoined(h, r.HeaderValues("Via")), ", "...)
 	}
 	h = append(append(h, x.p.via(r.ProtoMinor())...), "\r\n"...)
-	if !hasUA {
-		h = append(h, "User-Agent:\r\n"...) // empty: the client's own default is not sent
-	}
 	if x.upgrade {
 		h = append(h, "Connection: Upgrade\r\nUpgrade: websocket\r\n"...)
 	}

@@ -159,8 +159,9 @@ type Config struct {
 	// Client configures the evclient.Client of each upstream address on
 	// each loop (idle pool, watermarks, TLS to https upstreams). Its
 	// HeaderTimeout and ConnectTimeout are replaced by Timeout when
-	// Timeout is set; redirects are never followed; its MaxConnsPerHost
-	// defaults to MaxConnsPerUpstream.
+	// Timeout is set; redirects are never followed; no User-Agent of its
+	// own is sent (the client's goes upstream, or none); its
+	// MaxConnsPerHost defaults to MaxConnsPerUpstream.
 	Client evclient.Config
 	// Relay configures the tunnels of upgraded (WebSocket) connections.
 	Relay evnet.RelayConfig
@@ -227,8 +228,11 @@ type loopState struct {
 	dns    *evdns.Resolver // made on first use
 	closed bool
 
-	free  []*exchange // for reuse (getExchange, recycle)
-	entry LogEntry    // the AccessLog's, reused
+	free    []*exchange // for reuse (getExchange, recycle)
+	freeCap int         // the bound on len(free): minFree to maxFree
+	freeLow int         // the fewest in free since the span began
+	gets    int         // requests in the span (trimFree)
+	entry   LogEntry    // the AccessLog's, reused
 }
 
 // New returns a Proxy configured by cfg.
@@ -270,6 +274,7 @@ func New(cfg *Config) (*Proxy, error) {
 		c.HealthCheck = c.HealthCheck.withDefaults()
 	}
 	c.Client.MaxRedirects = -1
+	c.Client.UserAgent = "-" // the client's own goes upstream, or none
 	c.Client.MaxConnsPerHost = cmp.Or(c.Client.MaxConnsPerHost, c.MaxConnsPerUpstream)
 	if p.cfg.Timeout > 0 {
 		p.cfg.Client.HeaderTimeout = p.cfg.Timeout

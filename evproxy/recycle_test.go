@@ -11,7 +11,8 @@ import (
 // over and only then, once however often recycle is called (a callback
 // still on the stack calls it again after a nested one did), and comes
 // back cleared of what was written to it after it went back, with its
-// storage; the loop keeps maxFree at most.
+// storage; the loop keeps as many as its load needed, maxFree at most,
+// and gives back a surplus over time.
 func TestRecycle(t *testing.T) {
 	l, err := eddy.NewLoop(nil)
 	if err != nil {
@@ -51,14 +52,46 @@ func TestRecycle(t *testing.T) {
 			y == x, y.bytes, y.attempts, y.over, y.pooled, y.header, cap(y.header), y.mem == mem)
 	}
 
-	var xs []*exchange
-	for range maxFree + 10 {
-		xs = append(xs, ls.getExchange())
+	// The list keeps what the load needed: 200 requests at once, then the
+	// same again with no allocation.
+	lent := make([]*exchange, 0, maxFree+10)
+	lend := func(n int) []*exchange {
+		xs := lent[:0]
+		for range n {
+			xs = append(xs, ls.getExchange())
+		}
+		return xs
 	}
-	for _, x := range xs {
-		x.over = true
-		x.recycle()
+	giveBack := func(xs []*exchange) {
+		for _, x := range xs {
+			x.over = true
+			x.recycle()
+		}
 	}
+	giveBack(lend(200))
+	if len(ls.free) != 200 {
+		t.Errorf("%d exchanges free after 200 at once, want 200", len(ls.free))
+	}
+	if allocs := testing.AllocsPerRun(10, func() { giveBack(lend(200)) }); allocs != 0 {
+		t.Errorf("200 requests at once again: %v allocations, want 0", allocs)
+	}
+	// One request at a time for a while: the surplus goes, half of it
+	// each span of trimEvery requests.
+	ls.trimFree() // a span starts: the one before had none to spare
+	for range trimEvery {
+		giveBack(lend(1))
+	}
+	if n := len(ls.free); n >= 200 || n < 100 {
+		t.Errorf("%d exchanges free after a span of one request at a time, want half of the 200 or so", n)
+	}
+	for range 10 * trimEvery {
+		giveBack(lend(1))
+	}
+	if n := len(ls.free); n > 2 || ls.freeCap > minFree+10 {
+		t.Errorf("%d exchanges free (bound %d) after ten spans of one request at a time, want 2 at most (bound near minFree, %d)", n, ls.freeCap, minFree)
+	}
+	// Never more than maxFree.
+	giveBack(lend(maxFree + 10))
 	if len(ls.free) != maxFree {
 		t.Errorf("%d exchanges free, want maxFree (%d)", len(ls.free), maxFree)
 	}

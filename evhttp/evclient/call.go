@@ -71,6 +71,10 @@ type Call struct {
 	endErr    error    // the error to end with at the end of the body
 	redirects int
 
+	// What checkRaw found in RawHeader: it may be copied whole
+	// (appendHead), and it has a User-Agent, an Authorization.
+	rawVerbatim, rawUA, rawAuth bool
+
 	// The request body.
 	headSent     bool   // the head is on the connection
 	sent         bool   // the whole request is on the connection
@@ -247,6 +251,7 @@ func (call *Call) prepare() error {
 		return fmt.Errorf("%w: method %q", ErrRequest, m)
 	}
 	call.closeReq, call.upgrade = false, false
+	call.rawVerbatim, call.rawUA, call.rawAuth = false, false, false
 	// The Upgrade field, and whether Connection has the upgrade option.
 	offer, connUpgrade := "", false
 	for k, vs := range call.req.Header {

@@ -22,26 +22,34 @@ import (
 // ErrRequest, for a line that is not a valid field line: empty, an
 // obs-fold (a line starting with SP or HTAB: folding is obsolete and
 // refused, RFC 9112 §5.2), no colon, a name that is not a token, or a
-// value with a control character.
-func nextRaw(raw []byte) (name, value, rest []byte, ok bool, err error) {
+// value with a control character. plain reports that the line is
+// exactly "name: value" CR LF, as appendHead would write it.
+func nextRaw(raw []byte) (name, value, rest []byte, plain, ok bool, err error) {
 	if len(raw) == 0 {
-		return nil, nil, nil, false, nil
+		return nil, nil, nil, false, false, nil
 	}
-	line, _ := cutLine(raw)
-	name, value, rest, colon := splitRaw(raw)
+	line, rest := cutLine(raw)
+	k := bytes.IndexByte(line, ':')
 	switch {
 	case len(line) == 0:
-		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: empty line", ErrRequest)
+		return nil, nil, nil, false, false, fmt.Errorf("%w: RawHeader: empty line", ErrRequest)
 	case line[0] == ' ' || line[0] == '\t':
-		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: obs-fold (a line starting with white space)", ErrRequest)
-	case !colon:
-		return nil, nil, nil, false, fmt.Errorf("%w: RawHeader: line without a colon: %q", ErrRequest, line)
-	case !h1.ValidFieldName(name):
-		return nil, nil, nil, false, fmt.Errorf("%w: header field name %q", ErrRequest, name)
-	case !h1.ValidFieldValue(value):
-		return nil, nil, nil, false, fmt.Errorf("%w: value of header field %s", ErrRequest, name)
+		return nil, nil, nil, false, false, fmt.Errorf("%w: RawHeader: obs-fold (a line starting with white space)", ErrRequest)
+	case k < 0:
+		return nil, nil, nil, false, false, fmt.Errorf("%w: RawHeader: line without a colon: %q", ErrRequest, line)
 	}
-	return name, value, rest, true, nil
+	name, value = line[:k], h1.TrimOWS(line[k+1:])
+	switch {
+	case !h1.ValidFieldName(name):
+		return nil, nil, nil, false, false, fmt.Errorf("%w: header field name %q", ErrRequest, name)
+	case !h1.ValidFieldValue(value):
+		return nil, nil, nil, false, false, fmt.Errorf("%w: value of header field %s", ErrRequest, name)
+	}
+	// "name: value" CR LF: one space, the value where it starts, and the
+	// line's end (cutLine took the CR off) two bytes before the rest.
+	plain = k+2+len(value) == len(line) && line[k+1] == ' ' && (len(value) == 0 || &value[0] == &line[k+2]) &&
+		len(raw)-len(rest) == len(line)+2
+	return name, value, rest, plain, true, nil
 }
 
 // splitRaw cuts the first field line off raw, which nextRaw checked, and
@@ -100,19 +108,24 @@ func rawHost(raw []byte) []byte {
 
 // checkRaw checks req.RawHeader and takes from it what prepare takes from
 // Header: Expect, Connection and Upgrade. It returns the Upgrade
-// field's value, or "".
+// field's value, or "". It also sets call.rawVerbatim when appendHead may
+// copy RawHeader whole (see there): the Host field comes first, and every
+// line is one appendHead would write as it is.
 func (call *Call) checkRaw(connUpgrade *bool) (offer string, err error) {
 	raw := call.req.RawHeader
 	hosts := 0
-	for {
-		name, value, rest, ok, err := nextRaw(raw)
+	verbatim, ua, auth := true, false, false
+	for first := true; ; first = false {
+		name, value, rest, plain, ok, err := nextRaw(raw)
 		if err != nil {
 			return "", err
 		}
 		if !ok {
+			call.rawVerbatim, call.rawUA, call.rawAuth = verbatim && hosts == 1, ua, auth
 			return offer, nil
 		}
 		raw = rest
+		verbatim = verbatim && plain
 		switch {
 		case ascii.EqualFold(name, "Host"):
 			if hosts++; hosts > 1 {
@@ -121,6 +134,8 @@ func (call *Call) checkRaw(connUpgrade *bool) (offer string, err error) {
 			if len(value) == 0 || hasSpace(value) {
 				return "", fmt.Errorf("%w: Host %q", ErrRequest, value)
 			}
+			verbatim = verbatim && first && string(name) == "Host" // as appendFields spells it
+			continue
 		case ascii.EqualFold(name, "Expect"):
 			if ascii.EqualFold(value, "100-continue") {
 				call.req.ExpectContinue = true
@@ -133,6 +148,14 @@ func (call *Call) checkRaw(connUpgrade *bool) (offer string, err error) {
 				offer += ", "
 			}
 			offer += string(value)
+		}
+		if first {
+			verbatim = false // the Host written first would come from elsewhere
+		}
+		if verbatim {
+			skip, isUA, isAuth := clientField(name)
+			verbatim = !skip && !(isUA && len(value) == 0)
+			ua, auth = ua || isUA, auth || isAuth
 		}
 	}
 }

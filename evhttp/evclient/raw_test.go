@@ -2,6 +2,7 @@ package evclient_test
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"net"
 	"net/http"
@@ -84,6 +85,52 @@ func TestRawHeader(t *testing.T) {
 		got := <-heads
 		if !strings.HasPrefix(got, tt.wantLine+"\r\nHost: "+tt.wantHost+"\r\n") {
 			t.Errorf("target %q, host %q: head\n%q", tt.target, tt.host, got)
+		}
+	}
+}
+
+// TestRawHeaderVerbatim: a RawHeader that starts with its Host field and
+// holds only "Name: value" CR LF lines the client sends as they are is
+// copied whole, and the head is the same as one built field by field: the
+// client's User-Agent and Authorization are added only when it has none,
+// and any other RawHeader (a Host elsewhere or none, a line with other
+// spacing or a bare LF, a field the client does not send, Header fields
+// too) is written field by field.
+func TestRawHeaderVerbatim(t *testing.T) {
+	leakCheck(t)
+	s, heads := headServer(t, func(int, string) string { return emptyOK })
+	rl := startLoop(t)
+	c := newClient(t, rl, nil)
+	const ua = "User-Agent: eddy-evclient/1.1\r\n"
+	userinfo := strings.Replace(s.URL(), "http://", "http://u:p@", 1)
+	for _, tt := range []struct {
+		url    string
+		header http.Header
+		raw    string
+		want   string // the head's field lines
+	}{
+		{"", nil, "Host: h\r\nX-A: 1\r\nUser-Agent: ua\r\n", "Host: h\r\nX-A: 1\r\nUser-Agent: ua\r\n"},
+		{"", nil, "Host: h\r\nX-A: 1\r\nX-A: \r\n", "Host: h\r\nX-A: 1\r\nX-A: \r\n" + ua},
+		{userinfo, nil, "Host: h\r\nAuthorization: Bearer t\r\n", "Host: h\r\nAuthorization: Bearer t\r\n" + ua},
+		{userinfo, nil, "Host: h\r\n", "Host: h\r\n" + ua + "Authorization: Basic dTpw\r\n"},
+		{"", nil, "Host: h\r\nUser-Agent: \r\nX: y\r\n", "Host: h\r\nX: y\r\n"},
+		{"", nil, "Host: h\r\nX-A:1\r\n", "Host: h\r\nX-A: 1\r\n" + ua},
+		{"", nil, "Host: h\r\nX-A: 1 \r\n", "Host: h\r\nX-A: 1\r\n" + ua},
+		{"", nil, "Host:  h\r\nX-A: 1\r\n", "Host: h\r\nX-A: 1\r\n" + ua},
+		{"", nil, "Host: h\r\nX-A: 1\n", "Host: h\r\nX-A: 1\r\n" + ua},
+		{"", nil, "Host: h\r\nX-A: 1", "Host: h\r\nX-A: 1\r\n" + ua},
+		{"", nil, "X-A: 1\r\nHost: h\r\n", "Host: h\r\nX-A: 1\r\n" + ua},
+		{"", nil, "Host: h\r\nContent-Length: 5\r\nX: y\r\n", "Host: h\r\nX: y\r\n" + ua},
+		{"", http.Header{"X-H": {"1"}}, "Host: h\r\nX: y\r\n", "Host: h\r\nX-H: 1\r\nX: y\r\n" + ua},
+		{"", nil, "", "Host: " + strings.TrimPrefix(s.URL(), "http://") + "\r\n" + ua},
+	} {
+		url := cmp.Or(tt.url, s.URL())
+		req := &evclient.Request{URL: url, Header: tt.header, RawHeader: []byte(tt.raw)}
+		if _, err := doReq(t, rl, c, req); err != nil {
+			t.Fatalf("%q: %v", tt.raw, err)
+		}
+		if got, want := <-heads, "GET / HTTP/1.1\r\n"+tt.want+"\r\n"; got != want {
+			t.Errorf("RawHeader %q, Header %v: head\n%q\nwant\n%q", tt.raw, tt.header, got, want)
 		}
 	}
 }

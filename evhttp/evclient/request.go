@@ -46,7 +46,11 @@ type Request struct {
 	// request with ErrRequest. The client reads RawHeader when it writes
 	// the request, which may be after Do or Stream returned, and again for
 	// a retry: its bytes must not change until the call ends. A redirect
-	// moves its fields into the next hop's Header.
+	// moves its fields into the next hop's Header. Lines that begin with
+	// the Host field and are each exactly "Name: value" CR LF (one space,
+	// none after the value), none of them a field the client leaves out,
+	// are copied into the request whole when Header is empty: the
+	// cheapest form.
 	RawHeader []byte
 	// Target, if not nil, is the request target sent instead of the URL's
 	// path and query: "/path?query" (origin form; a fragment is cut, and

@@ -67,6 +67,45 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 	} else {
 		b = h1.AppendRequestLine(b, m, call.u.target, 1)
 	}
+	hasUA, hasAuth := false, false
+	if call.rawVerbatim && len(req.Header) == 0 {
+		// RawHeader starts with the Host field and holds only lines that
+		// appendFields would write as they are: one copy does it.
+		b = append(b, req.RawHeader...)
+		hasUA, hasAuth = call.rawUA, call.rawAuth
+	} else {
+		b, hasUA, hasAuth = call.appendFields(b)
+	}
+	if !hasUA && c.cfg.UserAgent != "" {
+		b = h1.AppendHeader(b, "User-Agent", c.cfg.UserAgent)
+	}
+	if call.u.userinfo != "" && !hasAuth {
+		ui := call.u.userinfo
+		if !strings.Contains(ui, ":") {
+			ui += ":"
+		}
+		b = h1.AppendHeader(b, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ui)))
+	}
+	switch {
+	case req.StreamBody:
+		b = h1.AppendHeader(b, "Transfer-Encoding", "chunked")
+	case len(req.Body) > 0 || m == "POST" || m == "PUT" || m == "PATCH":
+		b = h1.AppendHeaderInt(b, "Content-Length", int64(len(req.Body)))
+	}
+	if expect {
+		b = h1.AppendHeader(b, "Expect", "100-continue")
+	}
+	if c.cfg.DisableKeepAlives && !call.closeReq && !call.upgrade {
+		b = h1.AppendHeader(b, "Connection", "close")
+	}
+	return append(b, crlf...)
+}
+
+// appendFields appends the Host field and those of Header and RawHeader
+// that the client sends, and reports whether they hold a User-Agent and an
+// Authorization.
+func (call *Call) appendFields(b []byte) (_ []byte, hasUA, hasAuth bool) {
+	req := &call.req
 	if host := rawHost(req.RawHeader); host != nil {
 		b = h1.AppendHeader(b, "Host", host)
 	} else if req.Host != "" {
@@ -74,7 +113,6 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 	} else {
 		b = h1.AppendHeader(b, "Host", call.u.authority)
 	}
-	hasUA, hasAuth := false, false
 	for k, vs := range req.Header {
 		skip, ua, auth := clientField(k)
 		if skip {
@@ -103,29 +141,7 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 			b = h1.AppendHeader(b, name, value)
 		}
 	}
-	if !hasUA && c.cfg.UserAgent != "" {
-		b = h1.AppendHeader(b, "User-Agent", c.cfg.UserAgent)
-	}
-	if call.u.userinfo != "" && !hasAuth {
-		ui := call.u.userinfo
-		if !strings.Contains(ui, ":") {
-			ui += ":"
-		}
-		b = h1.AppendHeader(b, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ui)))
-	}
-	switch {
-	case req.StreamBody:
-		b = h1.AppendHeader(b, "Transfer-Encoding", "chunked")
-	case len(req.Body) > 0 || m == "POST" || m == "PUT" || m == "PATCH":
-		b = h1.AppendHeaderInt(b, "Content-Length", int64(len(req.Body)))
-	}
-	if expect {
-		b = h1.AppendHeader(b, "Expect", "100-continue")
-	}
-	if c.cfg.DisableKeepAlives && !call.closeReq && !call.upgrade {
-		b = h1.AppendHeader(b, "Connection", "close")
-	}
-	return append(b, crlf...)
+	return b, hasUA, hasAuth
 }
 
 // clientField tells how appendHead treats a field of the program's:
