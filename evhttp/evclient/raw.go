@@ -23,7 +23,7 @@ import (
 // obs-fold (a line starting with SP or HTAB: folding is obsolete and
 // refused, RFC 9112 §5.2), no colon, a name that is not a token, or a
 // value with a control character. plain reports that the line is
-// exactly "name: value" CR LF, as appendHead would write it.
+// exactly "name: value" CR LF, as appendFields would write it.
 func nextRaw(raw []byte) (name, value, rest []byte, plain, ok bool, err error) {
 	if len(raw) == 0 {
 		return nil, nil, nil, false, false, nil
@@ -45,10 +45,10 @@ func nextRaw(raw []byte) (name, value, rest []byte, plain, ok bool, err error) {
 	case !h1.ValidFieldValue(value):
 		return nil, nil, nil, false, false, fmt.Errorf("%w: value of header field %s", ErrRequest, name)
 	}
-	// "name: value" CR LF: one space, the value where it starts, and the
-	// line's end (cutLine took the CR off) two bytes before the rest.
-	plain = k+2+len(value) == len(line) && line[k+1] == ' ' && (len(value) == 0 || &value[0] == &line[k+2]) &&
-		len(raw)-len(rest) == len(line)+2
+	// "name: value" CR LF: the space after the colon is the only white
+	// space trimmed off the value, and the line's end (cutLine took the CR
+	// off) is two bytes.
+	plain = k+2+len(value) == len(line) && line[k+1] == ' ' && len(raw)-len(rest) == len(line)+2
 	return name, value, rest, plain, true, nil
 }
 
@@ -109,8 +109,8 @@ func rawHost(raw []byte) []byte {
 // checkRaw checks req.RawHeader and takes from it what prepare takes from
 // Header: Expect, Connection and Upgrade. It returns the Upgrade
 // field's value, or "". It also sets call.rawVerbatim when appendHead may
-// copy RawHeader whole (see there): the Host field comes first, and every
-// line is one appendHead would write as it is.
+// copy RawHeader whole: the Host field comes first, and every line is one
+// appendFields would write as it is.
 func (call *Call) checkRaw(connUpgrade *bool) (offer string, err error) {
 	raw := call.req.RawHeader
 	hosts := 0
