@@ -507,7 +507,13 @@ func (c *Conn) SetLinger(sec int) error {
 	return wrap("setsockopt SO_LINGER", sock.SetLinger(c.w.Fd(), sec))
 }
 
-// SetReadBuffer sets the kernel's receive buffer size (SO_RCVBUF).
+// SetReadBuffer sets the kernel's receive buffer size (SO_RCVBUF). On an
+// established TCP connection, making it smaller than it was can stall the
+// peer: the window scale was settled for the size the socket had in the
+// handshake, and the peer may be offered a window the buffer cannot hold,
+// then back off exponentially while probing it. To get a small receive
+// buffer, ask for it before the connect or the listen:
+// ConnConfig.ReadBuffer.
 func (c *Conn) SetReadBuffer(bytes int) error {
 	if c.closed() {
 		return ErrClosed

@@ -66,17 +66,13 @@ func TestSlowReader(t *testing.T) {
 		}
 		return len(p)
 	}
-	h.OnOpen = func(c *evnet.Conn) {
-		srv.open(c)
-		// Only the send buffer: a receive buffer shrunk after the handshake
-		// stalls TCP itself (testutil.DialRecvBuf). The server's receive
-		// buffer stays small anyway, since it does not read while paused.
-		c.SetWriteBuffer(32 << 10)
-	}
+	// Small buffers on both ends, set before the handshake: shrunk after
+	// it, a receive buffer stalls TCP itself (testutil.DialRecvBuf).
+	lc := evnet.ListenConfig{Conn: evnet.ConnConfig{ReadBuffer: 32 << 10, WriteBuffer: 32 << 10}}
 	var ln *evnet.Listener
 	rl.Do(func() {
 		var err error
-		ln, err = evnet.Listen(rl.Loop, "tcp", "127.0.0.1:0", h)
+		ln, err = lc.Listen(rl.Loop, "tcp", "127.0.0.1:0", h)
 		if err != nil {
 			t.Fatal(err)
 		}

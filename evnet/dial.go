@@ -66,7 +66,7 @@ func (d Dialer) Dial(l *eddy.Loop, network, address string, h Handler) (*Conn, e
 	if err != nil {
 		return nil, fmt.Errorf("evnet: dial: %w", err)
 	}
-	fd, _, err := sock.Connect(family, sa)
+	fd, _, err := sock.Connect(family, sa, d.Conn.buffers())
 	if err != nil {
 		return nil, fmt.Errorf("evnet: dial %s %s: %w", network, address, err)
 	}

@@ -39,7 +39,10 @@
 // from its source (PauseRead) and resumes it in OnDrain (ResumeRead), which
 // makes a slow reader slow down the writer instead of making memory grow.
 // ConnConfig.MaxBuffered is a hard cap: a connection whose queue (or
-// unconsumed input) would grow past it is closed with ErrOverflow.
+// unconsumed input) would grow past it is closed with ErrOverflow. The
+// kernel's own buffers are set with ConnConfig.ReadBuffer and WriteBuffer,
+// before the socket connects or listens: a TCP receive buffer made smaller
+// after the handshake (Conn.SetReadBuffer) can stall the peer.
 //
 // # Callback order
 //

@@ -79,7 +79,7 @@ func (lc ListenConfig) listen(l *eddy.Loop, network, address string, h Handler, 
 	var (
 		sa     unix.Sockaddr
 		family int
-		o      = sock.ListenConfig{ReusePort: lc.ReusePort, Backlog: lc.Backlog}
+		o      = sock.ListenConfig{ReusePort: lc.ReusePort, Backlog: lc.Backlog, Buffers: lc.Conn.buffers()}
 		ln     = &Listener{network: network}
 	)
 	switch network {
@@ -225,6 +225,11 @@ func (ln *Listener) onAccept(*eddy.IO, eddy.Events) {
 func (ln *Listener) serve(fd int) {
 	if ln.network != "unix" && !ln.sh.o.Delay {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if ln.network == "unix" {
+		// An accepted Unix socket does not inherit the listening socket's
+		// buffer sizes, as a TCP one does; it has no window to settle.
+		ln.sh.o.buffers().Set(fd)
 	}
 	c := newConn(ln.sh, fd)
 	if err := c.start(eddy.Read); err != nil {

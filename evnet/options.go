@@ -3,7 +3,11 @@ package evnet
 // The limits and defaults of connections: ConnConfig and the constants
 // behind it.
 
-import "time"
+import (
+	"time"
+
+	"github.com/eddyloop/eddy/internal/sock"
+)
 
 // Default limits of the output queue (see ConnConfig).
 const (
@@ -53,9 +57,25 @@ type ConnConfig struct {
 	WriteTimeout time.Duration
 	// Delay leaves Nagle's algorithm on; by default TCP_NODELAY is set.
 	Delay bool
+	// ReadBuffer and WriteBuffer, if positive, are the kernel's receive
+	// and send buffer sizes (SO_RCVBUF, SO_SNDBUF), set on the socket
+	// before it connects (Dialer) or listens (ListenConfig: accepted TCP
+	// connections inherit them; accepted Unix ones get them when they are
+	// accepted), as nginx's rcvbuf and sndbuf are. The
+	// kernel doubles them for its bookkeeping, and clamps them to its
+	// limits (net.core.rmem_max, wmem_max). Zero leaves them to the kernel,
+	// which grows them as a connection needs. Unlike Conn.SetReadBuffer,
+	// a receive buffer set this way is known when TCP settles the window
+	// scale with the peer.
+	ReadBuffer, WriteBuffer int
 	// Logf, if not nil, receives the rare operational messages (a listener
 	// out of descriptors, for instance).
 	Logf func(format string, args ...any)
+}
+
+// buffers returns the socket buffer sizes to set before listen or connect.
+func (o ConnConfig) buffers() sock.Buffers {
+	return sock.Buffers{Recv: o.ReadBuffer, Send: o.WriteBuffer}
 }
 
 func (o ConnConfig) withDefaults() ConnConfig {

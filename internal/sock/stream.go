@@ -20,6 +20,29 @@ type ListenConfig struct {
 	// V6Only, when set, makes an IPv6 socket refuse IPv4 peers; otherwise an
 	// IPv6 socket is dual-stack.
 	V6Only bool
+	// Buffers are the socket buffer sizes the accepted connections inherit.
+	Buffers Buffers
+}
+
+// Buffers are the kernel's socket buffer sizes for a socket, in bytes,
+// set before it listens or connects: zero leaves a size to the system.
+type Buffers struct {
+	Recv, Send int
+}
+
+// Set sets the sizes on fd.
+func (b Buffers) Set(fd int) error {
+	if b.Recv > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, b.Recv); err != nil {
+			return fmt.Errorf("setsockopt SO_RCVBUF: %w", err)
+		}
+	}
+	if b.Send > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, b.Send); err != nil {
+			return fmt.Errorf("setsockopt SO_SNDBUF: %w", err)
+		}
+	}
+	return nil
 }
 
 // ListenStream returns a nonblocking listening stream socket bound to the
@@ -53,6 +76,10 @@ func ListenStream(family int, sa unix.Sockaddr, o ListenConfig) (int, error) {
 			return fail("setsockopt IPV6_V6ONLY", err)
 		}
 	}
+	if err := o.Buffers.Set(fd); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("sock: %w", err)
+	}
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
@@ -76,13 +103,17 @@ func UnixSockaddr(path string) (*unix.SockaddrUnix, error) {
 }
 
 // Connect starts a nonblocking connect of a new stream socket of the given
-// family to sa. It returns the socket and whether the connection is still
-// in progress (EINPROGRESS): the socket then becomes writable when it ends,
-// and ConnectResult tells how.
-func Connect(family int, sa unix.Sockaddr) (fd int, inProgress bool, err error) {
+// family, with the buffer sizes b, to sa. It returns the socket and whether
+// the connection is still in progress (EINPROGRESS): the socket then
+// becomes writable when it ends, and ConnectResult tells how.
+func Connect(family int, sa unix.Sockaddr, b Buffers) (fd int, inProgress bool, err error) {
 	fd, err = Socket(family, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return -1, false, fmt.Errorf("sock: socket: %w", err)
+	}
+	if err := b.Set(fd); err != nil {
+		unix.Close(fd)
+		return -1, false, fmt.Errorf("sock: %w", err)
 	}
 	for {
 		err = unix.Connect(fd, sa)

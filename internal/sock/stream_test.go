@@ -24,7 +24,7 @@ func TestConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	target, _, _ := Sockaddr(ap)
-	fd, _, err := Connect(family, target)
+	fd, _, err := Connect(family, target, Buffers{})
 	if err != nil {
 		unix.Close(lfd)
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestConnect(t *testing.T) {
 	}
 	unix.Close(lfd) // the port is closed now
 
-	fd2, _, err := Connect(family, target)
+	fd2, _, err := Connect(family, target, Buffers{})
 	if err != nil {
 		return // refused at once: fine
 	}
@@ -91,7 +91,7 @@ func TestRemoteAddr(t *testing.T) {
 		defer unix.Close(lfd)
 		ap, _ := LocalAddr(lfd)
 		target, _, _ := Sockaddr(ap)
-		fd, _, err := Connect(family, target)
+		fd, _, err := Connect(family, target, Buffers{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,13 +16,14 @@ import (
 // A test that wants a small receive buffer must ask for it this way, not
 // with SetReadBuffer on a connected socket. The window scale is settled
 // during the handshake, for the buffer the socket had then; shrunk after
-// it, the buffer cannot hold the window its peer was offered. The sender's
-// segments into it are dropped and its zero-window probes back off
-// exponentially while the reader waits: a test whose reader pauses for 2 s
+// it, the buffer cannot hold the window its peer was offered. While the
+// reader pauses, both ends fall into zero-window probing, and the probes
+// back off exponentially (TCP_INFO's backoff): a test whose reader pauses for 2 s
 // then took 1.4 s to read 4 MiB over loopback, against 20 ms with the
 // buffer set before the connect, and CI runs have seen such stalls last
 // past a minute (tcp(7): the buffer size "must be set prior to the
-// listen(2) or connect(2) calls").
+// listen(2) or connect(2) calls"). evnet's own sockets get theirs from
+// ConnConfig.ReadBuffer.
 func DialRecvBuf(t testing.TB, addr string, size int, d time.Duration) *net.TCPConn {
 	t.Helper()
 	dialer := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
