@@ -10,12 +10,11 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/eddyloop/eddy/evnet"
-	"golang.org/x/sys/unix"
+	"github.com/eddyloop/eddy/internal/testutil"
 )
 
 // tortureParams sizes the echo torture: the default run is small enough
@@ -103,17 +102,7 @@ func torture(t *testing.T, network string) {
 }
 
 // smallBuffers sets 8 KiB socket buffers on a socket before it connects.
-func smallBuffers(network, address string, rc syscall.RawConn) error {
-	var err error
-	rc.Control(func(fd uintptr) {
-		for _, opt := range []int{unix.SO_RCVBUF, unix.SO_SNDBUF} {
-			if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, 8192); e != nil && err == nil {
-				err = e
-			}
-		}
-	})
-	return err
-}
+var smallBuffers = testutil.BufferControl(8192, 8192)
 
 // tortureDiagnosis logs, after a failure, the server's connections that
 // hold output or are paused, and for TCP the kernel's view of the

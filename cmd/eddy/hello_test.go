@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -328,11 +327,7 @@ func TestHelloFragmented(t *testing.T) {
 
 // smallRecvBuf makes a client socket with a small receive buffer, so that
 // the server's responses back up into its send queue.
-var smallRecvBuf = net.Dialer{Control: func(network, address string, rc syscall.RawConn) error {
-	var err error
-	rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
-	return err
-}}
+var smallRecvBuf = net.Dialer{Control: testutil.BufferControl(4096, 0)}
 
 // shrinkSendBuf gives the server's side of its only connection a small
 // send buffer, so that large batches of responses make writes partial.

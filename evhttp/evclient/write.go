@@ -67,7 +67,7 @@ func (cc *conn) appendHead(b []byte, call *Call, expect bool) []byte {
 	} else {
 		b = h1.AppendRequestLine(b, m, call.u.target, 1)
 	}
-	hasUA, hasAuth := false, false
+	var hasUA, hasAuth bool
 	if call.rawVerbatim && len(req.Header) == 0 {
 		// RawHeader starts with the Host field and holds only lines that
 		// appendFields would write as they are: one copy does it.

@@ -26,11 +26,7 @@ import (
 // ConnConfig.ReadBuffer.
 func DialRecvBuf(t testing.TB, addr string, size int, d time.Duration) *net.TCPConn {
 	t.Helper()
-	dialer := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var err error
-		rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size) })
-		return err
-	}}
+	dialer := net.Dialer{Timeout: 5 * time.Second, Control: BufferControl(size, 0)}
 	c, err := dialer.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
@@ -38,4 +34,21 @@ func DialRecvBuf(t testing.TB, addr string, size int, d time.Duration) *net.TCPC
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(d))
 	return c.(*net.TCPConn)
+}
+
+// BufferControl returns a net.Dialer Control function that sets a socket's
+// receive and send buffers (SO_RCVBUF, SO_SNDBUF) to rcv and snd bytes
+// before it connects; a size of zero is left to the kernel.
+func BufferControl(rcv, snd int) func(network, address string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) {
+			for _, o := range [...]struct{ opt, size int }{{unix.SO_RCVBUF, rcv}, {unix.SO_SNDBUF, snd}} {
+				if o.size > 0 && err == nil {
+					err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o.opt, o.size)
+				}
+			}
+		})
+		return err
+	}
 }
